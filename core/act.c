@@ -1,0 +1,157 @@
+/* Elementwise and pooling layers: ReLU, residual add, global average pool.
+ *
+ * Loop shape: the build uses -O2, whose vectoriser rejects loops that would
+ * need a scalar remainder, so the main loops step by 4 with a fixed inner
+ * j-loop (vectorised as one 4-float operation) and a scalar tail follows.
+ * Helpers take restrict pointers; aliasing cases get their own helper. */
+#include "layers.h"
+
+/* "v < 0 ? 0 : v" rather than "v > 0 ? v : 0" so a NaN passes through (as
+ * in PyTorch) and divergence stays visible in the loss. */
+static void relu_inplace(float *restrict y, size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float v = y[i + j];
+            y[i + j] = v < 0.0f ? 0.0f : v;
+        }
+    for (; i < len; i++) {
+        float v = y[i];
+        y[i] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+static void relu_copy(float *restrict y, const float *restrict x, size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float v = x[i + j];
+            y[i + j] = v < 0.0f ? 0.0f : v;
+        }
+    for (; i < len; i++) {
+        float v = x[i];
+        y[i] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* x [len] -> y [len]; y == x is allowed (in place). */
+void qs_relu_forward(float *y, const float *x, size_t len)
+{
+    if (y == x)
+        relu_inplace(y, len);
+    else
+        relu_copy(y, x, len);
+}
+
+/* dy, y [len] (y the forward output); dx [len] += dy where y > 0 (or NULL).
+ * dy is loaded unconditionally so the select has no branch. */
+void qs_relu_backward(float *restrict dx, const float *restrict dy,
+                      const float *restrict y, size_t len)
+{
+    if (!dx)
+        return;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float g = dy[i + j];
+            dx[i + j] += y[i + j] > 0.0f ? g : 0.0f;
+        }
+    for (; i < len; i++) {
+        float g = dy[i];
+        dx[i] += y[i] > 0.0f ? g : 0.0f;
+    }
+}
+
+/* y [len] = (a + b) * scale, y distinct from a and b */
+static void add_copy(float *restrict y, const float *restrict a,
+                     const float *restrict b, float scale, size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            y[i + j] = (a[i + j] + b[i + j]) * scale;
+    for (; i < len; i++)
+        y[i] = (a[i] + b[i]) * scale;
+}
+
+/* y [len] = (y + b) * scale: the in-place residual add */
+static void add_inplace(float *restrict y, const float *restrict b,
+                        float scale, size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            y[i + j] = (y[i + j] + b[i + j]) * scale;
+    for (; i < len; i++)
+        y[i] = (y[i] + b[i]) * scale;
+}
+
+/* a, b [len] -> y [len] = (a + b) * scale; y may be a or b (in place). */
+void qs_add_forward(float *y, const float *a, const float *b, float scale,
+                    size_t len)
+{
+    if (y == a && y == b) {
+        for (size_t i = 0; i < len; i++)   /* y = 2y * scale: no restrict */
+            y[i] = (y[i] + y[i]) * scale;
+    } else if (y == a)
+        add_inplace(y, b, scale, len);
+    else if (y == b)
+        add_inplace(y, a, scale, len);   /* a + b == b + a exactly */
+    else
+        add_copy(y, a, b, scale, len);
+}
+
+/* d [len] += scale * dy */
+static void axpy(float *restrict d, const float *restrict dy, float scale,
+                 size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            d[i + j] += scale * dy[i + j];
+    for (; i < len; i++)
+        d[i] += scale * dy[i];
+}
+
+/* dy [len]; da, db [len] += scale * dy (either may be NULL). */
+void qs_add_backward(float *da, float *db, const float *dy, float scale,
+                     size_t len)
+{
+    if (da)
+        axpy(da, dy, scale, len);
+    if (db)
+        axpy(db, dy, scale, len);
+}
+
+/* x [n, c, hw] -> y [n, c]: mean over hw, summed in double. */
+void qs_gap_forward(float *y, const float *x, int n, int c, int hw)
+{
+    const size_t planes = (size_t)n * c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * hw;
+        double s = 0.0;
+        for (int j = 0; j < hw; j++)
+            s += xp[j];
+        y[p] = (float)(s / hw);
+    }
+}
+
+/* dy [n, c]; dx [n, c, hw] += dy / hw (or NULL). */
+void qs_gap_backward(float *dx, const float *dy, int n, int c, int hw)
+{
+    if (!dx)
+        return;
+    const size_t planes = (size_t)n * c;
+    for (size_t p = 0; p < planes; p++) {
+        float g = (float)((double)dy[p] / hw);
+        float *dp = dx + p * hw;
+        int j = 0;
+        for (; j + 4 <= hw; j += 4)
+            for (int k = 0; k < 4; k++)
+                dp[j + k] += g;
+        for (; j < hw; j++)
+            dp[j] += g;
+    }
+}

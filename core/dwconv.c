@@ -1,0 +1,333 @@
+/* Depthwise conv (groups = channels), direct loops.
+ *
+ * im2col would copy kh*kw times the input for a product of only kh*kw
+ * multiply-adds per output, so this works on one (image, channel) plane at a
+ * time, row by row. For each kernel tap the range of output columns whose
+ * input lies inside the image is computed once, so the inner loops carry no
+ * bounds checks and vectorise over the output width; padding simply drops
+ * out of those ranges. The build uses -O2, whose vectoriser rejects loops
+ * that would need a scalar remainder, so the main loops step by 4 with a
+ * fixed inner j-loop (one 4-float operation) and a scalar tail follows. */
+#include "layers.h"
+
+#include <string.h>
+
+/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
+ * [0, in). */
+static void valid_range(int *lo, int *hi, int off, int stride, int in,
+                        int out)
+{
+    int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+    if (h > out)
+        h = out;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Column span [lo, hi) of each kernel column kj. They do not depend on the
+ * row, and valid_range costs two integer divisions, which would otherwise
+ * rival the multiply-adds of a narrow row; so they are tabulated once per
+ * call for kernels up to DW_SPAN_TAB wide (wider ones compute on demand). */
+#define DW_SPAN_TAB 32
+
+typedef struct {
+    int lo, hi;
+} col_span;
+
+typedef struct {
+    const qs_conv_shape *s;
+    int tabbed;
+    col_span tab[DW_SPAN_TAB];
+} spans;
+
+static void spans_init(spans *sp, const qs_conv_shape *s)
+{
+    sp->s = s;
+    sp->tabbed = s->kw <= DW_SPAN_TAB;
+    if (sp->tabbed)
+        for (int kj = 0; kj < s->kw; kj++)
+            valid_range(&sp->tab[kj].lo, &sp->tab[kj].hi, kj - s->pad,
+                        s->stride, s->w, s->wo);
+}
+
+static inline col_span span_of(const spans *sp, int kj)
+{
+    if (sp->tabbed)
+        return sp->tab[kj];
+    col_span c;
+    valid_range(&c.lo, &c.hi, kj - sp->s->pad, sp->s->stride, sp->s->w,
+                sp->s->wo);
+    return c;
+}
+
+/* y [len] += a * x[o * stride] */
+static inline void row_axpy(float *restrict y, const float *restrict x,
+                            float a, int len, int stride)
+{
+    int o = 0;
+    if (stride == 1) {
+        for (; o + 4 <= len; o += 4)
+            for (int j = 0; j < 4; j++)
+                y[o + j] += a * x[o + j];
+        for (; o < len; o++)
+            y[o] += a * x[o];
+    } else {
+        for (; o < len; o++)
+            y[o] += a * x[(size_t)o * stride];
+    }
+}
+
+/* y[o * stride] += a * x[o], o < len (the transpose of row_axpy) */
+static inline void row_axpy_scatter(float *restrict y,
+                                    const float *restrict x, float a, int len,
+                                    int stride)
+{
+    int o = 0;
+    if (stride == 1) {
+        for (; o + 4 <= len; o += 4)
+            for (int j = 0; j < 4; j++)
+                y[o + j] += a * x[o + j];
+        for (; o < len; o++)
+            y[o] += a * x[o];
+    } else {
+        for (; o < len; o++)
+            y[(size_t)o * stride] += a * x[o];
+    }
+}
+
+/* sum_o dy[o] * x[o * stride] in double; four lanes let -O2 vectorise it
+ * while keeping a fixed summation order. */
+static inline double row_dot(const float *restrict dy,
+                             const float *restrict x, int len, int stride)
+{
+    double s = 0.0;
+    int o = 0;
+    if (stride == 1) {
+        double a[4] = {0.0, 0.0, 0.0, 0.0};
+        for (; o + 4 <= len; o += 4)
+            for (int j = 0; j < 4; j++)
+                a[j] += (double)dy[o + j] * x[o + j];
+        s = (a[0] + a[1]) + (a[2] + a[3]);
+    }
+    for (; o < len; o++)
+        s += (double)dy[o] * x[(size_t)o * stride];
+    return s;
+}
+
+/* One output row of a 3x3 stride-1 conv whose three input rows r0..r2 all
+ * exist: the columns [lo, hi) that need no padding go through one pass with
+ * all nine taps in registers. Taps are summed in the same (ki, kj) order as
+ * the generic path, so both give identical values. accumulate: y += sum
+ * instead of y = sum (the backward gather below). */
+static void row3x3_s1(float *restrict yr, const float *restrict r0,
+                      const float *restrict r1, const float *restrict r2,
+                      const float *restrict wt, int lo, int hi, int pad,
+                      int accumulate)
+{
+    const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3], w4 = wt[4],
+                w5 = wt[5], w6 = wt[6], w7 = wt[7], w8 = wt[8];
+    /* input column of tap kj for output o is o - pad + kj */
+    const float *a = r0 + lo - pad, *b = r1 + lo - pad, *c = r2 + lo - pad;
+    float *y = yr + lo;
+    int len = hi - lo;
+#define ROW3_SUM(q)                                                          \
+    (w0 * a[q] + w1 * a[(q) + 1] + w2 * a[(q) + 2] + w3 * b[q] +             \
+     w4 * b[(q) + 1] + w5 * b[(q) + 2] + w6 * c[q] + w7 * c[(q) + 1] +       \
+     w8 * c[(q) + 2])
+    int o = 0;
+    if (accumulate) {
+        for (; o + 4 <= len; o += 4)
+            for (int j = 0; j < 4; j++)
+                y[o + j] += ROW3_SUM(o + j);
+        for (; o < len; o++)
+            y[o] += ROW3_SUM(o);
+    } else {
+        for (; o + 4 <= len; o += 4)
+            for (int j = 0; j < 4; j++)
+                y[o + j] = ROW3_SUM(o + j);
+        for (; o < len; o++)
+            y[o] = ROW3_SUM(o);
+    }
+#undef ROW3_SUM
+}
+
+/* Output row oh of one plane, any kernel and stride, columns [c0, c1) only:
+ * zero them, then add tap by tap. */
+static void row_generic(float *restrict yr, const float *restrict xp,
+                        const float *restrict wt, const spans *sp, int oh,
+                        int c0, int c1)
+{
+    const qs_conv_shape *s = sp->s;
+    const int st = s->stride;
+    for (int o = c0; o < c1; o++)
+        yr[o] = 0.0f;
+    for (int ki = 0; ki < s->kh; ki++) {
+        int ih = oh * st - s->pad + ki;
+        if (ih < 0 || ih >= s->h)
+            continue;
+        const float *xr = xp + (size_t)ih * s->w;
+        for (int kj = 0; kj < s->kw; kj++) {
+            col_span cs = span_of(sp, kj);
+            int lo = cs.lo, hi = cs.hi;
+            if (lo < c0)
+                lo = c0;
+            if (hi > c1)
+                hi = c1;
+            if (lo >= hi)
+                continue;
+            row_axpy(yr + lo, xr + (size_t)lo * st - s->pad + kj,
+                     wt[ki * s->kw + kj], hi - lo, st);
+        }
+    }
+}
+
+/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
+void qs_dwconv_forward(float *y, const float *x, const float *weight,
+                       const qs_conv_shape *s)
+{
+    const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
+    const int taps = s->kh * s->kw;
+    const int fast3 = s->kh == 3 && s->kw == 3 && s->stride == 1;
+    /* columns where every tap is inside the image */
+    int inner_lo, inner_hi, tmp;
+    valid_range(&inner_lo, &tmp, -s->pad, s->stride, s->w, s->wo);
+    valid_range(&tmp, &inner_hi, s->kw - 1 - s->pad, s->stride, s->w, s->wo);
+    if (inner_hi < inner_lo)
+        inner_hi = inner_lo;
+    spans sp;
+    spans_init(&sp, s);
+
+    for (int i = 0; i < s->n; i++)
+        for (int ch = 0; ch < s->c; ch++) {
+            const float *xp = x + ((size_t)i * s->c + ch) * hw;
+            float *yp = y + ((size_t)i * s->c + ch) * ohw;
+            const float *wt = weight + (size_t)ch * taps;
+            for (int oh = 0; oh < s->ho; oh++) {
+                float *yr = yp + (size_t)oh * s->wo;
+                int ih0 = oh - s->pad;
+                if (fast3 && ih0 >= 0 && ih0 + 2 < s->h &&
+                    inner_lo < inner_hi) {
+                    const float *r0 = xp + (size_t)ih0 * s->w;
+                    row3x3_s1(yr, r0, r0 + s->w, r0 + 2 * s->w, wt, inner_lo,
+                              inner_hi, s->pad, 0);
+                    row_generic(yr, xp, wt, &sp, oh, 0, inner_lo);
+                    row_generic(yr, xp, wt, &sp, oh, inner_hi, s->wo);
+                } else {
+                    row_generic(yr, xp, wt, &sp, oh, 0, s->wo);
+                }
+            }
+        }
+}
+
+/* dxp [h, w] += the input gradient of one plane of a 3x3 stride-1 conv,
+ * from dyp [ho, wo]. Scattering tap by tap would pass over each dx row nine
+ * times; gathering instead is a correlation of dy with the flipped kernel
+ * at padding 2 - pad, so it reuses the forward's one-pass interior rows:
+ *   dx[ih][iw] += sum_{a,b} wf[a][b] dy[ih - pp + a][iw - pp + b]. */
+static void dx_plane_3x3_s1(float *restrict dxp, const float *restrict dyp,
+                            const float *restrict wt, const qs_conv_shape *s)
+{
+    float wf[9];
+    for (int t = 0; t < 9; t++)
+        wf[t] = wt[8 - t];
+    const int pp = 2 - s->pad, ho = s->ho, wo = s->wo;
+    /* columns and rows whose nine dy taps all exist */
+    int lo = pp > 0 ? pp : 0, hi = wo + pp - 2;
+    if (hi > s->w)
+        hi = s->w;
+    if (hi < lo)
+        hi = lo;
+    for (int ih = 0; ih < s->h; ih++) {
+        float *dxr = dxp + (size_t)ih * s->w;
+        int r = ih - pp;   /* first dy row of the window */
+        int full = r >= 0 && r + 2 < ho;
+        if (full && lo < hi) {
+            const float *d0 = dyp + (size_t)r * wo;
+            row3x3_s1(dxr, d0, d0 + wo, d0 + 2 * wo, wf, lo, hi, pp, 1);
+        }
+        for (int iw = 0; iw < s->w; iw++) {
+            if (full && iw == lo && lo < hi) {
+                iw = hi - 1;   /* interior done above */
+                continue;
+            }
+            float acc = 0.0f;
+            for (int a = 0; a < 3; a++) {
+                int oh = r + a;
+                if (oh < 0 || oh >= ho)
+                    continue;
+                for (int b = 0; b < 3; b++) {
+                    int ow = iw - pp + b;
+                    if (ow >= 0 && ow < wo)
+                        acc += wf[a * 3 + b] * dyp[(size_t)oh * wo + ow];
+                }
+            }
+            dxr[iw] += acc;
+        }
+    }
+}
+
+/* Kernel taps whose double accumulators live on the stack at once; larger
+ * kernels are processed in chunks of this many taps. */
+#define DW_TAP_CHUNK 64
+
+/* dy [n, c, ho, wo], x [n, c, h, w], weight [c, 1, kh, kw];
+ * dweight [c, 1, kh, kw] += ..., dx [n, c, h, w] += ... (or NULL). */
+void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
+                        const float *x, const float *weight,
+                        const qs_conv_shape *s)
+{
+    const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
+    const int taps = s->kh * s->kw, st = s->stride;
+    double acc[DW_TAP_CHUNK];
+    spans sp;
+    spans_init(&sp, s);
+    /* 3x3 stride 1 (9 taps, one chunk) gathers dx per plane instead */
+    const int gather3 = dx && s->kh == 3 && s->kw == 3 && st == 1;
+
+    for (int ch = 0; ch < s->c; ch++)
+        for (int t0 = 0; t0 < taps; t0 += DW_TAP_CHUNK) {
+            int t1 = t0 + DW_TAP_CHUNK < taps ? t0 + DW_TAP_CHUNK : taps;
+            for (int t = t0; t < t1; t++)
+                acc[t - t0] = 0.0;
+            /* channel-outer, image-inner: dweight sums over the whole batch
+             * in double before touching the float gradient */
+            for (int i = 0; i < s->n; i++) {
+                size_t plane = (size_t)i * s->c + ch;
+                const float *xp = x + plane * hw;
+                const float *dyp = dy + plane * ohw;
+                float *dxp = dx && !gather3 ? dx + plane * hw : NULL;
+                const float *wt = weight + (size_t)ch * taps;
+                for (int oh = 0; oh < s->ho; oh++) {
+                    const float *dyr = dyp + (size_t)oh * s->wo;
+                    /* (ki, kj) of tap t, stepped rather than divided */
+                    int ki = t0 / s->kw, kj = t0 % s->kw;
+                    for (int t = t0; t < t1; t++, kj++) {
+                        if (kj == s->kw) {
+                            kj = 0;
+                            ki++;
+                        }
+                        int ih = oh * st - s->pad + ki;
+                        if (ih < 0 || ih >= s->h)
+                            continue;
+                        col_span cs = span_of(&sp, kj);
+                        int lo = cs.lo, hi = cs.hi;
+                        if (lo >= hi)
+                            continue;
+                        size_t xo = (size_t)ih * s->w + (size_t)lo * st -
+                                    s->pad + kj;
+                        acc[t - t0] += row_dot(dyr + lo, xp + xo, hi - lo, st);
+                        if (dxp)
+                            row_axpy_scatter(dxp + xo, dyr + lo, wt[t],
+                                             hi - lo, st);
+                    }
+                }
+                if (gather3)
+                    dx_plane_3x3_s1(dx + plane * hw, dyp, wt, s);
+            }
+            for (int t = t0; t < t1; t++)
+                dweight[(size_t)ch * taps + t] += (float)acc[t - t0];
+        }
+}

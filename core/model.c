@@ -1,0 +1,513 @@
+/* Model graphs of methods.md section 1: planning (shapes and parameter
+ * offsets), counting, building the arenas, init. Forward/backward live in
+ * model_run.c. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* ---------------------------------------------------------------- config */
+
+int qs_block_depth_mult(qs_block b) { return b == QS_BLOCK_DEPTHWISE ? 9 : 6; }
+
+const char *qs_block_name(qs_block b)
+{
+    switch (b) {
+    case QS_BLOCK_BASIC: return "basic";
+    case QS_BLOCK_PREACT: return "preact";
+    case QS_BLOCK_DEPTHWISE: return "depthwise";
+    }
+    return "?";
+}
+
+int qs_block_parse(qs_block *out, const char *s)
+{
+    for (int b = 0; b <= QS_BLOCK_DEPTHWISE; b++)
+        if (strcmp(s, qs_block_name((qs_block)b)) == 0) {
+            *out = (qs_block)b;
+            return QS_OK;
+        }
+    return qs_err(QS_EINVAL, "unknown block \"%s\" (allowed: basic, preact, depthwise)", s);
+}
+
+void qs_model_name(char *buf, size_t len, const qs_model_cfg *c)
+{
+    if (c->arch == QS_ARCH_FCDNN)
+        snprintf(buf, len, "fcdnn-%s%d-%d", c->residual ? "res-" : "", c->width, c->depth);
+    else
+        snprintf(buf, len, "resnet-%s-%d-%d", qs_block_name(c->block), c->depth, c->width);
+}
+
+static int bits_ok(int b) { return (b >= 1 && b <= 8) || b == 32; }
+
+int qs_model_cfg_validate(const qs_model_cfg *c)
+{
+    if (c->width < 1 || c->width > 65536)
+        return qs_err(QS_EINVAL, "width %d is out of range (allowed: 1..65536)", c->width);
+    if (c->arch == QS_ARCH_FCDNN) {
+        if (c->depth < 2 || c->depth > 1000)
+            return qs_err(QS_EINVAL, "depth %d is invalid for fcdnn (allowed: 2..1000 linear layers)", c->depth);
+    } else if (c->arch == QS_ARCH_RESNET) {
+        int mult = qs_block_depth_mult(c->block);
+        if (c->depth < mult + 2 || (c->depth - 2) % mult != 0)
+            return qs_err(QS_EINVAL,
+                          "depth %d is not %dn+2 for block \"%s\" (allowed: %d, %d, %d, ...)",
+                          c->depth, mult, qs_block_name(c->block), mult + 2,
+                          2 * mult + 2, 3 * mult + 2);
+        if (c->in_h < 4 || c->in_w < 4)
+            return qs_err(QS_EINVAL, "resnet input %dx%d is too small (at least 4x4)", c->in_h, c->in_w);
+    } else {
+        return qs_err(QS_EINVAL, "unknown architecture");
+    }
+    if (c->in_c < 1 || c->classes < 2)
+        return qs_err(QS_EINVAL, "input channels %d / classes %d invalid", c->in_c, c->classes);
+    if (!bits_ok(c->wbits) || !bits_ok(c->abits) || !bits_ok(c->first_last_bits))
+        return qs_err(QS_EINVAL, "bits must be 1..8 or 32 (float): wbits %d abits %d first_last_bits %d",
+                      c->wbits, c->abits, c->first_last_bits);
+    if (c->abits == 1)
+        return qs_err(QS_EINVAL, "abits 1 is not supported (PACT needs at least 2 bits; allowed: 2..8 or 32)");
+    return QS_OK;
+}
+
+/* --------------------------------------------------------------- planning */
+
+typedef struct {
+    qs_model *m;       /* nodes go to m->nodes (grown here) */
+    int cap;
+    long nparam;       /* counted learnable params (not alphas) */
+    long nalpha;
+    long nbuf;
+    int err;
+    int first_weight;  /* next conv/linear is the model's first */
+} planner;
+
+static int push(planner *p, qs_node_type t, int in0, int in1, int c, int h, int w)
+{
+    qs_model *m = p->m;
+    if (p->err)
+        return -1;
+    if (m->nnode == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        qs_node *nn = realloc(m->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            p->err = qs_err(QS_ENOMEM, "out of memory planning the model");
+            return -1;
+        }
+        m->nodes = nn;
+        p->cap = cap;
+    }
+    qs_node *n = &m->nodes[m->nnode];
+    memset(n, 0, sizeof *n);
+    n->type = t;
+    n->in0 = in0;
+    n->in1 = in1;
+    n->c = c;
+    n->h = h;
+    n->w = w;
+    n->numel = (size_t)c * h * w;
+    n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = -1;
+    n->wbits = 32;
+    n->abits = 32;
+    n->scale = 1.0f;
+    return m->nnode++;
+}
+
+static const qs_node *node(planner *p, int i) { return &p->m->nodes[i]; }
+
+static int conv(planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, in);
+    qs_conv_shape cs;
+    if (qs_conv_shape_init(&cs, p->m->max_batch, x->c, x->h, x->w,
+                           depthwise ? x->c : k, ks, ks, stride, pad) != 0) {
+        p->err = qs_err(QS_EINVAL, "input %dx%d too small for the model's strides", x->h, x->w);
+        return -1;
+    }
+    int id = push(p, depthwise ? QS_NODE_DWCONV : QS_NODE_CONV, in, -1, cs.k, cs.ho, cs.wo);
+    if (id < 0)
+        return -1;
+    qs_node *n = &p->m->nodes[id];
+    n->cs = cs;
+    n->wlen = depthwise ? (long)x->c * ks * ks : (long)k * x->c * ks * ks;
+    n->w_off = p->nparam;
+    p->nparam += n->wlen;
+    if (!depthwise && p->m->cfg.wbits < 32)
+        n->wbits = p->first_weight ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
+    else if (depthwise && p->m->cfg.wbits < 32)
+        n->wbits = p->m->cfg.wbits;
+    p->first_weight = 0;
+    return id;
+}
+
+static int bn(planner *p, int in)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, in);
+    int id = push(p, QS_NODE_BN, in, -1, x->c, x->h, x->w);
+    if (id < 0)
+        return -1;
+    qs_node *n = &p->m->nodes[id];
+    n->w_off = p->nparam;          /* gamma */
+    n->b_off = p->nparam + n->c;   /* beta */
+    p->nparam += 2L * n->c;
+    n->rm_off = p->nbuf;
+    n->rv_off = p->nbuf + n->c;
+    p->nbuf += 2L * n->c;
+    return id;
+}
+
+/* ReLU, or PACT when activations are quantized (methods.md section 2 lists
+ * exactly the ReLUs, so every relu() call site is a quantization point). */
+static int relu(planner *p, int in)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, in);
+    int id = push(p, QS_NODE_RELU, in, -1, x->c, x->h, x->w);
+    if (id < 0)
+        return -1;
+    qs_node *n = &p->m->nodes[id];
+    n->abits = p->m->cfg.abits;
+    if (n->abits < 32)
+        n->alpha_off = p->nalpha++; /* rebased after planning */
+    return id;
+}
+
+static int add(planner *p, int a, int b, float scale)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, a);
+    int id = push(p, QS_NODE_ADD, a, b, x->c, x->h, x->w);
+    if (id >= 0)
+        p->m->nodes[id].scale = scale;
+    return id;
+}
+
+static int linear(planner *p, int in, int out, int last)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, in);
+    int in_features = (int)x->numel;
+    int id = push(p, QS_NODE_LINEAR, in, -1, out, 1, 1);
+    if (id < 0)
+        return -1;
+    qs_node *n = &p->m->nodes[id];
+    n->in_features = in_features;
+    n->wlen = (long)out * in_features;
+    n->w_off = p->nparam;
+    n->b_off = p->nparam + n->wlen;
+    p->nparam += n->wlen + out;
+    if (p->m->cfg.wbits < 32)
+        n->wbits = (p->first_weight || last) ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
+    p->first_weight = 0;
+    return id;
+}
+
+static int gap(planner *p, int in)
+{
+    if (p->err)
+        return -1;
+    const qs_node *x = node(p, in);
+    return push(p, QS_NODE_GAP, in, -1, x->c, 1, 1);
+}
+
+static int block_basic(planner *p, int in, int cout, int stride)
+{
+    int cin = node(p, in)->c;
+    int a = bn(p, conv(p, in, cout, 3, stride, 1, 0));
+    a = bn(p, conv(p, relu(p, a), cout, 3, 1, 1, 0));
+    int sc = in;
+    if (stride != 1 || cin != cout)
+        sc = bn(p, conv(p, in, cout, 1, stride, 0, 0));
+    return relu(p, add(p, a, sc, 1.0f));
+}
+
+static int block_preact(planner *p, int in, int cout, int stride)
+{
+    int cin = node(p, in)->c;
+    int pre = relu(p, bn(p, in));
+    int a = conv(p, pre, cout, 3, stride, 1, 0);
+    a = conv(p, relu(p, bn(p, a)), cout, 3, 1, 1, 0);
+    int sc = in;
+    if (stride != 1 || cin != cout)
+        sc = conv(p, pre, cout, 1, stride, 0, 0); /* from the BN-ReLU output, no BN */
+    return add(p, a, sc, 1.0f);
+}
+
+static int block_depthwise(planner *p, int in, int cout, int stride)
+{
+    int cin = node(p, in)->c;
+    int hidden = 6 * cout; /* our choice: 6 x the OUTPUT width (methods.md) */
+    int a = relu(p, bn(p, conv(p, in, hidden, 1, 1, 0, 0)));
+    a = relu(p, bn(p, conv(p, a, hidden, 3, stride, 1, 1)));
+    a = bn(p, conv(p, a, cout, 1, 1, 0, 0)); /* linear bottleneck */
+    int sc = in;
+    if (stride != 1 || cin != cout)
+        sc = bn(p, conv(p, in, cout, 1, stride, 0, 0));
+    return add(p, a, sc, 1.0f);
+}
+
+static int plan(planner *p, qs_model *m)
+{
+    const qs_model_cfg *c = &m->cfg;
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->first_weight = 1;
+    int x = push(p, QS_NODE_INPUT, -1, -1, c->in_c, c->in_h, c->in_w);
+    if (c->arch == QS_ARCH_FCDNN) {
+        int h = relu(p, linear(p, x, c->width, 0));
+        for (int l = 0; l < c->depth - 2; l++) {
+            int f = relu(p, linear(p, h, c->width, 0));
+            h = c->residual ? add(p, f, h, 0.5f) : f;
+        }
+        linear(p, h, c->classes, 1);
+    } else {
+        int k = c->width;
+        int n = (c->depth - 2) / qs_block_depth_mult(c->block);
+        int h = conv(p, x, k, 3, 1, 1, 0);
+        if (c->block != QS_BLOCK_PREACT)
+            h = relu(p, bn(p, h));
+        for (int g = 0; g < 3; g++)
+            for (int b = 0; b < n; b++) {
+                int stride = (g > 0 && b == 0) ? 2 : 1;
+                int cout = k << g;
+                if (c->block == QS_BLOCK_BASIC)
+                    h = block_basic(p, h, cout, stride);
+                else if (c->block == QS_BLOCK_PREACT)
+                    h = block_preact(p, h, cout, stride);
+                else
+                    h = block_depthwise(p, h, cout, stride);
+            }
+        if (c->block == QS_BLOCK_PREACT)
+            h = relu(p, bn(p, h));
+        linear(p, gap(p, h), c->classes, 1);
+    }
+    if (p->err)
+        return p->err;
+    /* Alphas sit after the counted parameters. */
+    for (int i = 0; i < m->nnode; i++)
+        if (m->nodes[i].alpha_off >= 0)
+            m->nodes[i].alpha_off += p->nparam;
+    return QS_OK;
+}
+
+/* Plans cfg into a throw-away model (batch 1) for counting. */
+static int plan_only(qs_model *m, planner *p, const qs_model_cfg *cfg)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->max_batch = 1;
+    int rc = qs_model_cfg_validate(cfg);
+    if (rc == QS_OK)
+        rc = plan(p, m);
+    return rc;
+}
+
+long qs_model_param_count(const qs_model_cfg *cfg)
+{
+    qs_model m;
+    planner p;
+    long n = plan_only(&m, &p, cfg) == QS_OK ? p.nparam : -1;
+    free(m.nodes);
+    return n;
+}
+
+int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
+{
+    qs_model m;
+    planner p;
+    memset(out, 0, sizeof *out);
+    int rc = plan_only(&m, &p, cfg);
+    if (rc != QS_OK)
+        goto cleanup;
+    for (int i = 0; i < m.nnode; i++) {
+        const qs_node *n = &m.nodes[i];
+        double macs = 0;
+        if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV)
+            macs = (double)n->wlen * n->h * n->w;
+        else if (n->type == QS_NODE_LINEAR)
+            macs = (double)n->wlen;
+        if (n->w_off >= 0 && n->type != QS_NODE_BN) {
+            long plen = n->wlen + (n->b_off >= 0 ? n->c : 0);
+            out->model_bits += (double)n->wlen * n->wbits + (double)(plen - n->wlen) * 32;
+        } else if (n->type == QS_NODE_BN) {
+            out->model_bits += 2.0 * n->c * 32;
+        }
+        if (macs > 0) {
+            /* Input bits: a PACT output carries abits, anything else
+             * (image, BN output, residual sum, pool) is float. */
+            const qs_node *src = &m.nodes[n->in0];
+            int ibits = (src->type == QS_NODE_RELU) ? src->abits : 32;
+            out->macs += macs;
+            out->bops += macs * n->wbits * ibits;
+        }
+    }
+    out->train_flop = 6.0 * out->macs;
+cleanup:
+    free(m.nodes);
+    return rc;
+}
+
+int qs_model_solve_width(int *width, const qs_model_cfg *cfg, double params)
+{
+    qs_model_cfg c = *cfg;
+    long best_d = -1;
+    int best_k = 0;
+    /* Counts grow monotonically with k: scan until past the target. */
+    for (int k = 1; k <= 4096; k++) {
+        c.width = k;
+        long n = qs_model_param_count(&c);
+        if (n < 0)
+            return QS_EINVAL;
+        long d = labs(n - (long)llround(params));
+        if (best_d < 0 || d < best_d) {
+            best_d = d;
+            best_k = k;
+        }
+        if (n > params)
+            break;
+    }
+    *width = best_k;
+    return QS_OK;
+}
+
+/* ----------------------------------------------------------------- build */
+
+static float *take(float **cursor, size_t n)
+{
+    float *p = *cursor;
+    *cursor += (n + 15) & ~(size_t)15; /* 64-byte aligned slices */
+    return p;
+}
+
+int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
+{
+    planner p;
+    int rc;
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->max_batch = max_batch;
+    if ((rc = qs_model_cfg_validate(cfg)) != QS_OK)
+        return rc;
+    if (max_batch < 1)
+        return qs_err(QS_EINVAL, "batch size %d must be at least 1", max_batch);
+    if ((rc = plan(&p, m)) != QS_OK)
+        goto fail;
+    m->nparam = p.nparam + p.nalpha;
+    m->nalpha = p.nalpha;
+    m->nbuf = p.nbuf;
+
+    size_t np = ((size_t)m->nparam + 15) & ~(size_t)15;
+    size_t total = 4 * np + (((size_t)m->nbuf + 15) & ~(size_t)15);
+    m->arena = aligned_alloc(64, total * sizeof(float));
+    if (!m->arena) {
+        rc = qs_err(QS_ENOMEM, "out of memory: parameter arena of %zu floats", total);
+        goto fail;
+    }
+    memset(m->arena, 0, total * sizeof(float));
+    m->param = m->arena;
+    m->grad = m->param + np;
+    m->opt_m = m->grad + np;
+    m->opt_v = m->opt_m + np;
+    m->buf = m->opt_v + np;
+
+    /* Activation arena: out + dout per node, BN saves, quantized weights,
+     * one shared scratch (largest conv im2col / Lipschitz product). */
+    size_t act = 0, scratch = 1;
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        size_t len = ((size_t)max_batch * n->numel + 15) & ~(size_t)15;
+        act += 2 * len;
+        if (n->type == QS_NODE_BN)
+            act += 2 * (((size_t)n->c + 15) & ~(size_t)15);
+        if (n->wbits < 32)
+            act += ((size_t)n->wlen + 15) & ~(size_t)15;
+        if (n->type == QS_NODE_CONV) {
+            size_t s = qs_conv2d_scratch(&n->cs);
+            if (s > scratch)
+                scratch = s;
+        }
+        if (n->type == QS_NODE_CONV || n->type == QS_NODE_LINEAR) {
+            size_t fo = (size_t)n->c; /* fan_out x fan_out product */
+            if (fo * fo > scratch)
+                scratch = fo * fo;
+        }
+    }
+    scratch = (scratch + 15) & ~(size_t)15;
+    m->act_len = act + scratch;
+    m->act = aligned_alloc(64, m->act_len * sizeof(float));
+    if (!m->act) {
+        rc = qs_err(QS_ENOMEM, "out of memory: activation arena of %.1f MB for batch %d",
+                    m->act_len * 4.0 / 1e6, max_batch);
+        goto fail;
+    }
+    float *cur = m->act;
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        size_t len = (size_t)max_batch * n->numel;
+        n->out = take(&cur, len);
+        n->dout = take(&cur, len);
+        if (n->type == QS_NODE_BN) {
+            n->save_mean = take(&cur, n->c);
+            n->save_invstd = take(&cur, n->c);
+        }
+        if (n->wbits < 32)
+            n->qw = take(&cur, n->wlen);
+    }
+    m->scratch = take(&cur, scratch);
+    m->scratch_len = scratch;
+    return QS_OK;
+fail:
+    qs_model_free(m);
+    return rc;
+}
+
+void qs_model_free(qs_model *m)
+{
+    free(m->nodes);
+    free(m->arena);
+    free(m->act);
+    memset(m, 0, sizeof *m);
+}
+
+static void uniform_fill(float *p, long n, float bound, qs_rng *rng)
+{
+    for (long i = 0; i < n; i++)
+        p[i] = (2.0f * qs_rng_uniform(rng) - 1.0f) * bound;
+}
+
+void qs_model_init(qs_model *m, qs_rng *rng)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV || n->type == QS_NODE_LINEAR) {
+            /* wlen / out channels: c_in*k*k (conv), k*k (depthwise), in (linear) */
+            long fan_in = n->wlen / n->c;
+            float bound = 1.0f / sqrtf((float)fan_in);
+            uniform_fill(m->param + n->w_off, n->wlen, bound, rng);
+            if (n->b_off >= 0)
+                uniform_fill(m->param + n->b_off, n->c, bound, rng);
+        } else if (n->type == QS_NODE_BN) {
+            for (int c = 0; c < n->c; c++) {
+                m->param[n->w_off + c] = 1.0f;
+                m->param[n->b_off + c] = 0.0f;
+                m->buf[n->rm_off + c] = 0.0f;
+                m->buf[n->rv_off + c] = 1.0f;
+            }
+        } else if (n->type == QS_NODE_RELU && n->alpha_off >= 0) {
+            m->param[n->alpha_off] = 10.0f; /* replaced by calibration */
+        }
+        n->step = 0.0f;
+    }
+    m->quant_ready = 0;
+    m->weights_dirty = 1;
+}

@@ -1,0 +1,122 @@
+/* Models of methods.md section 1 as a static graph of nodes.
+ *
+ * A model is built once for a maximum batch size; every buffer it needs
+ * (parameters, gradients, optimiser state, activations and their gradients,
+ * scratch) comes from two allocations made at build time: the parameter
+ * arena and the activation arena. Nothing is allocated in a training step.
+ *
+ * Nodes are kept in topological order; forward walks them in order, backward
+ * in reverse, each node adding its input gradients into its producers'
+ * gradient buffers (so a tensor read by two nodes gets both gradients). */
+#ifndef QS_MODEL_H
+#define QS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers.h"
+#include "rng.h"
+
+typedef enum { QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1 } qs_arch;
+typedef enum { QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2 } qs_block;
+
+typedef struct {
+    qs_arch arch;
+    qs_block block;      /* resnet only */
+    int depth, width;
+    int residual;        /* fcdnn only: (f(h) + h) * 0.5 */
+    int in_c, in_h, in_w;
+    int classes;
+    /* Quantization (32 = float). first_last_bits applies to the stem conv /
+     * first linear and the last linear whenever wbits < 32. */
+    int wbits, abits, first_last_bits;
+} qs_model_cfg;
+
+typedef enum {
+    QS_NODE_INPUT, QS_NODE_CONV, QS_NODE_DWCONV, QS_NODE_BN, QS_NODE_RELU,
+    QS_NODE_LINEAR, QS_NODE_GAP, QS_NODE_ADD
+} qs_node_type;
+
+typedef struct {
+    qs_node_type type;
+    int in0, in1;            /* producer nodes, -1 if none */
+    int c, h, w;             /* output shape per example */
+    size_t numel;            /* c * h * w */
+    qs_conv_shape cs;        /* conv/dwconv, n = max batch */
+    int in_features;         /* linear */
+    float scale;             /* add */
+    /* Offsets (floats) into the parameter vector, -1 if absent: conv and
+     * linear weight/bias, BN gamma/beta, PACT alpha. */
+    long w_off, b_off, alpha_off;
+    long wlen;               /* weight floats */
+    long rm_off, rv_off;     /* BN running stats in the buffer vector */
+    int wbits;               /* this layer's weight bits (32 = float) */
+    int abits;               /* relu: 32 = ReLU, else PACT */
+    float step;              /* weight quantizer step D (0 = not yet searched) */
+    /* Activation-arena pointers, [max_batch, numel] */
+    float *out, *dout;
+    float *save_mean, *save_invstd; /* BN, [c] */
+    float *qw;               /* quantized weights when wbits < 32 */
+} qs_node;
+
+typedef struct {
+    qs_model_cfg cfg;
+    int max_batch;
+    int nnode;
+    qs_node *nodes;
+    /* Parameter arena: params, grads, and two optimiser moments of nparam
+     * floats each, then nbuf floats of buffers (BN running stats). PACT
+     * alphas are the last nalpha entries of the parameter vector and are not
+     * counted in params (methods.md section 8). */
+    long nparam, nalpha, nbuf;
+    float *arena;
+    float *param, *grad, *opt_m, *opt_v, *buf;
+    /* Activation arena. */
+    float *act;
+    size_t act_len;
+    float *scratch;          /* conv im2col / Lipschitz scratch */
+    size_t scratch_len;
+    int quant_ready;         /* weight steps searched and alphas calibrated */
+    int weights_dirty;       /* params changed since the last weight quantization */
+} qs_model;
+
+/* Validates a configuration; the message says what is allowed. */
+int qs_model_cfg_validate(const qs_model_cfg *cfg);
+/* Depth rule of a block: depth = mult * n + 2. */
+int qs_block_depth_mult(qs_block b);
+const char *qs_block_name(qs_block b);
+int qs_block_parse(qs_block *out, const char *s);
+/* "resnet-basic-20-31", "fcdnn-128-4", "fcdnn-res-128-4". */
+void qs_model_name(char *buf, size_t len, const qs_model_cfg *cfg);
+
+/* Learnable parameters (weights, biases, BN gamma/beta; not running stats,
+ * not PACT alphas) without building the model. Returns -1 on invalid cfg. */
+long qs_model_param_count(const qs_model_cfg *cfg);
+/* Multiply-accumulates per example of every conv/linear layer, and BOPs and
+ * model size in bits per methods.md section 8. */
+typedef struct {
+    double macs;        /* per example, forward */
+    double bops;
+    double model_bits;
+    double train_flop;  /* ~ 3 x 2 x macs: forward + two backward gemms */
+} qs_model_cost;
+int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg);
+/* The width k whose parameter count is nearest `params` (ties: smaller k). */
+int qs_model_solve_width(int *width, const qs_model_cfg *cfg, double params);
+
+/* Builds the graph and its arenas for batches up to max_batch. */
+int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch);
+void qs_model_free(qs_model *m);
+/* PyTorch-default init from rng: conv/linear weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), BN gamma 1 beta 0, running 0 / 1. */
+void qs_model_init(qs_model *m, qs_rng *rng);
+
+/* Forward of nb <= max_batch examples x [nb, in_c, in_h, in_w]; returns the
+ * logits [nb, classes] (inside the arena). train selects BN batch stats. */
+const float *qs_model_forward(qs_model *m, const float *x, int nb, int train);
+/* Backward from dlogits [nb, classes]: zeroes and fills model->grad. */
+void qs_model_backward(qs_model *m, const float *dlogits, int nb);
+/* Index of the logits node. */
+static inline int qs_model_out(const qs_model *m) { return m->nnode - 1; }
+
+#endif

@@ -1,0 +1,144 @@
+/* Forward and backward passes over a built model graph. */
+#include <string.h>
+
+#include "model.h"
+#include "quant.h"
+
+static void conv_shape_for(qs_conv_shape *s, const qs_node *n, int nb)
+{
+    *s = n->cs;
+    s->n = nb;
+}
+
+/* The weights a layer computes with: the quantized copy when wbits < 32
+ * (refreshed after each optimiser step), else the float parameters. */
+static const float *layer_weight(const qs_model *m, const qs_node *n)
+{
+    return n->wbits < 32 ? n->qw : m->param + n->w_off;
+}
+
+static void quantize_weights(qs_model *m)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        if (n->wbits < 32)
+            qs_wquant(n->qw, &n->step, m->param + n->w_off, (size_t)n->wlen, n->wbits);
+    }
+    m->weights_dirty = 0;
+}
+
+const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
+{
+    if (m->weights_dirty)
+        quantize_weights(m);
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        const float *in = n->in0 >= 0 ? m->nodes[n->in0].out : NULL;
+        size_t len = (size_t)nb * n->numel;
+        const float *P = m->param;
+        qs_conv_shape cs;
+        switch (n->type) {
+        case QS_NODE_INPUT:
+            memcpy(n->out, x, len * sizeof(float));
+            break;
+        case QS_NODE_CONV:
+            conv_shape_for(&cs, n, nb);
+            qs_conv2d_forward(n->out, in, layer_weight(m, n),
+                              n->b_off >= 0 ? P + n->b_off : NULL, &cs, m->scratch);
+            break;
+        case QS_NODE_DWCONV:
+            conv_shape_for(&cs, n, nb);
+            qs_dwconv_forward(n->out, in, layer_weight(m, n), &cs);
+            break;
+        case QS_NODE_BN: {
+            int hw = n->h * n->w;
+            if (train)
+                qs_bn_forward_train(n->out, n->save_mean, n->save_invstd,
+                                    m->buf + n->rm_off, m->buf + n->rv_off, in,
+                                    P + n->w_off, P + n->b_off, nb, n->c, hw,
+                                    0.1f, 1e-5f);
+            else
+                qs_bn_forward_eval(n->out, in, P + n->w_off, P + n->b_off,
+                                   m->buf + n->rm_off, m->buf + n->rv_off, nb,
+                                   n->c, hw, 1e-5f);
+            break;
+        }
+        case QS_NODE_RELU:
+            if (n->abits < 32)
+                qs_pact_forward(n->out, in, len, P[n->alpha_off], n->abits);
+            else
+                qs_relu_forward(n->out, in, len);
+            break;
+        case QS_NODE_LINEAR:
+            qs_linear_forward(n->out, in, layer_weight(m, n), P + n->b_off, nb,
+                              n->in_features, n->c);
+            break;
+        case QS_NODE_GAP:
+            qs_gap_forward(n->out, in, nb, n->c, m->nodes[n->in0].h * m->nodes[n->in0].w);
+            break;
+        case QS_NODE_ADD:
+            qs_add_forward(n->out, in, m->nodes[n->in1].out, n->scale, len);
+            break;
+        }
+    }
+    return m->nodes[m->nnode - 1].out;
+}
+
+void qs_model_backward(qs_model *m, const float *dlogits, int nb)
+{
+    memset(m->grad, 0, (size_t)m->nparam * sizeof(float));
+    /* The input node's gradient is never needed: skip it (dx = NULL). */
+    for (int i = 1; i < m->nnode; i++)
+        memset(m->nodes[i].dout, 0, (size_t)nb * m->nodes[i].numel * sizeof(float));
+    qs_node *last = &m->nodes[m->nnode - 1];
+    memcpy(last->dout, dlogits, (size_t)nb * last->numel * sizeof(float));
+
+    for (int i = m->nnode - 1; i >= 1; i--) {
+        qs_node *n = &m->nodes[i];
+        qs_node *src = &m->nodes[n->in0];
+        float *dx = n->in0 > 0 ? src->dout : NULL;
+        size_t len = (size_t)nb * n->numel;
+        float *G = m->grad;
+        const float *P = m->param;
+        qs_conv_shape cs;
+        switch (n->type) {
+        case QS_NODE_INPUT:
+            break;
+        case QS_NODE_CONV:
+            conv_shape_for(&cs, n, nb);
+            /* STE: the gradient w.r.t. the quantized weight goes to the
+             * float shadow weight unchanged. */
+            qs_conv2d_backward(dx, G + n->w_off, n->b_off >= 0 ? G + n->b_off : NULL,
+                               n->dout, src->out, layer_weight(m, n), &cs, m->scratch);
+            break;
+        case QS_NODE_DWCONV:
+            conv_shape_for(&cs, n, nb);
+            qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs);
+            break;
+        case QS_NODE_BN:
+            qs_bn_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
+                           n->save_mean, n->save_invstd, P + n->w_off, nb, n->c,
+                           n->h * n->w);
+            break;
+        case QS_NODE_RELU:
+            if (n->abits < 32)
+                G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
+                                                           P[n->alpha_off]);
+            else if (dx)
+                qs_relu_backward(dx, n->dout, n->out, len);
+            break;
+        case QS_NODE_LINEAR:
+            qs_linear_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
+                               layer_weight(m, n), nb, n->in_features, n->c);
+            break;
+        case QS_NODE_GAP:
+            if (dx)
+                qs_gap_backward(dx, n->dout, nb, n->c, src->h * src->w);
+            break;
+        case QS_NODE_ADD:
+            qs_add_backward(dx, n->in1 > 0 ? m->nodes[n->in1].dout : NULL, n->dout,
+                            n->scale, len);
+            break;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+/* PACT activation quantizer and its clip calibration (methods.md section 2,
+ * "Activations (PACT)"). */
+#include "quant.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* roundf for v >= 0 (NaN and +inf pass through), bit for bit: v + 0.5 is
+ * exact in double and truncation is floor there; from 2^23 up every float
+ * is an integer already. A conversion the compiler can inline and vectorize
+ * instead of a libm call, on every activation of every step and on the 101
+ * calibration passes. (wquant.c has the signed twin.) */
+static inline float pact_round(float v)
+{
+    return v < 8388608.0f ? (float)(int32_t)((double)v + 0.5) : v;
+}
+
+/* Levels 0, a/n, ..., a with n = 2^bits - 1; bits >= 32 is a plain clip. */
+typedef struct {
+    float alpha, scale, inv; /* scale = n / a, inv = a / n */
+    int round;
+} pact_grid;
+
+static pact_grid pact_make(float alpha, int bits)
+{
+    pact_grid g = {alpha, 1.0f, 1.0f, bits < 32};
+    if (g.round) {
+        float n = (float)(ldexp(1.0, bits < 1 ? 1 : bits) - 1.0);
+        g.scale = n / alpha;
+        g.inv = alpha / n;
+    }
+    return g;
+}
+
+/* Written so a NaN x stays NaN (both compares fail): a diverged layer must
+ * show up in the loss, not vanish into the zero bin. */
+static inline float pact_one(const pact_grid *g, float x)
+{
+    float y = x < 0.0f ? 0.0f : (x > g->alpha ? g->alpha : x);
+    return g->round ? pact_round(y * g->scale) * g->inv : y;
+}
+
+/* x [len] -> y [len]. alpha <= 0 leaves no room between the clips: y = 0. */
+void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits)
+{
+    if (!(alpha > 0.0f)) {
+        for (size_t i = 0; i < len; i++)
+            y[i] = 0.0f;
+        return;
+    }
+    pact_grid g = pact_make(alpha, bits);
+    for (size_t i = 0; i < len; i++)
+        y[i] = pact_one(&g, x[i]);
+}
+
+/* dy, x [len]; dx [len] accumulated. STE inside the clip range, the clipped
+ * top goes to alpha, the bottom (x < 0) is dropped like a ReLU's. */
+double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
+                        float alpha)
+{
+    double da = 0.0;
+    for (size_t i = 0; i < len; i++) {
+        if (x[i] >= alpha)
+            da += dy[i];
+        else if (x[i] >= 0.0f)
+            dx[i] += dy[i];
+    }
+    return da;
+}
+
+static int cmp_float(const void *pa, const void *pb)
+{
+    float a = *(const float *)pa, b = *(const float *)pb;
+    return (a > b) - (a < b);
+}
+
+static void swapf(float *a, float *b)
+{
+    float t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Sorts y [len] ascending in place, NaNs last. ReLU outputs are about half
+ * zeros, so a three-way split (negative | zero | positive | NaN) first
+ * halves the qsort, and keeping NaN out keeps the comparator a consistent
+ * order (glibc's qsort can misbehave on an inconsistent one).
+ * Returns the index of the first positive value; *end = first NaN. */
+static size_t sort_split(float *y, size_t len, size_t *end)
+{
+    size_t lo = 0, i = 0, hi = len; /* [0,lo) < 0, [lo,i) == 0, [hi,len) NaN */
+    while (i < hi) {
+        float v = y[i];
+        if (v < 0.0f)
+            swapf(&y[lo++], &y[i++]);
+        else if (v >= 0.0f)
+            i++;
+        else
+            swapf(&y[i], &y[--hi]);
+    }
+    /* [lo, hi) now holds zeros and positives mixed; split them. */
+    size_t z = lo;
+    for (size_t k = lo; k < hi; k++)
+        if (y[k] == 0.0f)
+            swapf(&y[z++], &y[k]);
+    qsort(y, lo, sizeof *y, cmp_float);
+    qsort(y + z, hi - z, sizeof *y, cmp_float);
+    *end = hi;
+    return z;
+}
+
+/* Quantile q in [0, 1] of sorted s [n], linear interpolation between the
+ * two nearest ranks (numpy's default): position q (n - 1). */
+static float quantile_sorted(const float *s, size_t n, double q)
+{
+    if (n == 0)
+        return 0.0f;
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)pos;
+    if (lo >= n - 1)
+        return s[n - 1];
+    double f = pos - (double)lo;
+    return (float)((double)s[lo] + f * ((double)s[lo + 1] - (double)s[lo]));
+}
+
+/* y [len], sorted in place -> the clip a among the 101 quantiles
+ * 0.50, 0.505, ..., 1.00 (linear interpolation) with the least mean squared
+ * PACT error; ties to the lower quantile. Non-positive candidates are
+ * skipped; 1 when none is left (every y <= 0). NaNs are left out of the
+ * quantiles and the error. O(101 len) after the sort. */
+float qs_pact_calibrate_mse(float *y, size_t len, int bits)
+{
+    size_t end;
+    size_t pos = sort_split(y, len, &end);
+    float best_a = 1.0f, prev_a = 0.0f;
+    double best_e = INFINITY;
+    for (int j = 0; j <= 100; j++) {
+        float a = quantile_sorted(y, end, 0.50 + 0.005 * j);
+        /* Equal quantiles give equal errors; the earlier j already won. */
+        if (!(a > 0.0f) || a == prev_a)
+            continue;
+        prev_a = a;
+        pact_grid g = pact_make(a, bits);
+        /* Values <= 0 map to 0 for every a: their error is the same
+         * constant for all candidates and does not move the argmin. */
+        double e = 0.0;
+        for (size_t i = pos; i < end; i++) {
+            double r = (double)y[i] - pact_one(&g, y[i]);
+            e += r * r;
+        }
+        if (e < best_e) {
+            best_e = e;
+            best_a = a;
+        }
+    }
+    return best_a;
+}
+
+/* y [len], sorted in place -> percentile p (linear interpolation, as the MSE
+ * candidates). Used as a PACT clip, so a result <= 0 (an all-zero layer,
+ * or no data) falls back to 1 like qs_pact_calibrate_mse. */
+float qs_pact_calibrate_percentile(float *y, size_t len, double p)
+{
+    size_t end;
+    sort_split(y, len, &end);
+    if (!(p > 0.0))
+        p = 0.0;
+    if (p > 100.0)
+        p = 100.0;
+    float a = quantile_sorted(y, end, p / 100.0);
+    return a > 0.0f ? a : 1.0f;
+}

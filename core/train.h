@@ -1,0 +1,93 @@
+/* One training phase (float, retrain or clr) of one model: the protocol
+ * defaults of methods.md section 3, the epoch loop, evaluation, checkpoints
+ * and the per-epoch metrics callback. No I/O besides checkpoint files. */
+#ifndef QS_TRAIN_H
+#define QS_TRAIN_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+typedef enum { QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2 } qs_phase;
+
+const char *qs_phase_name(qs_phase p);
+int qs_phase_parse(qs_phase *out, const char *s);
+
+typedef enum { QS_ALPHA_MSE = 0, QS_ALPHA_PERCENTILE = 1, QS_ALPHA_VALUE = 2 } qs_alpha_init;
+
+typedef struct {
+    qs_phase phase;
+    int epochs;            /* planned length: the schedule horizon */
+    int batch;
+    qs_opt_cfg opt;
+    qs_sched sched;
+    int augment;           /* crop + flip (image datasets) */
+    uint64_t seed;
+    int threads;
+    double lipschitz;      /* beta; 0 = off (only retrain / clr apply it) */
+    double pact_l2;        /* 1e-4: loss + pact_l2 * alpha^2 per alpha */
+    qs_alpha_init alpha_init;
+    double alpha_value;    /* percentile (0..100) or the value itself */
+    int calib_examples;    /* 2000 */
+    uint64_t calib_seed;
+} qs_train_cfg;
+
+/* The dataset's protocol for a phase (methods.md section 3). Zeroes the
+ * struct first so it can be written byte for byte into checkpoints. */
+void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase);
+
+typedef struct {
+    const char *phase;
+    int epoch, epochs;
+    double lr;             /* lr of the epoch's last iteration */
+    double train_loss, train_acc, test_loss, test_acc;
+    double lipschitz;      /* regularizer value (mean over the epoch), 0 if off */
+    double seconds, img_per_s;
+} qs_epoch_metrics;
+
+typedef struct qs_trainer qs_trainer;
+/* Return non-zero to stop after this epoch (e.g. a signal arrived). */
+typedef int (*qs_epoch_cb)(void *user, const qs_epoch_metrics *m);
+
+struct qs_trainer {
+    qs_model_cfg mcfg;
+    qs_train_cfg cfg;
+    qs_model model;
+    qs_rng rng;
+    int epoch_done;        /* epochs finished of cfg.epochs */
+    long iter;             /* optimiser steps taken in this phase */
+    const qs_dataset *train, *test;
+    float *xb, *dlogits;
+    int *yb, *idx;
+};
+
+/* Builds the model, initialises it from cfg->seed, allocates the batch
+ * buffers. Data shape and classes come from the training set. */
+int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg *cfg,
+                    const qs_dataset *train, const qs_dataset *test);
+void qs_trainer_free(qs_trainer *t);
+
+/* Starts a retrain/clr phase from the previous phase's checkpoint: weights,
+ * BN statistics and (clr) step sizes and alphas; a fresh optimiser.
+ * A checkpoint of another architecture is refused naming both. */
+int qs_trainer_load_parent(qs_trainer *t, const char *path);
+/* Continues an interrupted phase: every piece of state, bit for bit. */
+int qs_trainer_resume(qs_trainer *t, const char *path);
+int qs_trainer_resume_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what);
+/* Encodes the full state (caller frees *out) / saves it atomically. */
+int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len);
+int qs_trainer_save(const qs_trainer *t, const char *path);
+
+/* Runs epochs epoch_done+1 .. min(cfg.epochs, stop_after) (stop_after <= 0:
+ * to the end), calling cb after each. QS_EDIVERGED on a NaN/inf loss. */
+int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
+/* Mean loss and accuracy (%) on a dataset, eval mode, partial batch kept. */
+int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *acc);
+/* Quantized phases: weight steps on the first forward, alphas by
+ * calibration (no-op when the checkpoint already carried them). */
+int qs_trainer_prepare_quant(qs_trainer *t);
+
+#endif

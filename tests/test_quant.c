@@ -1,0 +1,691 @@
+/* Quantizers and regularizers of core/quant.h against brute force, finite
+ * differences and hand-computed values. */
+#include "quant.h"
+#include "rng.h"
+#include "tharness.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NW 4096
+
+enum { DIST_GAUSS, DIST_LAPLACE, DIST_BIMODAL, DIST_COUNT };
+static const char *dist_name[DIST_COUNT] = {"gauss", "laplace", "bimodal"};
+
+/* Weight-like tensors (scale 0.05), one seed per distribution. */
+static void fill_dist(float *w, int n, int dist, uint64_t seed)
+{
+    qs_rng r;
+    qs_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        double v;
+        if (dist == DIST_GAUSS) {
+            v = qs_rng_normal(&r);
+        } else if (dist == DIST_LAPLACE) {
+            double u = qs_rng_uniform(&r) - 0.5;
+            double m = 1.0 - 2.0 * fabs(u);
+            v = -(u < 0 ? -1.0 : 1.0) * log(m > 1e-12 ? m : 1e-12) / sqrt(2.0);
+        } else {
+            v = (qs_rng_u32(&r) & 1 ? 1.0 : -1.0) + 0.25 * qs_rng_normal(&r);
+        }
+        w[i] = (float)(0.05 * v);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_floatp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Brute-force E(D), independent of the library: sorted |w| with prefix sums,
+ * each level's bin found by binary search. */
+typedef struct {
+    int n;
+    double a[NW], p1[NW + 1], p2[NW + 1], maxabs;
+} bf_t;
+
+static void bf_init(bf_t *b, const float *w, int n)
+{
+    b->n = n;
+    for (int i = 0; i < n; i++)
+        b->a[i] = fabs((double)w[i]);
+    qsort(b->a, n, sizeof(double), cmp_double);
+    b->p1[0] = b->p2[0] = 0.0;
+    for (int i = 0; i < n; i++) {
+        b->p1[i + 1] = b->p1[i] + b->a[i];
+        b->p2[i + 1] = b->p2[i] + b->a[i] * b->a[i];
+    }
+    b->maxabs = b->a[n - 1];
+}
+
+static int lower_bound(const double *a, int n, double x)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static double bf_err(const bf_t *b, int m, double d)
+{
+    double e = 0.0;
+    int lo = 0;
+    for (int k = 0; k <= m && lo < b->n; k++) {
+        int hi = k == m ? b->n : lower_bound(b->a, b->n, (k + 0.5) * d);
+        double c = hi - lo, s1 = b->p1[hi] - b->p1[lo], s2 = b->p2[hi] - b->p2[lo];
+        double l = k * d;
+        e += s2 - 2.0 * l * s1 + c * l * l;
+        lo = hi;
+    }
+    return e;
+}
+
+/* Grid of 20,000 steps over (0, 1.5 max|w| / M], then two rounds of
+ * 1,000-point refinement around the best. */
+static double bf_min(const bf_t *b, int m)
+{
+    const int g = 20000, r = 1000;
+    double hi = 1.5 * b->maxabs / m, h = hi / g, best_d = h, best = INFINITY;
+    for (int i = 1; i <= g; i++) {
+        double e = bf_err(b, m, i * h);
+        if (e < best) {
+            best = e;
+            best_d = i * h;
+        }
+    }
+    for (int round = 0; round < 2; round++) {
+        double c = best_d, span = 2.0 * h;
+        for (int i = 0; i <= r; i++) {
+            double d = c - h + span * i / r;
+            if (d <= 0)
+                continue;
+            double e = bf_err(b, m, d);
+            if (e < best) {
+                best = e;
+                best_d = d;
+            }
+        }
+        h = span / r;
+    }
+    return best;
+}
+
+static int max_level(int bits) { return (1 << (bits - 1)) - 1; }
+
+/* ---- weight quantizer ---------------------------------------------------- */
+
+static void test_wquant_levels_symmetry(void)
+{
+    static float w[NW], nw[NW], q[NW], nq[NW], lv[NW];
+    fill_dist(w, NW, DIST_GAUSS, 11);
+    for (int i = 0; i < NW; i++)
+        nw[i] = -w[i];
+    for (int bits = 2; bits <= 8; bits++) {
+        int m = max_level(bits);
+        float s = 0.0f, ns = 0.0f;
+        qs_wquant(q, &s, w, NW, bits);
+        qs_wquant(nq, &ns, nw, NW, bits);
+        T_CHECK(s > 0.0f, "bits %d: step %g", bits, s);
+        T_CHECK(s == ns, "bits %d: step %g for w, %g for -w", bits, s, ns);
+        for (int i = 0; i < NW; i++) {
+            float z = roundf(q[i] / s);
+            T_CHECK(fabsf(z) <= m, "bits %d: |z| = %g > M = %d", bits, z, m);
+            T_CHECK(q[i] == s * z, "bits %d: q[%d] = %.9g is not D z", bits, i, q[i]);
+            T_CHECK(nq[i] == -q[i], "bits %d: q(-w)[%d] = %g, q(w) = %g", bits, i,
+                    nq[i], q[i]);
+        }
+        memcpy(lv, q, sizeof q);
+        qsort(lv, NW, sizeof(float), cmp_floatp);
+        int distinct = 1;
+        for (int i = 1; i < NW; i++)
+            distinct += lv[i] != lv[i - 1];
+        T_CHECK(distinct <= 2 * m + 1, "bits %d: %d levels", bits, distinct);
+        /* Gaussian weights at these widths use the outer levels too. */
+        T_CHECK(distinct >= (2 * m + 1) / 2, "bits %d: only %d levels", bits, distinct);
+    }
+}
+
+static void test_wquant_binary(void)
+{
+    float w[9] = {0.3f, -0.1f, 0.0f, 0.25f, -0.7f, 0.05f, -0.0f, 1e-3f, -0.2f};
+    float q[9];
+    float s = -1.0f;
+    double sum = 0.0, e_ref = 0.0;
+    for (int i = 0; i < 9; i++)
+        sum += fabs((double)w[i]);
+    float d = (float)(sum / 9.0);
+    double e = qs_wquant(q, &s, w, 9, 1);
+    T_CHECK(s == d, "D = %.9g, mean|w| = %.9g", s, d);
+    for (int i = 0; i < 9; i++) {
+        float want = (w[i] < 0.0f) ? -d : d; /* sign(0) = +1, -0 too */
+        T_CHECK(q[i] == want, "q[%d] = %g for w = %g", i, q[i], w[i]);
+        e_ref += ((double)w[i] - want) * ((double)w[i] - want);
+    }
+    T_CHECK(T_CLOSE(e, e_ref, 1e-12, 0), "E %g vs %g", e, e_ref);
+    T_CHECK(T_CLOSE(qs_wquant_error(w, 9, 1, s), e_ref, 1e-12, 0), "error()");
+    /* Warm-start value is irrelevant for the closed form. */
+    s = 123.0f;
+    qs_wquant(q, &s, w, 9, 1);
+    T_CHECK(s == d, "warm binary D = %g", s);
+}
+
+/* The spec's search (best of 64 candidates, then alternation) finds a local
+ * minimum of a bumpy E(D). At 2-6 bits it lands within 1% of the global one
+ * on every draw tried (630); at 7-8 bits with 4096 weights the local minima
+ * are closer together than the 1/64 candidate spacing and it can miss by up
+ * to ~5% (56 of 630 draws over 0.5%). These seeded tensors are within 1%;
+ * the worst ratio is printed. */
+static void test_wquant_vs_bruteforce(void)
+{
+    static float w[NW], q[NW];
+    static bf_t b;
+    double worst = 0.0;
+    for (int dist = 0; dist < DIST_COUNT; dist++) {
+        fill_dist(w, NW, dist, 100 + dist);
+        bf_init(&b, w, NW);
+        for (int bits = 2; bits <= 8; bits++) {
+            int m = max_level(bits);
+            float s = 0.0f;
+            double e = qs_wquant(q, &s, w, NW, bits);
+            double e_chk = qs_wquant_error(w, NW, bits, s);
+            T_CHECK(e == e_chk, "%s %d: returned E %.17g, E(D) %.17g", dist_name[dist],
+                    bits, e, e_chk);
+            /* The brute-force E agrees with the library's at the same D (up
+             * to the library's float levels D z). */
+            T_CHECK(T_CLOSE(bf_err(&b, m, s), e, 1e-6, 0), "%s %d: bf E(D) %.10g vs %.10g",
+                    dist_name[dist], bits, bf_err(&b, m, s), e);
+            double e_bf = bf_min(&b, m);
+            T_CHECK(e <= 1.01 * e_bf, "%s %d bits: E %.6g vs brute force %.6g (+%.2f%%)",
+                    dist_name[dist], bits, e, e_bf, 100.0 * (e / e_bf - 1.0));
+            T_CHECK(e_bf <= e * (1.0 + 1e-5), "%s %d: brute force %.8g above E %.8g",
+                    dist_name[dist], bits, e_bf, e);
+            if (e / e_bf > worst)
+                worst = e / e_bf;
+        }
+    }
+    printf("  wquant vs brute force: worst E ratio %.4f\n", worst);
+}
+
+/* The perturbation, 0.04% of the weight scale, is about one SGD step's
+ * drift. The warm start stays in its own basin of E(D) by design: with 1%
+ * of the scale (a third of D at 7-8 bits) the basin the fresh search picks
+ * can be a different, deeper one, 1-4% lower, on 4096 weights. */
+static void test_wquant_warm_start(void)
+{
+    static float w[NW], wp[NW], q[NW], q2[NW];
+    qs_rng r;
+    qs_rng_seed(&r, 7);
+    for (int dist = 0; dist < DIST_COUNT; dist++) {
+        fill_dist(w, NW, dist, 200 + dist);
+        for (int i = 0; i < NW; i++)
+            wp[i] = w[i] + (float)(2e-5 * qs_rng_normal(&r));
+        for (int bits = 2; bits <= 8; bits++) {
+            float s = 0.0f;
+            double e1 = qs_wquant(q, &s, w, NW, bits);
+            float s2 = s;
+            double e2 = qs_wquant(q2, &s2, w, NW, bits);
+            T_CHECK(e2 <= e1 * (1.0 + 1e-12), "%s %d: warm E %.10g > %.10g",
+                    dist_name[dist], bits, e2, e1);
+            float sw = s, sf = 0.0f;
+            double ew = qs_wquant(q2, &sw, wp, NW, bits);
+            double ef = qs_wquant(q2, &sf, wp, NW, bits);
+            T_CHECK(ew <= 1.01 * ef, "%s %d: perturbed warm E %.6g vs fresh %.6g",
+                    dist_name[dist], bits, ew, ef);
+            /* A step far too large zeroes every weight; it must recover. */
+            float sb = 1e3f * s;
+            double eb = qs_wquant(q2, &sb, w, NW, bits);
+            T_CHECK(eb <= 1.01 * e1, "%s %d: from a huge step E %.6g vs %.6g",
+                    dist_name[dist], bits, eb, e1);
+        }
+    }
+}
+
+static void test_wquant_idempotent(void)
+{
+    static float w[NW], q[NW], q2[NW];
+    for (int dist = 0; dist < DIST_COUNT; dist++) {
+        fill_dist(w, NW, dist, 300 + dist);
+        for (int bits = 1; bits <= 8; bits++) {
+            float s = 0.0f;
+            qs_wquant(q, &s, w, NW, bits);
+            float s2 = s;
+            double e = qs_wquant(q2, &s2, q, NW, bits);
+            T_CHECK(s2 == s, "%s %d: step %.9g -> %.9g", dist_name[dist], bits, s, s2);
+            T_CHECK(memcmp(q, q2, sizeof q) == 0, "%s %d: Q(Q(w)) != Q(w)",
+                    dist_name[dist], bits);
+            T_CHECK(e == 0.0, "%s %d: E(Q(w)) = %g", dist_name[dist], bits, e);
+        }
+    }
+}
+
+static void test_wquant_degenerate(void)
+{
+    float w[5] = {0}, q[5] = {1, 1, 1, 1, 1};
+    float s = 0.0f;
+    double e = qs_wquant(q, &s, w, 5, 4);
+    T_CHECK(e == 0.0 && s == 0.0f, "all-zero: E %g, D %g", e, s);
+    for (int i = 0; i < 5; i++)
+        T_CHECK(q[i] == 0.0f, "all-zero: q[%d] = %g", i, q[i]);
+    s = 0.5f;
+    e = qs_wquant(q, &s, w, 5, 4);
+    T_CHECK(e == 0.0 && q[0] == 0.0f, "all-zero warm: E %g", e);
+    T_CHECK(qs_wquant_error(w, 5, 4, 0.0f) == 0.0, "E at D = 0");
+    /* One nonzero weight is represented exactly. */
+    w[2] = -0.3f;
+    s = 0.0f;
+    e = qs_wquant(q, &s, w, 5, 3);
+    T_CHECK(e < 1e-12 && q[2] == -0.3f, "single weight: E %g, q %.9g", e, q[2]);
+    /* 32 bits: float weights. */
+    e = qs_wquant(q, &s, w, 5, 32);
+    T_CHECK(e == 0.0 && q[2] == w[2], "32 bits copies");
+}
+
+/* ---- PACT ------------------------------------------------------------------ */
+
+static void test_pact_backward_mask(void)
+{
+    const float a = 1.5f;
+    float x[6] = {-1.0f, -FLT_MIN, 0.0f, nextafterf(a, 0.0f), a, a + 1.0f};
+    float dy[6] = {1, 2, 4, 8, 16, 32};
+    float dx[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    float want[6] = {0.5f, 0.5f, 4.5f, 8.5f, 0.5f, 0.5f};
+    double da = qs_pact_backward(dx, dy, x, 6, a);
+    for (int i = 0; i < 6; i++)
+        T_CHECK(dx[i] == want[i], "x = %.9g: dx %g, want %g", x[i], dx[i], want[i]);
+    T_CHECK(da == 48.0, "dL/da = %g, want 48 (x == a and x > a)", da);
+}
+
+static void test_pact_forward_levels(void)
+{
+    enum { N = 5000 };
+    static float x[N], y[N];
+    qs_rng r;
+    qs_rng_seed(&r, 21);
+    const float a = 2.7f;
+    for (int i = 0; i < N; i++)
+        x[i] = (qs_rng_uniform(&r) * 1.6f - 0.3f) * a;
+    x[0] = a;
+    x[1] = 0.0f;
+    x[2] = -0.0f;
+    for (int bits = 1; bits <= 8; bits++) {
+        float n = (float)((1 << bits) - 1);
+        qs_pact_forward(y, x, N, a, bits);
+        for (int i = 0; i < N; i++) {
+            float c = x[i] < 0.0f ? 0.0f : (x[i] > a ? a : x[i]);
+            float want = roundf(c * (n / a)) * (a / n);
+            T_CHECK(y[i] == want, "bits %d: x %.9g -> %.9g, want %.9g", bits, x[i], y[i],
+                    want);
+        }
+        T_CHECK(fabsf(y[0] - a) <= 1e-6f * a, "bits %d: top level %.9g", bits, y[0]);
+    }
+    qs_pact_forward(y, x, N, a, 32);
+    for (int i = 0; i < N; i++)
+        T_CHECK(y[i] == (x[i] < 0.0f ? 0.0f : (x[i] > a ? a : x[i])), "32 bits clip");
+}
+
+static double pact_loss(const float *x, const float *r, int n, float a)
+{
+    float y[64];
+    qs_pact_forward(y, x, n, a, 32);
+    double l = 0.0;
+    for (int i = 0; i < n; i++)
+        l += (double)r[i] * y[i];
+    return l;
+}
+
+static void test_pact_finite_diff(void)
+{
+    enum { N = 64 };
+    float x[N], r[N], dx[N];
+    const float a = 2.0f, h = 1e-2f;
+    qs_rng g;
+    qs_rng_seed(&g, 5);
+    int above = 0;
+    for (int i = 0; i < N; i++) {
+        do
+            x[i] = qs_rng_uniform(&g) * 4.0f - 1.0f;
+        while (fabsf(x[i]) < 2 * h || fabsf(x[i] - a) < 2 * h);
+        above += x[i] >= a;
+        r[i] = (float)qs_rng_normal(&g);
+        dx[i] = 0.0f;
+    }
+    T_CHECK(above > 0 && above < N, "test data: %d above a", above);
+    double da = qs_pact_backward(dx, r, x, N, a);
+    for (int i = 0; i < N; i++) {
+        float keep = x[i];
+        x[i] = keep + h;
+        double lp = pact_loss(x, r, N, a);
+        float xp = x[i];
+        x[i] = keep - h;
+        double lm = pact_loss(x, r, N, a);
+        float xm = x[i];
+        x[i] = keep;
+        double fd = (lp - lm) / ((double)xp - xm);
+        T_CHECK(T_CLOSE(dx[i], fd, 1e-4, 1e-6), "x %g: dL/dx %g vs fd %g", x[i], dx[i], fd);
+    }
+    double fda = (pact_loss(x, r, N, a + h) - pact_loss(x, r, N, a - h)) /
+                 ((double)(a + h) - (double)(a - h));
+    T_CHECK(T_CLOSE(da, fda, 1e-4, 1e-6), "dL/da %g vs fd %g", da, fda);
+}
+
+/* numpy's default quantile: linear interpolation at q (n - 1). */
+static double np_quantile(const float *s, int n, double q)
+{
+    double pos = q * (n - 1);
+    int lo = (int)floor(pos);
+    if (lo >= n - 1)
+        return s[n - 1];
+    return s[lo] + (pos - lo) * ((double)s[lo + 1] - s[lo]);
+}
+
+static double pact_mse_ref(const float *y, int n, float a, int bits)
+{
+    double e = 0.0;
+    float k = bits >= 32 ? 0.0f : (float)((1 << bits) - 1);
+    for (int i = 0; i < n; i++) {
+        float c = y[i] < 0.0f ? 0.0f : (y[i] > a ? a : y[i]);
+        float yq = bits >= 32 ? c : roundf(c * (k / a)) * (a / k);
+        double d = (double)y[i] - yq;
+        e += d * d;
+    }
+    return e / n;
+}
+
+static void test_pact_calibrate_mse(void)
+{
+    enum { N = 20000 };
+    static float y[N], work[N], sorted[N];
+    qs_rng r;
+    qs_rng_seed(&r, 33);
+    /* ReLU of a skewed pre-activation: ~45% zeros, a long right tail. */
+    for (int i = 0; i < N; i++) {
+        double v = qs_rng_normal(&r) + 0.1;
+        y[i] = v > 0 ? (float)(v * (1.0 + 0.5 * v)) : 0.0f;
+    }
+    memcpy(sorted, y, sizeof y);
+    qsort(sorted, N, sizeof(float), cmp_floatp);
+    const int widths[5] = {2, 3, 4, 8, 32};
+    for (int wi = 0; wi < 5; wi++) {
+        int bits = widths[wi];
+        memcpy(work, y, sizeof y);
+        float a = qs_pact_calibrate_mse(work, N, bits);
+        T_CHECK(memcmp(work, sorted, sizeof sorted) == 0, "bits %d: not sorted", bits);
+        double best = INFINITY, ea = NAN;
+        int best_j = -1, a_is_candidate = 0;
+        for (int j = 0; j <= 100; j++) {
+            float c = (float)np_quantile(sorted, N, 0.50 + 0.005 * j);
+            if (c <= 0.0f)
+                continue;
+            double e = pact_mse_ref(y, N, c, bits);
+            if (e < best) {
+                best = e;
+                best_j = j;
+            }
+            if (fabsf(c - a) <= 1e-6f * c) {
+                a_is_candidate = 1;
+                ea = e;
+            }
+        }
+        T_CHECK(a_is_candidate, "bits %d: a = %g is not a candidate quantile", bits, a);
+        T_CHECK(ea <= best * (1.0 + 1e-9), "bits %d: a %g has MSE %.9g, best j %d has %.9g",
+                bits, a, ea, best_j, best);
+        if (bits == 32) /* no rounding: only clipping hurts */
+            T_CHECK(a == sorted[N - 1], "32 bits: a %g, max %g", a, sorted[N - 1]);
+        printf("  calibrate_mse bits %2d: a = %.4f (q = %.3f), mse %.3g\n", bits, a,
+               0.50 + 0.005 * best_j, ea);
+    }
+    for (int i = 0; i < N; i++)
+        work[i] = 0.0f;
+    T_CHECK(qs_pact_calibrate_mse(work, N, 4) == 1.0f, "all-zero falls back to 1");
+}
+
+static void test_pact_calibrate_percentile(void)
+{
+    enum { N = 1001 };
+    float y[N], s[N];
+    qs_rng r;
+    qs_rng_seed(&r, 44);
+    for (int i = 0; i < N; i++)
+        y[i] = 0.1f + qs_rng_uniform(&r);
+    memcpy(s, y, sizeof y);
+    qsort(s, N, sizeof(float), cmp_floatp);
+    float w[N];
+    memcpy(w, y, sizeof y);
+    T_CHECK(qs_pact_calibrate_percentile(w, N, 100.0) == s[N - 1], "p100 != max");
+    T_CHECK(memcmp(w, s, sizeof s) == 0, "not sorted in place");
+    memcpy(w, y, sizeof y);
+    T_CHECK(qs_pact_calibrate_percentile(w, N, 50.0) == s[N / 2], "p50 != median (odd)");
+    memcpy(w, y, sizeof y);
+    T_CHECK(qs_pact_calibrate_percentile(w, N, 0.0) == s[0], "p0 != min");
+    /* Even count: the median is the midpoint of the two middle values. */
+    memcpy(w, y, sizeof y);
+    float med = qs_pact_calibrate_percentile(w, N - 1, 50.0);
+    memcpy(s, y, sizeof y);
+    qsort(s, N - 1, sizeof(float), cmp_floatp);
+    double want = 0.5 * ((double)s[(N - 1) / 2 - 1] + s[(N - 1) / 2]);
+    T_CHECK(fabs(med - want) <= 1e-7, "even median %.9g vs %.9g", med, want);
+    memcpy(w, y, sizeof y);
+    float p999 = qs_pact_calibrate_percentile(w, N, 99.9);
+    memcpy(s, y, sizeof y);
+    qsort(s, N, sizeof(float), cmp_floatp);
+    T_CHECK(fabs(p999 - np_quantile(s, N, 0.999)) <= 1e-6, "p99.9 %.9g vs %.9g", p999,
+            np_quantile(s, N, 0.999));
+}
+
+/* Signed values, both zeros and NaNs: the three-way split before the sort
+ * must still leave an ascending array (NaNs at the end, out of the
+ * quantiles). */
+static void test_pact_calibrate_mixed(void)
+{
+    enum { N = 3000 };
+    static float y[N], w[N];
+    qs_rng r;
+    qs_rng_seed(&r, 55);
+    float mx = 0.0f;
+    int nan_count = 0;
+    for (int i = 0; i < N; i++) {
+        uint32_t k = qs_rng_below(&r, 6);
+        y[i] = k == 0 ? 0.0f : k == 1 ? -0.0f : k == 2 ? NAN
+             : (float)qs_rng_normal(&r);
+        nan_count += k == 2;
+        if (y[i] > mx)
+            mx = y[i];
+    }
+    memcpy(w, y, sizeof y);
+    float p = qs_pact_calibrate_percentile(w, N, 100.0);
+    T_CHECK(p == mx, "p100 %g, finite max %g", p, mx);
+    for (int i = 1; i < N - nan_count; i++)
+        T_CHECK(w[i - 1] <= w[i], "not ascending at %d: %g %g", i, w[i - 1], w[i]);
+    for (int i = N - nan_count; i < N; i++)
+        T_CHECK(isnan(w[i]), "NaN not at the end (%d: %g)", i, w[i]);
+    memcpy(w, y, sizeof y);
+    float a = qs_pact_calibrate_mse(w, N, 3);
+    T_CHECK(a > 0.0f && a <= mx, "mse clip %g", a);
+    /* Nothing positive: both fall back to 1. */
+    for (int i = 0; i < N; i++)
+        w[i] = -fabsf(y[i]);
+    T_CHECK(qs_pact_calibrate_mse(w, N, 3) == 1.0f, "all <= 0: mse");
+    T_CHECK(qs_pact_calibrate_percentile(w, N, 99.9) == 1.0f, "all <= 0: percentile");
+}
+
+/* ---- Lipschitz ------------------------------------------------------------- */
+
+/* R = beta/2 ||wt wt^T - I||_F^2 in double, and ||wt wt^T - I||_F. */
+static double lip_ref(const double *wt, int fo, int fi, double beta, double *fro)
+{
+    double s = 0.0;
+    for (int i = 0; i < fo; i++)
+        for (int j = 0; j < fo; j++) {
+            double g = 0.0;
+            for (int k = 0; k < fi; k++)
+                g += wt[i * fi + k] * wt[j * fi + k];
+            g -= i == j;
+            s += g * g;
+        }
+    if (fro)
+        *fro = sqrt(s);
+    return 0.5 * beta * s;
+}
+
+static void lip_check(int fo, int fi, uint64_t seed)
+{
+    float wt[128], dwt[128], scratch[128];
+    double wd[128];
+    const float beta = 0.7f;
+    qs_rng r;
+    qs_rng_seed(&r, seed);
+    for (int i = 0; i < fo * fi; i++) {
+        wt[i] = (float)(0.4 * qs_rng_normal(&r));
+        wd[i] = wt[i];
+        dwt[i] = 0.25f; /* the kernel must add, not overwrite */
+    }
+    double rv = qs_lipschitz(dwt, wt, fo, fi, beta, scratch);
+    double rr = lip_ref(wd, fo, fi, beta, NULL);
+    T_CHECK(T_CLOSE(rv, rr, 1e-5, 1e-9), "%dx%d: R %.9g vs %.9g", fo, fi, rv, rr);
+    const double h = 1e-5;
+    for (int i = 0; i < fo * fi; i++) {
+        double keep = wd[i];
+        wd[i] = keep + h;
+        double rp = lip_ref(wd, fo, fi, beta, NULL);
+        wd[i] = keep - h;
+        double rm = lip_ref(wd, fo, fi, beta, NULL);
+        wd[i] = keep;
+        double fd = (rp - rm) / (2 * h);
+        double g = dwt[i] - 0.25;
+        T_CHECK(T_CLOSE(g, fd, 1e-4, 1e-5), "%dx%d [%d]: dR/dwt %.9g vs fd %.9g", fo, fi,
+                i, g, fd);
+    }
+}
+
+static void test_lipschitz_value_grad(void)
+{
+    lip_check(5, 7, 61);
+    if (t_failed_case)
+        return;
+    lip_check(9, 4, 62);
+}
+
+static void test_lipschitz_descent(void)
+{
+    enum { FO = 6, FI = 10 };
+    float wt[FO * FI], dwt[FO * FI], scratch[FO * FO];
+    double wd[FO * FI], f0, f1;
+    qs_rng r;
+    qs_rng_seed(&r, 71);
+    for (int i = 0; i < FO * FI; i++)
+        wt[i] = (float)(0.3 * qs_rng_normal(&r));
+    for (int i = 0; i < FO * FI; i++)
+        wd[i] = wt[i];
+    lip_ref(wd, FO, FI, 1.0, &f0);
+    for (int it = 0; it < 1000; it++) {
+        memset(dwt, 0, sizeof dwt);
+        qs_lipschitz(dwt, wt, FO, FI, 1.0f, scratch);
+        for (int i = 0; i < FO * FI; i++)
+            wt[i] -= 0.05f * dwt[i];
+    }
+    for (int i = 0; i < FO * FI; i++)
+        wd[i] = wt[i];
+    lip_ref(wd, FO, FI, 1.0, &f1);
+    printf("  lipschitz descent: ||W^T W - I||_F %.3g -> %.3g\n", f0, f1);
+    T_CHECK(f1 * 100.0 < f0, "||W^T W - I||_F %g -> %g", f0, f1);
+}
+
+/* ---- CLR ------------------------------------------------------------------- */
+
+static void test_clr_triangle(void)
+{
+    const double want[8] = {1e-3, 3.1622776601683794e-4, 1e-4, 3.1622776601683795e-5,
+                            1e-5, 3.1622776601683795e-5, 1e-4, 3.1622776601683794e-4};
+    /* Period 8 epochs of 10 iterations: each step is 10 iterations. */
+    for (long it = 0; it < 160; it++) {
+        double lr = qs_clr_lr(it, 10, 8.0, 1e-3, 1e-5, QS_CLR_TRIANGLE);
+        double w = want[(it / 10) % 8];
+        T_CHECK(T_CLOSE(lr, w, 1e-12, 0), "it %ld: lr %.17g want %.17g", it, lr, w);
+    }
+}
+
+static void test_clr_sawtooth(void)
+{
+    const double want[8] = {1e-3,
+                            5.179474679231212e-4,
+                            2.682695795279726e-4,
+                            1.389495494373138e-4,
+                            7.196856730011521e-5,
+                            3.72759372031494e-5,
+                            1.9306977288832506e-5,
+                            1e-5};
+    for (long it = 0; it < 160; it++) {
+        double lr = qs_clr_lr(it, 10, 8.0, 1e-3, 1e-5, QS_CLR_SAWTOOTH);
+        double w = want[(it / 10) % 8];
+        T_CHECK(T_CLOSE(lr, w, 1e-12, 0), "it %ld: lr %.17g want %.17g", it, lr, w);
+    }
+}
+
+/* First iteration at which the lr leaves the top step. */
+static long clr_first_change(int ipe, double period)
+{
+    double top = qs_clr_lr(0, ipe, period, 1e-3, 1e-5, QS_CLR_TRIANGLE);
+    for (long it = 1; it < 100000; it++)
+        if (qs_clr_lr(it, ipe, period, 1e-3, 1e-5, QS_CLR_TRIANGLE) != top)
+            return it;
+    return -1;
+}
+
+static void test_clr_rounding(void)
+{
+    /* period/8 * ipe: 3.75 -> 4; 2.5 -> 3 (half away from zero, not to even);
+     * 0.5 -> 1; 0.125 -> 0 -> at least 1; 6.25 -> 6. */
+    struct {
+        int ipe;
+        double period;
+        long step;
+    } c[5] = {{10, 3.0, 4}, {20, 1.0, 3}, {4, 1.0, 1}, {10, 0.1, 1}, {50, 1.0, 6}};
+    for (int i = 0; i < 5; i++) {
+        long got = clr_first_change(c[i].ipe, c[i].period);
+        T_CHECK(got == c[i].step, "ipe %d period %g: step lasts %ld, want %ld", c[i].ipe,
+                c[i].period, got, c[i].step);
+        /* and the cycle wraps after 8 steps */
+        double lr8 = qs_clr_lr(8 * c[i].step, c[i].ipe, c[i].period, 1e-3, 1e-5,
+                               QS_CLR_TRIANGLE);
+        double lr7 = qs_clr_lr(8 * c[i].step - 1, c[i].ipe, c[i].period, 1e-3, 1e-5,
+                               QS_CLR_TRIANGLE);
+        T_CHECK(lr8 == 1e-3 && T_CLOSE(lr7, 3.1622776601683794e-4, 1e-12, 0),
+                "ipe %d period %g: wrap %g %g", c[i].ipe, c[i].period, lr7, lr8);
+    }
+}
+
+int main(void)
+{
+    T_RUN(test_wquant_levels_symmetry);
+    T_RUN(test_wquant_binary);
+    T_RUN(test_wquant_vs_bruteforce);
+    T_RUN(test_wquant_warm_start);
+    T_RUN(test_wquant_idempotent);
+    T_RUN(test_wquant_degenerate);
+    T_RUN(test_pact_backward_mask);
+    T_RUN(test_pact_forward_levels);
+    T_RUN(test_pact_finite_diff);
+    T_RUN(test_pact_calibrate_mse);
+    T_RUN(test_pact_calibrate_percentile);
+    T_RUN(test_pact_calibrate_mixed);
+    T_RUN(test_lipschitz_value_grad);
+    T_RUN(test_lipschitz_descent);
+    T_RUN(test_clr_triangle);
+    T_RUN(test_clr_sawtooth);
+    T_RUN(test_clr_rounding);
+    T_EXIT();
+}

@@ -1,0 +1,173 @@
+/* `qsweep bench`: training-step speed of one model and the BLAS it runs on;
+ * `qsweep info`: parameter count and cost of a model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "blas_fix.h"
+#include "cmd.h"
+#include "err.h"
+#include "gemm.h"
+#include "layers.h"
+#include "opts.h"
+#include "optim.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* GFLOP/s of a 2048^3 sgemm at the current BLAS thread count (best of 3). */
+static double sgemm_gflops(void)
+{
+    const int n = 2048;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+          *c = malloc(sizeof(float) * n * n);
+    double best = 0;
+    if (!a || !b || !c)
+        goto cleanup;
+    for (long i = 0; i < (long)n * n; i++) {
+        a[i] = (float)(i % 7) * 1e-3f;
+        b[i] = (float)(i % 5) * 1e-3f;
+    }
+    qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
+    for (int r = 0; r < 3; r++) {
+        double t0 = now_s();
+        qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double g = 2.0 * n * n * n / (now_s() - t0) / 1e9;
+        if (g > best)
+            best = g;
+    }
+cleanup:
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static int parse_model(qs_job_opts *o, int argc, char **argv, int bench)
+{
+    int rc;
+    qs_job_opts_default(o);
+    if ((rc = qs_job_opts_parse(o, argc, argv, bench)))
+        return rc;
+    /* bench/info default to Table 5's basic-20-31 on CIFAR-sized input. */
+    if (!o->have_model) {
+        o->model.arch = QS_ARCH_RESNET;
+        o->have_model = 1;
+    }
+    if (!o->have_data)
+        o->data = o->model.arch == QS_ARCH_RESNET ? QS_DATA_CIFAR10 : QS_DATA_SYNTHETIC;
+    if (!o->have_depth && o->model.arch == QS_ARCH_RESNET) {
+        o->model.depth = 20;
+        o->have_depth = 1;
+    }
+    if (!o->have_width && o->model.arch == QS_ARCH_RESNET) {
+        o->model.width = 31;
+        o->have_width = 1;
+    }
+    return qs_job_opts_model(o);
+}
+
+int qs_cmd_bench(int argc, char **argv)
+{
+    qs_job_opts o;
+    qs_model m;
+    int rc;
+    memset(&m, 0, sizeof m);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn] [--block B] [--depth D]\n"
+                            "                    [--width K] [--batch 128] [--threads 1]\n"
+                            "                    [--wbits B --abits B] [--steps N]\n"
+                            "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
+                            "peak_fraction, rss_mb, blas, blas_core\n");
+            return 0;
+        }
+    if ((rc = parse_model(&o, argc, argv, 1))) {
+        fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
+        return 2;
+    }
+    int B = o.batch > 0 ? o.batch : 128, steps = o.steps > 0 ? o.steps : 5;
+    qs_blas_set_threads(o.threads);
+    if ((rc = qs_model_build(&m, &o.model, B))) {
+        fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
+        return qs_exit_status(rc);
+    }
+    qs_rng rng;
+    qs_rng_seed(&rng, 1);
+    qs_model_init(&m, &rng);
+    /* Quantized bench: fixed alphas stand in for calibration. */
+    for (int i = 0; i < m.nnode; i++)
+        if (m.nodes[i].alpha_off >= 0)
+            m.param[m.nodes[i].alpha_off] = 4.0f;
+    m.quant_ready = 1;
+    size_t xlen = (size_t)B * o.model.in_c * o.model.in_h * o.model.in_w;
+    float *x = malloc(xlen * sizeof(float));
+    float *dl = malloc((size_t)B * o.model.classes * sizeof(float));
+    int *y = malloc((size_t)B * sizeof(int));
+    if (!x || !dl || !y) {
+        fprintf(stderr, "qsweep bench: out of memory\n");
+        rc = QS_ENOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < xlen; i++)
+        x[i] = (float)qs_rng_normal(&rng);
+    for (int i = 0; i < B; i++)
+        y[i] = (int)qs_rng_below(&rng, (uint32_t)o.model.classes);
+    qs_opt_cfg oc = {QS_OPT_SGD, 0.9, 5e-4, 0.9, 0.999, 1e-8};
+    double t0 = 0;
+    for (int s = -1; s < steps; s++) { /* step -1 warms up */
+        if (s == 0)
+            t0 = now_s();
+        const float *lg = qs_model_forward(&m, x, B, 1);
+        qs_softmax_xent(dl, NULL, lg, y, B, o.model.classes, 1.0f / B);
+        qs_model_backward(&m, dl, B);
+        qs_opt_step(m.param, m.opt_m, m.opt_v, m.grad, (size_t)m.nparam, &oc, 1e-3, s + 2);
+        m.weights_dirty = 1;
+    }
+    double secs = now_s() - t0, ips = (double)steps * B / secs;
+    qs_model_cost cost;
+    qs_model_cost_get(&cost, &o.model);
+    double peak = sgemm_gflops();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char name[64];
+    qs_model_name(name, sizeof name, &o.model);
+    double gfs = ips * cost.train_flop / 1e9;
+    printf("{\"model\":\"%s\",\"params\":%ld,\"batch\":%d,\"threads\":%d,\"wbits\":%d,"
+           "\"abits\":%d,\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
+           "\"gflop_s\":%.1f,\"sgemm_gflop_s\":%.1f,\"peak_fraction\":%.3f,\"rss_mb\":%ld,"
+           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\"}\n",
+           name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits, steps, ips,
+           cost.train_flop / 1e9, gfs, peak, peak > 0 ? gfs / peak : 0.0, ru.ru_maxrss / 1024,
+           qs_blas_name(), qs_blas_core(), qs_blas_autofix_note());
+    rc = QS_OK;
+cleanup:
+    free(x);
+    free(dl);
+    free(y);
+    qs_model_free(&m);
+    return qs_exit_status(rc);
+}
+
+int qs_cmd_info(int argc, char **argv)
+{
+    qs_job_opts o;
+    qs_model_cost cost;
+    if (parse_model(&o, argc, argv, 0) || qs_model_cost_get(&cost, &o.model)) {
+        fprintf(stderr, "qsweep info: %s\n", qs_errmsg());
+        return 2;
+    }
+    char name[64];
+    qs_model_name(name, sizeof name, &o.model);
+    printf("{\"model\":\"%s\",\"width\":%d,\"params\":%ld,\"macs\":%.0f,\"gflop_per_img_train\":%.4f,"
+           "\"wbits\":%d,\"abits\":%d,\"model_bits\":%.0f,\"bops\":%.0f}\n",
+           name, o.model.width, qs_model_param_count(&o.model), cost.macs, cost.train_flop / 1e9,
+           o.model.wbits, o.model.abits, cost.model_bits, cost.bops);
+    return 0;
+}

@@ -1,0 +1,378 @@
+#include "opts.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "quant.h"
+
+void qs_job_opts_default(qs_job_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model.arch = QS_ARCH_FCDNN;
+    o->model.block = QS_BLOCK_BASIC;
+    o->model.wbits = o->model.abits = 32;
+    o->model.first_last_bits = 8;
+    o->data = QS_DATA_SYNTHETIC;
+    o->phase = QS_PHASE_FLOAT;
+    o->seed = -1;
+    o->lr = o->lr_min = o->momentum = o->weight_decay = o->lipschitz = o->period = -1;
+    o->augment = -1;
+    o->threads = 1;
+    qs_synth_cfg_default(&o->synth);
+}
+
+void qs_job_opts_usage(void)
+{
+    fprintf(stderr,
+        "usage: qsweep train --model fcdnn|resnet [--block basic|preact|depthwise]\n"
+        "                    --depth D --width K|--params N [--residual]\n"
+        "                    --data synthetic|fashion-mnist|cifar10 [--data-dir PATH]\n"
+        "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
+        "                    [--phase float|retrain|clr] [--from CK] [--wbits B] [--abits B]\n"
+        "                    [--lipschitz BETA] [--epochs N] [--stop-after K]\n"
+        "                    [--save CK] [--resume CK] [--decision-map FILE] [--config JOB.json]\n"
+        "protocol overrides: [--batch N] [--lr X] [--lr-min X] [--momentum X]\n"
+        "                    [--weight-decay X] [--optimizer sgd|adam]\n"
+        "                    [--schedule const|step|cosine|clr] [--period EPOCHS]\n"
+        "                    [--clr-shape triangle|sawtooth] [--first-last-bits B]\n"
+        "                    [--alpha-init mse|pNN.N|NUMBER] [--augment 0|1]\n"
+        "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
+        "failure (diverged), 2 bad usage or input.\n");
+}
+
+static int parse_int(int *out, const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not an integer in %ld..%ld", flag, v, lo, hi);
+    *out = (int)x;
+    return QS_OK;
+}
+
+static int parse_num(double *out, const char *flag, const char *v, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not a number in %g..%g", flag, v, lo, hi);
+    *out = x;
+    return QS_OK;
+}
+
+static int parse_bits(int *out, const char *flag, const char *v)
+{
+    int b;
+    if (parse_int(&b, flag, v, 1, 32) || !((b >= 1 && b <= 8) || b == 32))
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not a bit width (allowed: 1..8, or 32 = float)", flag, v);
+    *out = b;
+    return QS_OK;
+}
+
+static int one_of(const char *flag, const char *v, const char *const *allowed)
+{
+    for (int i = 0; allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0)
+            return QS_OK;
+    char list[256] = "";
+    for (int i = 0; allowed[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+    return qs_err(QS_EINVAL, "%s: \"%s\" is not allowed (allowed: %s)", flag, v, list);
+}
+
+static int load_config(qs_job_opts *o, const char *path, int allow_bench);
+
+/* One flag with its value (NULL for switches). */
+static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
+{
+    static const char *const models[] = {"fcdnn", "resnet", NULL};
+    static const char *const opts[] = {"sgd", "adam", NULL};
+    static const char *const scheds[] = {"const", "step", "cosine", "clr", NULL};
+    static const char *const shapes[] = {"triangle", "sawtooth", NULL};
+    int rc = QS_OK;
+    if (!strcmp(f, "--model")) {
+        if (!(rc = one_of(f, v, models)))
+            o->model.arch = strcmp(v, "resnet") == 0 ? QS_ARCH_RESNET : QS_ARCH_FCDNN;
+        o->have_model = 1;
+    } else if (!strcmp(f, "--block")) {
+        if ((rc = qs_block_parse(&o->model.block, v)))
+            rc = qs_err_wrap(rc, "--block");
+    } else if (!strcmp(f, "--depth")) {
+        rc = parse_int(&o->model.depth, f, v, 1, 100000);
+        o->have_depth = 1;
+    } else if (!strcmp(f, "--width")) {
+        rc = parse_int(&o->model.width, f, v, 1, 65536);
+        o->have_width = 1;
+    } else if (!strcmp(f, "--params")) {
+        rc = parse_num(&o->params, f, v, 10, 1e12);
+        o->have_width = 1;
+    } else if (!strcmp(f, "--residual")) {
+        o->model.residual = 1;
+    } else if (!strcmp(f, "--data")) {
+        if ((rc = qs_data_kind_parse(&o->data, v)))
+            rc = qs_err_wrap(rc, "--data");
+        o->have_data = 1;
+    } else if (!strcmp(f, "--data-dir")) {
+        o->data_dir = v;
+    } else if (!strcmp(f, "--train-limit")) {
+        rc = parse_int(&o->train_limit, f, v, 0, 1 << 30);
+    } else if (!strcmp(f, "--test-limit")) {
+        rc = parse_int(&o->test_limit, f, v, 0, 1 << 30);
+    } else if (!strcmp(f, "--seed")) {
+        double s;
+        if (!(rc = parse_num(&s, f, v, 0, 9007199254740992.0)))
+            o->seed = (long long)s;
+    } else if (!strcmp(f, "--threads")) {
+        rc = parse_int(&o->threads, f, v, 1, 256);
+    } else if (!strcmp(f, "--phase")) {
+        if ((rc = qs_phase_parse(&o->phase, v)))
+            rc = qs_err_wrap(rc, "--phase");
+    } else if (!strcmp(f, "--from")) {
+        o->from = v;
+    } else if (!strcmp(f, "--wbits")) {
+        rc = parse_bits(&o->model.wbits, f, v);
+    } else if (!strcmp(f, "--abits")) {
+        rc = parse_bits(&o->model.abits, f, v);
+    } else if (!strcmp(f, "--first-last-bits")) {
+        rc = parse_bits(&o->model.first_last_bits, f, v);
+    } else if (!strcmp(f, "--lipschitz")) {
+        rc = parse_num(&o->lipschitz, f, v, 0, 1e3);
+    } else if (!strcmp(f, "--epochs")) {
+        rc = parse_int(&o->epochs, f, v, 1, 1000000);
+    } else if (!strcmp(f, "--stop-after")) {
+        rc = parse_int(&o->stop_after, f, v, 1, 1000000);
+    } else if (!strcmp(f, "--save")) {
+        o->save = v;
+    } else if (!strcmp(f, "--resume")) {
+        o->resume = v;
+    } else if (!strcmp(f, "--decision-map")) {
+        o->decision_map = v;
+    } else if (!strcmp(f, "--batch")) {
+        rc = parse_int(&o->batch, f, v, 1, 1 << 20);
+    } else if (!strcmp(f, "--lr")) {
+        rc = parse_num(&o->lr, f, v, 0, 1e6);
+    } else if (!strcmp(f, "--lr-min")) {
+        rc = parse_num(&o->lr_min, f, v, 0, 1e6);
+    } else if (!strcmp(f, "--momentum")) {
+        rc = parse_num(&o->momentum, f, v, 0, 1);
+    } else if (!strcmp(f, "--weight-decay")) {
+        rc = parse_num(&o->weight_decay, f, v, 0, 1);
+    } else if (!strcmp(f, "--period")) {
+        rc = parse_num(&o->period, f, v, 1e-3, 1e6);
+    } else if (!strcmp(f, "--optimizer")) {
+        if (!(rc = one_of(f, v, opts)))
+            o->optimizer = v;
+    } else if (!strcmp(f, "--schedule")) {
+        if (!(rc = one_of(f, v, scheds)))
+            o->schedule = v;
+    } else if (!strcmp(f, "--clr-shape")) {
+        if (!(rc = one_of(f, v, shapes)))
+            o->clr_shape = v;
+    } else if (!strcmp(f, "--alpha-init")) {
+        o->alpha_init = v;
+    } else if (!strcmp(f, "--augment")) {
+        rc = parse_int(&o->augment, f, v, 0, 1);
+    } else if (!strcmp(f, "--data-seed")) {
+        double s;
+        if (!(rc = parse_num(&s, f, v, 0, 9007199254740992.0)))
+            o->synth.seed = (uint64_t)s;
+    } else if (!strcmp(f, "--config")) {
+        rc = load_config(o, v, allow_bench);
+    } else if (allow_bench && !strcmp(f, "--steps")) {
+        rc = parse_int(&o->steps, f, v, 1, 1000000);
+    } else {
+        rc = qs_err(QS_EINVAL, "unknown option \"%s\" (see --help)", f);
+    }
+    return rc;
+}
+
+static int is_switch(const char *f) { return strcmp(f, "--residual") == 0; }
+
+int qs_job_opts_parse(qs_job_opts *o, int argc, char **argv, int allow_bench)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (strncmp(f, "--", 2) != 0)
+            return qs_err(QS_EINVAL, "unexpected argument \"%s\" (options start with --)", f);
+        const char *v = NULL;
+        if (!is_switch(f)) {
+            if (i + 1 >= argc)
+                return qs_err(QS_EINVAL, "%s needs a value", f);
+            v = argv[++i];
+        }
+        int rc = apply(o, f, v, allow_bench);
+        if (rc)
+            return rc;
+    }
+    return QS_OK;
+}
+
+/* A job JSON is a flat object whose keys are the flags without "--"
+ * ('_' or '-' alike): {"model":"resnet","depth":20,"width":16,...}. */
+static int load_config(qs_job_opts *o, const char *path, int allow_bench)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    cJSON *root = NULL;
+    int rc = QS_OK;
+    if (!f)
+        return qs_err(QS_EIO, "--config %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = malloc((size_t)n + 1);
+    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        rc = qs_err(QS_EIO, "--config %s: read failed", path);
+        goto cleanup;
+    }
+    text[n] = 0;
+    root = cJSON_Parse(text);
+    if (!root || !cJSON_IsObject(root)) {
+        const char *at = cJSON_GetErrorPtr();
+        rc = qs_err(QS_EINVAL, "%s: not a JSON object (error near byte %ld)", path,
+                    at && root == NULL ? (long)(at - text) : 0L);
+        goto cleanup;
+    }
+    for (cJSON *it = root->child; it; it = it->next) {
+        char flag[80], val[64];
+        const char *v = NULL;
+        snprintf(flag, sizeof flag, "--%s", it->string);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        if (!strcmp(flag, "--config")) {
+            rc = qs_err(QS_EINVAL, "%s: key \"config\" cannot nest", path);
+            goto cleanup;
+        }
+        if (cJSON_IsBool(it)) {
+            if (is_switch(flag)) {
+                if (cJSON_IsFalse(it))
+                    continue;
+            } else {
+                v = cJSON_IsTrue(it) ? "1" : "0";
+            }
+        } else if (cJSON_IsNumber(it)) {
+            snprintf(val, sizeof val, "%.17g", it->valuedouble);
+            v = val;
+        } else if (cJSON_IsString(it)) {
+            v = it->valuestring;
+        } else {
+            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number or boolean", path, it->string);
+            goto cleanup;
+        }
+        if (is_switch(flag) && !cJSON_IsBool(it)) {
+            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be true or false", path, it->string);
+            goto cleanup;
+        }
+        /* Values outlive the JSON tree: options keep pointers to strings. */
+        char *keep = v ? strdup(v) : NULL;
+        if ((rc = apply(o, flag, keep, allow_bench))) {
+            rc = qs_err_wrap(rc, "%s: key \"%s\"", path, it->string);
+            goto cleanup;
+        }
+    }
+cleanup:
+    if (f)
+        fclose(f);
+    free(text);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int qs_job_opts_model(qs_job_opts *o)
+{
+    qs_model_cfg *m = &o->model;
+    if (!o->have_model)
+        return qs_err(QS_EINVAL, "--model is required (allowed: fcdnn, resnet)");
+    if (!o->have_depth)
+        return qs_err(QS_EINVAL, "--depth is required");
+    if (!o->have_width)
+        return qs_err(QS_EINVAL, "--width K or --params N is required");
+    if (m->arch == QS_ARCH_FCDNN && o->data != QS_DATA_SYNTHETIC)
+        return qs_err(QS_EINVAL, "--model fcdnn takes --data synthetic (2-D inputs); "
+                      "use --model resnet for %s", qs_data_kind_name(o->data));
+    if (m->arch == QS_ARCH_RESNET && o->data == QS_DATA_SYNTHETIC)
+        return qs_err(QS_EINVAL, "--model resnet needs image data "
+                      "(allowed: --data fashion-mnist, cifar10)");
+    if (o->data == QS_DATA_SYNTHETIC) {
+        m->in_c = 2;
+        m->in_h = m->in_w = 1;
+        m->classes = 2;
+    } else {
+        m->in_c = o->data == QS_DATA_CIFAR10 ? 3 : 1;
+        m->in_h = m->in_w = 32;
+        m->classes = 10;
+    }
+    if (o->params > 0) {
+        m->width = 1;
+        int rc = qs_model_cfg_validate(m);
+        if (rc)
+            return rc;
+        if ((rc = qs_model_solve_width(&m->width, m, o->params)))
+            return rc;
+    }
+    return qs_model_cfg_validate(m);
+}
+
+int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
+{
+    qs_train_cfg_default(c, o->data, o->phase);
+    if (o->epochs > 0)
+        c->epochs = o->epochs;
+    if (o->batch > 0)
+        c->batch = o->batch;
+    c->threads = o->threads;
+    if (o->seed >= 0)
+        c->seed = (uint64_t)o->seed;
+    if (o->lr >= 0)
+        c->sched.lr = o->lr;
+    if (o->lr_min >= 0)
+        c->sched.lr_min = o->lr_min;
+    if (o->momentum >= 0)
+        c->opt.momentum = o->momentum;
+    if (o->weight_decay >= 0)
+        c->opt.weight_decay = o->weight_decay;
+    if (o->period > 0)
+        c->sched.period = o->period;
+    if (o->lipschitz >= 0)
+        c->lipschitz = o->lipschitz;
+    if (o->augment >= 0)
+        c->augment = o->augment;
+    if (o->optimizer)
+        c->opt.kind = strcmp(o->optimizer, "adam") == 0 ? QS_OPT_ADAM : QS_OPT_SGD;
+    if (o->schedule) {
+        static const char *const names[] = {"const", "step", "cosine", "clr"};
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(o->schedule, names[k]))
+                c->sched.kind = (qs_sched_kind)k;
+    }
+    if (o->clr_shape)
+        c->sched.clr_shape = strcmp(o->clr_shape, "sawtooth") == 0 ? QS_CLR_SAWTOOTH : QS_CLR_TRIANGLE;
+    if (o->alpha_init) {
+        const char *a = o->alpha_init;
+        char *end;
+        if (!strcmp(a, "mse")) {
+            c->alpha_init = QS_ALPHA_MSE;
+        } else if (a[0] == 'p') {
+            c->alpha_init = QS_ALPHA_PERCENTILE;
+            c->alpha_value = strtod(a + 1, &end);
+            if (end == a + 1 || *end || c->alpha_value <= 0 || c->alpha_value > 100)
+                return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not a percentile like p99.9", a);
+        } else {
+            c->alpha_init = QS_ALPHA_VALUE;
+            c->alpha_value = strtod(a, &end);
+            if (end == a || *end || !(c->alpha_value > 0))
+                return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not mse, pNN.N or a positive number", a);
+        }
+    }
+    if (c->sched.kind == QS_SCHED_CLR && !(c->sched.period > 0))
+        return qs_err(QS_EINVAL, "the clr schedule needs --period EPOCHS");
+    return QS_OK;
+}

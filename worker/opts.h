@@ -1,0 +1,43 @@
+/* The options of one job (`qsweep train` flags, or a job JSON given with
+ * --config), resolved into model and training configurations. */
+#ifndef QS_OPTS_H
+#define QS_OPTS_H
+
+#include "data.h"
+#include "model.h"
+#include "train.h"
+
+typedef struct {
+    qs_model_cfg model;
+    double params;           /* --params: solve the width from a budget */
+    qs_data_kind data;
+    const char *data_dir;
+    int train_limit, test_limit;
+    qs_synth_cfg synth;
+    qs_phase phase;
+    const char *from, *save, *resume, *decision_map;
+    int stop_after;
+    /* Protocol overrides; negative / 0 = the dataset's default. */
+    int epochs, batch, threads;
+    long long seed;
+    double lr, lr_min, momentum, weight_decay, lipschitz, period;
+    const char *optimizer, *schedule, *clr_shape, *alpha_init;
+    int augment;             /* -1 default */
+    int have_model, have_depth, have_width, have_data;
+    /* bench */
+    int steps;
+} qs_job_opts;
+
+void qs_job_opts_default(qs_job_opts *o);
+/* Parses argv (argv[0] is the subcommand name). Unknown flags and bad
+ * values are QS_EINVAL with a message naming the flag and what is allowed.
+ * allow_bench enables --steps. */
+int qs_job_opts_parse(qs_job_opts *o, int argc, char **argv, int allow_bench);
+/* Completes the model (width from --params) and validates it. */
+int qs_job_opts_model(qs_job_opts *o);
+/* The training configuration: dataset protocol + overrides. */
+int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
+/* Usage text of `qsweep train`. */
+void qs_job_opts_usage(void);
+
+#endif

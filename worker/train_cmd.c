@@ -1,0 +1,162 @@
+/* `qsweep train`: one phase, no MPI; JSON lines on stdout. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "err.h"
+#include "opts.h"
+#include "train.h"
+
+int qs_exit_status(int rc)
+{
+    switch (rc) {
+    case QS_OK: return 0;
+    case QS_EINVAL: case QS_EIO: case QS_EFORMAT: return 2;
+    default: return 1;
+    }
+}
+
+typedef struct {
+    qs_trainer *t;
+    const char *save;
+    char model[64];
+    int save_rc;
+} train_ctx;
+
+/* Floats as JSON: NaN/inf are not JSON, so they become null. */
+static void jnum(const char *key, double v, const char *fmt)
+{
+    if (isfinite(v)) {
+        printf(",\"%s\":", key);
+        printf(fmt, v);
+    } else {
+        printf(",\"%s\":null", key);
+    }
+}
+
+static int on_epoch(void *user, const qs_epoch_metrics *m)
+{
+    train_ctx *c = user;
+    printf("{\"phase\":\"%s\",\"epoch\":%d,\"epochs\":%d", m->phase, m->epoch, m->epochs);
+    jnum("lr", m->lr, "%.6g");
+    jnum("train_loss", m->train_loss, "%.6f");
+    jnum("train_acc", m->train_acc, "%.2f");
+    jnum("test_loss", m->test_loss, "%.6f");
+    jnum("test_acc", m->test_acc, "%.2f");
+    jnum("seconds", m->seconds, "%.3f");
+    jnum("img_per_s", m->img_per_s, "%.1f");
+    if (c->t->cfg.lipschitz > 0 && c->t->cfg.phase != QS_PHASE_FLOAT)
+        jnum("lipschitz", m->lipschitz, "%.6g");
+    printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
+           c->t->mcfg.abits);
+    fflush(stdout);
+    /* The latest checkpoint after every epoch: a killed run loses at most
+     * one epoch. */
+    if (c->save && (c->save_rc = qs_trainer_save(c->t, c->save)) != QS_OK)
+        return 1;
+    return 0;
+}
+
+/* Predictions on the 256 x 256 grid set as a binary PGM (label 1 = white),
+ * viewable as an image: the paper's decision maps. */
+static int write_decision_map(qs_trainer *t, const char *path, const qs_synth_cfg *synth)
+{
+    qs_dataset grid;
+    int rc = qs_data_synth_grid(&grid, synth);
+    if (rc)
+        return rc;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        qs_data_free(&grid);
+        return qs_err(QS_EIO, "--decision-map %s: cannot write", path);
+    }
+    fprintf(f, "P5\n256 256\n255\n");
+    const int B = t->cfg.batch;
+    for (int i = 0; i < grid.n; i++)
+        t->idx[i] = i;
+    for (int s = 0; s < grid.n; s += B) {
+        int nb = grid.n - s < B ? grid.n - s : B;
+        qs_data_batch(t->xb, t->yb, &grid, t->idx + s, nb, 0, NULL);
+        const float *lg = qs_model_forward(&t->model, t->xb, nb, 0);
+        for (int j = 0; j < nb; j++) {
+            unsigned char px = lg[2 * j + 1] > lg[2 * j] ? 255 : 0;
+            fputc(px, f);
+        }
+    }
+    rc = fclose(f) == 0 ? QS_OK : qs_err(QS_EIO, "--decision-map %s: write failed", path);
+    qs_data_free(&grid);
+    return rc;
+}
+
+int qs_cmd_train(int argc, char **argv)
+{
+    qs_job_opts o;
+    qs_train_cfg cfg;
+    qs_dataset train = {0}, test = {0};
+    qs_trainer t;
+    train_ctx ctx = {0};
+    int rc, trainer_ready = 0;
+
+    memset(&t, 0, sizeof t);
+    qs_job_opts_default(&o);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            qs_job_opts_usage();
+            return 0;
+        }
+    if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_model(&o)) ||
+        (rc = qs_job_opts_train_cfg(&o, &cfg))) {
+        fprintf(stderr, "qsweep train: %s\n", qs_errmsg());
+        return 2;
+    }
+    if (o.phase != QS_PHASE_FLOAT && !o.from && !o.resume) {
+        fprintf(stderr, "qsweep train: --phase %s needs --from CHECKPOINT (the %s phase's)\n",
+                qs_phase_name(o.phase), o.phase == QS_PHASE_RETRAIN ? "float" : "retrain");
+        return 2;
+    }
+    if (o.decision_map && o.data != QS_DATA_SYNTHETIC) {
+        fprintf(stderr, "qsweep train: --decision-map needs --data synthetic\n");
+        return 2;
+    }
+    /* Every input is checked before any training starts. */
+    if ((rc = qs_data_check(o.data, o.data_dir)) ||
+        (rc = qs_data_load(&train, &test, o.data, o.data_dir, o.train_limit, o.test_limit,
+                           &o.synth)))
+        goto done;
+    if ((rc = qs_trainer_init(&t, &o.model, &cfg, &train, &test)))
+        goto done;
+    trainer_ready = 1;
+    if (o.resume)
+        rc = qs_trainer_resume(&t, o.resume);
+    else if (o.from)
+        rc = qs_trainer_load_parent(&t, o.from);
+    if (rc)
+        goto done;
+    ctx.t = &t;
+    ctx.save = o.save;
+    qs_model_name(ctx.model, sizeof ctx.model, &t.mcfg);
+    fprintf(stderr, "qsweep train: %s, %ld params, %s phase, %d epochs, batch %d, %d thread(s), "
+            "%d train / %d test examples%s\n", ctx.model, t.model.nparam - t.model.nalpha,
+            qs_phase_name(t.cfg.phase), t.cfg.epochs, t.cfg.batch, t.cfg.threads, train.n, test.n,
+            t.epoch_done ? " (resumed)" : "");
+    rc = qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
+    if (rc == QS_OK && ctx.save_rc)
+        rc = ctx.save_rc;
+    if (rc == QS_OK && o.decision_map)
+        rc = write_decision_map(&t, o.decision_map, &o.synth);
+done:
+    if (rc == QS_EDIVERGED) {
+        printf("{\"phase\":\"%s\",\"epoch\":%d,\"status\":\"failed\",\"error\":\"diverged\"}\n",
+               qs_phase_name(cfg.phase), t.epoch_done + 1);
+        fflush(stdout);
+    }
+    if (rc)
+        fprintf(stderr, "qsweep train: %s\n", qs_errmsg());
+    if (trainer_ready)
+        qs_trainer_free(&t);
+    qs_data_free(&train);
+    qs_data_free(&test);
+    return qs_exit_status(rc);
+}
