@@ -11,20 +11,23 @@ CFLAGS  += -march=native
 endif
 
 # pkg-config module -> Debian package, for the missing-dependency message.
-PKGS_CORE := openblas:libopenblas-dev zlib:zlib1g-dev libcjson:libcjson-dev
-PKGS_ALL  := $(PKGS_CORE) sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev libcjson:libcjson-dev mpich:libmpich-dev
+PKGS_CORE := openblas:libopenblas-dev zlib:zlib1g-dev libcjson:libcjson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev mpich:libmpich-dev
 
 pc_mod = $(firstword $(subst :, ,$(1)))
 pc_pkg = $(lastword $(subst :, ,$(1)))
 MISSING := $(foreach p,$(PKGS_CORE),$(if $(shell pkg-config --exists $(call pc_mod,$(p)) && echo y),,$(p)))
 
-DEP_CFLAGS := $(shell pkg-config --cflags openblas zlib libcjson 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs openblas zlib libcjson 2>/dev/null) -lm -lpthread
+PC_MODS    := openblas zlib libcjson sqlite3 libmicrohttpd mpich
+DEP_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PC_MODS) 2>/dev/null) -lm -lpthread
 
 CORE_SRC   := $(wildcard core/*.c)
 WORKER_SRC := $(wildcard worker/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=build/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=build/%.o)
+SERVER_SRC := $(wildcard server/*.c)
+SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o)
+APP_OBJ    := $(WORKER_OBJ) $(SERVER_OBJ)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=build/tests/%)
 
@@ -43,18 +46,20 @@ check-deps:
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -c $< -o $@
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Iserver -c $< -o $@
 
 build/libqscore.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
-bin/qsweep: $(WORKER_OBJ) build/libqscore.a
+bin/qsweep: $(APP_OBJ) build/libqscore.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $(WORKER_OBJ) build/libqscore.a $(DEP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(APP_OBJ) build/libqscore.a $(DEP_LIBS)
 
-build/tests/%: tests/%.c build/libqscore.a $(WORKER_OBJ) tests/tharness.h
+# Tests link the application objects too (all but main), so they can test
+# the worker and server modules directly.
+build/tests/%: tests/%.c build/libqscore.a $(APP_OBJ) tests/tharness.h
 	@mkdir -p build/tests
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Itests -o $@ $< $(filter-out build/worker/main.o,$(WORKER_OBJ)) build/libqscore.a $(DEP_LIBS)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Iserver -Itests -o $@ $< $(filter-out build/worker/main.o,$(APP_OBJ)) build/libqscore.a $(DEP_LIBS)
 
 tests: $(TEST_BIN)
 
@@ -89,4 +94,4 @@ demo: setup
 clean:
 	rm -rf build bin
 
--include $(CORE_OBJ:.o=.d) $(WORKER_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d)

@@ -80,14 +80,16 @@ static void im2col(float *restrict col, const float *restrict x,
                         memset(dst, 0, sizeof(float) * wo);
                         continue;
                     }
-                    const float *src = xc + (size_t)ih * s->w - s->pad + kj;
+                    /* input column of output lo (>= 0 inside the span) */
+                    const float *src =
+                        xc + (size_t)ih * s->w + (lo * st - s->pad + kj);
                     for (int o = 0; o < lo; o++)
                         dst[o] = 0.0f;
                     if (st == 1)
-                        memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+                        memcpy(dst + lo, src, sizeof(float) * (hi - lo));
                     else
                         for (int o = lo; o < hi; o++)
-                            dst[o] = src[(size_t)o * st];
+                            dst[o] = src[(size_t)(o - lo) * st];
                     for (int o = hi; o < wo; o++)
                         dst[o] = 0.0f;
                 }
@@ -134,12 +136,13 @@ static void col2im_add(float *restrict dx, const float *restrict col,
                     if (ih < 0 || ih >= s->h)
                         continue;
                     const float *src = col + (size_t)oh * wo;
-                    float *dst = dc + (size_t)ih * s->w - s->pad + kj;
+                    float *dst =
+                        dc + (size_t)ih * s->w + (lo * st - s->pad + kj);
                     if (st == 1)
-                        add_row(dst + lo, src + lo, hi - lo);
+                        add_row(dst, src + lo, hi - lo);
                     else
                         for (int o = lo; o < hi; o++)
-                            dst[(size_t)o * st] += src[o];
+                            dst[(size_t)(o - lo) * st] += src[o];
                 }
                 col += (size_t)ho * wo;
             }

@@ -63,6 +63,16 @@ static inline col_span span_of(const spans *sp, int kj)
     return c;
 }
 
+/* Output columns [lo, hi) where every kernel column is inside the image. */
+static void inner_cols(int *lo, int *hi, const qs_conv_shape *s)
+{
+    int tmp;
+    valid_range(lo, &tmp, -s->pad, s->stride, s->w, s->wo);
+    valid_range(&tmp, hi, s->kw - 1 - s->pad, s->stride, s->w, s->wo);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
 /* y [len] += a * x[o * stride] */
 static inline void row_axpy(float *restrict y, const float *restrict x,
                             float a, int len, int stride)
@@ -130,7 +140,7 @@ static void row3x3_s1(float *restrict yr, const float *restrict r0,
     const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3], w4 = wt[4],
                 w5 = wt[5], w6 = wt[6], w7 = wt[7], w8 = wt[8];
     /* input column of tap kj for output o is o - pad + kj */
-    const float *a = r0 + lo - pad, *b = r1 + lo - pad, *c = r2 + lo - pad;
+    const float *a = r0 + (lo - pad), *b = r1 + (lo - pad), *c = r2 + (lo - pad);
     float *y = yr + lo;
     int len = hi - lo;
 #define ROW3_SUM(q)                                                          \
@@ -152,6 +162,26 @@ static void row3x3_s1(float *restrict yr, const float *restrict r0,
             y[o] = ROW3_SUM(o);
     }
 #undef ROW3_SUM
+}
+
+/* Columns [c0, c1) of the same row (the padded borders, a column or two):
+ * scalar, with bounds checks, same tap order as the generic path. */
+static void cols3x3_fwd(float *restrict yr, const float *restrict r0,
+                        const float *restrict r1, const float *restrict r2,
+                        const float *restrict wt, int w, int pad, int c0,
+                        int c1)
+{
+    const float *rows[3] = {r0, r1, r2};
+    for (int o = c0; o < c1; o++) {
+        float acc = 0.0f;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                int iw = o - pad + kj;
+                if (iw >= 0 && iw < w)
+                    acc += wt[ki * 3 + kj] * rows[ki][iw];
+            }
+        yr[o] = acc;
+    }
 }
 
 /* Output row oh of one plane, any kernel and stride, columns [c0, c1) only:
@@ -178,7 +208,7 @@ static void row_generic(float *restrict yr, const float *restrict xp,
                 hi = c1;
             if (lo >= hi)
                 continue;
-            row_axpy(yr + lo, xr + (size_t)lo * st - s->pad + kj,
+            row_axpy(yr + lo, xr + (lo * st - s->pad + kj),
                      wt[ki * s->kw + kj], hi - lo, st);
         }
     }
@@ -191,12 +221,8 @@ void qs_dwconv_forward(float *y, const float *x, const float *weight,
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
     const int taps = s->kh * s->kw;
     const int fast3 = s->kh == 3 && s->kw == 3 && s->stride == 1;
-    /* columns where every tap is inside the image */
-    int inner_lo, inner_hi, tmp;
-    valid_range(&inner_lo, &tmp, -s->pad, s->stride, s->w, s->wo);
-    valid_range(&tmp, &inner_hi, s->kw - 1 - s->pad, s->stride, s->w, s->wo);
-    if (inner_hi < inner_lo)
-        inner_hi = inner_lo;
+    int inner_lo, inner_hi;
+    inner_cols(&inner_lo, &inner_hi, s);
     spans sp;
     spans_init(&sp, s);
 
@@ -208,13 +234,15 @@ void qs_dwconv_forward(float *y, const float *x, const float *weight,
             for (int oh = 0; oh < s->ho; oh++) {
                 float *yr = yp + (size_t)oh * s->wo;
                 int ih0 = oh - s->pad;
-                if (fast3 && ih0 >= 0 && ih0 + 2 < s->h &&
-                    inner_lo < inner_hi) {
+                if (fast3 && ih0 >= 0 && ih0 + 2 < s->h) {
                     const float *r0 = xp + (size_t)ih0 * s->w;
-                    row3x3_s1(yr, r0, r0 + s->w, r0 + 2 * s->w, wt, inner_lo,
-                              inner_hi, s->pad, 0);
-                    row_generic(yr, xp, wt, &sp, oh, 0, inner_lo);
-                    row_generic(yr, xp, wt, &sp, oh, inner_hi, s->wo);
+                    const float *r1 = r0 + s->w, *r2 = r1 + s->w;
+                    row3x3_s1(yr, r0, r1, r2, wt, inner_lo, inner_hi, s->pad,
+                              0);
+                    cols3x3_fwd(yr, r0, r1, r2, wt, s->w, s->pad, 0,
+                                inner_lo);
+                    cols3x3_fwd(yr, r0, r1, r2, wt, s->w, s->pad, inner_hi,
+                                s->wo);
                 } else {
                     row_generic(yr, xp, wt, &sp, oh, 0, s->wo);
                 }
@@ -269,6 +297,61 @@ static void dx_plane_3x3_s1(float *restrict dxp, const float *restrict dyp,
     }
 }
 
+/* acc [9] += the weight gradient of one output row of a 3x3 stride-1 conv,
+ * over the columns [lo, hi) that need no padding, with input rows r0..r2.
+ * One pass keeps dy in registers for all nine taps (tap by tap, the row
+ * sums are latency-bound). A row is short, so each tap sums it in float
+ * over four fixed lanes; the caller's double acc takes the many rows. */
+static void dw_row3x3_s1(double *restrict acc, const float *restrict dyr,
+                         const float *restrict r0, const float *restrict r1,
+                         const float *restrict r2, int lo, int hi, int pad)
+{
+    float l[9][4] = {{0.0f}};
+    const float *a = r0 + (lo - pad), *b = r1 + (lo - pad), *c = r2 + (lo - pad);
+    const float *d = dyr + lo;
+    int len = hi - lo, o = 0;
+    for (; o + 4 <= len; o += 4)
+        for (int j = 0; j < 4; j++) {
+            float g = d[o + j];
+            int q = o + j;
+            l[0][j] += g * a[q];
+            l[1][j] += g * a[q + 1];
+            l[2][j] += g * a[q + 2];
+            l[3][j] += g * b[q];
+            l[4][j] += g * b[q + 1];
+            l[5][j] += g * b[q + 2];
+            l[6][j] += g * c[q];
+            l[7][j] += g * c[q + 1];
+            l[8][j] += g * c[q + 2];
+        }
+    for (int t = 0; t < 9; t++) {
+        const float *x = (t < 3 ? a : t < 6 ? b : c) + t % 3;
+        float sum = (l[t][0] + l[t][1]) + (l[t][2] + l[t][3]);
+        for (int q = o; q < len; q++)
+            sum += d[q] * x[q];
+        acc[t] += sum;
+    }
+}
+
+/* acc [9] += the weight gradient of columns [c0, c1) of the same row (the
+ * padded borders): scalar, with bounds checks. */
+static void dw_cols3x3(double *restrict acc, const float *restrict dyr,
+                       const float *restrict r0, const float *restrict r1,
+                       const float *restrict r2, int w, int pad, int c0,
+                       int c1)
+{
+    const float *rows[3] = {r0, r1, r2};
+    for (int o = c0; o < c1; o++) {
+        double g = dyr[o];
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                int iw = o - pad + kj;
+                if (iw >= 0 && iw < w)
+                    acc[ki * 3 + kj] += g * rows[ki][iw];
+            }
+    }
+}
+
 /* Kernel taps whose double accumulators live on the stack at once; larger
  * kernels are processed in chunks of this many taps. */
 #define DW_TAP_CHUNK 64
@@ -284,8 +367,12 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
     double acc[DW_TAP_CHUNK];
     spans sp;
     spans_init(&sp, s);
-    /* 3x3 stride 1 (9 taps, one chunk) gathers dx per plane instead */
-    const int gather3 = dx && s->kh == 3 && s->kw == 3 && st == 1;
+    /* 3x3 stride 1 (9 taps, one chunk) has one-pass paths for dweight
+     * and, gathering per plane, for dx */
+    const int fast3 = s->kh == 3 && s->kw == 3 && st == 1;
+    const int gather3 = dx && fast3;
+    int inner_lo, inner_hi;
+    inner_cols(&inner_lo, &inner_hi, s);
 
     for (int ch = 0; ch < s->c; ch++)
         for (int t0 = 0; t0 < taps; t0 += DW_TAP_CHUNK) {
@@ -302,6 +389,21 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                 const float *wt = weight + (size_t)ch * taps;
                 for (int oh = 0; oh < s->ho; oh++) {
                     const float *dyr = dyp + (size_t)oh * s->wo;
+                    int ih0 = oh - s->pad;
+                    /* 3x3 stride 1 with all three input rows: one pass for
+                     * the interior columns, then the border columns */
+                    int fast = fast3 && ih0 >= 0 && ih0 + 2 < s->h;
+                    if (fast) {
+                        const float *r0 = xp + (size_t)ih0 * s->w;
+                        const float *r1 = r0 + s->w, *r2 = r1 + s->w;
+                        dw_row3x3_s1(acc, dyr, r0, r1, r2, inner_lo,
+                                     inner_hi, s->pad);
+                        dw_cols3x3(acc, dyr, r0, r1, r2, s->w, s->pad, 0,
+                                   inner_lo);
+                        dw_cols3x3(acc, dyr, r0, r1, r2, s->w, s->pad,
+                                   inner_hi, s->wo);
+                        continue;
+                    }
                     /* (ki, kj) of tap t, stepped rather than divided */
                     int ki = t0 / s->kw, kj = t0 % s->kw;
                     for (int t = t0; t < t1; t++, kj++) {
@@ -316,8 +418,8 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                         int lo = cs.lo, hi = cs.hi;
                         if (lo >= hi)
                             continue;
-                        size_t xo = (size_t)ih * s->w + (size_t)lo * st -
-                                    s->pad + kj;
+                        /* input offset of output column lo */
+                        size_t xo = (size_t)ih * s->w + (lo * st - s->pad + kj);
                         acc[t - t0] += row_dot(dyr + lo, xp + xo, hi - lo, st);
                         if (dxp)
                             row_axpy_scatter(dxp + xo, dyr + lo, wt[t],

@@ -421,6 +421,25 @@ static void dwconv_grad_other_kernels(void)
     T_CHECK(dw_gradcheck(1, 2, 10, 9, 9, 9, 1, 4) == 0, "9x9 p4: %s", msg);
 }
 
+/* Images narrower or shorter than the kernel window, where the interior
+ * fast paths are empty and only border code runs. */
+static void dwconv_grad_narrow(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {
+        {1, 2, 1, 1, 3, 3, 1, 1}, {1, 2, 2, 3, 3, 3, 1, 1},
+        {1, 2, 3, 2, 3, 3, 1, 1}, {1, 2, 4, 5, 3, 3, 1, 2},
+        {1, 2, 3, 3, 3, 3, 1, 0}, {1, 2, 2, 2, 3, 3, 2, 1},
+        {1, 2, 5, 4, 3, 3, 1, 3},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const int *q = cases[t];
+        T_CHECK(dw_gradcheck(q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                             q[7]) == 0,
+                "case %zu: %s", t, msg);
+    }
+}
+
 static void dwconv_forward_matches_naive(void)
 {
     /* n, c, h, w, kh, kw, stride, pad */
@@ -431,6 +450,7 @@ static void dwconv_forward_matches_naive(void)
         {1, 3, 2, 3, 3, 3, 1, 1},   {2, 5, 16, 19, 3, 3, 1, 1},
         {1, 3, 13, 17, 3, 3, 2, 1}, {1, 2, 5, 5, 1, 1, 1, 0},
         {1, 2, 9, 11, 7, 7, 2, 3},  {1, 2, 6, 6, 3, 3, 1, 2},
+        {1, 2, 5, 4, 3, 3, 1, 3},   {1, 2, 2, 3, 3, 3, 1, 1},
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const int *q = cases[t];
@@ -905,6 +925,7 @@ static const struct {
     C(dwconv_grad_s1),
     C(dwconv_grad_s2),
     C(dwconv_grad_other_kernels),
+    C(dwconv_grad_narrow),
     C(dwconv_accumulate_and_null),
     C(bn_grad_train),
     C(bn_running_stats),

@@ -6,6 +6,13 @@
 int qs_cmd_train(int argc, char **argv);
 int qs_cmd_bench(int argc, char **argv);
 int qs_cmd_info(int argc, char **argv);
+int qs_cmd_expand(int argc, char **argv);  /* server/expand_cmd.c */
+int qs_cmd_status(int argc, char **argv);  /* server/status_cmd.c */
+int qs_cmd_serve(int argc, char **argv);   /* server/serve_cmd.c */
+int qs_cmd_report(int argc, char **argv);  /* server/report_cmd.c */
+int qs_cmd_export(int argc, char **argv);  /* worker/export_cmd.c */
+/* `mpirun -n N qsweep GRID.json [...]`: argv[0] is the grid path. */
+int qs_cmd_sweep(int argc, char **argv);   /* server/sweep_cmd.c */
 
 /* Exit status for a core error code. */
 int qs_exit_status(int rc);

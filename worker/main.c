@@ -12,6 +12,13 @@ static void usage(FILE *f)
             "  train    train one phase (float, retrain or clr), no MPI\n"
             "  bench    training speed of a model (img/s, GFLOP/s, BLAS core)\n"
             "  info     parameter count, cost and layers of a model\n"
+            "  GRID.json [--db results.db] [--dry-run] [--retry-failed]\n"
+            "           run a sweep (under mpirun: rank 0 coordinates, the rest train)\n"
+            "  expand GRID.json   the phases of a grid, their parameters and cost\n"
+            "  status [--db F]    progress of the sweeps in a database\n"
+            "  serve [--db F] [--port 8080] [--bind 127.0.0.1]   the dashboard\n"
+            "  report table5|table4|best [--db F] [--format text|markdown|csv]\n"
+            "  export --from CK --out FILE   integer weight codes and scales\n"
             "run 'qsweep COMMAND --help' for a command's options\n");
 }
 
@@ -29,6 +36,19 @@ int main(int argc, char **argv)
         return qs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return qs_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "expand") == 0)
+        return qs_cmd_expand(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return qs_cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return qs_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return qs_cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return qs_cmd_export(argc - 1, argv + 1);
+    size_t len = strlen(cmd);
+    if (len > 5 && strcmp(cmd + len - 5, ".json") == 0)
+        return qs_cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

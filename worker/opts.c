@@ -41,6 +41,7 @@ void qs_job_opts_usage(void)
         "                    [--schedule const|step|cosine|clr] [--period EPOCHS]\n"
         "                    [--clr-shape triangle|sawtooth] [--first-last-bits B]\n"
         "                    [--alpha-init mse|pNN.N|NUMBER] [--augment 0|1]\n"
+        "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
         "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
         "failure (diverged), 2 bad usage or input.\n");
 }
@@ -88,6 +89,28 @@ static int one_of(const char *flag, const char *v, const char *const *allowed)
 }
 
 static int load_config(qs_job_opts *o, const char *path, int allow_bench);
+static int is_switch(const char *f);
+
+/* "0.5,0.75": fractions of the planned iterations, increasing, in (0, 1). */
+static int parse_milestones(qs_job_opts *o, const char *flag, const char *v)
+{
+    const char *p = v;
+    o->nmilestones = 0;
+    while (*p) {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || !(x > 0 && x < 1) || o->nmilestones == QS_MAX_MILESTONES ||
+            (o->nmilestones && x <= o->milestones[o->nmilestones - 1]))
+            return qs_err(QS_EINVAL, "%s: \"%s\" is not an increasing list of at most %d "
+                          "fractions in (0, 1), e.g. 0.5,0.75", flag, v, QS_MAX_MILESTONES);
+        o->milestones[o->nmilestones++] = x;
+        if (*end && *end != ',')
+            return qs_err(QS_EINVAL, "%s: \"%s\": expected comma-separated numbers", flag, v);
+        p = *end == ',' ? end + 1 : end;
+    }
+    o->have_milestones = 1;
+    return QS_OK;
+}
 
 /* One flag with its value (NULL for switches). */
 static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
@@ -166,6 +189,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         rc = parse_num(&o->weight_decay, f, v, 0, 1);
     } else if (!strcmp(f, "--period")) {
         rc = parse_num(&o->period, f, v, 1e-3, 1e6);
+    } else if (!strcmp(f, "--milestones")) {
+        rc = parse_milestones(o, f, v);
     } else if (!strcmp(f, "--optimizer")) {
         if (!(rc = one_of(f, v, opts)))
             o->optimizer = v;
@@ -216,27 +241,13 @@ int qs_job_opts_parse(qs_job_opts *o, int argc, char **argv, int allow_bench)
 
 /* A job JSON is a flat object whose keys are the flags without "--"
  * ('_' or '-' alike): {"model":"resnet","depth":20,"width":16,...}. */
-static int load_config(qs_job_opts *o, const char *path, int allow_bench)
+int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, int allow_bench)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    cJSON *root = NULL;
     int rc = QS_OK;
-    if (!f)
-        return qs_err(QS_EIO, "--config %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        rc = qs_err(QS_EIO, "--config %s: read failed", path);
-        goto cleanup;
-    }
-    text[n] = 0;
-    root = cJSON_Parse(text);
+    cJSON *root = cJSON_Parse(text);
     if (!root || !cJSON_IsObject(root)) {
         const char *at = cJSON_GetErrorPtr();
-        rc = qs_err(QS_EINVAL, "%s: not a JSON object (error near byte %ld)", path,
+        rc = qs_err(QS_EINVAL, "%s: not a JSON object (error near byte %ld)", what,
                     at && root == NULL ? (long)(at - text) : 0L);
         goto cleanup;
     }
@@ -248,7 +259,7 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
             if (*p == '_')
                 *p = '-';
         if (!strcmp(flag, "--config")) {
-            rc = qs_err(QS_EINVAL, "%s: key \"config\" cannot nest", path);
+            rc = qs_err(QS_EINVAL, "%s: key \"config\" cannot nest", what);
             goto cleanup;
         }
         if (cJSON_IsBool(it)) {
@@ -264,25 +275,44 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
         } else if (cJSON_IsString(it)) {
             v = it->valuestring;
         } else {
-            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number or boolean", path, it->string);
+            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number or boolean", what, it->string);
             goto cleanup;
         }
         if (is_switch(flag) && !cJSON_IsBool(it)) {
-            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be true or false", path, it->string);
+            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be true or false", what, it->string);
             goto cleanup;
         }
         /* Values outlive the JSON tree: options keep pointers to strings. */
         char *keep = v ? strdup(v) : NULL;
         if ((rc = apply(o, flag, keep, allow_bench))) {
-            rc = qs_err_wrap(rc, "%s: key \"%s\"", path, it->string);
+            rc = qs_err_wrap(rc, "%s: key \"%s\"", what, it->string);
             goto cleanup;
         }
     }
 cleanup:
-    if (f)
-        fclose(f);
-    free(text);
     cJSON_Delete(root);
+    return rc;
+}
+
+static int load_config(qs_job_opts *o, const char *path, int allow_bench)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    int rc;
+    if (!f)
+        return qs_err(QS_EIO, "--config %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        rc = qs_err(QS_EIO, "--config %s: read failed", path);
+    } else {
+        text[n] = 0;
+        rc = qs_job_opts_from_json(o, text, path, allow_bench);
+    }
+    fclose(f);
+    free(text);
     return rc;
 }
 
@@ -352,6 +382,10 @@ int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
         for (int k = 0; k < 4; k++)
             if (!strcmp(o->schedule, names[k]))
                 c->sched.kind = (qs_sched_kind)k;
+    }
+    if (o->have_milestones) {
+        memcpy(c->sched.milestones, o->milestones, sizeof o->milestones);
+        c->sched.nmilestones = o->nmilestones;
     }
     if (o->clr_shape)
         c->sched.clr_shape = strcmp(o->clr_shape, "sawtooth") == 0 ? QS_CLR_SAWTOOTH : QS_CLR_TRIANGLE;

@@ -23,6 +23,8 @@ typedef struct {
     double lr, lr_min, momentum, weight_decay, lipschitz, period;
     const char *optimizer, *schedule, *clr_shape, *alpha_init;
     int augment;             /* -1 default */
+    double milestones[QS_MAX_MILESTONES];
+    int nmilestones, have_milestones;
     int have_model, have_depth, have_width, have_data;
     /* bench */
     int steps;
@@ -33,6 +35,9 @@ void qs_job_opts_default(qs_job_opts *o);
  * values are QS_EINVAL with a message naming the flag and what is allowed.
  * allow_bench enables --steps. */
 int qs_job_opts_parse(qs_job_opts *o, int argc, char **argv, int allow_bench);
+/* Applies a job JSON text (flat object, keys = flags without "--");
+ * `what` names the source in messages. */
+int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, int allow_bench);
 /* Completes the model (width from --params) and validates it. */
 int qs_job_opts_model(qs_job_opts *o);
 /* The training configuration: dataset protocol + overrides. */

@@ -1,0 +1,121 @@
+-- qsweep results database, schema version 1.
+-- Only the sweep coordinator writes (WAL mode, batched transactions); the
+-- dashboard and `qsweep status` read. Accuracy is a percentage 0..100.
+
+PRAGMA journal_mode = WAL;
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- ('schema_version', '1') and ('application', 'qsweep') identify the file.
+
+CREATE TABLE IF NOT EXISTS sweeps (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    grid      TEXT NOT NULL,          -- the grid file's text as last run
+    grid_path TEXT,
+    host      TEXT,
+    version   TEXT,                   -- qsweep version that ran it last
+    ranks     INTEGER,
+    started   REAL,                   -- unix seconds
+    finished  REAL
+);
+
+-- One row per distinct phase configuration: shared by every sweep whose
+-- grid expands to the same effective configuration (id = its hash).
+CREATE TABLE IF NOT EXISTS phases (
+    id          TEXT PRIMARY KEY,     -- 32 hex chars, hash of the effective config
+    parent_id   TEXT REFERENCES phases(id),
+    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr')),
+    config      TEXT NOT NULL,        -- job JSON: `qsweep train --config` keys
+    model       TEXT NOT NULL,        -- resnet-basic-20-31 / fcdnn-128-4 / fcdnn-res-128-4
+    dataset     TEXT NOT NULL,
+    arch        TEXT NOT NULL,        -- fcdnn | resnet
+    block       TEXT,                 -- basic | preact | depthwise; NULL for fcdnn
+    depth       INTEGER NOT NULL,
+    width       INTEGER NOT NULL,
+    residual    INTEGER NOT NULL DEFAULT 0,
+    params      INTEGER NOT NULL,
+    wbits       INTEGER NOT NULL,
+    abits       INTEGER NOT NULL,
+    regularizer TEXT NOT NULL DEFAULT 'none',   -- none | lipschitz
+    clr         INTEGER NOT NULL DEFAULT 0,     -- 1 for the clr phase
+    seed        INTEGER NOT NULL,
+    threads     INTEGER NOT NULL,
+    epochs      INTEGER NOT NULL,     -- planned
+    gflop       REAL,                 -- estimated cost: epochs x images x GFLOP/img
+    status      TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,                 -- 'diverged', 'error: ...', 'parent failed: ...'
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    test_acc    REAL,                 -- final epoch (never the best epoch)
+    test_loss   REAL,
+    train_loss  REAL,
+    train_acc   REAL,
+    seconds     REAL,                 -- training wall time over all attempts
+    img_per_s   REAL,
+    model_bits  REAL,
+    bops        REAL,
+    version     TEXT,                 -- qsweep version that produced the result
+    worker_host TEXT,
+    started     REAL,
+    finished    REAL,
+    updated     REAL
+);
+CREATE INDEX IF NOT EXISTS phases_status ON phases(status);
+CREATE INDEX IF NOT EXISTS phases_parent ON phases(parent_id);
+CREATE INDEX IF NOT EXISTS phases_arch ON phases(dataset, block, depth, width, wbits, abits);
+
+CREATE TABLE IF NOT EXISTS sweep_phases (
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+    phase_id TEXT NOT NULL REFERENCES phases(id),
+    PRIMARY KEY (sweep_id, phase_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sweep_phases_phase ON sweep_phases(phase_id);
+
+CREATE TABLE IF NOT EXISTS epochs (
+    phase_id   TEXT NOT NULL REFERENCES phases(id),
+    epoch      INTEGER NOT NULL,
+    lr         REAL,
+    train_loss REAL,
+    train_acc  REAL,
+    test_loss  REAL,
+    test_acc   REAL,
+    lipschitz  REAL,
+    seconds    REAL,
+    img_per_s  REAL,
+    PRIMARY KEY (phase_id, epoch)
+) WITHOUT ROWID;
+
+-- The final checkpoint of every done phase and the latest of each running
+-- one (older ones are replaced).
+CREATE TABLE IF NOT EXISTS checkpoints (
+    phase_id TEXT PRIMARY KEY REFERENCES phases(id),
+    epoch    INTEGER NOT NULL,
+    final    INTEGER NOT NULL DEFAULT 0,
+    bytes    INTEGER NOT NULL,
+    data     BLOB NOT NULL,           -- qsweep checkpoint (ckpt.h format)
+    created  REAL
+);
+
+-- Decision maps of synthetic runs: 256 x 256 predicted labels, zlib.
+CREATE TABLE IF NOT EXISTS decision_maps (
+    phase_id TEXT PRIMARY KEY REFERENCES phases(id),
+    width    INTEGER NOT NULL,
+    height   INTEGER NOT NULL,
+    data     BLOB NOT NULL            -- zlib-compressed width*height label bytes
+);
+
+-- The user-facing view: one row per (sweep, phase).
+CREATE VIEW IF NOT EXISTS runs AS
+SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
+       p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
+       p.params, p.wbits, p.abits, p.regularizer, p.clr, p.seed, p.threads,
+       p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,
+       p.epochs_done, p.seconds, p.img_per_s, p.model_bits, p.bops, p.error,
+       p.attempts, p.version, p.started, p.finished
+FROM sweep_phases sp
+JOIN sweeps s ON s.id = sp.sweep_id
+JOIN phases p ON p.id = sp.phase_id;
