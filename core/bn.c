@@ -69,8 +69,8 @@ static void sum_dy_dyx(double *sdy, double *sdyx, const float *restrict dy,
 
 /* y [len] = (x - mu) * scale + shift; centring first avoids the
  * cancellation of x * scale against a large shift when |mean| >> std. */
-static void affine(float *restrict y, const float *restrict x, size_t len,
-                   float mu, float scale, float shift)
+static void affine_copy(float *restrict y, const float *restrict x,
+                        size_t len, float mu, float scale, float shift)
 {
     size_t i = 0;
     for (; i + 4 <= len; i += 4)
@@ -78,6 +78,27 @@ static void affine(float *restrict y, const float *restrict x, size_t len,
             y[i + j] = (x[i + j] - mu) * scale + shift;
     for (; i < len; i++)
         y[i] = (x[i] - mu) * scale + shift;
+}
+
+static void affine_inplace(float *restrict y, size_t len, float mu,
+                           float scale, float shift)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            y[i + j] = (y[i + j] - mu) * scale + shift;
+    for (; i < len; i++)
+        y[i] = (y[i] - mu) * scale + shift;
+}
+
+/* y == x is allowed (eval-mode BN in place); the restrict helpers are not. */
+static void affine(float *y, const float *x, size_t len, float mu,
+                   float scale, float shift)
+{
+    if (y == x)
+        affine_inplace(y, len, mu, scale, shift);
+    else
+        affine_copy(y, x, len, mu, scale, shift);
 }
 
 /* dx [len] += a dy + b (x - mu) + d */

@@ -76,7 +76,7 @@ static void im2col(float *restrict col, const float *restrict x,
                 for (int oh = 0; oh < ho; oh++) {
                     float *dst = col + (size_t)oh * wo;
                     int ih = oh * st - s->pad + ki;
-                    if (ih < 0 || ih >= s->h) {
+                    if (ih < 0 || ih >= s->h || lo >= hi) {
                         memset(dst, 0, sizeof(float) * wo);
                         continue;
                     }
@@ -133,7 +133,7 @@ static void col2im_add(float *restrict dx, const float *restrict col,
                 valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
                 for (int oh = 0; oh < ho; oh++) {
                     int ih = oh * st - s->pad + ki;
-                    if (ih < 0 || ih >= s->h)
+                    if (ih < 0 || ih >= s->h || lo >= hi)
                         continue;
                     const float *src = col + (size_t)oh * wo;
                     float *dst =

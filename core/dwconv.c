@@ -2,15 +2,18 @@
  *
  * im2col would copy kh*kw times the input for a product of only kh*kw
  * multiply-adds per output, so this works on one (image, channel) plane at a
- * time, row by row. For each kernel tap the range of output columns whose
- * input lies inside the image is computed once, so the inner loops carry no
- * bounds checks and vectorise over the output width; padding simply drops
- * out of those ranges. The build uses -O2, whose vectoriser rejects loops
- * that would need a scalar remainder, so the main loops step by 4 with a
- * fixed inner j-loop (one 4-float operation) and a scalar tail follows. */
+ * time, row by row.
+ * - Generic path (any kernel, any stride): for each kernel column the span
+ *   of output columns whose input lies inside the image is computed once,
+ *   so the per-tap row loops carry no bounds checks; padding simply drops
+ *   out of the spans.
+ * - 3x3 stride 1 (the common case): rows whose whole window is inside the
+ *   image take all nine taps in one pass over the interior columns, and the
+ *   padded border columns go through a short scalar loop.
+ * The build uses -O2, whose vectoriser rejects loops that would need a
+ * scalar remainder, so the main loops step by 4 with a fixed inner j-loop
+ * (one 4-float operation) and a scalar tail follows. */
 #include "layers.h"
-
-#include <string.h>
 
 /* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
  * [0, in). */
@@ -165,7 +168,7 @@ static void row3x3_s1(float *restrict yr, const float *restrict r0,
 }
 
 /* Columns [c0, c1) of the same row (the padded borders, a column or two):
- * scalar, with bounds checks, same tap order as the generic path. */
+ * scalar, same tap order as the generic path. */
 static void cols3x3_fwd(float *restrict yr, const float *restrict r0,
                         const float *restrict r1, const float *restrict r2,
                         const float *restrict wt, int w, int pad, int c0,
@@ -173,13 +176,13 @@ static void cols3x3_fwd(float *restrict yr, const float *restrict r0,
 {
     const float *rows[3] = {r0, r1, r2};
     for (int o = c0; o < c1; o++) {
+        /* kernel columns whose input column o - pad + kj is inside */
+        int j0 = pad - o > 0 ? pad - o : 0;
+        int j1 = w + pad - o < 3 ? w + pad - o : 3;
         float acc = 0.0f;
         for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++) {
-                int iw = o - pad + kj;
-                if (iw >= 0 && iw < w)
-                    acc += wt[ki * 3 + kj] * rows[ki][iw];
-            }
+            for (int kj = j0; kj < j1; kj++)
+                acc += wt[ki * 3 + kj] * rows[ki][o - pad + kj];
         yr[o] = acc;
     }
 }
@@ -272,6 +275,7 @@ static void dx_plane_3x3_s1(float *restrict dxp, const float *restrict dyp,
         float *dxr = dxp + (size_t)ih * s->w;
         int r = ih - pp;   /* first dy row of the window */
         int full = r >= 0 && r + 2 < ho;
+        int a0 = -r > 0 ? -r : 0, a1 = ho - r < 3 ? ho - r : 3;
         if (full && lo < hi) {
             const float *d0 = dyp + (size_t)r * wo;
             row3x3_s1(dxr, d0, d0 + wo, d0 + 2 * wo, wf, lo, hi, pp, 1);
@@ -281,17 +285,14 @@ static void dx_plane_3x3_s1(float *restrict dxp, const float *restrict dyp,
                 iw = hi - 1;   /* interior done above */
                 continue;
             }
+            /* window taps inside dy: rows r + a, columns iw - pp + b */
+            int b0 = pp - iw > 0 ? pp - iw : 0;
+            int b1 = wo + pp - iw < 3 ? wo + pp - iw : 3;
             float acc = 0.0f;
-            for (int a = 0; a < 3; a++) {
-                int oh = r + a;
-                if (oh < 0 || oh >= ho)
-                    continue;
-                for (int b = 0; b < 3; b++) {
-                    int ow = iw - pp + b;
-                    if (ow >= 0 && ow < wo)
-                        acc += wf[a * 3 + b] * dyp[(size_t)oh * wo + ow];
-                }
-            }
+            for (int a = a0; a < a1; a++)
+                for (int b = b0; b < b1; b++)
+                    acc += wf[a * 3 + b] *
+                           dyp[(size_t)(r + a) * wo + (iw - pp + b)];
             dxr[iw] += acc;
         }
     }
@@ -334,7 +335,7 @@ static void dw_row3x3_s1(double *restrict acc, const float *restrict dyr,
 }
 
 /* acc [9] += the weight gradient of columns [c0, c1) of the same row (the
- * padded borders): scalar, with bounds checks. */
+ * padded borders), scalar. */
 static void dw_cols3x3(double *restrict acc, const float *restrict dyr,
                        const float *restrict r0, const float *restrict r1,
                        const float *restrict r2, int w, int pad, int c0,
@@ -342,13 +343,12 @@ static void dw_cols3x3(double *restrict acc, const float *restrict dyr,
 {
     const float *rows[3] = {r0, r1, r2};
     for (int o = c0; o < c1; o++) {
+        int j0 = pad - o > 0 ? pad - o : 0;
+        int j1 = w + pad - o < 3 ? w + pad - o : 3;
         double g = dyr[o];
         for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++) {
-                int iw = o - pad + kj;
-                if (iw >= 0 && iw < w)
-                    acc[ki * 3 + kj] += g * rows[ki][iw];
-            }
+            for (int kj = j0; kj < j1; kj++)
+                acc[ki * 3 + kj] += g * rows[ki][o - pad + kj];
     }
 }
 

@@ -13,7 +13,8 @@ enum {
     QS_EFORMAT = 3,   /* file present but corrupt or of the wrong kind */
     QS_ENOMEM = 4,
     QS_EDIVERGED = 5, /* NaN/inf loss */
-    QS_EINTERNAL = 6
+    QS_EINTERNAL = 6,
+    QS_EINTR = 7      /* stopped on request (signal, coordinator) */
 };
 
 #if defined(__GNUC__)

@@ -339,6 +339,9 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
         qs_rng_shuffle(&t->rng, t->idx, d->n);
         for (int b = 0; b < ipe; b++) {
             int c = 0;
+            if (t->interrupt && (b & 7) == 0 && t->interrupt(t->interrupt_user))
+                return qs_err(QS_EINTR, "stopped on request at epoch %d, iteration %d",
+                              t->epoch_done + 1, b + 1);
             qs_data_batch(t->xb, t->yb, d, t->idx + (size_t)b * B, B, t->cfg.augment, &t->rng);
             const float *logits = qs_model_forward(m, t->xb, B, 1);
             double loss = qs_softmax_xent(t->dlogits, &c, logits, t->yb, B, d->classes,
@@ -512,15 +515,36 @@ static int check_arch(const qs_model_cfg *ck, const qs_model_cfg *want, const ch
                   ck->classes, b, want->in_c, want->in_h, want->in_w, want->classes);
 }
 
+static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path);
+
 int qs_trainer_load_parent(qs_trainer *t, const char *path)
 {
     qs_ckpt ck;
-    qs_model *m = &t->model;
     int rc = qs_ckpt_load(&ck, path);
     if (rc != QS_OK)
         return rc;
-    const void *mip = section(&ck, "model", 12 * sizeof(int32_t), path, &rc);
-    const void *stp = section(&ck, "state", sizeof(ck_state), path, &rc);
+    rc = load_parent_from(t, &ck, path);
+    qs_ckpt_free(&ck);
+    return rc;
+}
+
+int qs_trainer_load_parent_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what)
+{
+    qs_ckpt ck;
+    int rc = qs_ckpt_decode(&ck, buf, len, what);
+    if (rc != QS_OK)
+        return rc;
+    rc = load_parent_from(t, &ck, what);
+    qs_ckpt_free(&ck);
+    return rc;
+}
+
+static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
+{
+    qs_model *m = &t->model;
+    int rc = QS_OK;
+    const void *mip = section(ckp, "model", 12 * sizeof(int32_t), path, &rc);
+    const void *stp = section(ckp, "state", sizeof(ck_state), path, &rc);
     qs_model_cfg pc;
     int32_t mi[12];
     ck_state stv, *st = &stv;
@@ -538,9 +562,9 @@ int qs_trainer_load_parent(qs_trainer *t, const char *path)
                     path, (long long)(st->nparam - st->nalpha), core);
         goto cleanup;
     }
-    const uint8_t *params = section(&ck, "params", (size_t)st->nparam * 4, path, &rc);
-    const uint8_t *bufs = section(&ck, "buffers", (size_t)st->nbuf * 4, path, &rc);
-    const uint8_t *steps = section(&ck, "steps", (size_t)st->nnode * 4, path, &rc);
+    const uint8_t *params = section(ckp, "params", (size_t)st->nparam * 4, path, &rc);
+    const uint8_t *bufs = section(ckp, "buffers", (size_t)st->nbuf * 4, path, &rc);
+    const uint8_t *steps = section(ckp, "steps", (size_t)st->nnode * 4, path, &rc);
     if (rc)
         goto cleanup;
     memcpy(m->param, params, (size_t)core * 4);
@@ -567,7 +591,6 @@ int qs_trainer_load_parent(qs_trainer *t, const char *path)
     t->epoch_done = 0;
     t->iter = 0;
 cleanup:
-    qs_ckpt_free(&ck);
     return rc;
 }
 

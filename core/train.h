@@ -60,6 +60,10 @@ struct qs_trainer {
     int epoch_done;        /* epochs finished of cfg.epochs */
     long iter;             /* optimiser steps taken in this phase */
     const qs_dataset *train, *test;
+    /* Polled every few batches; non-zero stops the phase with QS_EINTR
+     * (the sweep worker checks for a STOP message). NULL = never. */
+    int (*interrupt)(void *user);
+    void *interrupt_user;
     float *xb, *dlogits;
     int *yb, *idx;
 };
@@ -74,6 +78,8 @@ void qs_trainer_free(qs_trainer *t);
  * BN statistics and (clr) step sizes and alphas; a fresh optimiser.
  * A checkpoint of another architecture is refused naming both. */
 int qs_trainer_load_parent(qs_trainer *t, const char *path);
+/* The same from an encoded checkpoint (takes ownership of buf). */
+int qs_trainer_load_parent_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what);
 /* Continues an interrupted phase: every piece of state, bit for bit. */
 int qs_trainer_resume(qs_trainer *t, const char *path);
 int qs_trainer_resume_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what);

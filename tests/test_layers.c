@@ -239,6 +239,10 @@ static void conv_grad_odd_shapes(void)
             msg);
     T_CHECK(conv_gradcheck(1, 2, 8, 7, 3, 5, 5, 3, 2) == 0, "k5 s3 p2: %s",
             msg);
+    /* a 5-wide kernel on a 1-wide image: whole kernel columns fall in the
+     * padding */
+    T_CHECK(conv_gradcheck(1, 2, 3, 1, 2, 3, 5, 1, 2) == 0, "w1 k3x5 p2: %s",
+            msg);
 }
 
 static void conv_forward_matches_naive(void)
@@ -249,7 +253,7 @@ static void conv_forward_matches_naive(void)
         {2, 5, 4, 3, 6, 1, 1, 1, 0, 1}, {2, 4, 7, 6, 5, 1, 1, 2, 0, 0},
         {1, 3, 7, 5, 4, 3, 3, 1, 1, 0}, {2, 3, 7, 5, 2, 2, 3, 2, 0, 1},
         {1, 2, 8, 7, 3, 5, 5, 3, 2, 1}, {1, 2, 3, 3, 2, 3, 3, 1, 2, 1},
-        {1, 16, 9, 11, 8, 3, 3, 1, 1, 1},
+        {1, 16, 9, 11, 8, 3, 3, 1, 1, 1}, {1, 2, 3, 1, 2, 3, 5, 1, 2, 1},
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const int *q = cases[t];
@@ -579,6 +583,10 @@ static void bn_eval_formula(void)
         T_CHECK(T_CLOSE(c.y[i], want, 1e-5, 1e-6), "y[%d] %g want %g", i,
                 c.y[i], want);
     }
+    /* in place gives the same values */
+    float *z = copy(c.x, 24);
+    qs_bn_forward_eval(z, z, c.g, c.b, c.rm, c.rv, 2, 3, 4, 1e-5f);
+    T_CHECK(memcmp(z, c.y, sizeof(float) * 24) == 0, "in-place eval BN");
 }
 
 /* A large common offset must not cost precision (mean 1000, std ~1). */
