@@ -5,6 +5,8 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP
+QS_GIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS  += -DQS_VERSION='"0.1-$(QS_GIT)"'
 # Opt-in for cluster nodes of one CPU type: make NATIVE=1
 ifeq ($(NATIVE),1)
 CFLAGS  += -march=native
@@ -26,13 +28,14 @@ WORKER_SRC := $(wildcard worker/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=build/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=build/%.o)
 SERVER_SRC := $(wildcard server/*.c)
-SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/gen/schema_sql.o
 APP_OBJ    := $(WORKER_OBJ) $(SERVER_OBJ)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=build/tests/%)
 
 APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev \
             libcjson-dev libjs-chart.js zlib1g-dev pkg-config dataset-fashion-mnist \
+            sqlite3 chromium \
             ca-certificates
 
 .PHONY: all setup setup-bench test bench bench-compare demo clean check-deps
@@ -47,6 +50,14 @@ check-deps:
 build/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Iserver -c $< -o $@
+
+# sql/schema.sql compiled in as the C string qs_schema_sql (server/db.c):
+# the binary creates databases without finding the .sql file at run time.
+build/gen/schema_sql.o: sql/schema.sql
+	@mkdir -p build/gen
+	{ echo 'const char qs_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > build/gen/schema_sql.c
+	$(CC) $(CFLAGS) -c build/gen/schema_sql.c -o $@
 
 build/libqscore.a: $(CORE_OBJ)
 	ar rcs $@ $^

@@ -1,9 +1,11 @@
 """PyTorch training-throughput reference for qsweep's bench.
 
 Times forward + backward + SGD step (momentum 0.9, lr 0.1, wd 5e-4) of one
-model from tests/reference/common.py on a random batch, after 2 warm-up steps.
+model from tests/reference/common.py (basic / preact / depthwise ResNets,
+FCDNN) on a random batch, after 2 warm-up steps; --reps R times R runs of
+--steps steps and reports the fastest, like `qsweep bench --reps`.
 Prints one JSON line: model, impl, torch, batch, threads, img_per_s, rss_mb
-(peak RSS of the process from getrusage).
+(peak RSS of the process from getrusage), load1 (load average at start).
 
   /usr/bin/python3 bench/torch_ref.py --model resnet --block basic --depth 20 --width 31 --threads 1 --steps 5
   /usr/bin/python3 bench/torch_ref.py --model fcdnn --width 256 --depth 4 --steps 200
@@ -32,7 +34,9 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--reps", type=int, default=1)
     args = p.parse_args()
+    load1 = os.getloadavg()[0]
     common.set_threads(args.threads)
     torch.manual_seed(0)
     if args.model == "resnet":
@@ -55,13 +59,16 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    dt = time.perf_counter() - t0
+    dt = None
+    for _ in range(max(1, args.reps)):
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        d = time.perf_counter() - t0
+        dt = d if dt is None else min(dt, d)
     print(json.dumps({
         "model": name, "impl": "pytorch", "torch": torch.__version__, "batch": args.batch,
-        "threads": args.threads, "steps": args.steps,
+        "threads": args.threads, "steps": args.steps, "reps": args.reps, "load1": round(load1, 2),
         "img_per_s": round(args.batch * args.steps / dt, 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}))
 

@@ -6,6 +6,7 @@
  * A 1x1 stride-1 pad-0 conv needs no im2col: x_n already is col. */
 #include "layers.h"
 
+#include "convk.h"
 #include "gemm.h"
 
 #include <string.h>
@@ -39,11 +40,41 @@ static int is_pointwise(const qs_conv_shape *s)
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
 }
 
+/* The fast kernels (convk.c) take any kernel up to 16 wide; the input
+ * gradient goes through them as the stride-1 conv of dy with the flipped
+ * weights, which needs a square kernel and pad <= kh - 1. */
+static int fast_fwd(const qs_conv_shape *s)
+{
+    return s->kw <= 16;
+}
+
+static int fast_dx(const qs_conv_shape *s)
+{
+    return s->stride == 1 && s->kh == s->kw && s->kw <= 16 &&
+           s->pad <= s->kh - 1;
+}
+
+/* dx of s as a conv: dy [n, k, ho, wo] -> dx [n, c, h, w], stride 1. */
+static void dx_shape(qs_conv_shape *t, const qs_conv_shape *s)
+{
+    qs_conv_shape_init(t, s->n, s->k, s->ho, s->wo, s->c, s->kh, s->kw, 1,
+                       s->kh - 1 - s->pad);
+}
+
 size_t qs_conv2d_scratch(const qs_conv_shape *s)
 {
-    if (is_pointwise(s))
-        return 1;   /* callers may still allocate it unconditionally */
-    return (size_t)s->c * s->kh * s->kw * s->ho * s->wo;
+    size_t n = is_pointwise(s) ? 1 : (size_t)s->c * s->kh * s->kw * s->ho * s->wo;
+    if (fast_fwd(s) && qs_convk_scratch(s) > n)
+        n = qs_convk_scratch(s);
+    if (fast_fwd(s) && qs_convk_dw_scratch(s) > n)
+        n = qs_convk_dw_scratch(s);
+    if (fast_dx(s)) {
+        qs_conv_shape t;
+        dx_shape(&t, s);
+        if (qs_convk_scratch(&t) > n)
+            n = qs_convk_scratch(&t);
+    }
+    return n;
 }
 
 /* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
@@ -158,6 +189,14 @@ void qs_conv2d_forward(float *y, const float *x, const float *weight,
     const int p = s->ho * s->wo;
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
     const int pw = is_pointwise(s);
+    if (qs_convk_available() && fast_fwd(s)) {
+        qs_convk_conv(y, x, weight, s, 0, 0, scratch);
+        if (bias)
+            for (int i = 0; i < s->n; i++)
+                for (int ko = 0; ko < s->k; ko++)
+                    add_const(y + i * ys + (size_t)ko * p, bias[ko], p);
+        return;
+    }
     for (int i = 0; i < s->n; i++) {
         const float *col = x + i * xs;
         float *yi = y + i * ys;
@@ -195,6 +234,33 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
             }
             dbias[ko] += (float)acc;
         }
+
+    if (qs_convk_available() && fast_fwd(s)) {
+        /* dweight by the dot-product kernel, dx as the stride-1 conv of dy
+         * with the flipped weights, or else W^T dy + col2im per image */
+        qs_convk_dweight(dweight, dy, x, s, scratch);
+        if (!dx)
+            return;
+        if (fast_dx(s)) {
+            qs_conv_shape t;
+            dx_shape(&t, s);
+            qs_convk_conv(dx, dy, weight, &t, 1, 1, scratch);
+            return;
+        }
+        for (int i = 0; i < s->n; i++) {
+            const float *dyi = dy + i * ys;
+            float *dxi = dx + i * xs;
+            if (pw) {
+                qs_sgemm(1, 0, s->c, p, s->k, 1.0f, weight, ckk, dyi, p,
+                         1.0f, dxi, p);
+            } else {
+                qs_sgemm(1, 0, ckk, p, s->k, 1.0f, weight, ckk, dyi, p,
+                         0.0f, scratch, p);
+                col2im_add(dxi, scratch, s);
+            }
+        }
+        return;
+    }
 
     for (int i = 0; i < s->n; i++) {
         const float *dyi = dy + i * ys;

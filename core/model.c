@@ -389,6 +389,97 @@ static float *take(float **cursor, size_t n)
     return p;
 }
 
+/* Activation buffers (floats per example; the arena holds max_batch x).
+ *
+ * out: a ReLU (float, not PACT) or residual add works in place on its input
+ * when that input has no other consumer and its buffer is not read in
+ * backward: no backward reads its own forward output except ReLU's, and ADD
+ * and ReLU read nothing of their input. So BN -> ReLU, BN -> ADD -> ReLU
+ * (basic block) and conv -> ADD (preact) share one buffer; owner[i] is the
+ * node whose buffer node i writes (i itself when it owns one). After a
+ * forward, the shared buffer holds the last writer's output: the out of a
+ * node that was computed over in place (BN, ADD) is gone. PACT needs its
+ * input in backward, so quantized activations keep their own buffers.
+ *
+ * dout: gradients are live in backward from their first writer (the
+ * highest-index consumer) until the node's own backward has run; slots are
+ * reused by liveness (slot_of[i], -1 for the input node, whose gradient is
+ * never formed), so only a few full-size gradient buffers exist. A slot's
+ * floats per example are slot_len[s]. Returns the slot count. The dout
+ * pointers are valid during qs_model_backward only. */
+static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slot_len)
+{
+    const int nn = m->nnode;
+    int *ncons = calloc((size_t)nn * 3 + 1, sizeof(int));
+    if (!ncons)
+        return -1;
+    int *maxc = ncons + nn, *busy = maxc + nn;
+    for (int i = 0; i < nn; i++) {
+        const qs_node *n = &m->nodes[i];
+        if (n->in0 >= 0) {
+            ncons[n->in0]++;
+            maxc[n->in0] = i;
+        }
+        if (n->in1 >= 0 && n->in1 != n->in0) {
+            ncons[n->in1]++;
+            maxc[n->in1] = i;
+        }
+    }
+    for (int i = 0; i < nn; i++) {
+        const qs_node *n = &m->nodes[i];
+        owner[i] = i;
+        int cand[2] = {-1, -1};
+        if (n->type == QS_NODE_RELU && n->abits >= 32)
+            cand[0] = n->in0;
+        else if (n->type == QS_NODE_ADD && n->in0 != n->in1) {
+            cand[0] = n->in0;
+            cand[1] = n->in1;
+        }
+        for (int k = 0; k < 2; k++) {
+            int j = cand[k];
+            if (j > 0 && ncons[j] == 1 && m->nodes[j].type != QS_NODE_RELU &&
+                m->nodes[j].numel == n->numel) {
+                owner[i] = owner[j];
+                break;
+            }
+        }
+    }
+    int nslot = 0;
+    for (int i = 0; i < nn; i++)
+        slot_of[i] = -1;
+    for (int t = nn - 1; t >= 1; t--) {
+        const qs_node *n = &m->nodes[t];
+        int need[3] = {-1, -1, -1};
+        if (t == nn - 1 || maxc[t] == 0)
+            need[0] = t;   /* the logits, or a node nothing consumes */
+        if (n->in0 > 0 && maxc[n->in0] == t)
+            need[1] = n->in0;
+        if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == t)
+            need[2] = n->in1;
+        for (int k = 0; k < 3; k++) {
+            int j = need[k];
+            if (j < 0 || slot_of[j] >= 0)
+                continue;
+            /* the largest free slot (grown if short), else a new one */
+            int best = -1;
+            for (int s = 0; s < nslot; s++)
+                if (!busy[s] && (best < 0 || slot_len[s] > slot_len[best]))
+                    best = s;
+            if (best < 0) {
+                best = nslot++;
+                slot_len[best] = 0;
+            }
+            if (slot_len[best] < m->nodes[j].numel)
+                slot_len[best] = m->nodes[j].numel;
+            busy[best] = 1;
+            slot_of[j] = best;
+        }
+        busy[slot_of[t]] = 0;   /* dead once node t's backward has run */
+    }
+    free(ncons);
+    return nslot;
+}
+
 int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
 {
     planner p;
@@ -420,13 +511,33 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
     m->opt_v = m->opt_m + np;
     m->buf = m->opt_v + np;
 
-    /* Activation arena: out + dout per node, BN saves, quantized weights,
-     * one shared scratch (largest conv im2col / Lipschitz product). */
+    /* Activation arena (see plan_buffers): one out buffer per node that
+     * owns one, the pooled dout slots, BN saves, quantized weights, one
+     * shared scratch (largest conv scratch / Lipschitz product). */
+    int *owner = malloc(sizeof(int) * (size_t)m->nnode * 2);
+    size_t *slot_len = calloc((size_t)m->nnode + 1, sizeof(size_t));
+    if (!owner || !slot_len) {
+        free(owner);
+        free(slot_len);
+        rc = qs_err(QS_ENOMEM, "out of memory planning the activation arena");
+        goto fail;
+    }
+    int *slot_of = owner + m->nnode;
+    int nslot = plan_buffers(m, owner, slot_of, slot_len);
+    if (nslot < 0) {
+        free(owner);
+        free(slot_len);
+        rc = qs_err(QS_ENOMEM, "out of memory planning the activation arena");
+        goto fail;
+    }
     size_t act = 0, scratch = 1;
+    for (int s = 0; s < nslot; s++)
+        act += ((size_t)max_batch * slot_len[s] + 15) & ~(size_t)15;
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
         size_t len = ((size_t)max_batch * n->numel + 15) & ~(size_t)15;
-        act += 2 * len;
+        if (owner[i] == i)
+            act += len;
         if (n->type == QS_NODE_BN)
             act += 2 * (((size_t)n->c + 15) & ~(size_t)15);
         if (n->wbits < 32)
@@ -446,16 +557,28 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
     m->act_len = act + scratch;
     m->act = aligned_alloc(64, m->act_len * sizeof(float));
     if (!m->act) {
+        free(owner);
+        free(slot_len);
         rc = qs_err(QS_ENOMEM, "out of memory: activation arena of %.1f MB for batch %d",
                     m->act_len * 4.0 / 1e6, max_batch);
         goto fail;
     }
     float *cur = m->act;
+    /* slot s starts where the slots before it end */
+    float *slots = cur;
+    for (int s = 0; s < nslot; s++)
+        take(&cur, (size_t)max_batch * slot_len[s]);
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
         size_t len = (size_t)max_batch * n->numel;
-        n->out = take(&cur, len);
-        n->dout = take(&cur, len);
+        n->out = owner[i] == i ? take(&cur, len) : m->nodes[owner[i]].out;
+        n->dout = NULL;
+        if (slot_of[i] >= 0) {
+            float *d = slots;
+            for (int s = 0; s < slot_of[i]; s++)
+                take(&d, (size_t)max_batch * slot_len[s]);
+            n->dout = d;
+        }
         if (n->type == QS_NODE_BN) {
             n->save_mean = take(&cur, n->c);
             n->save_invstd = take(&cur, n->c);
@@ -463,6 +586,8 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         if (n->wbits < 32)
             n->qw = take(&cur, n->wlen);
     }
+    free(owner);
+    free(slot_len);
     m->scratch = take(&cur, scratch);
     m->scratch_len = scratch;
     return QS_OK;

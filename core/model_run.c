@@ -87,10 +87,20 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
 void qs_model_backward(qs_model *m, const float *dlogits, int nb)
 {
     memset(m->grad, 0, (size_t)m->nparam * sizeof(float));
-    /* The input node's gradient is never needed: skip it (dx = NULL). */
-    for (int i = 1; i < m->nnode; i++)
-        memset(m->nodes[i].dout, 0, (size_t)nb * m->nodes[i].numel * sizeof(float));
-    qs_node *last = &m->nodes[m->nnode - 1];
+    /* Gradient buffers are pooled by liveness (qs_model_build): each is
+     * zeroed just before its first writer (the highest-index consumer)
+     * accumulates into it. The input node's gradient is never formed. */
+    const int nn = m->nnode;
+    int maxc[nn];
+    for (int i = 0; i < nn; i++)
+        maxc[i] = 0;
+    for (int i = 0; i < nn; i++) {
+        if (m->nodes[i].in0 >= 0)
+            maxc[m->nodes[i].in0] = i;
+        if (m->nodes[i].in1 >= 0)
+            maxc[m->nodes[i].in1] = i;
+    }
+    qs_node *last = &m->nodes[nn - 1];
     memcpy(last->dout, dlogits, (size_t)nb * last->numel * sizeof(float));
 
     for (int i = m->nnode - 1; i >= 1; i--) {
@@ -101,6 +111,13 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         float *G = m->grad;
         const float *P = m->param;
         qs_conv_shape cs;
+        if (i != nn - 1 && maxc[i] == 0)   /* consumed by no node */
+            memset(n->dout, 0, len * sizeof(float));
+        if (n->in0 > 0 && maxc[n->in0] == i)
+            memset(src->dout, 0, (size_t)nb * src->numel * sizeof(float));
+        if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i)
+            memset(m->nodes[n->in1].dout, 0,
+                   (size_t)nb * m->nodes[n->in1].numel * sizeof(float));
         switch (n->type) {
         case QS_NODE_INPUT:
             break;

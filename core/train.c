@@ -190,6 +190,31 @@ int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *ac
     return QS_OK;
 }
 
+int qs_trainer_predict(qs_trainer *t, const qs_dataset *d, uint8_t *labels)
+{
+    const int B = t->cfg.batch;
+    /* Own index slice: d may be larger than the sets t->idx is sized for. */
+    int *idx = malloc((size_t)B * sizeof(int));
+    if (!idx)
+        return qs_err(QS_ENOMEM, "out of memory for prediction");
+    for (int s = 0; s < d->n; s += B) {
+        int nb = d->n - s < B ? d->n - s : B;
+        for (int j = 0; j < nb; j++)
+            idx[j] = s + j;
+        qs_data_batch(t->xb, t->yb, d, idx, nb, 0, NULL);
+        const float *lg = qs_model_forward(&t->model, t->xb, nb, 0);
+        for (int j = 0; j < nb; j++) {
+            int best = 0;
+            for (int k = 1; k < d->classes; k++)
+                if (lg[j * d->classes + k] > lg[j * d->classes + best])
+                    best = k;
+            labels[s + j] = (uint8_t)best;
+        }
+    }
+    free(idx);
+    return QS_OK;
+}
+
 /* --------------------------------------------------------- quantization */
 
 /* Alpha calibration (methods.md section 2): the float model's ReLU outputs
@@ -440,6 +465,9 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     st.phase = t->cfg.phase;
     for (int i = 0; i < m->nnode; i++)
         steps[i] = m->nodes[i].step;
+    /* Whether the quantized weights in use match params and steps (see
+     * requantize_at_steps). */
+    int32_t qclean = m->quant_ready && !m->weights_dirty;
     model_ints(mi, &t->mcfg);
     qs_ckpt_writer_init(&w);
     if ((rc = qs_ckpt_writer_add(&w, "model", mi, sizeof mi)) ||
@@ -449,7 +477,8 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
         (rc = qs_ckpt_writer_add(&w, "buffers", m->buf, (size_t)m->nbuf * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "opt_m", m->opt_m, (size_t)m->nparam * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "opt_v", m->opt_v, (size_t)m->nparam * 4)) ||
-        (rc = qs_ckpt_writer_add(&w, "steps", steps, (size_t)m->nnode * 4)))
+        (rc = qs_ckpt_writer_add(&w, "steps", steps, (size_t)m->nnode * 4)) ||
+        (rc = qs_ckpt_writer_add(&w, "qclean", &qclean, sizeof qclean)))
         goto cleanup;
     const uint8_t *bytes;
     if ((rc = qs_ckpt_writer_finish(&w, &bytes, len)) != QS_OK)
@@ -594,6 +623,36 @@ cleanup:
     return rc;
 }
 
+/* The quantized weights a checkpoint was saved with, rebuilt from params
+ * and steps without any search: qs_wquant always leaves q = D z(D),
+ * z(D) = clip(round(w / D), -M, M), for the D it returns, however its
+ * alternation ended. Re-running the warm alternation from D instead would
+ * move D again whenever the saved quantization stopped at its 10-iteration
+ * limit, and the resumed run would drift from the uninterrupted one. */
+static void requantize_at_steps(qs_model *m)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        qs_node *n = &m->nodes[i];
+        const float *w = m->param + n->w_off;
+        if (n->wbits >= 32)
+            continue;
+        float d = n->step;
+        if (n->wbits == 1 || !(d > 0.0f)) {
+            /* Binary: a closed form of w alone. D = 0: all-zero w, q = 0. */
+            qs_wquant(n->qw, &d, w, (size_t)n->wlen, n->wbits);
+            n->step = d;
+            continue;
+        }
+        float mx = (float)(ldexp(1.0, n->wbits - 1) - 1.0);
+        for (long j = 0; j < n->wlen; j++) {
+            float z = roundf(w[j] / d); /* the division and rounding of wquant.c */
+            z = z > mx ? mx : (z < -mx ? -mx : z);
+            n->qw[j] = d * z;
+        }
+    }
+    m->weights_dirty = 0;
+}
+
 static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
 {
     qs_model *m = &t->model;
@@ -639,10 +698,70 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
         memcpy(&m->nodes[i].step, steps + (size_t)i * 4, 4);
     m->quant_ready = st->quant_ready;
     m->weights_dirty = 1;
+    /* Optional section (older checkpoints lack it: quantize afresh). */
+    size_t qlen = 0;
+    const void *qc = qs_ckpt_get(ck, "qclean", &qlen);
+    int32_t qclean = 0;
+    if (qc && qlen == sizeof qclean)
+        memcpy(&qclean, qc, sizeof qclean);
+    if (qclean && m->quant_ready)
+        requantize_at_steps(m);
     memcpy(t->rng.s, st->rng, sizeof st->rng);
     t->epoch_done = (int)st->epoch_done;
     t->iter = st->iter;
     return QS_OK;
+}
+
+int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int max_batch)
+{
+    qs_ckpt ck;
+    memset(m, 0, sizeof *m);
+    memset(info, 0, sizeof *info);
+    int rc = qs_ckpt_load(&ck, path);
+    if (rc != QS_OK)
+        return rc;
+    const void *mip = section(&ck, "model", 12 * sizeof(int32_t), path, &rc);
+    const void *tcp = section(&ck, "train_cfg", sizeof(qs_train_cfg), path, &rc);
+    const void *stp = section(&ck, "state", sizeof(ck_state), path, &rc);
+    int32_t mi[12];
+    qs_train_cfg tc;
+    ck_state st;
+    if (rc)
+        goto cleanup;
+    memcpy(mi, mip, sizeof mi);
+    memcpy(&tc, tcp, sizeof tc);
+    memcpy(&st, stp, sizeof st);
+    model_from_ints(&info->mcfg, mi);
+    info->phase = (qs_phase)tc.phase;
+    info->epochs = tc.epochs;
+    info->epoch_done = (int)st.epoch_done;
+    info->quant_ready = st.quant_ready;
+    if ((rc = qs_model_build(m, &info->mcfg, max_batch)) != QS_OK) {
+        rc = qs_err_wrap(rc, "%s", path);
+        goto cleanup;
+    }
+    if (st.nparam != m->nparam || st.nbuf != m->nbuf || st.nnode != m->nnode) {
+        rc = qs_err(QS_EFORMAT, "%s: tensor sizes do not match its model", path);
+        goto cleanup;
+    }
+    const uint8_t *params = section(&ck, "params", (size_t)m->nparam * 4, path, &rc);
+    const uint8_t *bufs = section(&ck, "buffers", (size_t)m->nbuf * 4, path, &rc);
+    const uint8_t *steps = section(&ck, "steps", (size_t)m->nnode * 4, path, &rc);
+    if (rc)
+        goto cleanup;
+    memcpy(m->param, params, (size_t)m->nparam * 4);
+    memcpy(m->buf, bufs, (size_t)m->nbuf * 4);
+    for (int i = 0; i < m->nnode; i++)
+        memcpy(&m->nodes[i].step, steps + (size_t)i * 4, 4);
+    m->quant_ready = st.quant_ready;
+    m->weights_dirty = 1;
+    if (m->quant_ready)
+        requantize_at_steps(m);
+cleanup:
+    if (rc)
+        qs_model_free(m);
+    qs_ckpt_free(&ck);
+    return rc;
 }
 
 int qs_trainer_resume(qs_trainer *t, const char *path)

@@ -92,6 +92,20 @@ int qs_trainer_save(const qs_trainer *t, const char *path);
 int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
 /* Mean loss and accuracy (%) on a dataset, eval mode, partial batch kept. */
 int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *acc);
+/* Predicted labels [d->n] (eval mode), e.g. the decision map grid. */
+int qs_trainer_predict(qs_trainer *t, const qs_dataset *d, uint8_t *labels);
+/* What a checkpoint holds, for export and inference without data. */
+typedef struct {
+    qs_model_cfg mcfg;
+    qs_phase phase;
+    int epoch_done, epochs;
+    int quant_ready;       /* step sizes searched and alphas calibrated */
+} qs_ckpt_info;
+/* Builds the checkpoint's model (batches up to max_batch) with its
+ * parameters, BN statistics, alphas and step sizes; quantized weights are
+ * rebuilt at the saved steps without a search, so they are the ones its
+ * last evaluation used. The caller frees m with qs_model_free. */
+int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int max_batch);
 /* Quantized phases: weight steps on the first forward, alphas by
  * calibration (no-op when the checkpoint already carried them). */
 int qs_trainer_prepare_quant(qs_trainer *t);

@@ -43,6 +43,10 @@ typedef struct {
     int threads;
     qs_grid_job *jobs; /* parents always before children */
     int njobs;
+    /* Private: the id -> job table behind qs_grid_find (open addressing,
+     * index_cap a power of two, -1 = empty slot). */
+    int *index;
+    int index_cap;
 } qs_grid;
 
 /* Reads, validates and expands a grid file. On failure returns QS_EINVAL

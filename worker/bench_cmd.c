@@ -21,6 +21,26 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* 1-minute load average, -1 when unknown */
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 /* GFLOP/s of a 2048^3 sgemm at the current BLAS thread count (best of 3). */
 static double sgemm_gflops(void)
 {
@@ -83,15 +103,40 @@ int qs_cmd_bench(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn] [--block B] [--depth D]\n"
                             "                    [--width K] [--batch 128] [--threads 1]\n"
-                            "                    [--wbits B --abits B] [--steps N]\n"
+                            "                    [--wbits B --abits B] [--steps N] [--reps R]\n"
                             "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
-                            "peak_fraction, rss_mb, blas, blas_core\n");
+                            "peak_fraction, rss_mb, blas, blas_core; also load1 (load\n"
+                            "average at the start) and cpu_util (CPU seconds / (wall\n"
+                            "seconds x threads) of the best rep: < 0.9 means other\n"
+                            "processes took the cores). --reps R times R runs of N steps\n"
+                            "and reports the fastest (default 1).\n");
             return 0;
         }
-    if ((rc = parse_model(&o, argc, argv, 1))) {
+    /* --reps is bench-only: take it out before the shared option parser */
+    int reps = 1, ac = 0;
+    char **av = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!av)
+        return qs_exit_status(QS_ENOMEM);
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+            if (reps < 1 || reps > 1000) {
+                fprintf(stderr, "qsweep bench: --reps %s is out of range (1..1000)\n", argv[i]);
+                free(av);
+                return 2;
+            }
+            continue;
+        }
+        av[ac++] = argv[i];
+    }
+    av[ac] = NULL;
+    rc = parse_model(&o, ac, av, 1);
+    free(av);
+    if (rc) {
         fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
         return 2;
     }
+    double load = load1();
     int B = o.batch > 0 ? o.batch : 128, steps = o.steps > 0 ? o.steps : 5;
     qs_blas_set_threads(o.threads);
     if ((rc = qs_model_build(&m, &o.model, B))) {
@@ -120,17 +165,28 @@ int qs_cmd_bench(int argc, char **argv)
     for (int i = 0; i < B; i++)
         y[i] = (int)qs_rng_below(&rng, (uint32_t)o.model.classes);
     qs_opt_cfg oc = {QS_OPT_SGD, 0.9, 5e-4, 0.9, 0.999, 1e-8};
-    double t0 = 0;
-    for (int s = -1; s < steps; s++) { /* step -1 warms up */
-        if (s == 0)
-            t0 = now_s();
-        const float *lg = qs_model_forward(&m, x, B, 1);
-        qs_softmax_xent(dl, NULL, lg, y, B, o.model.classes, 1.0f / B);
-        qs_model_backward(&m, dl, B);
-        qs_opt_step(m.param, m.opt_m, m.opt_v, m.grad, (size_t)m.nparam, &oc, 1e-3, s + 2);
-        m.weights_dirty = 1;
+    double secs = 0, cpu = 0;
+    long t = 1;
+    for (int r = 0; r < reps; r++) {
+        double t0 = 0, c0 = 0;
+        for (int s = r ? 0 : -1; s < steps; s++) { /* step -1 warms up */
+            if (s == 0) {
+                t0 = now_s();
+                c0 = cpu_s();
+            }
+            const float *lg = qs_model_forward(&m, x, B, 1);
+            qs_softmax_xent(dl, NULL, lg, y, B, o.model.classes, 1.0f / B);
+            qs_model_backward(&m, dl, B);
+            qs_opt_step(m.param, m.opt_m, m.opt_v, m.grad, (size_t)m.nparam, &oc, 1e-3, t++);
+            m.weights_dirty = 1;
+        }
+        double w = now_s() - t0, c = cpu_s() - c0;
+        if (r == 0 || w < secs) {
+            secs = w;
+            cpu = c;
+        }
     }
-    double secs = now_s() - t0, ips = (double)steps * B / secs;
+    double ips = (double)steps * B / secs;
     qs_model_cost cost;
     qs_model_cost_get(&cost, &o.model);
     double peak = sgemm_gflops();
@@ -142,10 +198,12 @@ int qs_cmd_bench(int argc, char **argv)
     printf("{\"model\":\"%s\",\"params\":%ld,\"batch\":%d,\"threads\":%d,\"wbits\":%d,"
            "\"abits\":%d,\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
            "\"gflop_s\":%.1f,\"sgemm_gflop_s\":%.1f,\"peak_fraction\":%.3f,\"rss_mb\":%ld,"
-           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\"}\n",
+           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"reps\":%d,"
+           "\"load1\":%.2f,\"cpu_util\":%.2f}\n",
            name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits, steps, ips,
            cost.train_flop / 1e9, gfs, peak, peak > 0 ? gfs / peak : 0.0, ru.ru_maxrss / 1024,
-           qs_blas_name(), qs_blas_core(), qs_blas_autofix_note());
+           qs_blas_name(), qs_blas_core(), qs_blas_autofix_note(), reps, load,
+           secs > 0 ? cpu / (secs * (o.threads > 0 ? o.threads : 1)) : 0.0);
     rc = QS_OK;
 cleanup:
     free(x);

@@ -1,12 +1,98 @@
-/* `qsweep export`: placeholder until its module lands. */
+/* `qsweep export --from CK --out FILE`: the integer weight codes, per-layer
+ * step sizes and PACT clips of a quantized checkpoint as a JSON file
+ * (format: docs/export.md). One JSON summary line on stdout. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd.h"
+#include "err.h"
+#include "export.h"
+#include "model.h"
+#include "train.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qsweep export --from CK --out FILE\n"
+               "  writes the integer weight codes, step sizes, PACT alphas and float\n"
+               "  biases / BN of a retrain or clr checkpoint as JSON (docs/export.md)\n");
+}
+
+/* A path as a JSON string: quotes, backslashes and control bytes escaped. */
+static void put_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
 
 int qs_cmd_export(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qsweep export: not implemented yet\n");
-    return 2;
+    const char *from = NULL, *out = NULL;
+    qs_model m;
+    qs_ckpt_info info;
+    qs_export e;
+    int rc;
+    memset(&m, 0, sizeof m);
+    memset(&e, 0, sizeof e);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((!strcmp(argv[i], "--from") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
+            *(argv[i][2] == 'f' ? &from : &out) = argv[i + 1];
+            i++;
+            continue;
+        }
+        fprintf(stderr, "qsweep export: %s \"%s\"\n",
+                strncmp(argv[i], "--", 2) ? "unexpected argument" :
+                (!strcmp(argv[i], "--from") || !strcmp(argv[i], "--out")) ? "a value is missing after"
+                                                                            : "unknown option",
+                argv[i]);
+        usage(stderr);
+        return 2;
+    }
+    if (!from || !out) {
+        fprintf(stderr, "qsweep export: --from CK and --out FILE are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if ((rc = qs_model_load_ckpt(&m, &info, from, 1)))
+        goto done;
+    if ((rc = qs_export_from_model(&e, &m, qs_phase_name(info.phase), info.epoch_done,
+                                   info.epochs))) {
+        rc = qs_err_wrap(rc, "%s", from);
+        goto done;
+    }
+    if ((rc = qs_export_write_json(&e, out)))
+        goto done;
+    qs_model_cost cost;
+    qs_model_cost_get(&cost, &m.cfg);
+    int nw = 0, na = 0;
+    for (int i = 0; i < e.n; i++) {
+        qs_node_type t = e.nodes[i].type;
+        nw += t == QS_NODE_CONV || t == QS_NODE_DWCONV || t == QS_NODE_LINEAR;
+        na += t == QS_NODE_RELU && e.nodes[i].abits < 32;
+    }
+    printf("{\"model\":\"%s\",\"phase\":\"%s\",\"epoch\":%d,\"wbits\":%d,\"abits\":%d,"
+           "\"weight_layers\":%d,\"pact_layers\":%d,\"model_bits\":%.0f,\"bops\":%.0f,"
+           "\"out\":",
+           e.model, e.phase, e.epoch_done, m.cfg.wbits, m.cfg.abits, nw, na, cost.model_bits,
+           cost.bops);
+    put_json_string(out);
+    printf("}\n");
+done:
+    if (rc)
+        fprintf(stderr, "qsweep export: %s\n", qs_errmsg());
+    qs_export_free(&e);
+    qs_model_free(&m);
+    return qs_exit_status(rc);
 }

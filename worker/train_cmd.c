@@ -23,6 +23,7 @@ typedef struct {
     const char *save;
     char model[64];
     int save_rc;
+    qs_model_cost cost;    /* model_bits and bops of this phase's bits */
 } train_ctx;
 
 /* Floats as JSON: NaN/inf are not JSON, so they become null. */
@@ -49,6 +50,10 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     jnum("img_per_s", m->img_per_s, "%.1f");
     if (c->t->cfg.lipschitz > 0 && c->t->cfg.phase != QS_PHASE_FLOAT)
         jnum("lipschitz", m->lipschitz, "%.6g");
+    /* Size and cost of the model as this phase quantizes it (methods.md
+     * section 8): the same on every line, so any line describes the run. */
+    jnum("model_bits", c->cost.model_bits, "%.0f");
+    jnum("bops", c->cost.bops, "%.0f");
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
            c->t->mcfg.abits);
     fflush(stdout);
@@ -64,28 +69,32 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
 static int write_decision_map(qs_trainer *t, const char *path, const qs_synth_cfg *synth)
 {
     qs_dataset grid;
+    uint8_t *labels = NULL;
+    FILE *f = NULL;
     int rc = qs_data_synth_grid(&grid, synth);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "wb");
+    labels = malloc((size_t)grid.n);
+    if (!labels) {
+        rc = qs_err(QS_ENOMEM, "out of memory for the decision map");
+        goto cleanup;
+    }
+    if ((rc = qs_trainer_predict(t, &grid, labels)))
+        goto cleanup;
+    for (int i = 0; i < grid.n; i++)
+        labels[i] = labels[i] ? 255 : 0;
+    f = fopen(path, "wb");
     if (!f) {
-        qs_data_free(&grid);
-        return qs_err(QS_EIO, "--decision-map %s: cannot write", path);
+        rc = qs_err(QS_EIO, "--decision-map %s: cannot write", path);
+        goto cleanup;
     }
     fprintf(f, "P5\n256 256\n255\n");
-    const int B = t->cfg.batch;
-    for (int i = 0; i < grid.n; i++)
-        t->idx[i] = i;
-    for (int s = 0; s < grid.n; s += B) {
-        int nb = grid.n - s < B ? grid.n - s : B;
-        qs_data_batch(t->xb, t->yb, &grid, t->idx + s, nb, 0, NULL);
-        const float *lg = qs_model_forward(&t->model, t->xb, nb, 0);
-        for (int j = 0; j < nb; j++) {
-            unsigned char px = lg[2 * j + 1] > lg[2 * j] ? 255 : 0;
-            fputc(px, f);
-        }
-    }
-    rc = fclose(f) == 0 ? QS_OK : qs_err(QS_EIO, "--decision-map %s: write failed", path);
+    if (fwrite(labels, 1, (size_t)grid.n, f) != (size_t)grid.n)
+        rc = qs_err(QS_EIO, "--decision-map %s: write failed", path);
+cleanup:
+    if (f && fclose(f) != 0 && rc == QS_OK)
+        rc = qs_err(QS_EIO, "--decision-map %s: write failed", path);
+    free(labels);
     qs_data_free(&grid);
     return rc;
 }
@@ -137,6 +146,8 @@ int qs_cmd_train(int argc, char **argv)
     ctx.t = &t;
     ctx.save = o.save;
     qs_model_name(ctx.model, sizeof ctx.model, &t.mcfg);
+    if ((rc = qs_model_cost_get(&ctx.cost, &t.mcfg)))
+        goto done;
     fprintf(stderr, "qsweep train: %s, %ld params, %s phase, %d epochs, batch %d, %d thread(s), "
             "%d train / %d test examples%s\n", ctx.model, t.model.nparam - t.model.nalpha,
             qs_phase_name(t.cfg.phase), t.cfg.epochs, t.cfg.batch, t.cfg.threads, train.n, test.n,

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make bench-compare`: qsweep against PyTorch (bench/torch_ref.py, Debian
+# python3-torch, /usr/bin/python3 only) on the same models, batch and thread
+# count, run back to back; prints a markdown table. Ceiling = the sgemm
+# GFLOP/s measured in the same qsweep run / training GFLOP per image, so
+# "% of ceiling" is qsweep's peak_fraction. The load column is the 1-minute
+# load average when the qsweep run started: on a shared machine compare
+# only rows taken at similar load.
+# MODELS: an extended regex picking models by label (e.g. MODELS=FCDNN).
+# Environment: QSWEEP (default bin/qsweep), PYTHON (/usr/bin/python3),
+# THREADS ("1 2"), REPS (best of, default 3), BATCH (128), JSON_OUT (file to
+# keep the raw JSON lines).
+set -eu
+cd "$(dirname "$0")/.."
+. bench/models.sh
+BENCH_MODELS=$(grep -E -- "${MODELS:-.}" <<<"$BENCH_MODELS")
+QSWEEP=${QSWEEP:-bin/qsweep}
+PYTHON=${PYTHON:-/usr/bin/python3}
+THREADS=${THREADS:-1 2}
+REPS=${REPS:-3}
+BATCH=${BATCH:-128}
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)," \
+     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}" >&2
+while IFS='|' read -r label qflags tflags steps; do
+    for t in $THREADS; do
+        # shellcheck disable=SC2086
+        qs=$("$QSWEEP" bench $qflags --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS")
+        # shellcheck disable=SC2086
+        pt=$(OMP_NUM_THREADS=$t "$PYTHON" bench/torch_ref.py $tflags --batch "$BATCH" \
+             --threads "$t" --steps "$steps" --reps "$REPS")
+        printf '%s\t%s\t%s\t%s\n' "$label" "$t" "$qs" "$pt" >>"$raw"
+        echo "  done: $label, $t thread(s)" >&2
+    done
+done <<<"$BENCH_MODELS"
+[ -n "${JSON_OUT:-}" ] && cp "$raw" "$JSON_OUT"
+"$PYTHON" - "$raw" <<'PY'
+import json, sys
+print("| model | threads | qsweep img/s | PyTorch img/s | ratio | % of ceiling | BLAS core | qsweep RSS MB | PyTorch RSS MB | load |")
+print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+for line in open(sys.argv[1]):
+    label, t, qs, pt = line.rstrip("\n").split("\t")
+    q, p = json.loads(qs), json.loads(pt)
+    ratio = q["img_per_s"] / p["img_per_s"] if p["img_per_s"] else float("nan")
+    print(f"| {label} | {t} | {q['img_per_s']:.1f} | {p['img_per_s']:.1f} | {ratio:.2f}x "
+          f"| {100 * q['peak_fraction']:.0f}% | {q['blas_core']} | {q['rss_mb']} | {p['rss_mb']:.0f} "
+          f"| {q.get('load1', -1):.1f} |")
+PY

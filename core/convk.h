@@ -1,0 +1,46 @@
+/* Direct conv2d GEMM kernels (private to conv.c).
+ *
+ * On CPUs with AVX-512 (checked at run time; the build needs no -march),
+ * conv2d forward and the stride-1 input gradient run on a register-blocked
+ * kernel that packs im2col straight into 32-column panels, so the large
+ * im2col matrix is never written out and never repacked by a BLAS. Images
+ * are split over qs_convk_threads() threads; every output element is
+ * computed by one thread in a fixed order, so results do not depend on the
+ * thread count. Elsewhere (or with the naive GEMM backend that tests use as
+ * the reference) conv.c keeps its im2col + qs_sgemm path. */
+#ifndef QS_CONVK_H
+#define QS_CONVK_H
+
+#include <stddef.h>
+
+#include "layers.h"
+
+#define QS_CONVK_MAXT 4   /* most threads the kernels split images over */
+
+/* 1 when the fast kernels can run here (AVX-512F CPU, BLAS backend). */
+int qs_convk_available(void);
+/* Threads the kernels use: OpenBLAS's thread count, capped at MAXT. */
+int qs_convk_threads(void);
+
+/* Floats of scratch qs_convk_conv needs for a conv of shape s (x [n, c, h,
+ * w] -> y [n, k, ho, wo]). */
+size_t qs_convk_scratch(const qs_conv_shape *s);
+
+/* y (+)= conv(x, w) for all s->n images (accumulate 0: y = ..., 1: y +=).
+ * flip 0: w is weight [k, c, kh, kw] (forward).
+ * flip 1: w is the weight [c, k, kh, kw] of the conv whose input gradient
+ *         this is, used transposed and rotated by 180 degrees (s describes
+ *         the equivalent stride-1 conv of dy [n, k, ho, wo] -> dx). */
+void qs_convk_conv(float *y, const float *x, const float *w,
+                   const qs_conv_shape *s, int flip, int accumulate,
+                   float *scratch);
+
+/* Floats of scratch qs_convk_dweight needs. */
+size_t qs_convk_dw_scratch(const qs_conv_shape *s);
+/* dweight [k, c*kh*kw] += sum over images of dy_n [k, p] @ im2col(x_n)^T.
+ * Images are split over the threads, each summing its share into a
+ * private buffer; the shares are then added in thread order. */
+void qs_convk_dweight(float *dweight, const float *dy, const float *x,
+                      const qs_conv_shape *s, float *scratch);
+
+#endif

@@ -1,0 +1,157 @@
+/* Route table and the per-request frame of every endpoint: parameter names
+ * checked, one read transaction, errors turned into JSON responses. */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_json.h"
+
+/* Filters shared by the endpoints that select runs (api_runs.c). */
+#define RUN_FILTERS                                                                   \
+    "sweep dataset arch block depth width wbits abits regularizer clr phase status seed " \
+    "phase_id"
+
+static const qs_api_route routes[] = {
+    {"/api/sweeps", qs_api_sweeps, "sweep"},
+    {"/api/failures", qs_api_failures, "sweep limit"},
+    {"/api/runs", qs_api_runs, RUN_FILTERS " sort order limit offset"},
+    {"/api/runs.csv", qs_api_runs_csv, RUN_FILTERS " sort order limit offset"},
+    {"/api/curves", qs_api_curves, "phase_id"},
+    {"/api/decision_maps", qs_api_decision_maps, "sweep limit"},
+    {"/api/decision_map", qs_api_decision_map, "phase_id format"},
+    {"/api/depth", qs_api_depth, "sweep dataset phase regularizer budget width"},
+    {"/api/width", qs_api_width, "sweep dataset phase regularizer depth"},
+    {"/api/effect", qs_api_effect, "sweep dataset block wbits abits width"},
+    {"/api/table5", qs_api_table5, "sweep dataset"},
+    {"/api/table4", qs_api_table4, "sweep dataset"},
+};
+
+const qs_api_route *qs_api_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(routes[i].path, path) == 0)
+            return &routes[i];
+    return NULL;
+}
+
+void qs_resp_init(qs_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    resp->ctype = "application/json; charset=utf-8";
+    qs_buf_init(&resp->body);
+}
+
+void qs_resp_free(qs_resp *resp) { qs_buf_free(&resp->body); }
+
+void qs_resp_error(qs_resp *resp, int status, const char *param, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    resp->ctype = "application/json; charset=utf-8";
+    resp->disposition = NULL;
+    qs_buf_reset(&resp->body);
+    qs_jw w;
+    qs_jw_init(&w, &resp->body);
+    qs_jw_obj(&w, NULL);
+    qs_jw_str(&w, "error", msg);
+    if (param)
+        qs_jw_str(&w, "parameter", param);
+    qs_jw_end_obj(&w);
+    qs_buf_add(&resp->body, "\n", 1);
+}
+
+/* Is name one of the space-separated words of list? */
+static int word_in(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* Unknown and repeated parameters are refused: a typo in a filter would
+ * otherwise silently widen the query. */
+static int check_params(const qs_api_route *route, const qs_params *params, qs_resp *resp)
+{
+    for (int i = 0; i < params->n; i++) {
+        const char *k = params->v[i].key;
+        if (!word_in(route->params, k)) {
+            char shown[64];
+            snprintf(shown, sizeof shown, "%s", k);
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7F)
+                    *c = '?';
+            qs_resp_error(resp, 400, shown, "unknown parameter \"%s\" for %s (accepted: %s)",
+                          shown, route->path, route->params);
+            return QS_EINVAL;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(params->v[j].key, k) == 0) {
+                qs_resp_error(resp, 400, k, "parameter \"%s\" given more than once", k);
+                return QS_EINVAL;
+            }
+    }
+    return QS_OK;
+}
+
+int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, qs_resp *resp)
+{
+    if (check_params(route, params, resp))
+        return QS_OK;
+    /* One read transaction per request: a consistent snapshot for all of
+     * the endpoint's queries, released at the end so the next request sees
+     * the sweep's newest commits. */
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK) {
+        qs_resp_error(resp, 503, NULL, "database: %s", msg ? msg : "cannot begin");
+        sqlite3_free(msg);
+        return QS_OK;
+    }
+    qs_api_req r = {params, db, resp};
+    int rc = route->fn(&r);
+    /* A read transaction has nothing to keep: ROLLBACK ends it even when
+     * the endpoint stopped half-way. */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == QS_EINVAL && resp->status == 400)
+        return QS_OK;
+    if (rc == QS_OK)
+        rc = qs_buf_ok(&resp->body);
+    if (rc != QS_OK) {
+        int busy = sqlite3_errcode(db) == SQLITE_BUSY || sqlite3_errcode(db) == SQLITE_LOCKED;
+        qs_resp_error(resp, busy ? 503 : 500, NULL, "%s", qs_errmsg());
+    }
+    return QS_OK;
+}
+
+int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+        int rc = qs_err(QS_EINTERNAL, "database query failed: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return rc;
+    }
+    return QS_OK;
+}
+
+int qs_api_step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        qs_err(QS_EINTERNAL, "database read failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    return rc;
+}

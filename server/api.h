@@ -1,0 +1,94 @@
+/* The JSON API of `qsweep serve` (docs/api.md): the request and response
+ * of one endpoint call, free of HTTP plumbing, plus the route table.
+ * Endpoints read through a read-only SQLite connection inside one read
+ * transaction per request, so every query of a response sees one snapshot
+ * and each new request sees the sweep's latest commits. */
+#ifndef QS_API_H
+#define QS_API_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "http_buf.h"
+
+#define QS_API_MAX_PARAMS 32
+#define QS_API_MAX_VALUE 256 /* longest accepted parameter value, bytes */
+
+typedef struct {
+    const char *key;
+    const char *val; /* "" for a bare "?key" */
+    size_t len;      /* bytes of val; differs from strlen(val) when it held a NUL */
+} qs_param;
+
+typedef struct {
+    qs_param v[QS_API_MAX_PARAMS];
+    int n;
+} qs_params;
+
+typedef struct {
+    int status;              /* HTTP status, 200 unless an endpoint says otherwise */
+    const char *ctype;       /* static string */
+    const char *disposition; /* Content-Disposition, static, or NULL */
+    qs_buf body;
+} qs_resp;
+
+typedef struct {
+    const qs_params *params;
+    sqlite3 *db;
+    qs_resp *resp;
+} qs_api_req;
+
+typedef int (*qs_api_fn)(qs_api_req *r);
+
+typedef struct {
+    const char *path;
+    qs_api_fn fn;
+    const char *params; /* accepted parameter names, space separated */
+} qs_api_route;
+
+void qs_resp_init(qs_resp *resp);
+void qs_resp_free(qs_resp *resp);
+/* A JSON error body {"error": msg[, "parameter": param]} with status. */
+void qs_resp_error(qs_resp *resp, int status, const char *param, const char *fmt, ...)
+    QS_PRINTF(4, 5);
+
+/* The route for an /api/ path, or NULL. */
+const qs_api_route *qs_api_find(const char *path);
+/* Checks the parameters against the route, runs the endpoint inside a read
+ * transaction and fills resp (also for errors: 400 bad parameter, 404,
+ * 500/503 database trouble). Returns QS_OK when resp holds a response. */
+int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, qs_resp *resp);
+
+/* Parameter readers (api_params.c). An absent or empty parameter leaves
+ * *present 0 (forms send empty fields). A bad value writes the 400
+ * response naming the parameter and returns QS_EINVAL. */
+int qs_api_str(qs_api_req *r, const char *name, const char **out);
+int qs_api_int(qs_api_req *r, const char *name, long long lo, long long hi, long long *out,
+               int *present);
+int qs_api_real(qs_api_req *r, const char *name, double lo, double hi, double *out, int *present);
+int qs_api_bool(qs_api_req *r, const char *name, int *out, int *present);
+/* One of allowed (NULL-terminated); *out points into allowed or is NULL. */
+int qs_api_enum(qs_api_req *r, const char *name, const char *const *allowed, const char **out);
+/* A 32-hex-digit phase id. */
+int qs_api_phase_id(qs_api_req *r, const char *name, const char **out, int required);
+int qs_api_bad(qs_api_req *r, const char *name, const char *fmt, ...) QS_PRINTF(3, 4);
+
+/* SQLite helpers: the error message names the query's purpose. */
+int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+int qs_api_step(sqlite3_stmt *st); /* SQLITE_ROW / SQLITE_DONE, else sets qs_err */
+
+/* Endpoints. */
+int qs_api_sweeps(qs_api_req *r);         /* api_sweeps.c */
+int qs_api_failures(qs_api_req *r);       /* api_sweeps.c */
+int qs_api_runs(qs_api_req *r);           /* api_runs.c */
+int qs_api_runs_csv(qs_api_req *r);       /* api_runs.c */
+int qs_api_decision_maps(qs_api_req *r);  /* api_runs.c */
+int qs_api_curves(qs_api_req *r);         /* api_phase.c */
+int qs_api_decision_map(qs_api_req *r);   /* api_phase.c */
+int qs_api_depth(qs_api_req *r);          /* api_agg.c */
+int qs_api_width(qs_api_req *r);          /* api_agg.c */
+int qs_api_effect(qs_api_req *r);         /* api_agg.c */
+int qs_api_table5(qs_api_req *r);         /* api_tables.c */
+int qs_api_table4(qs_api_req *r);         /* api_tables.c */
+
+#endif

@@ -1,0 +1,192 @@
+/* /api/sweeps (progress of each sweep, with an ETA) and /api/failures. */
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "api_json.h"
+
+/* One pass over each sweep's phases. The cost left counts queued phases
+ * whole and running ones by their unfinished epochs; gflop_run is the work
+ * finished since the sweep was (re)started, which gives the current rate. */
+static const char sweeps_sql[] =
+    "SELECT s.id, s.name, s.host, s.version, s.ranks, s.started, s.finished,"
+    " count(p.id),"
+    " count(CASE WHEN p.status = 'queued' THEN 1 END),"
+    " count(CASE WHEN p.status = 'running' THEN 1 END),"
+    " count(CASE WHEN p.status = 'done' THEN 1 END),"
+    " count(CASE WHEN p.status = 'failed' THEN 1 END),"
+    " total(CASE WHEN p.status = 'done' THEN p.gflop END),"
+    " total(CASE WHEN p.status = 'queued' THEN p.gflop"
+    "  WHEN p.status = 'running' THEN p.gflop * (1.0 - min(p.epochs_done, p.epochs) * 1.0 / max(p.epochs, 1)) END),"
+    " total(CASE WHEN p.status = 'done' AND p.finished >= s.started THEN p.gflop"
+    "  WHEN p.status = 'running' THEN p.gflop * min(p.epochs_done, p.epochs) * 1.0 / max(p.epochs, 1) END),"
+    " total(CASE WHEN p.status = 'running' THEN p.img_per_s END),"
+    " max(p.updated),"
+    " group_concat(DISTINCT p.dataset),"
+    " group_concat(DISTINCT coalesce(p.block, p.arch))"
+    " FROM sweeps s"
+    " LEFT JOIN sweep_phases sp ON sp.sweep_id = s.id"
+    " LEFT JOIN phases p ON p.id = sp.phase_id"
+    " WHERE ?1 IS NULL OR s.name = ?1"
+    " GROUP BY s.id"
+    " ORDER BY s.started DESC, s.id DESC";
+
+/* A comma-joined column as a JSON array of strings. */
+static void csv_list(qs_jw *w, const char *key, const char *s)
+{
+    qs_jw_arr(w, key);
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        qs_jw_strn(w, NULL, s, n);
+        s = e ? e + 1 : NULL;
+    }
+    qs_jw_end_arr(w);
+}
+
+int qs_api_sweeps(qs_api_req *r)
+{
+    const char *sweep;
+    sqlite3_stmt *st = NULL;
+    int rc = qs_api_str(r, "sweep", &sweep);
+    if (rc)
+        return rc;
+    rc = qs_api_prepare(r->db, sweeps_sql, &st);
+    if (rc)
+        goto cleanup;
+    if (sweep)
+        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    double now = (double)time(NULL);
+    qs_jw w;
+    qs_jw_init(&w, &r->resp->body);
+    qs_jw_obj(&w, NULL);
+    qs_jw_num(&w, "now", now);
+    qs_jw_arr(&w, "sweeps");
+    int s;
+    while ((s = qs_api_step(st)) == SQLITE_ROW) {
+        int queued = sqlite3_column_int(st, 8), running = sqlite3_column_int(st, 9);
+        int has_started = sqlite3_column_type(st, 5) != SQLITE_NULL;
+        double started = sqlite3_column_double(st, 5);
+        int has_finished = sqlite3_column_type(st, 6) != SQLITE_NULL;
+        double finished = sqlite3_column_double(st, 6);
+        double gdone = sqlite3_column_double(st, 12), gleft = sqlite3_column_double(st, 13);
+        double grun = sqlite3_column_double(st, 14);
+        /* The coordinator records `finished` when a run ends and resets
+         * `started` when the sweep runs again. */
+        int active = running > 0 || (has_started && (!has_finished || finished < started));
+        const char *state = queued + running == 0 ? "finished" : active ? "running" : "stopped";
+
+        qs_jw_obj(&w, NULL);
+        qs_jw_col(&w, "id", st, 0);
+        qs_jw_col(&w, "name", st, 1);
+        qs_jw_col(&w, "host", st, 2);
+        qs_jw_col(&w, "version", st, 3);
+        qs_jw_col(&w, "ranks", st, 4);
+        qs_jw_col(&w, "started", st, 5);
+        qs_jw_col(&w, "finished", st, 6);
+        qs_jw_str(&w, "state", state);
+        qs_jw_col(&w, "phases", st, 7);
+        qs_jw_int(&w, "queued", queued);
+        qs_jw_int(&w, "running", running);
+        qs_jw_col(&w, "done", st, 10);
+        qs_jw_col(&w, "failed", st, 11);
+        qs_jw_num(&w, "gflop_done", gdone);
+        qs_jw_num(&w, "gflop_left", gleft);
+        qs_jw_num(&w, "progress", gdone + gleft > 0 ? gdone / (gdone + gleft) : 1.0);
+        qs_jw_col(&w, "img_per_s", st, 15);
+        /* ETA from this run's own throughput: the cost left over the work
+         * done per second since the sweep started; unknown until some work
+         * is done, and for a sweep that is not running. */
+        double elapsed = has_started ? now - started : 0;
+        if (queued + running == 0)
+            qs_jw_num(&w, "eta_s", 0);
+        else if (active && elapsed > 0 && grun > 0)
+            qs_jw_num(&w, "eta_s", gleft / (grun / elapsed));
+        else
+            qs_jw_null(&w, "eta_s");
+        qs_jw_col(&w, "updated", st, 16);
+        csv_list(&w, "datasets", (const char *)sqlite3_column_text(st, 17));
+        csv_list(&w, "blocks", (const char *)sqlite3_column_text(st, 18));
+        qs_jw_end_obj(&w);
+    }
+    if (s != SQLITE_DONE) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
+    qs_jw_end_arr(&w);
+    qs_jw_end_obj(&w);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const char failures_sql[] =
+    "SELECT sweep, phase_id, parent_id, phase, model, dataset, block, depth, width, wbits, abits,"
+    " regularizer, clr, seed, attempts, epochs_done, epochs, error, finished"
+    " FROM runs WHERE status = 'failed' AND (?1 IS NULL OR sweep = ?1)"
+    " ORDER BY finished DESC NULLS LAST, phase_id LIMIT ?2";
+
+/* Failures grouped by reason, most frequent first: one diverged float
+ * phase fails all its children with "parent failed: diverged". */
+static const char reasons_sql[] =
+    "SELECT coalesce(error, 'unknown') AS error, count(*) AS n FROM runs"
+    " WHERE status = 'failed' AND (?1 IS NULL OR sweep = ?1)"
+    " GROUP BY 1 ORDER BY n DESC, 1";
+
+int qs_api_failures(qs_api_req *r)
+{
+    const char *sweep;
+    long long limit = 200;
+    int have;
+    sqlite3_stmt *st = NULL;
+    int rc = qs_api_str(r, "sweep", &sweep);
+    if (!rc)
+        rc = qs_api_int(r, "limit", 1, 10000, &limit, &have);
+    if (rc)
+        return rc;
+    qs_jw w;
+    qs_jw_init(&w, &r->resp->body);
+    qs_jw_obj(&w, NULL);
+
+    rc = qs_api_prepare(r->db, reasons_sql, &st);
+    if (rc)
+        goto cleanup;
+    if (sweep)
+        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    long long total = 0;
+    int s, nreasons = 0;
+    qs_jw_arr(&w, "reasons");
+    while ((s = qs_api_step(st)) == SQLITE_ROW) {
+        total += sqlite3_column_int64(st, 1);
+        /* The long tail of one-off messages is in the rows below. */
+        if (nreasons++ < 50)
+            qs_jw_row(&w, NULL, st);
+    }
+    if (s != SQLITE_DONE) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
+    qs_jw_end_arr(&w);
+    qs_jw_int(&w, "total", total);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = qs_api_prepare(r->db, failures_sql, &st);
+    if (rc)
+        goto cleanup;
+    if (sweep)
+        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    qs_jw_arr(&w, "rows");
+    while ((s = qs_api_step(st)) == SQLITE_ROW)
+        qs_jw_row(&w, NULL, st);
+    if (s != SQLITE_DONE) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
+    qs_jw_end_arr(&w);
+    qs_jw_end_obj(&w);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,879 @@
+/* Grid expansion: every combination of the axes (crossed with each case and
+ * each dataset), minus exclusions, becomes up to three phases:
+ *   float   per (dataset, arch, block, depth, width, residual, seed),
+ *           shared by every quantized variant of that model;
+ *   retrain per (wbits, abits) != (32, 32) x regularizer, parent = float;
+ *   clr     when the combination has clr true, parent = that retrain.
+ * A phase is identified by the hash of its job JSON (every effective setting,
+ * keys sorted) plus its parent's id, so equal work is found again across
+ * runs, grids and sweeps, and any change of setting (threads included)
+ * makes a new phase. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "grid_int.h"
+#include "hash.h"
+
+/* Beyond this a grid is almost certainly a mistake (and would not fit the
+ * database or a lifetime of compute). */
+#define GX_MAX_COMBOS 10000000.0
+
+/* ---------------------------------------------------------- model memo */
+
+/* Planning a model (param count, cost, width solving) costs microseconds to
+ * milliseconds; a 100,000-phase grid has only a few hundred distinct models,
+ * so results are memoised by configuration. */
+typedef struct {
+    qs_model_cfg c;  /* all ints: no padding, so memcmp is exact */
+    double params;   /* > 0: width solving for this budget (c.width = 0) */
+} memo_key;
+
+typedef struct {
+    memo_key key;
+    int used;
+    int rc;
+    int width;          /* solved width */
+    long nparams;
+    qs_model_cost cost;
+    char *msg;          /* error message when rc != 0 */
+} memo_ent;
+
+typedef struct {
+    memo_ent *t;
+    size_t cap, n;
+} memo;
+
+static uint64_t memo_hash(const memo_key *k) { return qs_hash64(k, sizeof *k); }
+
+static memo_ent *memo_get(memo *m, const memo_key *k, int *fresh)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 256;
+        memo_ent *t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->t[i].used) {
+                size_t j = memo_hash(&m->t[i].key) & (cap - 1);
+                while (t[j].used)
+                    j = (j + 1) & (cap - 1);
+                t[j] = m->t[i];
+            }
+        free(m->t);
+        m->t = t;
+        m->cap = cap;
+    }
+    size_t j = memo_hash(k) & (m->cap - 1);
+    while (m->t[j].used) {
+        if (memcmp(&m->t[j].key, k, sizeof *k) == 0) {
+            *fresh = 0;
+            return &m->t[j];
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->t[j].used = 1;
+    m->t[j].key = *k;
+    m->n++;
+    *fresh = 1;
+    return &m->t[j];
+}
+
+static void memo_free(memo *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->t[i].msg);
+    free(m->t);
+    memset(m, 0, sizeof *m);
+}
+
+/* Validation, params and cost of one configuration (width set). */
+static const memo_ent *model_info(memo *m, const qs_model_cfg *c)
+{
+    memo_key k;
+    int fresh;
+    memset(&k, 0, sizeof k);
+    k.c = *c;
+    memo_ent *e = memo_get(m, &k, &fresh);
+    if (!e || !fresh)
+        return e;
+    if ((e->rc = qs_model_cfg_validate(c)) == QS_OK)
+        e->rc = qs_model_cost_get(&e->cost, c);
+    if (e->rc == QS_OK && (e->nparams = qs_model_param_count(c)) < 0)
+        e->rc = QS_EINVAL;
+    if (e->rc != QS_OK)
+        e->msg = strdup(qs_errmsg());
+    return e;
+}
+
+/* The width whose count is nearest the budget (cfg->width ignored). */
+static const memo_ent *model_solve(memo *m, const qs_model_cfg *c, double params)
+{
+    memo_key k;
+    int fresh;
+    memset(&k, 0, sizeof k);
+    k.c = *c;
+    k.c.width = 0;
+    k.params = params;
+    memo_ent *e = memo_get(m, &k, &fresh);
+    if (!e || !fresh)
+        return e;
+    qs_model_cfg t = *c;
+    t.width = 1;
+    if ((e->rc = qs_model_cfg_validate(&t)) == QS_OK)
+        e->rc = qs_model_solve_width(&e->width, &t, params);
+    if (e->rc != QS_OK)
+        e->msg = strdup(qs_errmsg());
+    return e;
+}
+
+/* ---------------------------------------------------------- job table */
+
+typedef struct proto proto;
+
+typedef struct {
+    qs_grid *g;
+    int cap;
+    memo mm;
+    proto *protos;          /* [dataset][phase] */
+    char beta[40];          /* lipschitz.beta, formatted */
+    /* The previous combination's float and retrain: consecutive
+     * combinations differ in the innermost axes (bits, regularizer, clr)
+     * and mostly share them, so they are not rebuilt and hashed again. */
+    int last_ds, last_f, last_r, last_r_reg, last_r_wb, last_r_ab;
+    qs_model_cfg last_mc;
+    long long last_seed;
+} ctx;
+
+static uint64_t id_hash(const char *id)
+{
+    /* Ids are already uniform hashes: their first 16 hex chars will do. */
+    uint64_t h = 0;
+    for (int i = 0; i < 16 && id[i]; i++) {
+        char c = id[i];
+        h = (h << 4) | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return h;
+}
+
+static int index_insert(qs_grid *g, int job)
+{
+    if (2 * (g->njobs + 1) > g->index_cap) {
+        int cap = g->index_cap ? 2 * g->index_cap : 1024;
+        int *t = malloc((size_t)cap * sizeof *t);
+        if (!t)
+            return QS_ENOMEM;
+        for (int i = 0; i < cap; i++)
+            t[i] = -1;
+        free(g->index);
+        g->index = t;
+        g->index_cap = cap;
+        /* Rehash what is there (job is not counted in njobs yet). */
+        for (int i = 0; i < g->njobs; i++) {
+            if (i == job)
+                continue;
+            size_t j = id_hash(g->jobs[i].id) & (size_t)(cap - 1);
+            while (t[j] >= 0)
+                j = (j + 1) & (size_t)(cap - 1);
+            t[j] = i;
+        }
+    }
+    size_t j = id_hash(g->jobs[job].id) & (size_t)(g->index_cap - 1);
+    while (g->index[j] >= 0)
+        j = (j + 1) & (size_t)(g->index_cap - 1);
+    g->index[j] = job;
+    return QS_OK;
+}
+
+int qs_grid_find(const qs_grid *g, const char *id)
+{
+    if (!g->index_cap || !id)
+        return -1;
+    size_t j = id_hash(id) & (size_t)(g->index_cap - 1);
+    while (g->index[j] >= 0) {
+        if (strcmp(g->jobs[g->index[j]].id, id) == 0)
+            return g->index[j];
+        j = (j + 1) & (size_t)(g->index_cap - 1);
+    }
+    return -1;
+}
+
+static int index_rebuild(qs_grid *g)
+{
+    int n = g->njobs;
+    free(g->index);
+    g->index = NULL;
+    g->index_cap = 0;
+    g->njobs = 0;
+    for (int i = 0; i < n; i++) {
+        g->njobs = i;
+        if (index_insert(g, i))
+            return QS_ENOMEM;
+    }
+    g->njobs = n;
+    return QS_OK;
+}
+
+/* ---------------------------------------------------------- job JSON */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int first, overflow;
+} jbuf;
+
+/* Shortest text that reads back as the same double: stable ids need the
+ * same text for the same value, and short text is readable. */
+static void fmt_num(char *out, size_t cap, double x)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, x);
+        if (strtod(out, NULL) == x)
+            return;
+    }
+}
+
+static void jb_raw(jbuf *b, const char *s)
+{
+    size_t l = strlen(s);
+    if (b->len + l + 1 > b->cap) {
+        b->overflow = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, l + 1);
+    b->len += l;
+}
+
+static void jb_key(jbuf *b, const char *k)
+{
+    jb_raw(b, b->first ? "{\"" : ",\"");
+    b->first = 0;
+    jb_raw(b, k);
+    jb_raw(b, "\":");
+}
+
+static void jb_str(jbuf *b, const char *k, const char *v)
+{
+    char esc[8];
+    jb_key(b, k);
+    jb_raw(b, "\"");
+    for (const unsigned char *s = (const unsigned char *)v; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*s;
+            esc[2] = 0;
+        } else if (*s < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *s);
+        } else {
+            esc[0] = (char)*s;
+            esc[1] = 0;
+        }
+        jb_raw(b, esc);
+    }
+    jb_raw(b, "\"");
+}
+
+static void jb_int(jbuf *b, const char *k, long long v)
+{
+    char t[24], *p = t + sizeof t - 1;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    *p = 0;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    jb_key(b, k);
+    jb_raw(b, p);
+}
+
+/* A number already formatted by fmt_num. */
+static void jb_numtext(jbuf *b, const char *k, const char *text)
+{
+    jb_key(b, k);
+    jb_raw(b, text);
+}
+
+static void jb_bool(jbuf *b, const char *k, int v)
+{
+    jb_key(b, k);
+    jb_raw(b, v ? "true" : "false");
+}
+
+static void apply_override(qs_train_cfg *c, const gx_override *o)
+{
+    if (o->opt >= 0)
+        c->opt.kind = (qs_opt_kind)o->opt;
+    if (o->sched >= 0)
+        c->sched.kind = (qs_sched_kind)o->sched;
+    if (o->lr >= 0)
+        c->sched.lr = o->lr;
+    if (o->lr_min >= 0)
+        c->sched.lr_min = o->lr_min;
+    if (o->momentum >= 0)
+        c->opt.momentum = o->momentum;
+    if (o->weight_decay >= 0)
+        c->opt.weight_decay = o->weight_decay;
+    if (o->period > 0)
+        c->sched.period = o->period;
+    if (o->epochs > 0)
+        c->epochs = o->epochs;
+    if (o->batch > 0)
+        c->batch = o->batch;
+    if (o->have_ms) {
+        memcpy(c->sched.milestones, o->ms, sizeof o->ms);
+        c->sched.nmilestones = o->nms;
+    }
+    if (o->shape >= 0)
+        c->sched.clr_shape = o->shape;
+    if (o->augment >= 0)
+        c->augment = o->augment;
+}
+
+/* The effective protocol of one phase kind on one dataset, with its
+ * numbers already formatted: a 100,000-phase grid formats them once, not
+ * once per phase. */
+struct proto {
+    qs_train_cfg c;
+    char lr[40], lr_min[40], momentum[40], wd[40], period[40], ms[400];
+};
+
+/* The dataset's defaults (methods.md section 3), then the grid's top-level
+ * override, then the dataset entry's. */
+static void proto_init(proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph)
+{
+    qs_train_cfg *c = &p->c;
+    qs_train_cfg_default(c, d->kind, ph);
+    apply_override(c, &s->ov[ph]);
+    apply_override(c, &d->ov[ph]);
+    fmt_num(p->lr, sizeof p->lr, c->sched.lr);
+    fmt_num(p->lr_min, sizeof p->lr_min, c->sched.lr_min);
+    fmt_num(p->momentum, sizeof p->momentum, c->opt.momentum);
+    fmt_num(p->wd, sizeof p->wd, c->opt.weight_decay);
+    fmt_num(p->period, sizeof p->period, c->sched.period);
+    p->ms[0] = 0;
+    for (int i = 0; i < c->sched.nmilestones; i++) {
+        char n[40];
+        fmt_num(n, sizeof n, c->sched.milestones[i]);
+        snprintf(p->ms + strlen(p->ms), sizeof p->ms - strlen(p->ms), "%s%s", i ? "," : "", n);
+    }
+}
+
+/* The job JSON. Keys are written in sorted order. A key is written when it
+ * can change the result of this phase (so an irrelevant setting, say the
+ * CLR period of a float phase, cannot split a phase into two ids). */
+static int job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
+                      const qs_model_cfg *mc, qs_phase ph, const proto *p,
+                      long long seed, const char *lipschitz)
+{
+    jbuf b = {out, 0, cap, 1, 0};
+    const qs_train_cfg *c = &p->c;
+    int quant = ph != QS_PHASE_FLOAT;
+    int clr_sched = c->sched.kind == QS_SCHED_CLR;
+    out[0] = 0;
+    jb_int(&b, "abits", mc->abits);
+    if (quant && mc->abits < 32)
+        jb_str(&b, "alpha_init", s->alpha_init);
+    jb_int(&b, "augment", c->augment);
+    jb_int(&b, "batch", c->batch);
+    if (mc->arch == QS_ARCH_RESNET)
+        jb_str(&b, "block", qs_block_name(mc->block));
+    if (clr_sched)
+        jb_str(&b, "clr_shape", c->sched.clr_shape == QS_CLR_SAWTOOTH ? "sawtooth" : "triangle");
+    jb_str(&b, "data", qs_data_kind_name(d->kind));
+    if (d->path)
+        jb_str(&b, "data_dir", d->path);
+    if (d->kind == QS_DATA_SYNTHETIC)
+        jb_int(&b, "data_seed", (long long)s->synth.seed);
+    jb_int(&b, "depth", mc->depth);
+    jb_int(&b, "epochs", c->epochs);
+    if (quant && mc->wbits < 32)
+        jb_int(&b, "first_last_bits", mc->first_last_bits);
+    jb_numtext(&b, "lipschitz", lipschitz);
+    jb_numtext(&b, "lr", p->lr);
+    if (clr_sched)
+        jb_numtext(&b, "lr_min", p->lr_min);
+    if (c->sched.kind == QS_SCHED_STEP)
+        jb_str(&b, "milestones", p->ms);
+    jb_str(&b, "model", mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn");
+    if (c->opt.kind == QS_OPT_SGD)
+        jb_numtext(&b, "momentum", p->momentum);
+    jb_str(&b, "optimizer", c->opt.kind == QS_OPT_ADAM ? "adam" : "sgd");
+    if (clr_sched)
+        jb_numtext(&b, "period", p->period);
+    jb_str(&b, "phase", qs_phase_name(ph));
+    if (mc->arch == QS_ARCH_FCDNN)
+        jb_bool(&b, "residual", mc->residual);
+    jb_str(&b, "schedule", qs_sched_name(c->sched.kind));
+    jb_int(&b, "seed", seed);
+    jb_int(&b, "test_limit", d->test_limit);
+    jb_int(&b, "threads", s->threads);
+    jb_int(&b, "train_limit", d->train_limit);
+    jb_int(&b, "wbits", mc->wbits);
+    jb_numtext(&b, "weight_decay", p->wd);
+    jb_int(&b, "width", mc->width);
+    jb_raw(&b, "}");
+    return b.overflow ? qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap) : QS_OK;
+}
+
+static int train_images(const gx_spec *s, const gx_dataset *d)
+{
+    long n;
+    switch (d->kind) {
+    case QS_DATA_SYNTHETIC:
+        n = 2L * s->synth.radii * s->synth.points * (1L + s->synth.copies);
+        break;
+    case QS_DATA_FMNIST:
+        n = 60000;
+        break;
+    default:
+        n = 50000;
+        break;
+    }
+    if (d->train_limit > 0 && d->train_limit < n)
+        n = d->train_limit;
+    return (int)n;
+}
+
+/* Adds (or finds) one phase; *out = its index. */
+static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+                   const qs_model_cfg *mc, qs_phase ph, long long seed, int reg, int parent)
+{
+    int rc;
+    qs_grid *g = x->g;
+    const proto *pr = &x->protos[3 * di + ph];
+    char cfg[2048], id[QS_PHASE_ID_LEN + 1];
+    qs_hash128 h;
+    const char *lip = (ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ) ? x->beta : "0";
+    if ((rc = job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
+        return rc;
+    /* A copy: g->jobs may move when it grows below. */
+    char pid[QS_PHASE_ID_LEN + 1] = "";
+    if (parent >= 0)
+        memcpy(pid, g->jobs[parent].id, sizeof pid);
+    qs_hash128_init(&h, 0x71737765657031ULL); /* "qsweep1" */
+    qs_hash128_update(&h, cfg, strlen(cfg));
+    qs_hash128_update(&h, "\n", 1);
+    qs_hash128_update(&h, pid, strlen(pid));
+    qs_hash128_hex(id, &h);
+    if ((*out = qs_grid_find(g, id)) >= 0)
+        return QS_OK;
+
+    const memo_ent *info = model_info(&x->mm, mc);
+    if (!info)
+        return qs_err(QS_ENOMEM, "out of memory");
+    if (info->rc)
+        return qs_err(QS_EINTERNAL, "model checked valid, then not: %s", info->msg);
+    if (g->njobs == x->cap) {
+        int cap = x->cap ? 2 * x->cap : 256;
+        qs_grid_job *nj = realloc(g->jobs, (size_t)cap * sizeof *nj);
+        if (!nj)
+            return qs_err(QS_ENOMEM, "out of memory: %d phases", g->njobs);
+        g->jobs = nj;
+        x->cap = cap;
+    }
+    qs_grid_job *j = &g->jobs[g->njobs];
+    memset(j, 0, sizeof *j);
+    if (!(j->config = strdup(cfg)))
+        return qs_err(QS_ENOMEM, "out of memory");
+    memcpy(j->id, id, sizeof j->id);
+    snprintf(j->parent, sizeof j->parent, "%s", pid);
+    j->phase = ph;
+    j->model = *mc;
+    qs_model_name(j->model_name, sizeof j->model_name, mc);
+    j->data = d->kind;
+    j->params = info->nparams;
+    j->seed = seed;
+    j->threads = s->threads;
+    j->epochs = pr->c.epochs;
+    snprintf(j->regularizer, sizeof j->regularizer, "%s",
+             ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ ? "lipschitz" : "none");
+    j->clr = ph == QS_PHASE_CLR;
+    j->train_images = train_images(s, d);
+    j->gflop = (double)pr->c.epochs * j->train_images * info->cost.train_flop / 1e9;
+    j->model_bits = info->cost.model_bits;
+    j->bops = info->cost.bops;
+    if (index_insert(g, g->njobs)) {
+        free(j->config);
+        return qs_err(QS_ENOMEM, "out of memory");
+    }
+    *out = g->njobs++;
+    return QS_OK;
+}
+
+/* ---------------------------------------------------------- combinations */
+
+static int arch_fits(long long arch, qs_data_kind k)
+{
+    return (arch == QS_ARCH_FCDNN) == (k == QS_DATA_SYNTHETIC);
+}
+
+static const char *arch_name(long long a) { return a == QS_ARCH_FCDNN ? "fcdnn" : "resnet"; }
+
+static int value_match(const gx_list *l, int k, const gx_val *v, long long arch, int width)
+{
+    for (int i = 0; i < l->n; i++) {
+        const gx_val *e = &l->v[i];
+        if (k == AX_ARCH ? e->i == arch
+            : k == AX_WIDTH ? (e->params > 0 ? e->params == v->params : e->i == width)
+                            : e->i == v->i)
+            return 1;
+    }
+    return 0;
+}
+
+static int excluded(const gx_spec *s, const gx_val *const *v, long long arch, int width)
+{
+    for (int i = 0; i < s->nex; i++) {
+        const gx_exclude *x = &s->ex[i];
+        int all = x->set != 0;
+        for (int k = 0; all && k < AX_N; k++)
+            if (x->set & (1u << k))
+                all = value_match(&x->k[k], k, v[k], arch, width);
+        if (all)
+            return 1;
+    }
+    return 0;
+}
+
+/* One combination: validates its model and adds its phases. */
+static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+                 const gx_val *const *v, gx_errs *e)
+{
+    long long arch = v[AX_ARCH] ? v[AX_ARCH]->i
+                                : (d->kind == QS_DATA_SYNTHETIC ? QS_ARCH_FCDNN : QS_ARCH_RESNET);
+    if (!arch_fits(arch, d->kind))
+        return QS_OK; /* reported once for the arch value, or another dataset's */
+    int wb = (int)v[AX_WBITS]->i, ab = (int)v[AX_ABITS]->i;
+    int reg = (int)v[AX_REG]->i, clr = (int)v[AX_CLR]->i;
+    /* grid.md: the float phase with a regularizer or CLR means nothing;
+     * the combination is dropped rather than reported. */
+    if (wb == 32 && ab == 32 && (reg != GX_REG_NONE || clr))
+        return QS_OK;
+
+    qs_model_cfg mc;
+    memset(&mc, 0, sizeof mc);
+    mc.arch = (qs_arch)arch;
+    /* Fields that do not apply are normalised, so an fcdnn crossed with a
+     * block axis is one model, not three. */
+    mc.block = arch == QS_ARCH_RESNET ? (qs_block)v[AX_BLOCK]->i : QS_BLOCK_BASIC;
+    mc.residual = arch == QS_ARCH_FCDNN ? (int)v[AX_RESIDUAL]->i : 0;
+    mc.depth = (int)v[AX_DEPTH]->i;
+    if (d->kind == QS_DATA_SYNTHETIC) {
+        mc.in_c = 2;
+        mc.in_h = mc.in_w = 1;
+        mc.classes = 2;
+    } else {
+        mc.in_c = d->kind == QS_DATA_CIFAR10 ? 3 : 1;
+        mc.in_h = mc.in_w = 32;
+        mc.classes = 10;
+    }
+    mc.wbits = mc.abits = 32;
+    mc.first_last_bits = s->first_last_bits;
+
+    /* Depth first (with a stand-in width), so its message lands on the
+     * depth's path; then the width. */
+    const char *err = NULL, *err_path = NULL;
+    mc.width = 1;
+    const memo_ent *mi = model_info(&x->mm, &mc);
+    if (!mi)
+        return qs_err(QS_ENOMEM, "out of memory");
+    if (mi->rc) {
+        err = mi->msg;
+        err_path = v[AX_DEPTH]->path;
+    } else if (v[AX_WIDTH]->params > 0) {
+        const memo_ent *ms = model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
+        if (!ms)
+            return qs_err(QS_ENOMEM, "out of memory");
+        if (ms->rc) {
+            err = ms->msg;
+            err_path = v[AX_WIDTH]->path;
+        } else {
+            mc.width = ms->width;
+        }
+    } else {
+        mc.width = (int)v[AX_WIDTH]->i;
+    }
+    if (!err) {
+        if (!(mi = model_info(&x->mm, &mc)))
+            return qs_err(QS_ENOMEM, "out of memory");
+        if (mi->rc) {
+            err = mi->msg;
+            err_path = v[AX_WIDTH]->path;
+        }
+    }
+    if (excluded(s, v, arch, err ? 0 : mc.width))
+        return QS_OK;
+    if (err) {
+        /* "depth 21 is not 6n+2 ..." at the depth's own path; the message
+         * names the block, which may come from another axis. */
+        qs_gx_err(e, err_path, "%s", err);
+        return QS_OK;
+    }
+
+    long long seed = v[AX_SEED]->i;
+    int f, r, c, rc;
+    if (x->last_f >= 0 && x->last_ds == di && x->last_seed == seed &&
+        memcmp(&x->last_mc, &mc, sizeof mc) == 0) {
+        f = x->last_f;
+    } else {
+        if ((rc = add_job(&f, x, s, d, di, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
+            return rc;
+        x->last_f = f;
+        x->last_r = -1;
+        x->last_ds = di;
+        x->last_seed = seed;
+        x->last_mc = mc;
+    }
+    if (wb == 32 && ab == 32)
+        return QS_OK;
+    mc.wbits = wb;
+    mc.abits = ab;
+    if (x->last_r >= 0 && x->last_r_wb == wb && x->last_r_ab == ab && x->last_r_reg == reg) {
+        r = x->last_r;
+    } else {
+        if ((rc = add_job(&r, x, s, d, di, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
+            return rc;
+        x->last_r = r;
+        x->last_r_wb = wb;
+        x->last_r_ab = ab;
+        x->last_r_reg = reg;
+    }
+    if (clr && (rc = add_job(&c, x, s, d, di, &mc, QS_PHASE_CLR, seed, reg, r)))
+        return rc;
+    return QS_OK;
+}
+
+static const gx_val *default_val(int k)
+{
+    static gx_val defs[AX_N];
+    static int init;
+    if (!init) {
+        /* grid.md: regularizer none, clr false, seed 1, residual false,
+         * wbits 32, abits 32; block basic (ignored by fcdnn). */
+        defs[AX_BLOCK].i = QS_BLOCK_BASIC;
+        defs[AX_WBITS].i = 32;
+        defs[AX_ABITS].i = 32;
+        defs[AX_SEED].i = 1;
+        init = 1;
+    }
+    return &defs[k];
+}
+
+/* Sort: parents first (float, retrain, clr), then the longest expected
+ * phase first so big jobs do not straggle at the end, then id (stable
+ * order for equal cost). */
+static int job_cmp_idx(const void *a, const void *b, void *jobs)
+{
+    const qs_grid_job *x = (const qs_grid_job *)jobs + *(const int *)a;
+    const qs_grid_job *y = (const qs_grid_job *)jobs + *(const int *)b;
+    if (x->phase != y->phase)
+        return x->phase < y->phase ? -1 : 1;
+    if (x->gflop != y->gflop)
+        return x->gflop > y->gflop ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Sorts g->jobs by job_cmp through an index array (a job is a few hundred
+ * bytes: moving indices, then each job once, is much cheaper than letting
+ * qsort move jobs), then rebuilds the id table. */
+static int sort_jobs(qs_grid *g)
+{
+    int n = g->njobs;
+    int *ord = malloc(((size_t)n + 1) * sizeof *ord);
+    qs_grid_job *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+    if (!ord || !sorted) {
+        free(ord);
+        free(sorted);
+        return qs_err(QS_ENOMEM, "out of memory sorting %d phases", n);
+    }
+    for (int i = 0; i < n; i++)
+        ord[i] = i;
+    qsort_r(ord, (size_t)n, sizeof *ord, job_cmp_idx, g->jobs);
+    for (int i = 0; i < n; i++)
+        sorted[i] = g->jobs[ord[i]];
+    free(g->jobs);
+    g->jobs = sorted;
+    free(ord);
+    return index_rebuild(g);
+}
+
+int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
+{
+    ctx x;
+    int rc = QS_OK;
+    gx_dataset defds;
+    const gx_dataset *ds = s->ds;
+    int nds = s->nds;
+    const gx_case none = {0};
+    memset(&x, 0, sizeof x);
+    x.g = g;
+
+    /* Every arch value given anywhere. */
+    const gx_val *archs[256];
+    int narch = 0;
+    for (int i = 0; i < s->axes[AX_ARCH].n && narch < 256; i++)
+        archs[narch++] = &s->axes[AX_ARCH].v[i];
+    for (int i = 0; i < s->ncases && narch < 256; i++)
+        if (s->cases[i].set & (1u << AX_ARCH))
+            archs[narch++] = &s->cases[i].v[AX_ARCH];
+
+    if (nds == 0) {
+        /* No dataset: the one every arch fits (synthetic for fcdnn grids,
+         * else the paper's CIFAR-10). */
+        int all_fc = narch > 0;
+        for (int i = 0; i < narch; i++)
+            all_fc &= archs[i]->i == QS_ARCH_FCDNN;
+        memset(&defds, 0, sizeof defds);
+        defds.kind = all_fc ? QS_DATA_SYNTHETIC : QS_DATA_CIFAR10;
+        for (int i = 0; i < 3; i++) {
+            gx_override *o = &defds.ov[i];
+            memset(o, 0, sizeof *o);
+            o->opt = o->sched = o->shape = o->augment = -1;
+            o->lr = o->lr_min = o->momentum = o->weight_decay = o->period = -1;
+        }
+        snprintf(defds.jpath, sizeof defds.jpath, "dataset");
+        ds = &defds;
+        nds = 1;
+    }
+    if (!s->ds_bad)
+        for (int i = 0; i < narch; i++) {
+            int fits = 0;
+            for (int j = 0; j < nds; j++)
+                fits |= arch_fits(archs[i]->i, ds[j].kind);
+            if (!fits) {
+                char have[128] = "";
+                for (int j = 0; j < nds; j++)
+                    snprintf(have + strlen(have), sizeof have - strlen(have), "%s\"%s\"",
+                             j ? ", " : "", qs_data_kind_name(ds[j].kind));
+                qs_gx_err(e, archs[i]->path, "\"%s\" needs %s data (this grid has %s)",
+                          arch_name(archs[i]->i),
+                          archs[i]->i == QS_ARCH_FCDNN ? "\"synthetic\""
+                                                       : "image (\"fashion-mnist\" or \"cifar10\")",
+                          have);
+            }
+        }
+    if (s->ds_bad)
+        goto cleanup; /* which data a combination uses is unknown */
+
+    /* depth and width have no default: axes or every case. */
+    const int required[2] = {AX_DEPTH, AX_WIDTH};
+    for (int r = 0; r < 2; r++) {
+        int k = required[r];
+        unsigned bit = 1u << k;
+        if ((s->axes_set | s->axes_bad) & bit)
+            continue;
+        if (s->ncases == 0) {
+            char p[GX_PATH_LEN];
+            snprintf(p, sizeof p, "axes.%s", qs_gx_axis_names[k]);
+            qs_gx_err(e, p, "missing (give %s in axes or in every case)", qs_gx_axis_names[k]);
+        }
+        for (int i = 0; i < s->ncases; i++)
+            if (!((s->cases[i].set | s->cases[i].bad) & bit)) {
+                char p[GX_PATH_LEN + 16];
+                snprintf(p, sizeof p, "%s.%s", s->cases[i].path, qs_gx_axis_names[k]);
+                qs_gx_err(e, p, "missing (%s is not an axis, so every case needs it)",
+                          qs_gx_axis_names[k]);
+            }
+    }
+
+    if (!(x.protos = calloc((size_t)nds * 3, sizeof *x.protos))) {
+        rc = qs_err(QS_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (int di = 0; di < nds; di++)
+        for (int ph = 0; ph < 3; ph++)
+            proto_init(&x.protos[3 * di + ph], s, &ds[di], (qs_phase)ph);
+    fmt_num(x.beta, sizeof x.beta, s->beta);
+    x.last_f = x.last_r = -1;
+
+    int ncase = s->ncases ? s->ncases : 1;
+    double total = 0;
+    for (int di = 0; di < nds; di++)
+        for (int ci = 0; ci < ncase; ci++) {
+            const gx_case *cs = s->ncases ? &s->cases[ci] : &none;
+            double p = 1;
+            for (int k = 0; k < AX_N; k++)
+                if (!(cs->set & (1u << k)) && s->axes[k].n > 0)
+                    p *= s->axes[k].n;
+            total += p;
+        }
+    if (total > GX_MAX_COMBOS) {
+        qs_gx_err(e, "axes", "%.0f combinations is more than the %.0f allowed", total,
+                  GX_MAX_COMBOS);
+        goto cleanup;
+    }
+
+    for (int di = 0; di < nds && rc == QS_OK; di++)
+        for (int ci = 0; ci < ncase && rc == QS_OK; ci++) {
+            const gx_case *cs = s->ncases ? &s->cases[ci] : &none;
+            const gx_val *lists[AX_N];
+            int lens[AX_N], idx[AX_N], skip = 0;
+            for (int k = 0; k < AX_N; k++) {
+                unsigned bit = 1u << k;
+                idx[k] = 0;
+                if (cs->set & bit) {
+                    lists[k] = &cs->v[k];
+                    lens[k] = 1;
+                } else if (s->axes[k].n > 0) {
+                    lists[k] = s->axes[k].v;
+                    lens[k] = s->axes[k].n;
+                } else if (((cs->bad | s->axes_bad) & bit) || k == AX_DEPTH || k == AX_WIDTH) {
+                    skip = 1; /* a problem already reported */
+                    break;
+                } else {
+                    lists[k] = k == AX_ARCH ? NULL : default_val(k);
+                    lens[k] = 1;
+                }
+            }
+            if (skip)
+                continue;
+            for (;;) {
+                const gx_val *v[AX_N];
+                for (int k = 0; k < AX_N; k++)
+                    v[k] = lists[k] ? &lists[k][idx[k]] : NULL;
+                if ((rc = combo(&x, s, &ds[di], di, v, e)))
+                    break;
+                /* Next combination, the quantization axes fastest so the
+                 * float phase of one model is found once, not per variant. */
+                static const int order[AX_N] = {AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH,
+                                                AX_RESIDUAL, AX_SEED, AX_WBITS, AX_ABITS,
+                                                AX_REG, AX_CLR};
+                int q = AX_N - 1;
+                while (q >= 0 && ++idx[order[q]] == lens[order[q]])
+                    idx[order[q--]] = 0;
+                if (q < 0)
+                    break;
+            }
+        }
+    if (rc != QS_OK)
+        goto cleanup;
+    if (e->n == 0 && g->njobs == 0)
+        qs_gx_err(e, "exclude", "every combination is excluded: the grid has no phases");
+    if (e->n == 0)
+        rc = sort_jobs(g);
+cleanup:
+    memo_free(&x.mm);
+    free(x.protos);
+    if (rc != QS_OK)
+        rc = qs_err_wrap(rc, "expanding grid %s", e->file);
+    return rc;
+}
+
+void qs_grid_free(qs_grid *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->njobs; i++)
+        free(g->jobs[i].config);
+    free(g->jobs);
+    free(g->index);
+    free(g->name);
+    free(g->text);
+    free(g->path);
+    free(g->data_dir);
+    memset(g, 0, sizeof *g);
+}

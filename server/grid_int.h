@@ -1,0 +1,102 @@
+/* Internals shared by grid.c (parsing and validation of the JSON) and
+ * grid_expand.c (combinations -> phase DAG). Not part of the grid API. */
+#ifndef QS_GRID_INT_H
+#define QS_GRID_INT_H
+
+#include <stddef.h>
+
+#include "grid.h"
+#include "optim.h"
+#include "quant.h"
+
+/* The keys that `axes`, `cases` and `exclude` may set. */
+enum { AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH, AX_RESIDUAL, AX_WBITS, AX_ABITS,
+       AX_REG, AX_CLR, AX_SEED, AX_N };
+extern const char *const qs_gx_axis_names[AX_N];
+
+enum { GX_REG_NONE = 0, GX_REG_LIPSCHITZ = 1 };
+
+#define GX_PATH_LEN 128
+
+typedef struct {
+    long long i;            /* the value (enum, int, 0/1); width: k, 0 when params */
+    double params;          /* width {"params": N}; 0 otherwise */
+    char path[GX_PATH_LEN]; /* where it came from, e.g. "axes.depth[2]" */
+} gx_val;
+
+typedef struct {
+    gx_val *v;
+    int n;
+} gx_list;
+
+typedef struct {
+    gx_val v[AX_N];
+    unsigned set;           /* bit k: key k given */
+    unsigned bad;           /* bit k: key k given with a problem (reported) */
+    char path[GX_PATH_LEN];
+} gx_case;
+
+typedef struct {
+    gx_list k[AX_N];
+    unsigned set;
+} gx_exclude;
+
+/* Protocol overrides of one phase; unset fields keep the dataset default. */
+typedef struct {
+    int opt;                /* qs_opt_kind, -1 unset */
+    int sched;              /* qs_sched_kind, -1 unset */
+    double lr, lr_min, momentum, weight_decay, period; /* < 0 unset */
+    int epochs, batch;      /* 0 unset */
+    int have_ms, nms;
+    double ms[QS_MAX_MILESTONES];
+    int shape;              /* qs_clr_shape, -1 unset */
+    int augment;            /* -1 unset */
+} gx_override;
+
+typedef struct {
+    qs_data_kind kind;
+    char *path;             /* as given; NULL = the worker's default */
+    int train_limit, test_limit;
+    gx_override ov[3];      /* per-dataset phase overrides (win over the top level) */
+    char jpath[GX_PATH_LEN];/* "dataset" or "dataset[1]" */
+} gx_dataset;
+
+/* Collected problems: "FILE: json.path: message" lines, duplicates dropped. */
+typedef struct {
+    const char *file;
+    char *buf;
+    size_t len, cap;
+    int n;
+    int oom;
+} gx_errs;
+
+typedef struct {
+    char *name;
+    int json_ok;            /* the text was one JSON object */
+    gx_list axes[AX_N];
+    unsigned axes_set;      /* bit k: axis k has at least one good value */
+    unsigned axes_bad;      /* bit k: axis k has a problem (reported) */
+    gx_case *cases;
+    int ncases;
+    gx_exclude *ex;
+    int nex;
+    gx_dataset *ds;
+    int nds;
+    int ds_bad;             /* a dataset entry has a problem (reported) */
+    gx_override ov[3];      /* top-level "float", "retrain", "clr" */
+    int first_last_bits;
+    char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
+    double beta;            /* lipschitz.beta */
+    int threads;
+    qs_synth_cfg synth;
+} gx_spec;
+
+void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void qs_gx_spec_free(gx_spec *s);
+/* Parses the JSON into s; problems go to e. */
+void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
+/* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */
+int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e);
+
+#endif

@@ -1,0 +1,318 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "err.h"
+#include "http_static.h"
+
+struct qs_http {
+    struct MHD_Daemon *d;
+    qs_http_cfg cfg;
+    int loopback; /* bound to a loopback address: check Host */
+    int port;
+};
+
+/* Per request, created by the URI callback from the raw request target
+ * (before libmicrohttpd decodes it: %2e%2e and %2f are still visible). */
+typedef struct {
+    size_t uri_len;
+    int bad_path;
+    int answered;
+} req_state;
+
+/* The raw path (up to '?') is refused when it holds anything a real page
+ * never sends: dot segments, encoded dots, slashes, backslashes or NULs,
+ * raw backslashes or control bytes, or no leading slash at all. */
+static int raw_path_bad(const char *uri)
+{
+    if (uri[0] != '/')
+        return 1;
+    size_t n = strcspn(uri, "?#");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if (c < 0x20 || c == 0x7F || c == '\\')
+            return 1;
+        if (c == '%') {
+            if (i + 2 >= n) /* a truncated escape */
+                return 1;
+            const char *e = uri + i + 1;
+            if (!strncasecmp(e, "2e", 2) || !strncasecmp(e, "2f", 2) || !strncasecmp(e, "5c", 2) ||
+                !strncmp(e, "00", 2) || !strncasecmp(e, "c0", 2) || !strncasecmp(e, "c1", 2))
+                return 1;
+        }
+        if (c == '.' && i > 0 && uri[i - 1] == '/' && i + 1 < n && uri[i + 1] == '.')
+            return 1;
+    }
+    return 0;
+}
+
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    req_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL; /* the handler answers 503 */
+    s->uri_len = strlen(uri);
+    s->bad_path = raw_path_bad(uri);
+    return s;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    free(*req_cls);
+    *req_cls = NULL;
+}
+
+static void log_cb(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fprintf(stderr, "qsweep serve: ");
+    vfprintf(stderr, fmt, ap);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, qs_resp *resp, int is_api, int is_head)
+{
+    static const char oom[] = "{\"error\":\"out of memory\"}\n";
+    struct MHD_Response *r = NULL;
+    size_t len;
+    char *body = resp->body.oom ? NULL : qs_buf_take(&resp->body, &len);
+    int status = resp->status;
+    (void)is_head; /* libmicrohttpd omits the body of a HEAD response itself */
+    if (body)
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        status = 500;
+        resp->ctype = "application/json; charset=utf-8";
+        resp->disposition = NULL;
+        r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", resp->ctype ? resp->ctype : "application/octet-stream");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    /* API answers change with every commit of the sweep: never cached. */
+    MHD_add_response_header(r, "Cache-Control", is_api ? "no-store" : "no-cache");
+    if (resp->disposition)
+        MHD_add_response_header(r, "Content-Disposition", resp->disposition);
+    if (resp->ctype && !strncmp(resp->ctype, "text/html", 9))
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; "
+                                "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    if (status == 405)
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+typedef struct {
+    qs_params *p;
+    int overflow, bad;
+} param_ctx;
+
+static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    param_ctx *ctx = cls;
+    if (!key || strlen(key) != key_size || key_size == 0 || key_size > 64) {
+        ctx->bad = 1;
+        return MHD_NO;
+    }
+    if (ctx->p->n >= QS_API_MAX_PARAMS) {
+        ctx->overflow = 1;
+        return MHD_NO;
+    }
+    qs_param *q = &ctx->p->v[ctx->p->n++];
+    q->key = key;
+    q->val = value ? value : "";
+    q->len = value ? value_size : 0;
+    return MHD_YES;
+}
+
+/* Host must name this machine when serving on loopback: a web page from
+ * elsewhere cannot then read the API through DNS rebinding. */
+static int host_ok(const qs_http *h, struct MHD_Connection *c)
+{
+    if (!h->loopback)
+        return 1;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!host)
+        return 1; /* HTTP/1.0 without Host */
+    char name[300];
+    size_t n = strlen(host);
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, host, n + 1);
+    if (name[0] == '[') { /* [v6]:port */
+        char *e = strchr(name, ']');
+        if (!e)
+            return 0;
+        *e = '\0';
+        memmove(name, name + 1, strlen(name + 1) + 1);
+    } else {
+        char *colon = strchr(name, ':');
+        if (colon)
+            *colon = '\0';
+    }
+    if (!strcasecmp(name, "localhost") || !strcmp(name, "::1") || !strcmp(name, h->cfg.bind))
+        return 1;
+    struct in_addr a;
+    return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls)
+{
+    (void)upload_data;
+    qs_http *h = cls;
+    req_state *s = *req_cls;
+    if (s && s->answered) {
+        *upload_data_size = 0; /* a body we do not read */
+        return MHD_YES;
+    }
+    if (s)
+        s->answered = 1;
+    qs_resp resp;
+    qs_resp_init(&resp);
+    int is_api = 1, is_head = !strcmp(method, "HEAD");
+    const char *cl;
+    enum MHD_Result ret;
+
+    if (!s) {
+        qs_resp_error(&resp, 503, NULL, "server out of memory");
+    } else if (s->uri_len > QS_HTTP_MAX_URI) {
+        qs_resp_error(&resp, 414, NULL, "URL longer than %d bytes", QS_HTTP_MAX_URI);
+    } else if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+        /* HTTP/0.9 or a request line libmicrohttpd had to guess at (a NUL
+         * in it, for one). */
+        qs_resp_error(&resp, 400, NULL, "malformed request line");
+    } else if (strcmp(method, "GET") != 0 && !is_head) {
+        qs_resp_error(&resp, 405, NULL, "method not allowed: this server only reads (GET, HEAD)");
+    } else if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") ||
+               ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) &&
+                strcmp(cl, "0") != 0)) {
+        /* A GET with a body is either a mistake or request smuggling. */
+        qs_resp_error(&resp, 400, NULL, "a GET request carries no body");
+    } else if (!host_ok(h, c)) {
+        qs_resp_error(&resp, 403, NULL, "Host header does not name this machine");
+    } else if (s->bad_path || strstr(url, "..") || strchr(url, '\\')) {
+        qs_resp_error(&resp, 400, NULL, "bad path: dot segments and encoded separators are refused");
+    } else if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api")) {
+        const qs_api_route *route = qs_api_find(url);
+        if (!route) {
+            qs_resp_error(&resp, 404, NULL, "no such API endpoint: %s (see docs/api.md)", url);
+        } else {
+            qs_params params = {.n = 0};
+            param_ctx pc = {&params, 0, 0};
+            MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_cb, &pc);
+            if (pc.bad) {
+                qs_resp_error(&resp, 400, NULL, "malformed query parameter name");
+            } else if (pc.overflow) {
+                qs_resp_error(&resp, 400, NULL, "more than %d query parameters", QS_API_MAX_PARAMS);
+            } else {
+                sqlite3 *db = qs_dbpool_get(h->cfg.pool);
+                qs_api_call(route, &params, db, &resp);
+                qs_dbpool_put(h->cfg.pool, db);
+            }
+        }
+    } else {
+        is_api = 0;
+        qs_static_get(h->cfg.webdir, h->cfg.chartjs, url, &resp);
+        if (resp.status == 404)
+            is_api = 1;
+    }
+    ret = queue(c, &resp, is_api, is_head);
+    qs_resp_free(&resp);
+    return ret;
+}
+
+int qs_http_start(qs_http **out, const qs_http_cfg *cfg)
+{
+    int rc = QS_OK;
+    qs_http *h = calloc(1, sizeof *h);
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    *out = NULL;
+    if (!h)
+        return qs_err(QS_ENOMEM, "out of memory");
+    h->cfg = *cfg;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, cfg->bind, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)cfg->port);
+        sa = (struct sockaddr *)&a4;
+        h->loopback = (ntohl(a4.sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, cfg->bind, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)cfg->port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+        h->loopback = IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr);
+    } else {
+        rc = qs_err(QS_EINVAL, "--bind %s: not an IPv4 or IPv6 address", cfg->bind);
+        goto cleanup;
+    }
+    h->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, handler, h,
+        /* First, so that option errors below are logged through it too. */
+        MHD_OPTION_EXTERNAL_LOGGER, log_cb, h,
+        MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        /* Request line and headers must fit in this: larger ones are
+         * refused by libmicrohttpd (414 / 431) before any handler runs. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QS_HTTP_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        /* Strict parsing: malformed request lines and headers are refused
+         * by libmicrohttpd instead of being guessed at. */
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        /* Idle or trickling clients are dropped instead of holding a slot. */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+        MHD_OPTION_END);
+    if (!h->d) {
+        rc = qs_err(QS_EIO, "cannot listen on %s port %d (in use, or not an address of this machine?)",
+                    cfg->bind, cfg->port);
+        goto cleanup;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : cfg->port;
+    *out = h;
+    h = NULL;
+cleanup:
+    qs_http_stop(h);
+    return rc;
+}
+
+int qs_http_port(const qs_http *h) { return h->port; }
+
+void qs_http_stop(qs_http *h)
+{
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    free(h);
+}

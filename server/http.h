@@ -1,0 +1,31 @@
+/* The dashboard's HTTP server on libmicrohttpd: a pool of threads, each
+ * request answered from the JSON API (api.h) or the static files
+ * (http_static.h). Hostile input is refused before it reaches either:
+ * over-long URLs and headers, path traversal in any encoding, methods other
+ * than GET and HEAD, and (when bound to loopback) foreign Host headers. */
+#ifndef QS_HTTP_H
+#define QS_HTTP_H
+
+#include "api_db.h"
+
+#define QS_HTTP_MAX_URI 4096            /* bytes of the request target */
+#define QS_HTTP_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
+
+typedef struct {
+    const char *bind; /* IPv4 or IPv6 literal */
+    int port;         /* 0: any free port */
+    int threads;
+    const char *webdir;
+    const char *chartjs; /* "" when not installed */
+    qs_dbpool *pool;
+} qs_http_cfg;
+
+typedef struct qs_http qs_http;
+
+int qs_http_start(qs_http **out, const qs_http_cfg *cfg);
+/* The port actually bound (differs from cfg->port when that was 0). */
+int qs_http_port(const qs_http *h);
+/* Stops accepting, finishes the requests in flight, frees everything. */
+void qs_http_stop(qs_http *h);
+
+#endif

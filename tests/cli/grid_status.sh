@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `qsweep status`: progress lines and failed phases from a real database;
+# clear errors, exit 2 and untouched files for a missing or foreign --db;
+# reads while another process holds a write transaction.
+. "$(dirname "$0")/lib.sh"
+
+have_sqlite() { command -v sqlite3 > /dev/null; }
+
+# A qsweep database with one sweep "t": 2 done, 1 running (epochs 1, 2 at
+# 100 and 250 img/s), 1 failed (diverged) with a child failed by it, 1 queued.
+make_db() {
+    sqlite3 "$1" < sql/schema.sql > /dev/null &&
+    sqlite3 "$1" <<'SQL'
+INSERT INTO meta VALUES ('schema_version', '1'), ('application', 'qsweep');
+INSERT INTO sweeps(id, name, grid, started) VALUES (1, 't', '{}', 1000);
+INSERT INTO phases(id, parent_id, phase, config, model, dataset, arch, depth, width, params,
+                   wbits, abits, regularizer, seed, threads, epochs, gflop, status, seconds,
+                   finished, epochs_done, error, updated)
+VALUES ('a', NULL, 'float', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 32, 32,
+        'none', 1, 1, 10, 100, 'done', 10, 2000, 10, NULL, 1),
+       ('b', 'a', 'retrain', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 2, 32,
+        'none', 1, 1, 10, 100, 'done', 10, 2001, 10, NULL, 1),
+       ('c', 'a', 'retrain', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 32, 2,
+        'none', 1, 1, 10, 100, 'running', NULL, NULL, 5, NULL, 1),
+       ('d', 'a', 'retrain', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 2, 2,
+        'lipschitz', 1, 1, 10, 100, 'failed', NULL, NULL, 3, 'diverged', 2),
+       ('e', 'd', 'clr', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 2, 2,
+        'lipschitz', 1, 1, 10, 100, 'failed', NULL, NULL, 0, 'parent failed: diverged', 3),
+       ('f', 'a', 'retrain', '{}', 'fcdnn-128-4', 'synthetic', 'fcdnn', 4, 128, 33666, 2, 2,
+        'none', 1, 1, 10, 100, 'queued', NULL, NULL, 0, NULL, 1);
+INSERT INTO sweep_phases SELECT 1, id FROM phases;
+INSERT INTO epochs(phase_id, epoch, img_per_s) VALUES ('c', 1, 100), ('c', 2, 250);
+SQL
+}
+
+status_progress_and_failures() {
+    if ! have_sqlite; then pass "status_progress_and_failures (no sqlite3 CLI: skipped)"; return; fi
+    make_db "$T/r.db" || { fail status_progress_and_failures "could not build the database"; return; }
+    "$Q" status --db "$T/r.db" > "$T/out" 2> "$T/err"
+    local rc=$? miss=""
+    # Left: queued 100 + running 50 + 0 = 150 GFLOP; rate 10 GFLOP/s per
+    # rank x 1 running = 15 s.
+    grep -q '^t: 2/6 done, 1 running, 2 failed, 1 queued; 250.0 img/s; ETA 15s$' "$T/out" || miss="$miss [progress line]"
+    grep -q '^  failed: fcdnn-128-4 retrain w2a2 lipschitz seed 1 (d): diverged$' "$T/out" || miss="$miss [failed retrain]"
+    grep -q '^  failed: fcdnn-128-4 clr w2a2 lipschitz seed 1 (e): parent failed: diverged$' "$T/out" || miss="$miss [failed child]"
+    if [ "$rc" = 0 ] && [ -z "$miss" ]; then pass status_progress_and_failures
+    else fail status_progress_and_failures "rc $rc, missing$miss; got: $(cat "$T/out" "$T/err")"; fi
+}
+
+status_while_writing() {
+    if ! have_sqlite; then pass "status_while_writing (no sqlite3 CLI: skipped)"; return; fi
+    make_db "$T/w.db" || { fail status_while_writing "could not build the database"; return; }
+    sqlite3 "$T/w.db" 'PRAGMA journal_mode = WAL' > /dev/null
+    # A writer holds an open write transaction for 2 s.
+    ( { echo "BEGIN IMMEDIATE; UPDATE phases SET status = 'done';"; sleep 2; echo "COMMIT;"; } |
+        sqlite3 "$T/w.db" ) &
+    local wpid=$!
+    sleep 0.5
+    "$Q" status --db "$T/w.db" > "$T/out" 2> "$T/err"
+    local rc=$?
+    wait "$wpid"
+    if [ "$rc" = 0 ] && grep -q '^t: 2/6 done' "$T/out"; then pass status_while_writing
+    else fail status_while_writing "rc $rc: $(cat "$T/out" "$T/err")"; fi
+}
+
+status_missing_db() {
+    "$Q" status --db "$T/none.db" > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" = 2 ] && grep -q "none.db: no such database" "$T/err" && [ ! -e "$T/none.db" ]
+    then pass status_missing_db; else fail status_missing_db "rc $rc: $(cat "$T/err")"; fi
+}
+
+status_text_file_untouched() {
+    printf 'not a database\n' > "$T/notes.db"
+    cp "$T/notes.db" "$T/notes.orig"
+    "$Q" status --db "$T/notes.db" > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" = 2 ] && grep -q "notes.db: not a SQLite database" "$T/err" && cmp -s "$T/notes.db" "$T/notes.orig"
+    then pass status_text_file_untouched; else fail status_text_file_untouched "rc $rc: $(cat "$T/err")"; fi
+}
+
+status_foreign_sqlite_untouched() {
+    if ! have_sqlite; then pass "status_foreign_sqlite_untouched (no sqlite3 CLI: skipped)"; return; fi
+    sqlite3 "$T/other.db" 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'
+    cp "$T/other.db" "$T/other.orig"
+    "$Q" status --db "$T/other.db" > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" = 2 ] && grep -q "other.db: a SQLite database but not a qsweep database" "$T/err" &&
+        cmp -s "$T/other.db" "$T/other.orig"
+    then pass status_foreign_sqlite_untouched; else fail status_foreign_sqlite_untouched "rc $rc: $(cat "$T/err")"; fi
+}
+
+status_empty_db() {
+    if ! have_sqlite; then pass "status_empty_db (no sqlite3 CLI: skipped)"; return; fi
+    sqlite3 "$T/e.db" < sql/schema.sql > /dev/null
+    sqlite3 "$T/e.db" "INSERT INTO meta VALUES ('schema_version', '1'), ('application', 'qsweep')"
+    "$Q" status --db "$T/e.db" > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" = 0 ] && grep -q "e.db: no sweeps yet" "$T/out"; then pass status_empty_db
+    else fail status_empty_db "rc $rc: $(cat "$T/out" "$T/err")"; fi
+}
+
+run_cases status_progress_and_failures status_while_writing status_missing_db \
+    status_text_file_untouched status_foreign_sqlite_untouched status_empty_db

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The sweep service end to end with real MPI ranks (mpirun -n 3 and -n 1),
+# a real SQLite file: completion, reuse, kill -9 and resume bit for bit,
+# a diverging phase, SIGTERM, and a bad grid leaving the database untouched.
+set -u
+cd "$(dirname "$0")/../.."
+Q=$PWD/bin/qsweep
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# Synthetic FCDNNs, small enough for seconds per phase.
+cat > "$T/grid.json" <<'G'
+{
+  "name": "mpi-test",
+  "dataset": {"name": "synthetic", "train_limit": 4000, "test_limit": 2000},
+  "axes": {"arch": "fcdnn", "width": [16, 32], "depth": [3, 4],
+           "wbits": [32, 2], "abits": [32, 2], "clr": [false, true]},
+  "exclude": [{"wbits": 2, "abits": 32}, {"wbits": 32, "abits": 2}],
+  "float": {"epochs": 30}, "retrain": {"epochs": 12}, "clr": {"epochs": 4, "period": 2}
+}
+G
+# The comparable part of a result: everything but timings and attempts.
+rows() {
+    sqlite3 "$1" "SELECT phase_id, phase, status, wbits, abits, clr, epochs_done,
+                  printf('%.6f', test_acc), printf('%.9f', test_loss), printf('%.9f', train_loss),
+                  COALESCE(error, '') FROM runs ORDER BY phase_id"
+    sqlite3 "$1" "SELECT phase_id, epoch, printf('%.9f', train_loss), printf('%.6f', test_acc)
+                  FROM epochs ORDER BY phase_id, epoch"
+}
+# Polls the database until the SQL returns 1 (bounded: 120 s).
+wait_for() {
+    local db=$1 sql=$2 i
+    for i in $(seq 1 600); do
+        [ "$(sqlite3 "$db" "$sql" 2>/dev/null)" = "1" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+test_full_run() {
+    mpirun -n 3 "$Q" "$T/grid.json" --db "$T/ref.db" --ckpt-interval 0 >"$T/ref.out" 2>"$T/ref.err"
+    local rc=$? n
+    n=$(sqlite3 "$T/ref.db" "SELECT COUNT(*) FROM runs WHERE status = 'done'" 2>/dev/null)
+    local total
+    total=$(sqlite3 "$T/ref.db" "SELECT COUNT(*) FROM runs" 2>/dev/null)
+    if [ $rc -ne 0 ] || [ "$n" != "$total" ] || [ "${total:-0}" -lt 10 ]; then
+        fail sweep_full_run "rc $rc, $n of $total done; $(tail -3 "$T/ref.err")"; return
+    fi
+    if ! grep -q "coordinator CPU" "$T/ref.err"; then
+        fail sweep_full_run "no coordinator CPU line"; return
+    fi
+    pass sweep_full_run
+}
+
+# The coordinator must not spin: its CPU time is a small part of the wall time.
+test_coordinator_cpu() {
+    local line cpu wall
+    line=$(grep "coordinator CPU" "$T/ref.err")
+    wall=$(echo "$line" | sed -E 's/.*after ([0-9.]+) s.*/\1/')
+    cpu=$(echo "$line" | sed -E 's/.*CPU ([0-9.]+) s.*/\1/')
+    if awk -v c="$cpu" -v w="$wall" 'BEGIN { exit !(c < 0.25 * w) }'; then
+        pass "sweep_coordinator_cpu ($cpu s CPU over $wall s)"
+    else
+        fail sweep_coordinator_cpu "rank 0 used $cpu s CPU over $wall s wall"
+    fi
+}
+
+test_rerun_reuses() {
+    local before after
+    before=$(sqlite3 "$T/ref.db" "SELECT SUM(attempts) FROM phases")
+    mpirun -n 3 "$Q" "$T/grid.json" --db "$T/ref.db" >/dev/null 2>"$T/rerun.err"
+    after=$(sqlite3 "$T/ref.db" "SELECT SUM(attempts) FROM phases")
+    if [ "$before" = "$after" ] && [ -n "$before" ]; then pass sweep_rerun_reuses_done
+    else fail sweep_rerun_reuses_done "attempts $before -> $after"; fi
+}
+
+test_kill9_resume() {
+    setsid mpirun -n 3 "$Q" "$T/grid.json" --db "$T/kill.db" --ckpt-interval 0 \
+        >/dev/null 2>"$T/kill.err" &
+    local pid=$!
+    # Killed once some phases are done and a running one has a checkpoint.
+    if ! wait_for "$T/kill.db" "SELECT (SELECT COUNT(*) FROM phases WHERE status='done') >= 2
+            AND EXISTS (SELECT 1 FROM checkpoints c JOIN phases p ON p.id = c.phase_id
+                        WHERE p.status = 'running' AND c.final = 0)"; then
+        kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        fail sweep_kill9_resume "never reached a mid-sweep state"; return
+    fi
+    kill -9 -- -"$pid"
+    wait "$pid" 2>/dev/null
+    local done_before attempts_before
+    done_before=$(sqlite3 "$T/kill.db" "SELECT group_concat(id) FROM (SELECT id FROM phases WHERE status='done' ORDER BY id)")
+    attempts_before=$(sqlite3 "$T/kill.db" "SELECT SUM(attempts) FROM phases WHERE status='done'")
+    local resumed
+    resumed=$(sqlite3 "$T/kill.db" "SELECT COUNT(*) FROM phases p JOIN checkpoints c ON c.phase_id = p.id
+                                    WHERE p.status = 'running' AND c.final = 0")
+    mpirun -n 3 "$Q" "$T/grid.json" --db "$T/kill.db" --ckpt-interval 0 >/dev/null 2>"$T/kill2.err"
+    local rc=$?
+    local attempts_after
+    attempts_after=$(sqlite3 "$T/kill.db" "SELECT SUM(attempts) FROM phases WHERE id IN
+                     (SELECT value FROM json_each('[\"' || replace('$done_before', ',', '\",\"') || '\"]'))")
+    if [ $rc -ne 0 ]; then fail sweep_kill9_resume "rerun exit $rc: $(tail -3 "$T/kill2.err")"; return; fi
+    if [ "$attempts_before" != "$attempts_after" ]; then
+        fail sweep_kill9_resume "done phases reran (attempts $attempts_before -> $attempts_after)"; return
+    fi
+    if ! diff <(rows "$T/ref.db") <(rows "$T/kill.db") >"$T/diff"; then
+        fail sweep_kill9_resume "results differ from the uninterrupted run: $(head -5 "$T/diff")"; return
+    fi
+    pass "sweep_kill9_resume ($resumed phase(s) resumed from a checkpoint)"
+}
+
+# lr 1e3 with SGD: the 64-6 net's loss goes to NaN within an epoch, the
+# 16-3 net survives (its ReLUs die instead): one diverging job per seed.
+test_diverge() {
+    cat > "$T/div.json" <<'G'
+{
+  "name": "diverge",
+  "dataset": {"name": "synthetic", "train_limit": 2000, "test_limit": 500},
+  "axes": {"arch": "fcdnn", "seed": [1, 2], "wbits": [32, 2], "abits": [32, 2]},
+  "cases": [{"width": 16, "depth": 3}, {"width": 64, "depth": 6}],
+  "exclude": [{"wbits": 2, "abits": 32}, {"wbits": 32, "abits": 2}],
+  "float": {"epochs": 3, "optimizer": "sgd", "lr": 1e3}, "retrain": {"epochs": 2}
+}
+G
+    mpirun -n 3 "$Q" "$T/div.json" --db "$T/div.db" >/dev/null 2>"$T/div.err"
+    local rc=$? f c d
+    f=$(sqlite3 "$T/div.db" "SELECT COUNT(*) FROM runs WHERE phase = 'float' AND status = 'failed' AND error = 'diverged' AND width = 64")
+    c=$(sqlite3 "$T/div.db" "SELECT COUNT(*) FROM runs WHERE phase = 'retrain' AND status = 'failed' AND error = 'parent failed: diverged' AND width = 64")
+    d=$(sqlite3 "$T/div.db" "SELECT COUNT(*) FROM runs WHERE status = 'done' AND width = 16")
+    if [ $rc -eq 0 ] && [ "$f" = "2" ] && [ "$c" = "2" ] && [ "$d" = "4" ]; then pass sweep_diverged_marked_failed
+    else fail sweep_diverged_marked_failed "rc $rc, float diverged $f, children $c, others done $d; $(tail -2 "$T/div.err")"; fi
+}
+
+test_one_rank() {
+    mpirun -n 1 "$Q" "$T/grid.json" --db "$T/one.db" --ckpt-interval 0 >/dev/null 2>"$T/one.err"
+    local rc=$?
+    if [ $rc -eq 0 ] && diff <(rows "$T/ref.db") <(rows "$T/one.db") >/dev/null; then
+        pass sweep_one_rank_same_results
+    else
+        fail sweep_one_rank_same_results "rc $rc; $(tail -2 "$T/one.err")"
+    fi
+}
+
+test_sigterm() {
+    setsid mpirun -n 3 "$Q" "$T/grid.json" --db "$T/term.db" >/dev/null 2>"$T/term.err" &
+    local pid=$!
+    if ! wait_for "$T/term.db" "SELECT COUNT(*) >= 1 FROM phases WHERE status = 'done'"; then
+        kill -9 -- -"$pid" 2>/dev/null; fail sweep_sigterm "no progress"; return
+    fi
+    kill -TERM "$pid"
+    wait "$pid"
+    local rc=$? running done
+    running=$(sqlite3 "$T/term.db" "SELECT COUNT(*) FROM phases WHERE status = 'running'")
+    done=$(sqlite3 "$T/term.db" "SELECT COUNT(*) FROM phases WHERE status = 'done'")
+    if [ "$running" = "0" ] && [ "$done" -ge 1 ]; then pass "sweep_sigterm_requeues (exit $rc)"
+    else fail sweep_sigterm "rc $rc, running $running, done $done"; fi
+}
+
+test_bad_grid_untouched() {
+    cp "$T/ref.db" "$T/bad.db"
+    local before after
+    before=$(sha256sum "$T/bad.db" | cut -d' ' -f1)
+    printf '{"name": "mpi-test", "axes": {"arch": "fcdnn", "depth": [21], "width": 0}, "bogus": 1}' > "$T/bad.json"
+    mpirun -n 3 "$Q" "$T/bad.json" --db "$T/bad.db" >/dev/null 2>"$T/bad.err"
+    local rc=$?
+    after=$(sha256sum "$T/bad.db" | cut -d' ' -f1)
+    if [ $rc -ne 0 ] && [ "$before" = "$after" ] && grep -q "bogus" "$T/bad.err"; then
+        pass sweep_bad_grid_db_untouched
+    else
+        fail sweep_bad_grid_db_untouched "rc $rc, db changed: $([ "$before" != "$after" ] && echo yes || echo no); $(head -3 "$T/bad.err")"
+    fi
+}
+
+test_full_run
+test_coordinator_cpu
+test_rerun_reuses
+test_kill9_resume
+test_diverge
+test_one_rank
+test_sigterm
+test_bad_grid_untouched

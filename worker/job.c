@@ -1,0 +1,169 @@
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "err.h"
+#include "opts.h"
+
+void qs_data_cache_free(qs_data_cache *c)
+{
+    if (c->loaded) {
+        qs_data_free(&c->train);
+        qs_data_free(&c->test);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+void qs_job_result_free(qs_job_result *r)
+{
+    free(r->ckpt);
+    free(r->dmap);
+    memset(r, 0, sizeof *r);
+}
+
+static int cache_get(qs_data_cache *c, const qs_job_opts *o)
+{
+    const char *dir = o->data_dir ? o->data_dir : "";
+    if (c->loaded && c->kind == o->data && strcmp(c->dir, dir) == 0 &&
+        c->train_limit == o->train_limit && c->test_limit == o->test_limit &&
+        memcmp(&c->synth, &o->synth, sizeof c->synth) == 0)
+        return QS_OK;
+    qs_data_cache_free(c);
+    int rc = qs_data_check(o->data, o->data_dir);
+    if (rc == QS_OK)
+        rc = qs_data_load(&c->train, &c->test, o->data, o->data_dir, o->train_limit,
+                          o->test_limit, &o->synth);
+    if (rc)
+        return rc;
+    c->loaded = 1;
+    c->kind = o->data;
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    c->train_limit = o->train_limit;
+    c->test_limit = o->test_limit;
+    c->synth = o->synth;
+    return QS_OK;
+}
+
+typedef struct {
+    const qs_job_sink *sink;
+    qs_trainer *t;
+    qs_job_result *r;
+    double last_ckpt;
+    int rc;
+} run_ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int on_epoch(void *user, const qs_epoch_metrics *m)
+{
+    run_ctx *c = user;
+    c->r->last = *m;
+    c->r->epochs_done = m->epoch;
+    if (c->sink->epoch)
+        c->sink->epoch(c->sink->user, m, c->r->model_bits, c->r->bops);
+    /* Intermediate checkpoints only: the final one travels with DONE. */
+    if (c->sink->checkpoint && m->epoch < m->epochs &&
+        now_s() - c->last_ckpt >= c->sink->ckpt_interval) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if ((c->rc = qs_trainer_encode(c->t, &buf, &len)) != QS_OK)
+            return 1;
+        c->sink->checkpoint(c->sink->user, m->epoch, buf, len);
+        free(buf);
+        c->last_ckpt = now_s();
+    }
+    return 0;
+}
+
+static int decision_map(qs_trainer *t, const qs_synth_cfg *synth, qs_job_result *r)
+{
+    qs_dataset grid;
+    uint8_t *labels = NULL;
+    int rc = qs_data_synth_grid(&grid, synth);
+    if (rc)
+        return rc;
+    uLongf zlen = compressBound((uLong)grid.n);
+    labels = malloc((size_t)grid.n);
+    r->dmap = malloc(zlen);
+    if (!labels || !r->dmap) {
+        rc = qs_err(QS_ENOMEM, "out of memory for the decision map");
+        goto cleanup;
+    }
+    if ((rc = qs_trainer_predict(t, &grid, labels)))
+        goto cleanup;
+    if (compress2(r->dmap, &zlen, labels, (uLong)grid.n, 9) != Z_OK) {
+        rc = qs_err(QS_EINTERNAL, "zlib failed on the decision map");
+        goto cleanup;
+    }
+    r->dmap_len = zlen;
+cleanup:
+    free(labels);
+    qs_data_free(&grid);
+    return rc;
+}
+
+int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t parent_len,
+               uint8_t *resume, size_t resume_len, const qs_job_sink *sink,
+               qs_data_cache *cache)
+{
+    qs_job_opts o;
+    qs_train_cfg cfg;
+    qs_trainer t;
+    qs_model_cost cost;
+    int rc, ready = 0;
+    memset(r, 0, sizeof *r);
+    memset(&t, 0, sizeof t);
+    qs_job_opts_default(&o);
+    if ((rc = qs_job_opts_from_json(&o, config, "job config", 0)) ||
+        (rc = qs_job_opts_model(&o)) || (rc = qs_job_opts_train_cfg(&o, &cfg)) ||
+        (rc = qs_model_cost_get(&cost, &o.model)) || (rc = cache_get(cache, &o)))
+        goto done;
+    r->model_bits = cost.model_bits;
+    r->bops = cost.bops;
+    if ((rc = qs_trainer_init(&t, &o.model, &cfg, &cache->train, &cache->test)))
+        goto done;
+    ready = 1;
+    if (resume) {
+        rc = qs_trainer_resume_bytes(&t, resume, resume_len, "resume checkpoint");
+        resume = NULL;
+    } else if (parent) {
+        rc = qs_trainer_load_parent_bytes(&t, parent, parent_len, "parent checkpoint");
+        parent = NULL;
+    } else if (o.phase != QS_PHASE_FLOAT) {
+        rc = qs_err(QS_EINVAL, "phase %s has no parent checkpoint", qs_phase_name(o.phase));
+    }
+    if (rc)
+        goto done;
+    t.interrupt = sink->interrupt;
+    t.interrupt_user = sink->user;
+    run_ctx ctx = {sink, &t, r, now_s(), QS_OK};
+    rc = qs_trainer_run(&t, 0, on_epoch, &ctx);
+    if (rc == QS_OK && ctx.rc)
+        rc = ctx.rc;
+    r->epochs_done = t.epoch_done;
+    if (rc == QS_OK && t.epoch_done < t.cfg.epochs)
+        rc = qs_err(QS_EINTERNAL, "stopped after %d of %d epochs", t.epoch_done, t.cfg.epochs);
+    if (rc == QS_OK)
+        rc = qs_trainer_encode(&t, &r->ckpt, &r->ckpt_len);
+    if (rc == QS_OK && o.data == QS_DATA_SYNTHETIC)
+        rc = decision_map(&t, &o.synth, r);
+done:
+    free(parent);
+    free(resume);
+    if (rc == QS_EDIVERGED)
+        snprintf(r->error, sizeof r->error, "diverged");
+    else if (rc != QS_OK)
+        snprintf(r->error, sizeof r->error, "error: %s", qs_errmsg());
+    if (ready)
+        qs_trainer_free(&t);
+    return rc;
+}
