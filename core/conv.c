@@ -3,7 +3,15 @@
  * Per image n (x_n [c, h, w], y_n [k, ho*wo]):
  *   col [c*kh*kw, ho*wo] = im2col(x_n)
  *   y_n = weight [k, c*kh*kw] @ col (+ bias)
- * A 1x1 stride-1 pad-0 conv needs no im2col: x_n already is col. */
+ * A 1x1 stride-1 pad-0 conv needs no im2col: x_n already is col.
+ *
+ * On AVX-512 CPUs with the BLAS backend, convk.c replaces the GEMMs:
+ * forward packs im2col straight into its kernel's panels; dweight is a
+ * dot-product kernel over output positions (no transposes); dx of a
+ * stride-1 conv is the conv of dy with the flipped, transposed weights
+ * (pad kh-1-pad), so it needs no col2im; a strided conv's dx keeps
+ * W^T dy + col2im. The naive backend (the tests' reference) and other CPUs
+ * take the im2col + qs_sgemm path below. */
 #include "layers.h"
 
 #include "convk.h"

@@ -129,12 +129,13 @@ static int conv(planner *p, int in, int k, int ks, int stride, int pad, int dept
         p->err = qs_err(QS_EINVAL, "input %dx%d too small for the model's strides", x->h, x->w);
         return -1;
     }
+    /* push() may move the node array: x is not used past this point. */
     int id = push(p, depthwise ? QS_NODE_DWCONV : QS_NODE_CONV, in, -1, cs.k, cs.ho, cs.wo);
     if (id < 0)
         return -1;
     qs_node *n = &p->m->nodes[id];
     n->cs = cs;
-    n->wlen = depthwise ? (long)x->c * ks * ks : (long)k * x->c * ks * ks;
+    n->wlen = depthwise ? (long)cs.c * ks * ks : (long)k * cs.c * ks * ks;
     n->w_off = p->nparam;
     p->nparam += n->wlen;
     if (!depthwise && p->m->cfg.wbits < 32)

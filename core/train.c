@@ -585,6 +585,18 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
     model_from_ints(&pc, mi);
     if ((rc = check_arch(&pc, &t->mcfg, path)) != QS_OK)
         goto cleanup;
+    /* The chain of methods.md sections 2-3: retrain starts from the float
+     * checkpoint, clr from the retrained one (a clr from a float model
+     * would silently calibrate and skip the retraining). */
+    if (t->cfg.phase != QS_PHASE_FLOAT) {
+        qs_phase want = t->cfg.phase == QS_PHASE_CLR ? QS_PHASE_RETRAIN : QS_PHASE_FLOAT;
+        if (st->phase != (int32_t)want) {
+            rc = qs_err(QS_EINVAL, "%s is a %s checkpoint; the %s phase starts from a %s one",
+                        path, qs_phase_name((qs_phase)st->phase), qs_phase_name(t->cfg.phase),
+                        qs_phase_name(want));
+            goto cleanup;
+        }
+    }
     long core = m->nparam - m->nalpha;
     if (st->nparam - st->nalpha != core || st->nbuf != m->nbuf) {
         rc = qs_err(QS_EFORMAT, "%s: parameter count %lld does not match the model's %ld",

@@ -108,7 +108,8 @@ static int check_params(const qs_api_route *route, const qs_params *params, qs_r
     return QS_OK;
 }
 
-int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, qs_resp *resp)
+int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, int fast,
+                qs_resp *resp)
 {
     if (check_params(route, params, resp))
         return QS_OK;
@@ -121,7 +122,7 @@ int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db,
         sqlite3_free(msg);
         return QS_OK;
     }
-    qs_api_req r = {params, db, resp};
+    qs_api_req r = {params, db, resp, fast};
     int rc = route->fn(&r);
     /* A read transaction has nothing to keep: ROLLBACK ends it even when
      * the endpoint stopped half-way. */
@@ -146,6 +147,46 @@ int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
         return rc;
     }
     return QS_OK;
+}
+
+/* The `runs` view restricted to QS_API_FAST_COLUMNS, reading phases
+ * through the covering index. Same join as the view (sql/schema.sql). */
+static const char runs_fast[] =
+    "(SELECT s.name AS sweep, p.id AS phase_id, p.phase AS phase, p.status AS status,"
+    " p.dataset AS dataset, p.arch AS arch, p.block AS block, p.residual AS residual,"
+    " p.depth AS depth, p.width AS width, p.params AS params, p.wbits AS wbits, p.abits AS abits,"
+    " p.regularizer AS regularizer, p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
+    " p.model AS model, p.epochs AS epochs, p.epochs_done AS epochs_done,"
+    " p.img_per_s AS img_per_s, p.finished AS finished"
+    " FROM sweep_phases sp JOIN sweeps s ON s.id = sp.sweep_id"
+    " JOIN phases p INDEXED BY phases_read ON p.id = sp.phase_id)";
+
+int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st)
+{
+    qs_buf sql;
+    qs_buf_init(&sql);
+    const char *p = tmpl;
+    while (*p) {
+        const char *runs = strstr(p, "{RUNS}"), *ph = strstr(p, "{PHASES}");
+        const char *next = runs && (!ph || runs < ph) ? runs : ph;
+        if (!next) {
+            qs_buf_puts(&sql, p);
+            break;
+        }
+        qs_buf_add(&sql, p, (size_t)(next - p));
+        if (next == runs) {
+            qs_buf_puts(&sql, r->fast ? runs_fast : "runs");
+            p = next + 6;
+        } else {
+            qs_buf_puts(&sql, r->fast ? "phases p INDEXED BY phases_read" : "phases p");
+            p = next + 8;
+        }
+    }
+    int rc = qs_buf_ok(&sql);
+    if (!rc)
+        rc = qs_api_prepare(r->db, sql.p, st);
+    qs_buf_free(&sql);
+    return rc;
 }
 
 int qs_api_step(sqlite3_stmt *st)

@@ -36,6 +36,7 @@ typedef struct {
     const qs_params *params;
     sqlite3 *db;
     qs_resp *resp;
+    int fast; /* the database has the covering index phases_read (sql/indexes.sql) */
 } qs_api_req;
 
 typedef int (*qs_api_fn)(qs_api_req *r);
@@ -57,7 +58,8 @@ const qs_api_route *qs_api_find(const char *path);
 /* Checks the parameters against the route, runs the endpoint inside a read
  * transaction and fills resp (also for errors: 400 bad parameter, 404,
  * 500/503 database trouble). Returns QS_OK when resp holds a response. */
-int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, qs_resp *resp);
+int qs_api_call(const qs_api_route *route, const qs_params *params, sqlite3 *db, int fast,
+                qs_resp *resp);
 
 /* Parameter readers (api_params.c). An absent or empty parameter leaves
  * *present 0 (forms send empty fields). A bad value writes the 400
@@ -75,6 +77,17 @@ int qs_api_bad(qs_api_req *r, const char *name, const char *fmt, ...) QS_PRINTF(
 
 /* SQLite helpers: the error message names the query's purpose. */
 int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+/* Prepares a query template: {RUNS} becomes the `runs` view, or with the
+ * covering index a narrow copy of it that reads phases only through
+ * phases_read; {PHASES} becomes "phases p" (INDEXED BY phases_read when
+ * present). Without statistics (ANALYZE) SQLite prefers the unique id
+ * index and then reads the wide table rows, several times slower. The
+ * narrow copy has the columns the filters, sort keys and charts use:
+ * QS_API_FAST_COLUMNS. */
+int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st);
+#define QS_API_FAST_COLUMNS                                                                 \
+    "sweep phase_id phase status dataset arch block residual depth width params wbits abits " \
+    "regularizer clr seed test_acc model epochs epochs_done img_per_s finished"
 int qs_api_step(sqlite3_stmt *st); /* SQLITE_ROW / SQLITE_DONE, else sets qs_err */
 
 /* Endpoints. */

@@ -19,7 +19,7 @@
 /* DISTINCT: a phase shared by two sweeps is one measurement, not two. */
 static const char depth_sql[] =
     "SELECT DISTINCT " BLOCK_EXPR " AS block, wbits, abits, depth, " RUN_COLS
-    " FROM runs WHERE status = 'done' AND test_acc IS NOT NULL"
+    " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (?5 IS NULL OR params BETWEEN ?5 / 1.25 AND ?5 * 1.25)"
@@ -28,7 +28,7 @@ static const char depth_sql[] =
 
 static const char width_sql[] =
     "SELECT DISTINCT " BLOCK_EXPR " AS block, depth, wbits, abits, width, " RUN_COLS
-    " FROM runs WHERE status = 'done' AND test_acc IS NOT NULL"
+    " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (?5 IS NULL OR depth = ?5)"
@@ -40,7 +40,7 @@ static const char effect_sql[] =
     " CASE WHEN phase = 'float' THEN 0 WHEN phase = 'retrain' AND regularizer = 'none' THEN 1"
     "  WHEN phase = 'retrain' THEN 2 WHEN regularizer = 'none' THEN 3 ELSE 4 END AS variant,"
     " depth, " RUN_COLS
-    " FROM runs WHERE status = 'done' AND test_acc IS NOT NULL"
+    " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (?3 IS NULL OR " BLOCK_EXPR " = ?3)"
     " AND (phase = 'float' OR (wbits = ?4 AND abits = ?5))"
@@ -95,7 +95,7 @@ static void setting_label(char *out, size_t n, long long wb, long long ab)
         snprintf(out, n, "float");
         return;
     }
-    char w[8], a[8];
+    char w[24], a[24];
     if (wb >= 32)
         snprintf(w, sizeof w, "F");
     else
@@ -133,7 +133,7 @@ static void group_emit(qs_jw *w, const group_spec *g, group_acc *a)
         }
     }
     if (g->wbits_key >= 0) {
-        char label[32];
+        char label[64];
         setting_label(label, sizeof label, a->keys[g->wbits_key].i, a->keys[g->abits_key].i);
         qs_jw_str(w, "setting", label);
     }
@@ -258,7 +258,7 @@ int qs_api_depth(qs_api_req *r)
         rc = qs_api_int(r, "width", 1, 10000000, &width, &have_w);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, depth_sql, &st);
+    rc = qs_api_prepare_src(r, depth_sql, &st);
     if (rc)
         goto cleanup;
     rc = common_params(r, st);
@@ -283,7 +283,7 @@ int qs_api_width(qs_api_req *r)
     int rc = qs_api_int(r, "depth", 1, 100000, &depth, &have_d);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, width_sql, &st);
+    rc = qs_api_prepare_src(r, width_sql, &st);
     if (rc)
         goto cleanup;
     rc = common_params(r, st);
@@ -319,7 +319,7 @@ int qs_api_effect(qs_api_req *r)
         rc = qs_api_int(r, "width", 1, 10000000, &width, &have_w);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, effect_sql, &st);
+    rc = qs_api_prepare_src(r, effect_sql, &st);
     if (rc)
         goto cleanup;
     if (sweep)

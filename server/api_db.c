@@ -12,6 +12,11 @@ struct qs_dbpool {
     sqlite3 **all;  /* n opened connections */
     sqlite3 **idle; /* stack of idle ones */
     int n, nidle;
+    int fast;
+    pthread_mutex_t vmu; /* guards the three below */
+    sqlite3 *vconn;      /* asks PRAGMA data_version, nothing else */
+    long long version;   /* its last answer */
+    unsigned long gen;
 };
 
 /* A serving connection. The file was identified over a read-only
@@ -36,7 +41,11 @@ static int open_serving(sqlite3 **out, const char *path)
     }
     sqlite3_busy_timeout(h, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(h, "PRAGMA query_only = 1", NULL, NULL, &msg) != SQLITE_OK) {
+    /* Reads through a memory map share the OS page cache between the
+     * connections instead of copying pages into each one's cache; a
+     * modest private cache still keeps the hot index pages. */
+    if (sqlite3_exec(h, "PRAGMA query_only = 1; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384",
+                     NULL, NULL, &msg) != SQLITE_OK) {
         rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : "cannot set query_only");
         sqlite3_free(msg);
         goto cleanup;
@@ -46,6 +55,32 @@ static int open_serving(sqlite3 **out, const char *path)
 cleanup:
     sqlite3_close(h);
     return rc;
+}
+
+static long long data_version(sqlite3 *h)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(h, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+unsigned long qs_dbpool_generation(qs_dbpool *p)
+{
+    pthread_mutex_lock(&p->vmu);
+    /* Outside any transaction, data_version differs from the previous
+     * answer exactly when another connection has committed since. */
+    long long v = data_version(p->vconn);
+    if (v < 0 || v != p->version) {
+        p->gen++;
+        p->version = v;
+    }
+    unsigned long g = p->gen;
+    pthread_mutex_unlock(&p->vmu);
+    return g;
 }
 
 int qs_dbpool_create(qs_dbpool **out, const char *path, int n)
@@ -65,6 +100,8 @@ int qs_dbpool_create(qs_dbpool **out, const char *path, int n)
         return qs_err(QS_ENOMEM, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_mutex_init(&p->vmu, NULL);
+    p->gen = 1;
     p->all = calloc((size_t)n, sizeof *p->all);
     p->idle = calloc((size_t)n, sizeof *p->idle);
     if (!p->all || !p->idle) {
@@ -77,12 +114,24 @@ int qs_dbpool_create(qs_dbpool **out, const char *path, int n)
         p->n++;
         p->idle[p->nidle++] = p->all[i];
     }
+    if ((rc = open_serving(&p->vconn, path)))
+        goto cleanup;
+    p->version = data_version(p->vconn);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(p->all[0],
+                           "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'phases_read'"
+                           " AND tbl_name = 'phases'",
+                           -1, &st, NULL) == SQLITE_OK)
+        p->fast = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
     *out = p;
     p = NULL;
 cleanup:
     qs_dbpool_destroy(p);
     return rc;
 }
+
+int qs_dbpool_fast(const qs_dbpool *p) { return p->fast; }
 
 sqlite3 *qs_dbpool_get(qs_dbpool *p)
 {
@@ -108,8 +157,10 @@ void qs_dbpool_destroy(qs_dbpool *p)
         return;
     for (int i = 0; i < p->n; i++)
         sqlite3_close(p->all[i]);
+    sqlite3_close(p->vconn);
     free(p->all);
     free(p->idle);
+    pthread_mutex_destroy(&p->vmu);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

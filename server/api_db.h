@@ -16,6 +16,16 @@ int qs_dbpool_create(qs_dbpool **out, const char *path, int n);
 /* Blocks until a connection is free. */
 sqlite3 *qs_dbpool_get(qs_dbpool *p);
 void qs_dbpool_put(qs_dbpool *p, sqlite3 *db);
+/* The database generation (from 1): it moves on whenever the sweep has
+ * committed since the last call (PRAGMA data_version of a connection kept
+ * for this alone). Read before the request's read transaction starts, an
+ * answer tagged with it is never served after a newer commit
+ * (http_cache.h). Needs no pool connection, so cached answers never wait
+ * for one. */
+unsigned long qs_dbpool_generation(qs_dbpool *p);
+/* Whether the database has the dashboard's covering index phases_read
+ * (sql/indexes.sql), looked up when the pool was created. */
+int qs_dbpool_fast(const qs_dbpool *p);
 void qs_dbpool_destroy(qs_dbpool *p);
 
 #endif

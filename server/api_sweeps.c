@@ -26,7 +26,7 @@ static const char sweeps_sql[] =
     " group_concat(DISTINCT coalesce(p.block, p.arch))"
     " FROM sweeps s"
     " LEFT JOIN sweep_phases sp ON sp.sweep_id = s.id"
-    " LEFT JOIN phases p ON p.id = sp.phase_id"
+    " LEFT JOIN {PHASES} ON p.id = sp.phase_id"
     " WHERE ?1 IS NULL OR s.name = ?1"
     " GROUP BY s.id"
     " ORDER BY s.started DESC, s.id DESC";
@@ -51,7 +51,7 @@ int qs_api_sweeps(qs_api_req *r)
     int rc = qs_api_str(r, "sweep", &sweep);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, sweeps_sql, &st);
+    rc = qs_api_prepare_src(r, sweeps_sql, &st);
     if (rc)
         goto cleanup;
     if (sweep)

@@ -47,7 +47,7 @@ static void cell_write(qs_jw *w, const char *key, const cell *c)
 static const char t5_sql[] =
     "SELECT block, depth, width, wbits, abits, count(*), avg(test_acc), total(test_acc * test_acc),"
     " avg(params) FROM (SELECT DISTINCT phase_id, block, depth, width, wbits, abits, test_acc, params"
-    "  FROM runs WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
+    "  FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
     "  AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2"
     "  AND regularizer = 'none' AND clr = 0 AND phase IN ('float', 'retrain'))"
     " GROUP BY block, depth, width, wbits, abits";
@@ -76,7 +76,7 @@ int qs_api_table5(qs_api_req *r)
     sqlite3_stmt *st = NULL;
     const char *dataset;
     memset(ours, 0, sizeof ours);
-    int rc = qs_api_prepare(r->db, t5_sql, &st);
+    int rc = qs_api_prepare_src(r, t5_sql, &st);
     if (rc)
         goto cleanup;
     rc = table_params(r, st, qs_paper_table5_dataset, &dataset);
@@ -161,7 +161,7 @@ static const char t4_sql[] =
     "   WHEN phase = 'retrain' AND regularizer = 'none' AND wbits = 2 AND abits = 2 THEN 1"
     "   WHEN phase = 'clr' AND regularizer = 'lipschitz' AND wbits = 2 AND abits = 2 THEN 2"
     "   ELSE -1 END AS col"
-    "  FROM runs WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
+    "  FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
     "  AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2 AND block = ?3 AND width = ?4)"
     " WHERE col >= 0 GROUP BY depth, col";
 
@@ -172,7 +172,7 @@ int qs_api_table4(qs_api_req *r)
     sqlite3_stmt *st = NULL;
     const char *dataset;
     memset(ours, 0, sizeof ours);
-    int rc = qs_api_prepare(r->db, t4_sql, &st);
+    int rc = qs_api_prepare_src(r, t4_sql, &st);
     if (rc)
         goto cleanup;
     rc = table_params(r, st, qs_paper_table4_dataset, &dataset);

@@ -163,7 +163,9 @@ static void fmt_dur(char *buf, size_t n, double s)
 static void progress(coord *c, int final)
 {
     double t = now_s();
-    if (!c->opts->progress || (!final && t - c->last_progress < 2.0))
+    /* A terminal gets a line refreshed in place; a log file one line every
+     * 30 s rather than a flood. */
+    if (!c->opts->progress || (!final && t - c->last_progress < (isatty(2) ? 2.0 : 30.0)))
         return;
     c->last_progress = t;
     double ips = 0, left = 0, partial = 0;

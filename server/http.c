@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api.h"
 #include "err.h"
@@ -178,6 +179,53 @@ static int host_ok(const qs_http *h, struct MHD_Connection *c)
     return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
+/* The cache key: the path and every parameter, lengths included, so no
+ * two different queries can share a key. */
+static int cache_key(qs_buf *key, const char *path, const qs_params *params)
+{
+    qs_buf_puts(key, path);
+    for (int i = 0; i < params->n; i++) {
+        qs_buf_printf(key, "\n%zu:%s=%zu:", strlen(params->v[i].key), params->v[i].key, params->v[i].len);
+        qs_buf_add(key, params->v[i].val, params->v[i].len);
+        /* A NUL inside a value would end the key early: such values are
+         * refused (400) and never cached, but the key must still differ. */
+        for (size_t k = 0; k < params->v[i].len; k++)
+            if (params->v[i].val[k] == '\0')
+                return QS_EINVAL;
+    }
+    return qs_buf_ok(key);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* One API request: from the cache when the database has not changed
+ * since the same request was answered, else from the database. */
+static void api_answer(qs_http *h, const qs_api_route *route, const char *url,
+                       const qs_params *params, qs_resp *resp)
+{
+    qs_buf key;
+    qs_buf_init(&key);
+    int cacheable = h->cfg.cache && cache_key(&key, url, params) == QS_OK;
+    /* The generation is read before the request's read transaction starts
+     * (qs_api_call), so the answer is at least as new as it says. */
+    unsigned long gen = cacheable ? qs_dbpool_generation(h->cfg.pool) : 0;
+    double t = now_s();
+    int owner = 0;
+    if (!cacheable || !qs_cache_get(h->cfg.cache, key.p, gen, t, resp, &owner)) {
+        sqlite3 *db = qs_dbpool_get(h->cfg.pool);
+        qs_api_call(route, params, db, qs_dbpool_fast(h->cfg.pool), resp);
+        qs_dbpool_put(h->cfg.pool, db);
+        if (cacheable)
+            qs_cache_put(h->cfg.cache, key.p, gen, t, resp, owner);
+    }
+    qs_buf_free(&key);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **req_cls)
@@ -229,9 +277,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             } else if (pc.overflow) {
                 qs_resp_error(&resp, 400, NULL, "more than %d query parameters", QS_API_MAX_PARAMS);
             } else {
-                sqlite3 *db = qs_dbpool_get(h->cfg.pool);
-                qs_api_call(route, &params, db, &resp);
-                qs_dbpool_put(h->cfg.pool, db);
+                api_answer(h, route, url, &params, &resp);
             }
         }
     } else {
@@ -252,7 +298,11 @@ int qs_http_start(qs_http **out, const qs_http_cfg *cfg)
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* A thread per connection: a request that queries the database for
+     * a while (after a commit) then delays only its own connection. With a
+     * thread pool it also stalled every connection sharing its thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     *out = NULL;
     if (!h)
         return qs_err(QS_ENOMEM, "out of memory");
@@ -279,11 +329,11 @@ int qs_http_start(qs_http **out, const qs_http_cfg *cfg)
         /* First, so that option errors below are logged through it too. */
         MHD_OPTION_EXTERNAL_LOGGER, log_cb, h,
         MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
         /* Request line and headers must fit in this: larger ones are
          * refused by libmicrohttpd (414 / 431) before any handler runs. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QS_HTTP_MEMORY_LIMIT,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
         /* Strict parsing: malformed request lines and headers are refused
          * by libmicrohttpd instead of being guessed at. */
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,

@@ -1,12 +1,13 @@
-/* The dashboard's HTTP server on libmicrohttpd: a pool of threads, each
- * request answered from the JSON API (api.h) or the static files
- * (http_static.h). Hostile input is refused before it reaches either:
+/* The dashboard's HTTP server on libmicrohttpd: a thread per connection,
+ * each request answered from the JSON API (api.h, through the response
+ * cache of http_cache.h) or the static files (http_static.h). Hostile input is refused before it reaches either:
  * over-long URLs and headers, path traversal in any encoding, methods other
  * than GET and HEAD, and (when bound to loopback) foreign Host headers. */
 #ifndef QS_HTTP_H
 #define QS_HTTP_H
 
 #include "api_db.h"
+#include "http_cache.h"
 
 #define QS_HTTP_MAX_URI 4096            /* bytes of the request target */
 #define QS_HTTP_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
@@ -14,10 +15,10 @@
 typedef struct {
     const char *bind; /* IPv4 or IPv6 literal */
     int port;         /* 0: any free port */
-    int threads;
     const char *webdir;
     const char *chartjs; /* "" when not installed */
     qs_dbpool *pool;
+    qs_cache *cache; /* NULL: every request queries the database */
 } qs_http_cfg;
 
 typedef struct qs_http qs_http;

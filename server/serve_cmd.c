@@ -18,20 +18,24 @@
 
 typedef struct {
     const char *db, *bind, *web;
-    int port, threads;
+    int port, threads, cache;
 } serve_opts;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qsweep serve [--db results.db] [--port 8080] [--bind 127.0.0.1]\n"
-            "                    [--web DIR] [--threads N]\n"
+            "                    [--web DIR] [--threads N] [--no-cache]\n"
             "  --db F       results database (read only; default results.db)\n"
             "  --port P     TCP port; 0 picks a free one (default 8080)\n"
             "  --bind A     address to listen on (default 127.0.0.1: this machine only)\n"
             "  --web DIR    the dashboard's files (default ../web next to the binary,\n"
             "               then /usr/share/qsweep/web)\n"
-            "  --threads N  server threads (default 4)\n"
+            "  --threads N  database queries at once (default 4; each connection has\n"
+            "               its own thread, cached answers need no query)\n"
+            "  --no-cache   query the database on every request (for measurements;\n"
+            "               by default identical requests between two commits of\n"
+            "               the sweep share one answer for up to 2 s)\n"
             "Prints the URL, then serves until Ctrl-C. The page and docs/api.md\n"
             "describe what it shows.\n");
 }
@@ -55,6 +59,10 @@ static int parse(serve_opts *o, int argc, char **argv, int *help)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             *help = 1;
             return QS_OK;
+        }
+        if (!strcmp(a, "--no-cache")) {
+            o->cache = 0;
+            continue;
         }
         static const char *const known[] = {"--db", "--bind", "--web", "--port", "--threads"};
         int ok = 0;
@@ -85,8 +93,9 @@ static int parse(serve_opts *o, int argc, char **argv, int *help)
 
 int qs_cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {"results.db", "127.0.0.1", NULL, 8080, 4};
+    serve_opts o = {"results.db", "127.0.0.1", NULL, 8080, 4, 1};
     qs_dbpool *pool = NULL;
+    qs_cache *cache = NULL;
     qs_http *http = NULL;
     char webdir[PATH_MAX], chartjs[PATH_MAX];
     sigset_t sigs, old;
@@ -101,8 +110,8 @@ int qs_cmd_serve(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    /* One connection per server thread: a request never waits for another
-     * request's query. */
+    /* --threads read connections: that many requests query at once; the
+     * rest wait for a free one (cached answers need none). */
     if (qs_dbpool_create(&pool, o.db, o.threads)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
@@ -126,7 +135,11 @@ int qs_cmd_serve(int argc, char **argv)
     /* A client that hangs up mid-response must not kill the server. */
     signal(SIGPIPE, SIG_IGN);
 
-    qs_http_cfg cfg = {o.bind, o.port, o.threads, webdir, chartjs, pool};
+    if (o.cache && qs_cache_create(&cache, (size_t)64 << 20, 2.0)) {
+        fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
+        goto cleanup;
+    }
+    qs_http_cfg cfg = {o.bind, o.port, webdir, chartjs, pool, cache};
     if (qs_http_start(&http, &cfg)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
@@ -136,6 +149,9 @@ int qs_cmd_serve(int argc, char **argv)
            qs_http_port(http));
     fflush(stdout);
     fprintf(stderr, "qsweep serve: database %s (read only), web files %s\n", o.db, webdir);
+    if (!qs_dbpool_fast(pool))
+        fprintf(stderr, "qsweep serve: note: %s lacks the index phases_read (sql/indexes.sql); "
+                        "large sweeps will answer slower\n", o.db);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
@@ -144,6 +160,7 @@ int qs_cmd_serve(int argc, char **argv)
     status = 0;
 cleanup:
     qs_http_stop(http);
+    qs_cache_destroy(cache);
     qs_dbpool_destroy(pool);
     if (masked)
         pthread_sigmask(SIG_SETMASK, &old, NULL);

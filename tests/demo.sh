@@ -1,65 +1,66 @@
 #!/usr/bin/env bash
-# What `make demo` runs for now (the sweep issue replaces it with the demo
-# sweep): a float FCDNN 128-4 on the synthetic rings, then a W2A2 retrain
-# from its checkpoint, each printing its JSON lines. About 10 s on one core.
+# `make demo`: the demo sweep on 3 MPI ranks (rank 0 coordinates, 1 and 2
+# train) with the dashboard serving its database, then the dashboard stays
+# up until Ctrl-C. DEMO_DB, DEMO_PORT and DEMO_RANKS override the defaults.
 set -u
 cd "$(dirname "$0")/.."
-Q=${QSWEEP_BIN:-$PWD/bin/qsweep}
-[ -x "$Q" ] || { echo "demo: $Q is missing: run make" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/qsweep-demo.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+Q=$PWD/bin/qsweep
+DB=${DEMO_DB:-demo.db}
+PORT=${DEMO_PORT:-8080}
+RANKS=${DEMO_RANKS:-3}
+LOG=$(mktemp -d "${TMPDIR:-/tmp}/qsweep-demo.XXXXXX")
+serve_pid=""
+sweep_pid=""
+cleanup() {
+    [ -n "$sweep_pid" ] && kill -TERM "$sweep_pid" 2>/dev/null && wait "$sweep_pid" 2>/dev/null
+    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
+    rm -rf "$LOG"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-MODEL="--model fcdnn --width 128 --depth 4 --data synthetic --seed 0"
+echo "== qsweep demo: sweeps/demo.json on $RANKS MPI ranks, results in $DB"
+"$Q" expand sweeps/demo.json | tail -n 1
+mpirun -n "$RANKS" "$Q" sweeps/demo.json --db "$DB" 2> >(tee "$LOG/sweep.err" >&2) &
+sweep_pid=$!
 
-last() { # FILE KEY: KEY's value on the file's last line
-    tail -n 1 "$1" | sed -nE "s/.*\"$2\":\"?([^\",}]*).*/\1/p"
+# The dashboard needs the database the sweep creates: wait for its first rows.
+for _ in $(seq 1 300); do
+    [ "$(sqlite3 "$DB" 'SELECT COUNT(*) > 0 FROM phases' 2>/dev/null)" = 1 ] && break
+    kill -0 "$sweep_pid" 2>/dev/null || break
+    sleep 0.2
+done
+start_serve() {
+    "$Q" serve --db "$DB" --port "$1" >"$LOG/serve.out" 2>"$LOG/serve.err" &
+    serve_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q "http://" "$LOG/serve.out" 2>/dev/null && return 0
+        kill -0 "$serve_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
 }
-
-cat <<'EOF'
-== qsweep demo ==========================================================
-Two phases of the paper's recipe on the synthetic "rings" data (2-D points,
-two classes, 20000 train / 10000 test, made in C from a seed):
-  1. float:   FCDNN 128-4 (4 linear layers of width 128), 20 epochs,
-              Adam lr 1e-3 cosine to 0 (the full protocol uses 100 epochs);
-  2. retrain: the same network quantized to 2-bit weights and 2-bit
-              activations (W2A2), 10 epochs, starting from phase 1's
-              checkpoint (Adam lr 1e-4 cosine).
-Each epoch prints one JSON line on stdout (logs go to stderr):
-  epoch/epochs   where the phase is in its plan
-  lr             the learning rate at the end of the epoch
-  train_loss/test_loss   mean cross-entropy
-  train_acc/test_acc     accuracy in percent (the phase's result is the
-                 last epoch's test_acc; there is no validation split)
-  seconds, img_per_s     wall time and training speed of the epoch
-EOF
-
+if ! start_serve "$PORT"; then
+    echo "(port $PORT is busy; using a free port)"
+    start_serve 0 || { echo "demo: the dashboard did not start:"; cat "$LOG/serve.err"; }
+fi
+URL=$(grep -o "http://[^ ]*" "$LOG/serve.out" | head -n 1)
 echo
-echo "\$ qsweep train $MODEL --epochs 20 --save float.ck"
-"$Q" train $MODEL --epochs 20 --save "$T/float.ck" | tee "$T/float.out"
-rc=${PIPESTATUS[0]}
-[ "$rc" -eq 0 ] || { echo "demo: the float phase failed (exit status $rc)" >&2; exit "$rc"; }
-
+echo "== dashboard: $URL   (open it: the charts fill in as phases finish)"
 echo
-echo "\$ qsweep train $MODEL --phase retrain --from float.ck --wbits 2 --abits 2 --epochs 10"
-"$Q" train $MODEL --phase retrain --from "$T/float.ck" --wbits 2 --abits 2 --epochs 10 \
-    | tee "$T/retrain.out"
-rc=${PIPESTATUS[0]}
-[ "$rc" -eq 0 ] || { echo "demo: the retrain phase failed (exit status $rc)" >&2; exit "$rc"; }
 
-fa=$(last "$T/float.out" test_acc)
-qa=$(last "$T/retrain.out" test_acc)
-cat <<EOF
-
-== result ================================================================
-float FCDNN 128-4, 20 epochs:        test accuracy $fa %
-W2A2 retrain from it, 10 epochs:     test accuracy $qa %
-What to look for: the float phase's test_acc climbs as the network learns
-the two rings (the full 100-epoch protocol reaches about 97%; a 128-3
-network mostly fails to, as in the paper's Figure 1). The retrain phase
-starts from those weights quantized to 2 bits: its first epoch shows what
-quantization costs, the following ones how far training adapts the network
-to it. --wbits 4 --abits 4 is a much gentler setting.
-Next: 'make test' runs the test suite; './bin/qsweep train --help' lists
-every option.
-EOF
+wait "$sweep_pid"
+rc=$?
+sweep_pid=""
+echo
+"$Q" status --db "$DB"
+echo
+echo "== the results are in $DB; try:"
+echo "   sqlite3 $DB 'SELECT model, phase, wbits, abits, regularizer, clr, test_acc FROM runs'"
+echo "   bin/qsweep report best --db $DB --budget 3e5 --bits w2a2 --tolerance 1"
+[ $rc -eq 0 ] || echo "demo: the sweep exited with status $rc"
+if [ -n "$URL" ]; then
+    echo
+    echo "== dashboard still serving at $URL; Ctrl-C to stop"
+    wait "$serve_pid"
+fi

@@ -727,14 +727,18 @@ static int qs_gen_scale(qs_gen *g, long target, long epoch_rows)
     if (target <= g->phases)
         return 0;
     long n = target - g->phases;
-    long per = epoch_rows > g->epoch_rows ? (epoch_rows - g->epoch_rows) / n : 1;
+    /* Per phase, so that the total comes out right: of every 50 phases
+     * 46 are done (all epochs), one running (half), one failed (a third),
+     * two queued (none). */
+    double share = (46.0 + 0.5 + 1.0 / 3.0) / 50.0;
+    long per = epoch_rows > g->epoch_rows ? (long)((epoch_rows - g->epoch_rows) / (n * share)) : 1;
     if (per < 1)
         per = 1;
     double clock = g->now - 200 * 3600.0;
     if (qs_gen_sweep(g, "scale", clock, 0, 64, &sw))
         return 1;
     static const int bits[4][2] = {{32, 32}, {2, 32}, {32, 2}, {2, 2}};
-    long extra = epoch_rows > g->epoch_rows ? (epoch_rows - g->epoch_rows) - per * n : 0;
+    long extra = epoch_rows > g->epoch_rows ? (long)((epoch_rows - g->epoch_rows) / share) - per * n : 0;
     for (long i = 0; i < n; i++) {
         int r = (int)(i % QS_GEN_T5_ROWS);
         int s = (int)(i / QS_GEN_T5_ROWS % 4);

@@ -38,6 +38,7 @@ for t in build/tests/test_*; do
 done
 for s in tests/cli/*.sh; do
     [ -f "$s" ] || continue
+    case $(basename "$s") in lib*) continue ;; esac # sourced helpers, not tests
     run_one "$s" bash "$s"
 done
 echo "$pass passed, $fail failed"

@@ -11,23 +11,26 @@
 #include "tharness.h"
 
 /* Protocol of the synthetic case: the spec's float protocol cut to 20
- * epochs, then W2A2 retraining for 8 epochs at Adam 3e-4 cosine (the
- * spec's 1e-4 recovers almost nothing in 8 epochs; with 30 epochs at 1e-4
- * neither does the reference: 128-4 W2A2 54.8% before, 54.5% after).
+ * epochs, then W2A2 retraining for 15 epochs at Adam 1e-3 cosine. The
+ * spec's retrain lr 1e-4 recovers little and erratically at 2 bits on this
+ * data (reference, full protocol, 128-4 W2A2: 54.8% before, 54.5% after;
+ * 256-4 here with 8 epochs at 3e-4: +8.5, +0.9, +10.2 and -2.8 points over
+ * 4 seeds), so the test uses the lr at which the recovery is robust:
  *   /usr/bin/python3 tests/reference/qat_fcdnn.py --width 256 --depth 4 \
- *       --float-epochs 20 --retrain-epochs 8 --retrain-lr 3e-4 \
+ *       --float-epochs 20 --retrain-epochs 15 --retrain-lr 1e-3 \
  *       --settings W2A2 --seeds 0 1 2 3
  * PyTorch (float / W2A2 start / W2A2 after retraining):
- *   seed 0: 87.4 / 56.7 / 65.2    seed 1: 84.2 / 55.5 / 56.4
- *   seed 2: 81.0 / 52.1 / 63.1    seed 3: 86.8 / 53.8 / 58.4
- * Thresholds: float >= 78; the start loses >= 15 points; retraining gains
- * >= 0.5 point and stays >= 5 points below float. */
+ *   seed 0: 87.4 / 56.7 / 66.2    seed 1: 84.2 / 55.5 / 75.1
+ *   seed 2: SEED2                 seed 3: SEED3
+ * Thresholds (below the reference's worst case): float >= 78; the start
+ * loses >= 15 points; retraining gains >= 5 points and stays >= 5 points
+ * below float. */
 #define SYN_FLOAT_EPOCHS 20
-#define SYN_RETRAIN_EPOCHS 8
-#define SYN_RETRAIN_LR 3e-4
+#define SYN_RETRAIN_EPOCHS 15
+#define SYN_RETRAIN_LR 1e-3
 #define SYN_MIN_FLOAT 78.0
 #define SYN_MIN_LOSS 15.0
-#define SYN_MIN_GAIN 0.5
+#define SYN_MIN_GAIN 5.0
 #define SYN_MIN_GAP 5.0
 
 static void test_synthetic_256_4_w2a2(void)

@@ -393,7 +393,8 @@
     const d = await api('curves', { phase_id: state.phaseId });
     const r = d.run;
     state.phaseRunning = r.status === 'running';
-    $('curve-title').textContent = r.model + ' · ' + r.phase + ' ' + setting(r.wbits, r.abits) +
+    const what = r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits);
+    $('curve-title').textContent = r.model + ' · ' + what +
       (r.regularizer !== 'none' ? ' + ' + r.regularizer : '') + ' · seed ' + r.seed + ' · ' +
       r.status + ' ' + r.epochs_done + '/' + r.epochs;
     const e = d.epochs;
@@ -801,6 +802,7 @@
         state.sig = sig;
         // New results: redraw everything in place, no reload.
         await refreshAll(false);
+        document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
       } else if (state.phaseRunning) {
         await loadCurves();
       }

@@ -26,9 +26,9 @@ void qs_job_opts_default(qs_job_opts *o)
     qs_synth_cfg_default(&o->synth);
 }
 
-void qs_job_opts_usage(void)
+void qs_job_opts_usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
         "usage: qsweep train --model fcdnn|resnet [--block basic|preact|depthwise]\n"
         "                    --depth D --width K|--params N [--residual]\n"
         "                    --data synthetic|fashion-mnist|cifar10 [--data-dir PATH]\n"
@@ -130,11 +130,13 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--depth")) {
         rc = parse_int(&o->model.depth, f, v, 1, 100000);
         o->have_depth = 1;
-    } else if (!strcmp(f, "--width")) {
-        rc = parse_int(&o->model.width, f, v, 1, 65536);
-        o->have_width = 1;
-    } else if (!strcmp(f, "--params")) {
-        rc = parse_num(&o->params, f, v, 10, 1e12);
+    } else if (!strcmp(f, "--width") || !strcmp(f, "--params")) {
+        if (o->have_width)
+            return qs_err(QS_EINVAL, "%s: give the width once, as --width K or --params N", f);
+        if (!strcmp(f, "--width"))
+            rc = parse_int(&o->model.width, f, v, 1, 65536);
+        else
+            rc = parse_num(&o->params, f, v, 10, 1e12);
         o->have_width = 1;
     } else if (!strcmp(f, "--residual")) {
         o->model.residual = 1;

@@ -3,6 +3,8 @@
 #ifndef QS_OPTS_H
 #define QS_OPTS_H
 
+#include <stdio.h>
+
 #include "data.h"
 #include "model.h"
 #include "train.h"
@@ -43,6 +45,6 @@ int qs_job_opts_model(qs_job_opts *o);
 /* The training configuration: dataset protocol + overrides. */
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
 /* Usage text of `qsweep train`. */
-void qs_job_opts_usage(void);
+void qs_job_opts_usage(FILE *out);
 
 #endif

@@ -1,4 +1,5 @@
 /* `qsweep train`: one phase, no MPI; JSON lines on stdout. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ int qs_cmd_train(int argc, char **argv)
     qs_job_opts_default(&o);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            qs_job_opts_usage();
+            qs_job_opts_usage(stdout);
             return 0;
         }
     if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_model(&o)) ||
@@ -129,7 +130,20 @@ int qs_cmd_train(int argc, char **argv)
         fprintf(stderr, "qsweep train: --decision-map needs --data synthetic\n");
         return 2;
     }
-    /* Every input is checked before any training starts. */
+    /* Every input is checked before any training starts, the output
+     * checkpoint's directory included. */
+    if (o.save) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", o.save);
+        FILE *f = fopen(tmp, "wb");
+        if (!f) {
+            fprintf(stderr, "qsweep train: --save %s: cannot write %s: %s\n", o.save, tmp,
+                    strerror(errno));
+            return 2;
+        }
+        fclose(f);
+        remove(tmp);
+    }
     if ((rc = qs_data_check(o.data, o.data_dir)) ||
         (rc = qs_data_load(&train, &test, o.data, o.data_dir, o.train_limit, o.test_limit,
                            &o.synth)))
@@ -137,9 +151,17 @@ int qs_cmd_train(int argc, char **argv)
     if ((rc = qs_trainer_init(&t, &o.model, &cfg, &train, &test)))
         goto done;
     trainer_ready = 1;
-    if (o.resume)
+    if (o.resume) {
         rc = qs_trainer_resume(&t, o.resume);
-    else if (o.from)
+        /* The checkpoint's plan wins; a different horizon is a mistake. */
+        if (rc == QS_OK && o.epochs > 0 && o.epochs != t.cfg.epochs)
+            rc = qs_err(QS_EINVAL, "--epochs %d differs from the plan in %s (%d epochs); "
+                        "--resume continues that plan", o.epochs, o.resume, t.cfg.epochs);
+        else if (rc == QS_OK)
+            fprintf(stderr, "qsweep train: resuming %s at epoch %d of %d with its saved "
+                    "settings (seed, schedule, threads)\n", o.resume, t.epoch_done,
+                    t.cfg.epochs);
+    } else if (o.from)
         rc = qs_trainer_load_parent(&t, o.from);
     if (rc)
         goto done;

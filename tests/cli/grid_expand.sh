@@ -21,7 +21,7 @@ sweep_phase_counts() {
     # table5: 17 rows x (float + W2AF + WFA2 + W2A2); table4: 4 depths x
     # (float, W2A2, W2A2 + lipschitz, its clr); demo: 6 models x 6.
     local f want got bad=""
-    for f in table5:68 table4:16 demo:36 fig1:9 fig2-3:48 fig9:72; do
+    for f in table5:68 table5-mini:48 table4:16 demo:36 fig1:9 fig2-3:48 fig9:72; do
         want=${f#*:}
         got=$("$Q" expand "sweeps/${f%%:*}.json" | grep -c '"phase_id"')
         [ "$got" = "$want" ] || bad="$bad ${f%%:*}: $got phases, want $want;"

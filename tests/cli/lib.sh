@@ -1,4 +1,4 @@
-# Shared helpers for the tests/cli/train_*.sh scripts and tests/demo.sh.
+# Shared helpers for the tests/cli/*.sh scripts (train_*.sh and any other).
 # Sourced, not a test: tests/run.sh runs every tests/cli/*.sh, so run
 # directly this file does nothing and prints nothing.
 [ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
@@ -11,12 +11,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/qsweep-cli.XXXXXX") || exit 1
 QS_BG_PIDS=""
 qs_cleanup() {
     local p
-    # Background jobs are subshells running `timeout qsweep`: end their
-    # children first (by parent id), then the subshells.
-    for p in $QS_BG_PIDS; do
-        pkill -TERM -P "$p" 2>/dev/null
-        kill "$p" 2>/dev/null
-    done
+    trap '' INT TERM # a second signal must not cut the cleanup short
+    # Background jobs are `timeout` processes (in their own process groups):
+    # ending one ends its qsweep.
+    for p in $QS_BG_PIDS; do kill "$p" 2>/dev/null; done
     rm -rf "$T"
 }
 trap qs_cleanup EXIT
@@ -42,6 +40,9 @@ if [ ! -x "$Q" ]; then
     echo "FAIL $(basename "$0" .sh): $Q is missing (run make)"
     exit 1
 fi
+# The whole script tests one binary: a copy, so that a rebuild in the same
+# tree while the tests run (make relinks bin/qsweep) cannot break a case.
+cp "$Q" "$T/qsweep" && Q=$T/qsweep || { echo "FAIL $(basename "$0" .sh): cannot copy $Q"; exit 1; }
 
 # Debian's interpreter first (it is the one the project installs), then PATH's.
 PY=""

@@ -17,7 +17,7 @@ test_unknown_flag() {
 }
 
 test_missing_value() {
-    expect_usage train_err_missing_value -- '--epochs needs a value' train $FC --epochs
+    expect_usage train_err_missing_value '--epochs needs a value' train $FC --epochs
 }
 
 test_depth21_basic() {
@@ -56,12 +56,12 @@ test_depth_fcdnn() {
 }
 
 test_width0() {
-    expect_usage train_err_width0 -- '--width: "0" .*1\.\.65536' \
+    expect_usage train_err_width0 '--width: "0" .*1\.\.65536' \
         train --model fcdnn --depth 4 --width 0 --data synthetic
 }
 
 test_no_width() {
-    expect_usage train_err_no_width -- '--width K or --params N is required' \
+    expect_usage train_err_no_width '--width K or --params N is required' \
         train --model fcdnn --depth 4 --data synthetic
 }
 
@@ -83,18 +83,18 @@ test_params_resolves_width() {
 }
 
 test_params_too_small() {
-    expect_usage train_err_params_not_number -- '--params: "5" is not a number in 10\.\.' \
+    expect_usage train_err_params_not_number '--params: "5" is not a number in 10\.\.' \
         train --model fcdnn --depth 4 --params 5 --data synthetic
 }
 
 test_fcdnn_image_data() {
-    expect_usage train_err_fcdnn_image_data -- '--model fcdnn takes --data synthetic' \
+    expect_usage train_err_fcdnn_image_data '--model fcdnn takes --data synthetic' \
         train --model fcdnn --depth 4 --width 8 --data fashion-mnist
 }
 
 test_resnet_synthetic() {
     expect_usage train_err_resnet_synthetic \
-        -- '--model resnet needs image data \(allowed: --data fashion-mnist, cifar10\)' \
+        '--model resnet needs image data \(allowed: --data fashion-mnist, cifar10\)' \
         train --model resnet --block basic --depth 8 --width 4 --data synthetic
 }
 
@@ -134,39 +134,39 @@ test_short_data_file() {
 }
 
 test_retrain_without_from() {
-    expect_usage train_err_retrain_without_from -- '--phase retrain needs --from' \
+    expect_usage train_err_retrain_without_from '--phase retrain needs --from' \
         train $FC --phase retrain --wbits 2 --abits 2
-    expect_usage train_err_clr_without_from -- '--phase clr needs --from' \
+    expect_usage train_err_clr_without_from '--phase clr needs --from' \
         train $FC --phase clr --wbits 2 --abits 2 --period 2
 }
 
 test_bad_bits() {
-    expect_usage train_err_wbits9 -- '--wbits: "9" is not a bit width \(allowed: 1\.\.8, or 32' \
+    expect_usage train_err_wbits9 '--wbits: "9" is not a bit width \(allowed: 1\.\.8, or 32' \
         train $FC --wbits 9
-    expect_usage train_err_abits0 -- '--abits: "0" is not a bit width \(allowed: 1\.\.8, or 32' \
+    expect_usage train_err_abits0 '--abits: "0" is not a bit width \(allowed: 1\.\.8, or 32' \
         train $FC --abits 0
     expect_usage train_err_abits1 'abits 1 is not supported.*allowed: 2\.\.8 or 32' \
         train $FC --abits 1
 }
 
 test_bad_alpha_init() {
-    expect_usage train_err_alpha_init_word -- '--alpha-init: "foo" is not mse, pNN\.N or a positive number' \
+    expect_usage train_err_alpha_init_word '--alpha-init: "foo" is not mse, pNN\.N or a positive number' \
         train $FC --alpha-init foo
-    expect_usage train_err_alpha_init_percentile -- '--alpha-init: "p0" is not a percentile' \
+    expect_usage train_err_alpha_init_percentile '--alpha-init: "p0" is not a percentile' \
         train $FC --alpha-init p0
-    expect_usage train_err_alpha_init_negative -- '--alpha-init: "-1" is not' \
+    expect_usage train_err_alpha_init_negative '--alpha-init: "-1" is not' \
         train $FC --alpha-init -1
 }
 
 test_bad_choices() {
     expect_usage train_err_bad_block 'unknown block "wide".*allowed: basic, preact, depthwise' \
         train $RN --block wide --depth 8
-    expect_usage train_err_bad_optimizer -- '--optimizer: "rmsprop" is not allowed \(allowed: sgd, adam\)' \
+    expect_usage train_err_bad_optimizer '--optimizer: "rmsprop" is not allowed \(allowed: sgd, adam\)' \
         train $FC --optimizer rmsprop
     expect_usage train_err_bad_phase 'unknown phase "qat".*allowed: float, retrain, clr' \
         train $FC --phase qat
     expect_usage train_err_positional 'unexpected argument "extra"' train $FC extra
-    expect_usage train_err_no_model -- '--model is required' train --depth 4 --width 8 --data synthetic
+    expect_usage train_err_no_model '--model is required' train --depth 4 --width 8 --data synthetic
 }
 
 test_config_errors() {

@@ -32,24 +32,50 @@ RESNET="--model resnet --block basic --depth 8 --width 8 --data fashion-mnist \
 NPAR=$(nproc 2>/dev/null || echo 2)
 [ "$NPAR" -ge 1 ] 2>/dev/null || NPAR=2
 [ "$NPAR" -gt 8 ] && NPAR=8
-declare -A PID=()
+# `wait -n -p` (bash >= 5.1) says which job ended first; older shells wait
+# for the oldest running job.
+WAIT_P=1
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+    WAIT_P=0
+fi
+declare -A PID=() TAG=() STATUS=()
+ORDER=()
 RUNNING=0
 bg() {
-    local tag=$1 secs=$2
+    local tag=$1 secs=$2 done_pid st t
+    local -a live
     shift 2
-    if [ "$RUNNING" -ge "$NPAR" ]; then
-        wait -n 2>/dev/null
+    while [ "$RUNNING" -ge "$NPAR" ]; do
+        live=()
+        for t in "${ORDER[@]}"; do [ -z "${STATUS[$t]+set}" ] && live+=("${PID[$t]}"); done
+        done_pid=""
+        if [ "$WAIT_P" -eq 1 ]; then
+            wait -n -p done_pid "${live[@]}"
+            st=$?
+        else
+            done_pid=${live[0]}
+            wait "$done_pid"
+            st=$?
+        fi
+        [ -n "$done_pid" ] || return 1 # interrupted
+        STATUS[${TAG[$done_pid]}]=$st
         RUNNING=$((RUNNING - 1))
-    fi
-    rm -f "$T/$tag.rc"
-    ( timeout -k 5 "$secs" "$Q" "$@" >"$T/$tag.out" 2>"$T/$tag.err"; echo $? >"$T/$tag.rc" ) &
+    done
+    # The job is `timeout` itself, so cleanup can end it by its id.
+    timeout -k 5 "$secs" "$Q" "$@" >"$T/$tag.out" 2>"$T/$tag.err" &
     PID[$tag]=$!
+    TAG[$!]=$tag
+    ORDER+=("$tag")
     QS_BG_PIDS="$QS_BG_PIDS $!"
     RUNNING=$((RUNNING + 1))
 }
 finish() {
-    wait "${PID[$1]}" 2>/dev/null
-    RC=$(cat "$T/$1.rc" 2>/dev/null || echo 255)
+    if [ -z "${STATUS[$1]+set}" ]; then
+        wait "${PID[$1]}"
+        STATUS[$1]=$?
+        RUNNING=$((RUNNING - 1))
+    fi
+    RC=${STATUS[$1]}
 }
 
 # acc TAG EPOCHS: waits for the run, checks that it exited 0 and printed

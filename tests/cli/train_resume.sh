@@ -134,18 +134,23 @@ flip() {
 
 test_flipped() {
     base_ck || { fail train_resume_flipped "could not make a checkpoint: $(why base_ck)"; return; }
-    local size off where
+    local size off where name re
     size=$(wc -c <"$CK")
-    for where in magic:0 version:5 middle:$((size / 2)) params:$((size * 3 / 4)) crc:$((size - 1)); do
-        off=${where#*:}
-        cp "$CK" "$T/flip-${where%%:*}.ck"
-        flip "$T/flip-${where%%:*}.ck" "$off"
-        if cmp -s "$CK" "$T/flip-${where%%:*}.ck"; then
-            fail "train_resume_flipped_${where%%:*}" "the byte at $off did not change"; continue
+    # name:offset:what the message must say (the header fields are checked
+    # first, everything else by the CRC32 over the whole file).
+    for where in "magic:0:not a qsweep checkpoint \(bad magic" "version:5:format version" \
+        "middle:$((size / 2)):checksum mismatch" "params:$((size * 3 / 4)):checksum mismatch" \
+        "crc:$((size - 1)):checksum mismatch"; do
+        name=${where%%:*}
+        off=${where#*:}; off=${off%%:*}
+        re=${where#*:*:}
+        cp "$CK" "$T/flip-$name.ck"
+        flip "$T/flip-$name.ck" "$off"
+        if cmp -s "$CK" "$T/flip-$name.ck"; then
+            fail "train_resume_flipped_$name" "the byte at $off did not change"; continue
         fi
-        expect_usage "train_resume_flipped_${where%%:*}" \
-            "$(esc "$T/flip-${where%%:*}.ck"): .*(checksum|corrupt|not a qsweep checkpoint|version)" \
-            train $FC64 --epochs 2 --resume "$T/flip-${where%%:*}.ck"
+        expect_usage "train_resume_flipped_$name" "$(esc "$T/flip-$name.ck"): .*$re" \
+            train $FC64 --epochs 2 --resume "$T/flip-$name.ck"
     done
 }
 

@@ -127,16 +127,16 @@ def calibrate_mse(y, bits):
     """The clip among the 101 quantiles 0.50..1.00 (linear interpolation) with
     the least mean squared PACT error; ties to the lower quantile."""
     v = np.sort(y.detach().double().numpy().ravel())
-    pos = v[v > 0]
+    pos = torch.tensor(v[v > 0], dtype=torch.float32)
+    cands = np.quantile(v, [0.5 + 0.005 * j for j in range(101)])
     best_a, best_e, prev = 1.0, math.inf, 0.0
     for j in range(101):
-        a = float(np.float32(np.quantile(v, 0.5 + 0.005 * j)))
+        a = float(np.float32(cands[j]))
         if not a > 0 or a == prev:
             continue
         prev = a
-        t = torch.tensor(pos, dtype=torch.float32)
-        q = pact(t, torch.tensor([a], dtype=torch.float32), bits)
-        e = float(((t.double() - q.double()) ** 2).sum())
+        q = pact(pos, torch.tensor([a], dtype=torch.float32), bits)
+        e = float(((pos.double() - q.double()) ** 2).sum())
         if e < best_e:
             best_a, best_e = a, e
     return best_a
