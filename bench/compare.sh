@@ -9,7 +9,8 @@
 # MODELS: an extended regex picking models by label (e.g. MODELS=FCDNN).
 # Environment: QSWEEP (default bin/qsweep), PYTHON (/usr/bin/python3),
 # THREADS ("1 2"), REPS (best of, default 3), BATCH (128), JSON_OUT (file to
-# keep the raw JSON lines).
+# keep the raw JSON lines), TORCH_TIMEOUT (seconds per PyTorch run, 900;
+# a run that fails or times out shows as n/a).
 set -eu
 cd "$(dirname "$0")/.."
 . bench/models.sh
@@ -19,6 +20,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-1 2}
 REPS=${REPS:-3}
 BATCH=${BATCH:-128}
+TORCH_TIMEOUT=${TORCH_TIMEOUT:-900}
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -28,8 +30,9 @@ while IFS='|' read -r label qflags tflags steps; do
         # shellcheck disable=SC2086
         qs=$("$QSWEEP" bench $qflags --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS")
         # shellcheck disable=SC2086
-        pt=$(OMP_NUM_THREADS=$t "$PYTHON" bench/torch_ref.py $tflags --batch "$BATCH" \
-             --threads "$t" --steps "$steps" --reps "$REPS")
+        pt=$(OMP_NUM_THREADS=$t timeout "$TORCH_TIMEOUT" "$PYTHON" bench/torch_ref.py $tflags \
+             --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS") ||
+            pt='{"img_per_s": 0, "rss_mb": 0}'   # failed or timed out: n/a
         printf '%s\t%s\t%s\t%s\n' "$label" "$t" "$qs" "$pt" >>"$raw"
         echo "  done: $label, $t thread(s)" >&2
     done
@@ -42,8 +45,9 @@ print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 for line in open(sys.argv[1]):
     label, t, qs, pt = line.rstrip("\n").split("\t")
     q, p = json.loads(qs), json.loads(pt)
-    ratio = q["img_per_s"] / p["img_per_s"] if p["img_per_s"] else float("nan")
-    print(f"| {label} | {t} | {q['img_per_s']:.1f} | {p['img_per_s']:.1f} | {ratio:.2f}x "
+    pv = f"{p['img_per_s']:.1f}" if p["img_per_s"] else "n/a"
+    ratio = f"{q['img_per_s'] / p['img_per_s']:.2f}x" if p["img_per_s"] else "n/a"
+    print(f"| {label} | {t} | {q['img_per_s']:.1f} | {pv} | {ratio} "
           f"| {100 * q['peak_fraction']:.0f}% | {q['blas_core']} | {q['rss_mb']} | {p['rss_mb']:.0f} "
           f"| {q.get('load1', -1):.1f} |")
 PY

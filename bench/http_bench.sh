@@ -35,6 +35,7 @@ cleanup() {
     [ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null
     wait 2>/dev/null
+    rm -f "$OUT/bench-run.db" "$OUT/bench-run.db-wal" "$OUT/bench-run.db-shm"
 }
 trap cleanup EXIT
 

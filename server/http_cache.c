@@ -74,11 +74,9 @@ static entry *find(qs_cache *c, const char *key, int create)
     return e;
 }
 
-/* A newer generation empties the cache: nothing held can be served. */
 static void advance(qs_cache *c, unsigned long gen)
 {
     if (gen > c->gen) {
-        clear(c);
         c->gen = gen;
         pthread_cond_broadcast(&c->cv); /* waiters re-check against the new generation */
     }
@@ -130,33 +128,33 @@ int qs_cache_get(qs_cache *c, const char *key, unsigned long gen, double now, qs
     pthread_mutex_lock(&c->mu);
     advance(c, gen);
     for (;;) {
-        /* Re-found on every pass: a newer generation frees entries. */
+        /* Re-found on every pass: a full cache is emptied while we wait. */
         entry *e = gen == c->gen ? find(c, key, 1) : NULL;
         if (!e)
             break; /* an older request, or no memory: answer uncached */
-        if (e->body && e->gen == gen) {
-            if (now - e->time <= c->ttl && now >= e->time) {
-                hit = serve(e, resp);
-                break;
-            }
-            /* Same database, only older than ttl: one request refreshes
-             * it, the others are served the answer held meanwhile. */
-            if (!e->computing) {
-                e->computing = 1;
-                e->computing_gen = gen;
-                *owner = 1;
-                break;
-            }
+        int young = now >= e->time && now - e->time <= c->ttl;
+        if (e->body && e->gen == gen && young) {
             hit = serve(e, resp);
             break;
         }
         if (!e->computing || e->computing_gen != gen) {
+            /* This request answers for everyone asking the same. */
             e->computing = 1;
             e->computing_gen = gen;
             *owner = 1;
             break;
         }
-        /* Another request is answering exactly this: wait for it. */
+        /* Another request is answering exactly this. Meanwhile an answer
+         * at most ttl old is served: of this generation, or of the one
+         * before when the sweep has just committed; else wait for it. */
+        if (e->body && young) {
+            hit = serve(e, resp);
+            break;
+        }
+        if (e->body && e->gen == gen) {
+            hit = serve(e, resp); /* same data, the clock fields older */
+            break;
+        }
         if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT)
             break;
     }
@@ -169,10 +167,12 @@ void qs_cache_put(qs_cache *c, const char *key, unsigned long gen, double now, c
 {
     pthread_mutex_lock(&c->mu);
     advance(c, gen);
-    entry *e = gen == c->gen ? find(c, key, 0) : NULL;
+    entry *e = find(c, key, 0);
     if (e && owner && e->computing_gen == gen)
         e->computing = 0;
-    int keep = e && resp->status == 200 && !resp->body.oom && resp->body.len <= QS_CACHE_MAX_ENTRY;
+    /* Never replace an answer with an older one. */
+    int keep = e && gen >= e->gen && resp->status == 200 && !resp->body.oom &&
+               resp->body.len <= QS_CACHE_MAX_ENTRY;
     if (keep && c->bytes + resp->body.len > c->max_bytes) {
         clear(c); /* rare, and the views polled come back at once */
         e = find(c, key, 1);

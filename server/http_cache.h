@@ -1,12 +1,12 @@
-/* A cache of API responses, valid for one database generation. The
- * generation (api_db.h: qs_dbpool_generation) moves on with every commit
- * of the sweep, so an answer is never served after a newer commit. Within
- * a generation an answer is fresh for ttl seconds (the ETA and "now" of
- * /api/sweeps follow the clock); after that it is still served while one
- * request refreshes it. After a commit one request per URL queries the
- * database while identical requests wait for its answer, instead of all
- * querying at once. Many browsers polling the same views then cost one
- * query per commit instead of one per poll. */
+/* A cache of API responses, by database generation. The generation
+ * (api_db.h: qs_dbpool_generation) moves on with every commit of the
+ * sweep. The first request after a commit (or after ttl seconds: the ETA
+ * and "now" of /api/sweeps follow the clock) queries the database; the
+ * identical requests that arrive while it does are served the previous
+ * answer if it is at most ttl seconds old, else they wait for the new one.
+ * So an answer is never more than ttl seconds behind the database (and a
+ * lone client always sees the latest commit), and many browsers polling
+ * the same views cost one query per commit instead of one per poll. */
 #ifndef QS_HTTP_CACHE_H
 #define QS_HTTP_CACHE_H
 

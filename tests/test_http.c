@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gen_db.h"
+#include "http_cache.h"
 #include "paper.h"
 #include "tharness.h"
 
@@ -315,6 +316,46 @@ static uint64_t file_hash(const char *path)
 }
 
 /* ------------------------------------------------------------ cases */
+
+/* The response cache on its own: generations, the previous answer while
+ * the new one is computed, never older than ttl, never replaced by older. */
+static void cache_rules(void)
+{
+    qs_cache *c;
+    qs_resp a, r;
+    int owner;
+    T_CHECK(qs_cache_create(&c, 1 << 20, 2.0) == QS_OK, "create");
+    qs_resp_init(&a);
+    qs_resp_init(&r);
+    T_CHECK(!qs_cache_get(c, "k", 1, 100.0, &r, &owner) && owner, "first request must query");
+    qs_buf_puts(&a.body, "A");
+    qs_cache_put(c, "k", 1, 100.0, &a, owner);
+    T_CHECK(qs_cache_get(c, "k", 1, 100.5, &r, &owner) && !strcmp(r.body.p, "A"), "hit A");
+    /* A commit: the next request queries; one arriving meanwhile gets A. */
+    T_CHECK(!qs_cache_get(c, "k", 2, 101.0, &r, &owner) && owner, "after a commit: query");
+    T_CHECK(qs_cache_get(c, "k", 2, 101.2, &r, &owner) && !strcmp(r.body.p, "A"), "previous answer meanwhile");
+    qs_buf_reset(&a.body);
+    qs_buf_puts(&a.body, "B");
+    qs_cache_put(c, "k", 2, 101.0, &a, 1);
+    T_CHECK(qs_cache_get(c, "k", 2, 101.3, &r, &owner) && !strcmp(r.body.p, "B"), "hit B");
+    qs_buf_reset(&a.body);
+    qs_buf_puts(&a.body, "old");
+    qs_cache_put(c, "k", 1, 101.4, &a, 0);
+    T_CHECK(qs_cache_get(c, "k", 2, 101.5, &r, &owner) && !strcmp(r.body.p, "B"), "an older answer replaced B");
+    /* Past ttl the same generation is refreshed by one request. */
+    T_CHECK(!qs_cache_get(c, "k", 2, 104.0, &r, &owner) && owner, "ttl: refresh");
+    T_CHECK(qs_cache_get(c, "k", 2, 104.1, &r, &owner) && !strcmp(r.body.p, "B"), "ttl: same data meanwhile");
+    qs_cache_put(c, "k", 2, 104.0, &a, 1); /* "old" body, generation 2: fine for the test */
+    /* Errors are not kept; other keys are independent. */
+    qs_resp_error(&a, 400, "x", "bad");
+    T_CHECK(!qs_cache_get(c, "e", 2, 104.2, &r, &owner) && owner, "new key");
+    qs_cache_put(c, "e", 2, 104.2, &a, owner);
+    T_CHECK(!qs_cache_get(c, "e", 2, 104.3, &r, &owner) && owner, "an error answer was cached");
+    qs_cache_put(c, "e", 2, 104.3, &a, owner);
+    qs_resp_free(&a);
+    qs_resp_free(&r);
+    qs_cache_destroy(c);
+}
 
 static void startup_missing_db(void)
 {
@@ -1205,6 +1246,7 @@ int main(void)
         printf("FAIL setup: generating the database: %s\n", err);
         return 1;
     }
+    T_RUN(cache_rules);
     T_RUN(startup_missing_db);
     T_RUN(startup_not_qsweep);
     T_RUN(startup_bad_usage);

@@ -335,6 +335,11 @@
 
   async function loadWidth() {
     const d = await api('width', chartParams());
+    const widths = new Set(d.groups.map((g) => g.width));
+    if (widths.size === 1) {
+      // A single width says nothing about width: the depth chart has it.
+      d.groups = [];
+    }
     // One line per (block, depth, setting) when the sweep varies the width
     // at a fixed depth; when every depth has a single width (a fixed-budget
     // sweep, where width follows depth) one line per (block, setting).
@@ -358,7 +363,10 @@
     drawChart('chart-width', {
       type: 'line',
       data: { datasets: ds },
-      options: lineOptions('width', 'test accuracy (%)'),
+      options: lineOptions('width', 'test accuracy (%)', {
+        qsEmptyText: widths.size === 1 ? 'one width (' + [...widths][0] + ') in this selection'
+          : 'no done runs for this selection',
+      }),
     });
   }
 
@@ -452,24 +460,52 @@
     for (const row of d.rows) {
       const tr = el('tr', {}, el('td', { class: 'l', text: row.block }), el('td', { text: row.depth }),
         el('td', { text: row.width }), el('td', { text: row.params_m.toFixed(2) + 'M' }));
-      for (const s of sets) {
-        const ours = row.ours[s.key];
-        const diff = row.diff[s.key];
-        tr.appendChild(el('td', { class: 'gl', text: fmtAcc(row.published[s.key]) }));
-        tr.appendChild(el('td', {
-          class: ours ? '' : 'missing',
-          title: ours ? 'n=' + ours.n + ' seeds' : 'no done run',
-          text: ours ? fmtAcc(ours.mean) + (ours.std !== null ? ' ± ' + fmtNum(ours.std, 2) : '') : '-',
-        }));
-        tr.appendChild(el('td', {
-          class: diff === null ? 'missing' : diff >= 0 ? 'pos' : 'neg',
-          text: diff === null ? '-' : (diff >= 0 ? '+' : '') + diff.toFixed(2),
-        }));
-      }
+      for (const s of sets) appendCells(tr, row, s.key);
       body.appendChild(tr);
     }
     t.appendChild(body);
     t.dataset.matched = String(d.cells_matched);
+  }
+
+  async function loadTable4() {
+    const d = await api('table4', { sweep: state.sweep, dataset: state.dataset || undefined });
+    const t = $('t4');
+    t.textContent = '';
+    const labels = { float: 'float', w2a2: 'W2A2', w2a2_lipschitz_clr: 'W2A2 + Lipschitz + CLR' };
+    const h1 = el('tr', {}, el('th', { class: 'l', rowspan: 2, text: 'depth' }));
+    const h2 = el('tr');
+    for (const c of d.columns) {
+      h1.appendChild(el('th', { class: 'group', colspan: 3, text: labels[c] || c }));
+      h2.appendChild(el('th', { class: 'gl', text: 'paper' }));
+      h2.appendChild(el('th', { text: 'ours' }));
+      h2.appendChild(el('th', { text: 'diff' }));
+    }
+    t.appendChild(el('thead', {}, h1, h2));
+    const body = el('tbody');
+    for (const row of d.rows) {
+      const tr = el('tr', {}, el('td', { class: 'l', text: 'ResNet-' + row.depth }));
+      for (const c of d.columns) appendCells(tr, row, c);
+      body.appendChild(tr);
+    }
+    t.appendChild(body);
+    t.dataset.matched = String(d.cells_matched);
+    $('t4-hint').textContent = 'basic block, width ' + d.width + '; ' + d.settings;
+  }
+
+  /* paper | ours (mean ± std) | diff, "-" where we have no done run. */
+  function appendCells(tr, row, key) {
+    const ours = row.ours[key];
+    const diff = row.diff[key];
+    tr.appendChild(el('td', { class: 'gl', text: fmtAcc(row.published[key]) }));
+    tr.appendChild(el('td', {
+      class: ours ? '' : 'missing',
+      title: ours ? 'n=' + ours.n + ' seeds' : 'no done run',
+      text: ours ? fmtAcc(ours.mean) + (ours.std !== null ? ' ± ' + fmtNum(ours.std, 2) : '') : '-',
+    }));
+    tr.appendChild(el('td', {
+      class: diff === null ? 'missing' : diff >= 0 ? 'pos' : 'neg',
+      text: diff === null ? '-' : (diff >= 0 ? '+' : '') + diff.toFixed(2),
+    }));
   }
 
   function runParams(extra) {
@@ -763,7 +799,7 @@
 
   async function refreshAll(pickPhase) {
     showMessage('');
-    const jobs = [loadDepth(), loadWidth(), loadEffect(), loadTable5(), loadFailures(), loadMaps()];
+    const jobs = [loadDepth(), loadWidth(), loadEffect(), loadTable5(), loadTable4(), loadFailures(), loadMaps()];
     const runs = await loadRuns();
     if (pickPhase && !state.phaseId) {
       // Default curve: a running phase of the selection, else its first run.
