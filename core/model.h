@@ -53,7 +53,12 @@ typedef struct {
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
     float step;              /* weight quantizer step D (0 = not yet searched) */
-    /* Activation-arena pointers, [max_batch, numel] */
+    /* Activation-arena pointers, [max_batch, numel]. Buffers are shared to
+     * save memory: a float ReLU or residual add may overwrite its single
+     * consumer-free input in place (so after a forward pass that input's
+     * `out` holds the later node's output), and `dout` buffers are pooled by
+     * liveness: valid only inside qs_model_backward. ReLU outputs are always
+     * their own (PACT calibration reads them). */
     float *out, *dout;
     float *save_mean, *save_invstd; /* BN, [c] */
     float *qw;               /* quantized weights when wbits < 32 */

@@ -17,14 +17,17 @@
 #define RUN_COLS "test_acc, phase_id, seed, depth AS run_depth, width AS run_width, params, model"
 
 /* DISTINCT: a phase shared by two sweeps is one measurement, not two. */
+/* Width is part of the group: at a fixed budget each depth has one width,
+ * and where a sweep has several widths at one depth (FCDNNs 128-4 and
+ * 256-4) their accuracies are not seeds of one model. */
 static const char depth_sql[] =
-    "SELECT DISTINCT " BLOCK_EXPR " AS block, wbits, abits, depth, " RUN_COLS
+    "SELECT DISTINCT " BLOCK_EXPR " AS block, wbits, abits, depth, width, " RUN_COLS
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (?5 IS NULL OR params BETWEEN ?5 / 1.25 AND ?5 * 1.25)"
     " AND (?6 IS NULL OR width = ?6)"
-    " ORDER BY 1, 2 DESC, 3 DESC, 4, seed, phase_id";
+    " ORDER BY 1, 2 DESC, 3 DESC, 4, 5, seed, phase_id";
 
 static const char width_sql[] =
     "SELECT DISTINCT " BLOCK_EXPR " AS block, depth, wbits, abits, width, " RUN_COLS
@@ -39,13 +42,13 @@ static const char effect_sql[] =
     "SELECT DISTINCT " BLOCK_EXPR " AS block,"
     " CASE WHEN phase = 'float' THEN 0 WHEN phase = 'retrain' AND regularizer = 'none' THEN 1"
     "  WHEN phase = 'retrain' THEN 2 WHEN regularizer = 'none' THEN 3 ELSE 4 END AS variant,"
-    " depth, " RUN_COLS
+    " depth, width, " RUN_COLS
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (?3 IS NULL OR " BLOCK_EXPR " = ?3)"
     " AND (phase = 'float' OR (wbits = ?4 AND abits = ?5))"
     " AND (?6 IS NULL OR width = ?6)"
-    " ORDER BY 1, 2, 3, seed, phase_id";
+    " ORDER BY 1, 2, 3, 4, seed, phase_id";
 
 static const char *const variant_names[] = {"float", "retrain", "retrain+lipschitz", "clr",
                                             "lipschitz+clr"};
@@ -268,7 +271,7 @@ int qs_api_depth(qs_api_req *r)
         sqlite3_bind_double(st, 5, budget);
     if (have_w)
         sqlite3_bind_int64(st, 6, width);
-    group_spec g = {4, {"block", "wbits", "abits", "depth"}, 1, 2, -1};
+    group_spec g = {5, {"block", "wbits", "abits", "depth", "width"}, 1, 2, -1};
     rc = emit_groups(r, st, &g);
 cleanup:
     sqlite3_finalize(st);
@@ -332,7 +335,7 @@ int qs_api_effect(qs_api_req *r)
     sqlite3_bind_int64(st, 5, abits);
     if (have_w)
         sqlite3_bind_int64(st, 6, width);
-    group_spec g = {3, {"block", "variant", "depth"}, -1, -1, 1};
+    group_spec g = {4, {"block", "variant", "depth", "width"}, -1, -1, 1};
     rc = emit_groups(r, st, &g);
 cleanup:
     sqlite3_finalize(st);

@@ -314,9 +314,25 @@
 
   async function loadDepth() {
     const d = await api('depth', Object.assign(chartParams(), { budget: state.budget }));
-    const ds = linesFrom(d.groups, (g) => g.block + '|' + g.setting, (g) => g.depth,
-      (g) => g.block + ' ' + g.setting,
-      (g, i) => Object.assign({ color: colorFor(g.block, i) }, styleOfSetting(g.setting)));
+    const depths = new Set(d.groups.map((g) => g.depth));
+    if (depths.size === 1) d.groups = []; // a single depth: the width chart has it
+    // One line per block and setting; per width too where one depth has
+    // several widths (FCDNN 128-4 and 256-4), which are different models.
+    const seen = new Set();
+    let byWidth = false;
+    for (const g of d.groups) {
+      const k = g.block + '|' + g.setting + '|' + g.depth;
+      if (seen.has(k)) byWidth = true;
+      seen.add(k);
+    }
+    const widths = [...new Set(d.groups.map((g) => g.block + '-' + g.width))];
+    const palette = Object.values(BLOCK_COLORS).concat(EXTRA_COLORS);
+    const ds = linesFrom(d.groups,
+      (g) => g.block + (byWidth ? '|' + g.width : '') + '|' + g.setting, (g) => g.depth,
+      (g) => g.block + (byWidth ? '-' + g.width : '') + ' ' + g.setting,
+      (g, i) => Object.assign({
+        color: byWidth ? palette[widths.indexOf(g.block + '-' + g.width) % palette.length] : colorFor(g.block, i),
+      }, styleOfSetting(g.setting)));
     ds.sort(settingOrder);
     $('depth-hint').textContent = state.budget
       ? '(models within 25% of ' + fmtParams(Number(state.budget)) + ' parameters)'
@@ -324,7 +340,10 @@
     drawChart('chart-depth', {
       type: 'line',
       data: { datasets: ds },
-      options: lineOptions('depth', 'test accuracy (%)'),
+      options: lineOptions('depth', 'test accuracy (%)', {
+        qsEmptyText: depths.size === 1 ? 'one depth (' + [...depths][0] + ') in this selection'
+          : 'no done runs for this selection',
+      }),
     });
   }
 
@@ -372,14 +391,22 @@
 
   async function loadEffect() {
     const d = await api('effect', { sweep: state.sweep, dataset: state.dataset });
-    const blocks = new Set(d.groups.map((g) => g.block));
-    const dashes = [[], [6, 3], [2, 3], [10, 3, 2, 3]];
-    const blockList = [...blocks];
-    const ds = linesFrom(d.groups, (g) => g.block + '|' + g.variant, (g) => g.depth,
-      (g) => (blocks.size > 1 ? g.block + ' ' : '') + g.variant,
+    // As in the depth chart: per width too where one depth has several.
+    const seen = new Set();
+    let byWidth = false;
+    for (const g of d.groups) {
+      const k = g.block + '|' + g.variant + '|' + g.depth;
+      if (seen.has(k)) byWidth = true;
+      seen.add(k);
+    }
+    const model = (g) => g.block + (byWidth ? '-' + g.width : '');
+    const models = [...new Set(d.groups.map(model))];
+    const dashes = [[], [6, 3], [2, 3], [10, 3, 2, 3], [1, 2], [12, 4]];
+    const ds = linesFrom(d.groups, (g) => model(g) + '|' + g.variant, (g) => g.depth,
+      (g) => (models.length > 1 ? model(g) + ' ' : '') + g.variant,
       (g) => ({
         color: VARIANT_COLORS[g.variant] || '#444',
-        dash: dashes[blockList.indexOf(g.block) % dashes.length],
+        dash: dashes[models.indexOf(model(g)) % dashes.length],
         point: 'circle',
       }));
     drawChart('chart-effect', {
@@ -465,6 +492,8 @@
     }
     t.appendChild(body);
     t.dataset.matched = String(d.cells_matched);
+    $('t5-hint').textContent = 'ours (mean ± std over seeds) beside the published numbers' +
+      (d.cells_matched ? '' : ' · no run of this selection has a Table 5 architecture (CIFAR-10, the paper\'s depths and widths)');
   }
 
   async function loadTable4() {
