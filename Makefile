@@ -87,7 +87,7 @@ setup:
 	  else echo "CIFAR-10 not found: put the official binary files (data_batch_1.bin .. data_batch_5.bin, test_batch.bin) in data/cifar10/"; fi; fi
 
 setup-bench: setup
-	@dpkg -s python3-torch >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null)
+	@for p in python3-torch wrk; do dpkg -s $$p >/dev/null 2>&1 || m="$$m $$p"; done; [ -z "$$m" ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$m >/dev/null)
 
 test: all $(TEST_BIN)
 	@bash tests/run.sh

@@ -27,6 +27,7 @@ typedef struct {
     int *epochs_seen;      /* per job: latest epoch reported */
     int *worker_job;       /* per rank: running job or -1 */
     double *worker_ips;    /* per rank: latest img/s */
+    char (*worker_host)[64]; /* per rank: its hostname, from READY */
     int size;
     int counts[4];
     double gflop_total, gflop_done_run, t0, last_progress, last_commit;
@@ -345,7 +346,7 @@ static void send_job(coord *c, int rank, int j)
     h.len_a = strlen(c->g->jobs[j].config);
     h.len_b = plen;
     h.len_c = rlen;
-    on_start(c, j, "");
+    on_start(c, j, c->worker_host ? c->worker_host[rank] : "");
     c->worker_job[rank] = j;
     c->worker_ips[rank] = 0;
     if ((rc = qs_msg_send(rank, QS_MSG_JOB, &h, c->g->jobs[j].config, parent, resume)))
@@ -368,6 +369,8 @@ static void handle(coord *c, qs_msg *m, int *idle)
     switch (m->tag) {
     case QS_MSG_READY:
         idle[m->source] = 1;
+        if (c->worker_host && m->source > 0 && m->source < c->size)
+            snprintf(c->worker_host[m->source], 64, "%.*s", (int)sizeof m->h.host, m->h.host);
         break;
     case QS_MSG_EPOCH:
         if ((j = job_of(c, m)) >= 0)
@@ -508,6 +511,7 @@ int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coo
     c.epochs_seen = calloc((size_t)g->njobs + 1, sizeof(int));
     c.worker_job = malloc((size_t)size * sizeof(int));
     c.worker_ips = calloc((size_t)size, sizeof(double));
+    c.worker_host = calloc((size_t)size, sizeof *c.worker_host);
     if (!c.state || !c.parent || !c.started || !c.epochs_seen || !c.worker_job || !c.worker_ips) {
         rc = qs_err(QS_ENOMEM, "out of memory for %d phases", g->njobs);
         goto cleanup;
@@ -565,5 +569,6 @@ cleanup:
     free(c.epochs_seen);
     free(c.worker_job);
     free(c.worker_ips);
+    free(c.worker_host);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 
 #include "cmd.h"
 #include "coord.h"
@@ -120,6 +121,17 @@ static int coordinator(int argc, char **argv, int size)
     return qs_exit_status(rc);
 }
 
+/* Debian's MPICH 4.0 with UCX over TCP can leave ranks on different hosts
+ * spinning in MPI_Finalize (reproduced without qsweep; docs/cluster.md).
+ * By then the database is closed and every result is written, so after
+ * QSWEEP_FINALIZE_TIMEOUT seconds (default 30) the rank exits anyway. */
+static volatile sig_atomic_t finalize_status;
+static void finalize_timeout(int sig)
+{
+    (void)sig;
+    _exit(finalize_status);
+}
+
 int qs_cmd_sweep(int argc, char **argv)
 {
     int rank = 0, size = 1, status;
@@ -143,6 +155,10 @@ int qs_cmd_sweep(int argc, char **argv)
                 ckpt_interval = atof(argv[i + 1]);
         status = qs_worker_loop(ckpt_interval) == QS_OK ? 0 : 1;
     }
+    finalize_status = status;
+    signal(SIGALRM, finalize_timeout);
+    alarm(getenv("QSWEEP_FINALIZE_TIMEOUT") ? (unsigned)atoi(getenv("QSWEEP_FINALIZE_TIMEOUT")) : 30);
     MPI_Finalize();
+    alarm(0);
     return status;
 }

@@ -1,5 +1,6 @@
--- Indexes for the dashboard's read paths (`qsweep serve`), to be merged
--- into schema.sql. Every dashboard query joins sweep_phases to phases by
+-- Indexes for the dashboard's read paths (`qsweep serve`). schema.sql
+-- creates them in every new database; this file adds them to an older one
+-- (sqlite3 results.db < sql/indexes.sql). Every dashboard query joins sweep_phases to phases by
 -- id and reads a handful of columns of each phase of a sweep: progress
 -- counts, the runs list's filters and sort keys, the charts' grouping
 -- columns. phases rows are wide (the config text), and phases has a TEXT

@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS phases (
 CREATE INDEX IF NOT EXISTS phases_status ON phases(status);
 CREATE INDEX IF NOT EXISTS phases_parent ON phases(parent_id);
 CREATE INDEX IF NOT EXISTS phases_arch ON phases(dataset, block, depth, width, wbits, abits);
+-- The dashboard's covering index (why: sql/indexes.sql).
+CREATE INDEX IF NOT EXISTS phases_read ON phases(
+    id, status, dataset, arch, block, residual, depth, width, phase, wbits, abits,
+    regularizer, clr, seed, test_acc, params, model, gflop, epochs, epochs_done,
+    img_per_s, updated, finished);
 
 CREATE TABLE IF NOT EXISTS sweep_phases (
     sweep_id INTEGER NOT NULL REFERENCES sweeps(id),

@@ -54,13 +54,14 @@ test_full_run() {
     pass sweep_full_run
 }
 
-# The coordinator must not spin: its CPU time is a small part of the wall time.
+# The coordinator must not spin: a spinning rank 0 burns a whole core (CPU ~ wall);
+# a polling one stays well under half (start-up and SQLite included).
 test_coordinator_cpu() {
     local line cpu wall
     line=$(grep "coordinator CPU" "$T/ref.err")
     wall=$(echo "$line" | sed -E 's/.*after ([0-9.]+) s.*/\1/')
     cpu=$(echo "$line" | sed -E 's/.*CPU ([0-9.]+) s.*/\1/')
-    if awk -v c="$cpu" -v w="$wall" 'BEGIN { exit !(c < 0.25 * w) }'; then
+    if awk -v c="$cpu" -v w="$wall" 'BEGIN { exit !(c < 0.5 * w) }'; then
         pass "sweep_coordinator_cpu ($cpu s CPU over $wall s)"
     else
         fail sweep_coordinator_cpu "rank 0 used $cpu s CPU over $wall s wall"

@@ -57,6 +57,10 @@ NA=qs2h_a_$$
 NB=qs2h_b_$$
 VA=q2ha$$ # interface names: at most 15 characters
 VB=q2hb$$
+# Where the sweep command bounds MPI_Finalize (a rank stuck there after the
+# sweep ended, see docs/cluster.md "Known problem"), a short bound here;
+# harmless where it does not.
+export QSWEEP_FINALIZE_TIMEOUT=5
 IPA=10.200.0.1
 IPB=10.200.0.2
 JOB_PIDS=""
@@ -167,7 +171,7 @@ start_sweep() {
               -hosts "$3:2,$4:1" -n 3 ./qsweep grid.json --db "$5" --ckpt-interval 0' \
             sh "$T" "$MPIEXEC" "$IPA" "$IPB" "$db" >"$T/host/$tag.out" 2>"$T/host/$tag.err"
         echo $? >"$T/host/$tag.rc"
-    ) &
+    ) 2>/dev/null & # (not bash's "Killed" notice when a hang is ended)
     SWEEP_PID=$!
     JOB_PIDS="$JOB_PIDS $SWEEP_PID"
 }
@@ -216,13 +220,13 @@ start_sweep full results.db
 wait_sweep results.db full
 
 test_all_done() {
-    local done total
-    done=$(q results.db "SELECT COUNT(*) FROM runs WHERE sweep = 'two-hosts' AND status = 'done'")
+    local ndone total
+    ndone=$(q results.db "SELECT COUNT(*) FROM runs WHERE sweep = 'two-hosts' AND status = 'done'")
     total=$(q results.db "SELECT COUNT(*) FROM runs WHERE sweep = 'two-hosts'")
-    if [ -n "$NPHASES" ] && [ "$NPHASES" -gt 0 ] && [ "$done" = "$NPHASES" ] && [ "$total" = "$NPHASES" ]; then
-        pass "two_hosts_all_done ($done/$NPHASES phases, ${WALL} s)"
+    if [ -n "$NPHASES" ] && [ "$NPHASES" -gt 0 ] && [ "$ndone" = "$NPHASES" ] && [ "$total" = "$NPHASES" ]; then
+        pass "two_hosts_all_done ($ndone/$NPHASES phases, ${WALL} s)"
     else
-        fail two_hosts_all_done "$done of $total done, $NPHASES expected (mpiexec: $EXIT_RC; $(lastline "$T/host/full.err"))"
+        fail two_hosts_all_done "$ndone of $total done, $NPHASES expected (mpiexec: $EXIT_RC; $(lastline "$T/host/full.err"))"
     fi
 }
 
@@ -252,12 +256,16 @@ test_rank_on_b() {
 }
 
 test_no_shared_files() {
-    local lb left
+    local lb left f
     lb=$(grep "^rank=2 " "$T/nodeB/ranks.log" 2>/dev/null)
     if grep -Eq "grid\.json|results\.db" <<<"$lb"; then
         fail two_hosts_no_shared_files "host B could see A's files: $lb"; return
     fi
-    left=$(cd "$T/nodeB" && ls -A | grep -Ev '^(qsweep|qsweep\.bin|ranks\.log|tmp)$' | tr '\n' ' ')
+    left=""
+    for f in "$T/nodeB"/* "$T/nodeB"/.[!.]*; do
+        [ -e "$f" ] || continue
+        case ${f##*/} in qsweep | qsweep.bin | ranks.log | tmp) ;; *) left="$left ${f##*/}" ;; esac
+    done
     if [ -n "$left" ]; then
         fail two_hosts_no_shared_files "host B's directory has $left"; return
     fi
@@ -278,10 +286,10 @@ test_clean_exit() {
 # ------------------------------------------------------------ a host dies
 
 test_node_death() {
-    local i ok="" t0 rc1 death_s done_before attempts_before attempts_after n resumed
+    local _ ok="" t0 rc1 death_s done_before attempts_before attempts_after n resumed
     start_sweep kill kill.db
     # Host B dies once a phase is done and a running one has a checkpoint.
-    for i in $(seq 1 600); do
+    for _ in $(seq 1 600); do
         ok=$(q kill.db "SELECT (SELECT COUNT(*) FROM phases WHERE status = 'done') >= 1
                 AND EXISTS (SELECT 1 FROM checkpoints c JOIN phases p ON p.id = c.phase_id
                             WHERE p.status = 'running' AND c.final = 0)")
