@@ -66,7 +66,10 @@ static void test_synthetic_256_4_w2a2(void)
 
 /* resnet-basic-8-8, 1-channel stem, first 2000 / 500 Fashion-MNIST images,
  * float 3 epochs (the Fashion-MNIST protocol, cosine over 3) then W2A2 3
- * epochs (retrain protocol, lr 0.01 cosine). Chance is 10%. */
+ * epochs (retrain protocol, lr 0.01 cosine). Chance is 10%. Reference:
+ *   /usr/bin/python3 tests/reference/qat_resnet.py --seeds 0
+ * PyTorch seed 0: float 54.4%, W2A2 start 9.8%, after retraining 48.6%
+ * (this test: 58.6 / 12.4 / 44.0). Threshold 30%. */
 static void test_resnet_fmnist_w2a2(void)
 {
     qs_dataset tr, te;
