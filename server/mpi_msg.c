@@ -77,5 +77,5 @@ void qs_backoff_sleep(qs_backoff *b)
         b->us = 1000;
     struct timespec ts = {b->us / 1000000, (b->us % 1000000) * 1000};
     nanosleep(&ts, NULL);
-    b->us = b->us * 2 > 20000 ? 20000 : b->us * 2;
+    b->us = b->us * 2 > 4000 ? 4000 : b->us * 2;
 }
