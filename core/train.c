@@ -546,26 +546,32 @@ static int check_arch(const qs_model_cfg *ck, const qs_model_cfg *want, const ch
 
 static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path);
 
-int qs_trainer_load_parent(qs_trainer *t, const char *path)
+typedef int (*ckpt_apply_fn)(qs_trainer *t, qs_ckpt *ck, const char *what);
+
+/* Reads the checkpoint from the file `what` (buf NULL) or decodes buf (owned
+ * from here on), then applies it to the trainer. */
+static int with_ckpt(qs_trainer *t, const char *what, uint8_t *buf, size_t len,
+                     ckpt_apply_fn apply)
 {
     qs_ckpt ck;
-    int rc = qs_ckpt_load(&ck, path);
+    int rc = buf ? qs_ckpt_decode(&ck, buf, len, what) : qs_ckpt_load(&ck, what);
     if (rc != QS_OK)
         return rc;
-    rc = load_parent_from(t, &ck, path);
+    rc = apply(t, &ck, what);
     qs_ckpt_free(&ck);
     return rc;
 }
 
+int qs_trainer_load_parent(qs_trainer *t, const char *path)
+{
+    return with_ckpt(t, path, NULL, 0, load_parent_from);
+}
+
 int qs_trainer_load_parent_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what)
 {
-    qs_ckpt ck;
-    int rc = qs_ckpt_decode(&ck, buf, len, what);
-    if (rc != QS_OK)
-        return rc;
-    rc = load_parent_from(t, &ck, what);
-    qs_ckpt_free(&ck);
-    return rc;
+    if (!buf)
+        return qs_err(QS_EINVAL, "%s: no checkpoint bytes", what);
+    return with_ckpt(t, what, buf, len, load_parent_from);
 }
 
 static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
@@ -778,22 +784,12 @@ cleanup:
 
 int qs_trainer_resume(qs_trainer *t, const char *path)
 {
-    qs_ckpt ck;
-    int rc = qs_ckpt_load(&ck, path);
-    if (rc != QS_OK)
-        return rc;
-    rc = resume_from(t, &ck, path);
-    qs_ckpt_free(&ck);
-    return rc;
+    return with_ckpt(t, path, NULL, 0, resume_from);
 }
 
 int qs_trainer_resume_bytes(qs_trainer *t, uint8_t *buf, size_t len, const char *what)
 {
-    qs_ckpt ck;
-    int rc = qs_ckpt_decode(&ck, buf, len, what);
-    if (rc != QS_OK)
-        return rc;
-    rc = resume_from(t, &ck, what);
-    qs_ckpt_free(&ck);
-    return rc;
+    if (!buf)
+        return qs_err(QS_EINVAL, "%s: no checkpoint bytes", what);
+    return with_ckpt(t, what, buf, len, resume_from);
 }
