@@ -46,6 +46,17 @@ static int step_done(qs_db *db, sqlite3_stmt *st)
     return rc;
 }
 
+/* The phase's latest-metric columns, in the order both the epoch update and
+ * the done update list them: test_acc, test_loss, train_loss, train_acc,
+ * img_per_s, model_bits, bops, bound from parameter `first` on. */
+static void bind_latest(sqlite3_stmt *st, int first, const double *m)
+{
+    static const int k[] = {QS_M_TEST_ACC, QS_M_TEST_LOSS, QS_M_TRAIN_LOSS, QS_M_TRAIN_ACC,
+                            QS_M_IMG_PER_S, QS_M_MODEL_BITS, QS_M_BOPS};
+    for (int i = 0; i < (int)(sizeof k / sizeof k[0]); i++)
+        sqlite3_bind_double(st, first + i, m[k[i]]);
+}
+
 int qs_db_phase_state_get(qs_db *db, const char *id, qs_db_phase_state *out)
 {
     sqlite3_stmt *st;
@@ -105,13 +116,7 @@ int qs_db_phase_epoch(qs_db *db, const char *id, int epoch, const double *m)
                             "bops = ?, updated = ? WHERE id = ?")))
         return rc;
     sqlite3_bind_int(st, 1, epoch);
-    sqlite3_bind_double(st, 2, m[QS_M_TEST_ACC]);
-    sqlite3_bind_double(st, 3, m[QS_M_TEST_LOSS]);
-    sqlite3_bind_double(st, 4, m[QS_M_TRAIN_LOSS]);
-    sqlite3_bind_double(st, 5, m[QS_M_TRAIN_ACC]);
-    sqlite3_bind_double(st, 6, m[QS_M_IMG_PER_S]);
-    sqlite3_bind_double(st, 7, m[QS_M_MODEL_BITS]);
-    sqlite3_bind_double(st, 8, m[QS_M_BOPS]);
+    bind_latest(st, 2, m);
     sqlite3_bind_double(st, 9, wall_now());
     sqlite3_bind_text(st, 10, id, -1, SQLITE_STATIC);
     return step_done(db, st);
@@ -193,13 +198,7 @@ int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m
         return rc;
     double now = wall_now();
     sqlite3_bind_int(st, 1, epochs_done);
-    sqlite3_bind_double(st, 2, m[QS_M_TEST_ACC]);
-    sqlite3_bind_double(st, 3, m[QS_M_TEST_LOSS]);
-    sqlite3_bind_double(st, 4, m[QS_M_TRAIN_LOSS]);
-    sqlite3_bind_double(st, 5, m[QS_M_TRAIN_ACC]);
-    sqlite3_bind_double(st, 6, m[QS_M_IMG_PER_S]);
-    sqlite3_bind_double(st, 7, m[QS_M_MODEL_BITS]);
-    sqlite3_bind_double(st, 8, m[QS_M_BOPS]);
+    bind_latest(st, 2, m);
     sqlite3_bind_double(st, 9, seconds);
     sqlite3_bind_double(st, 10, now);
     sqlite3_bind_double(st, 11, now);
