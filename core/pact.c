@@ -2,9 +2,14 @@
  * "Activations (PACT)"). */
 #include "quant.h"
 
+#include "simd.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#if QS_SIMD_X86
+#include <immintrin.h>
+#endif
 
 /* roundf for v >= 0 (NaN and +inf pass through), bit for bit: v + 0.5 is
  * exact in double and truncation is floor there; from 2^23 up every float
@@ -41,6 +46,52 @@ static inline float pact_one(const pact_grid *g, float x)
     return g->round ? pact_round(y * g->scale) * g->inv : y;
 }
 
+#if QS_SIMD_X86
+/* The rounding loop of qs_pact_forward, 16 lanes. Same bits as the scalar
+ * loop: max(0, x) and min(a, .) return their second operand for a NaN or
+ * equal values (so NaN and -0 pass as in the scalar selects); round half
+ * up is trunc(v) + (v - trunc(v) >= 0.5), where the fraction is exact,
+ * and adding the +0 or 1 turns a -0 into +0 as the integer conversion
+ * does. */
+__attribute__((target("avx512f"))) static void
+pact_round_avx512(float *y, const float *x, size_t len, float a, float sc,
+                  float inv)
+{
+    const __m512 z = _mm512_setzero_ps(), va = _mm512_set1_ps(a);
+    const __m512 vs = _mm512_set1_ps(sc), vi = _mm512_set1_ps(inv);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < len; i += 16) {
+        __mmask16 m = len - i >= 16 ? (__mmask16)0xffff
+                                    : (__mmask16)((1u << (len - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        v = _mm512_mul_ps(_mm512_min_ps(va, _mm512_max_ps(z, v)), vs);
+        __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(v, t), half, _CMP_GE_OQ);
+        t = _mm512_add_ps(t, _mm512_maskz_mov_ps(up, one));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(t, vi));
+    }
+}
+
+/* The 8-lane chunk loop of qs_pact_backward on i .. i + 8 n: the scalar
+ * acc[8] is one register, the same adds in the same order. */
+__attribute__((target("avx2"))) static void
+pact_back_avx2(float *dx, float acc[8], const float *dy, const float *x,
+               size_t n, float alpha)
+{
+    const __m256 va = _mm256_set1_ps(alpha), z = _mm256_setzero_ps();
+    __m256 s = _mm256_loadu_ps(acc);
+    for (size_t j = 0; j < n; j++, x += 8, dy += 8, dx += 8) {
+        __m256 xv = _mm256_loadu_ps(x), d = _mm256_loadu_ps(dy);
+        __m256 top = _mm256_cmp_ps(xv, va, _CMP_GE_OQ);
+        __m256 pass = _mm256_andnot_ps(top, _mm256_cmp_ps(xv, z, _CMP_GE_OQ));
+        s = _mm256_add_ps(s, _mm256_and_ps(top, d));
+        _mm256_storeu_ps(dx, _mm256_add_ps(_mm256_loadu_ps(dx),
+                                           _mm256_and_ps(pass, d)));
+    }
+    _mm256_storeu_ps(acc, s);
+}
+#endif
+
 /* x [len] -> y [len]. alpha <= 0 leaves no room between the clips: y = 0. */
 void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits)
 {
@@ -57,6 +108,12 @@ void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits
         return;
     }
     const float a = g.alpha, sc = g.scale, inv = g.inv;
+#if QS_SIMD_X86
+    if (qs_simd_avx512()) {
+        pact_round_avx512(y, x, len, a, sc, inv);
+        return;
+    }
+#endif
     for (size_t i = 0; i < len; i++) {
         float v = x[i];
         v = v < 0.0f ? 0.0f : v;
@@ -74,9 +131,19 @@ double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
      * double in order: vectorisable and still the same bits every run. */
     double da = 0.0;
     size_t i = 0;
+#if QS_SIMD_X86
+    const int vec = qs_simd_avx2();
+#endif
     while (i < len) {
         size_t end = len - i > 512 ? i + 512 : len;
         float acc[8] = {0};
+#if QS_SIMD_X86
+        if (vec) {
+            size_t n = (end - i) / 8;
+            pact_back_avx2(dx + i, acc, dy + i, x + i, n, alpha);
+            i += 8 * n;
+        }
+#endif
         for (; i + 8 <= end; i += 8)
             for (int k = 0; k < 8; k++) {
                 float xv = x[i + k], d = dy[i + k];

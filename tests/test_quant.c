@@ -2,6 +2,7 @@
  * differences and hand-computed values. */
 #include "quant.h"
 #include "rng.h"
+#include "simd.h"
 #include "tharness.h"
 
 #include <float.h>
@@ -335,6 +336,67 @@ static void test_pact_forward_levels(void)
     qs_pact_forward(y, x, N, a, 32);
     for (int i = 0; i < N; i++)
         T_CHECK(y[i] == (x[i] < 0.0f ? 0.0f : (x[i] > a ? a : x[i])), "32 bits clip");
+}
+
+/* The AVX-512 / AVX2 paths against the scalar ones, bit for bit, on values
+ * at every edge: NaN, +-0, +-inf, exact half levels and their neighbours,
+ * alpha and its neighbours, huge values; lengths with ragged tails. */
+static void test_pact_simd_matches_scalar(void)
+{
+    enum { N = 4096 + 13 };
+    static float x[N], y0[N], y1[N], dy[N], dx0[N], dx1[N];
+    qs_rng r;
+    qs_rng_seed(&r, 77);
+    const float a = 1.7f;
+    for (int i = 0; i < N; i++) {
+        x[i] = (qs_rng_uniform(&r) * 1.6f - 0.3f) * a;
+        dy[i] = (float)qs_rng_normal(&r);
+    }
+    const float special[] = {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY, a,
+                             nextafterf(a, 0.0f), nextafterf(a, 10.0f), 3e38f,
+                             -3e38f, FLT_MIN, -FLT_MIN, 8388608.5f};
+    int ns = (int)(sizeof special / sizeof *special);
+    for (int i = 0; i < ns; i++)
+        x[37 * i + 5] = special[i];
+    /* inputs that land exactly on a half level k + 0.5 of the 3-bit grid
+     * (the rounding tie), and their neighbours */
+    const float sc3 = 7.0f / a;
+    int ties = 0;
+    for (int k = 0; k < 7; k++) {
+        float h = (k + 0.5f) / sc3;
+        for (int u = 0; u < 16 && h * sc3 != k + 0.5f; u++)
+            h = nextafterf(h, h * sc3 < k + 0.5f ? 10.0f : 0.0f);
+        ties += h * sc3 == k + 0.5f;
+        x[1000 + 3 * k] = h;
+        x[1001 + 3 * k] = nextafterf(h, 0.0f);
+        x[1002 + 3 * k] = nextafterf(h, 10.0f);
+    }
+    T_CHECK(ties >= 4, "only %d exact ties found", ties);
+    int lens[] = {N, 15, 16, 17, 1, 0, 513, 1031};
+    int vec = qs_simd_avx512() && qs_simd_avx2();
+    if (!vec)
+        printf("    (no AVX2/AVX-512 here or QSWEEP_NO_SIMD set: scalar vs scalar)\n");
+    for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++) {
+        size_t len = (size_t)lens[l];
+        for (int bits = 1; bits <= 8; bits++) {
+            qs_simd_allow(0);
+            qs_pact_forward(y0, x, len, a, bits);
+            qs_simd_allow(1);
+            qs_pact_forward(y1, x, len, a, bits);
+            T_CHECK(memcmp(y0, y1, len * sizeof *y0) == 0,
+                    "forward len %zu bits %d: vector path differs", len, bits);
+        }
+        for (size_t i = 0; i < len; i++)
+            dx0[i] = dx1[i] = (float)i * 0.25f;
+        qs_simd_allow(0);
+        double d0 = qs_pact_backward(dx0, dy, x, len, a);
+        qs_simd_allow(1);
+        double d1 = qs_pact_backward(dx1, dy, x, len, a);
+        T_CHECK(memcmp(&d0, &d1, sizeof d0) == 0, "backward len %zu: dL/da %.17g vs %.17g",
+                len, d0, d1);
+        T_CHECK(memcmp(dx0, dx1, len * sizeof *dx0) == 0,
+                "backward len %zu: dx differs", len);
+    }
 }
 
 static double pact_loss(const float *x, const float *r, int n, float a)
@@ -684,6 +746,7 @@ int main(void)
     T_RUN(test_pact_calibrate_mixed);
     T_RUN(test_lipschitz_value_grad);
     T_RUN(test_lipschitz_descent);
+    T_RUN(test_pact_simd_matches_scalar);
     T_RUN(test_clr_triangle);
     T_RUN(test_clr_sawtooth);
     T_RUN(test_clr_rounding);
