@@ -10,13 +10,105 @@
  * scalar tail. */
 #include "layers.h"
 
+#include "par.h"
+#include "simd.h"
+
 #include <math.h>
+#if QS_SIMD_X86
+#include <immintrin.h>
+#endif
+
+/* ---- AVX2 twins of the loops below ---------------------------------------
+ * The scalar loops keep four double lanes (or four float lanes) in a fixed
+ * order; one __m256d (or __m128 / __m256 of independent elements) holds
+ * exactly those lanes, with the same operations and no FMA, so the vector
+ * paths give the same bits. Each returns how many leading elements it did
+ * (a multiple of 4, or 8 for the elementwise ones); the scalar tail and
+ * the lane reduction stay in the callers. */
+#if QS_SIMD_X86
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static size_t sum_f_avx2(double a[4], const float *x, size_t len)
+{
+    __m256d s = _mm256_loadu_pd(a);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+    _mm256_storeu_pd(a, s);
+    return i;
+}
+
+AVX2 static size_t sumsq_dev_avx2(double a[4], const float *x, size_t len,
+                                  double m)
+{
+    __m256d s = _mm256_loadu_pd(a), vm = _mm256_set1_pd(m);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
+        s = _mm256_add_pd(s, _mm256_mul_pd(d, d));
+    }
+    _mm256_storeu_pd(a, s);
+    return i;
+}
+
+AVX2 static size_t sum_dy_dyx_avx2(double a[4], double b[4], const float *dy,
+                                   const float *x, size_t len, double m)
+{
+    __m256d sa = _mm256_loadu_pd(a), sb = _mm256_loadu_pd(b);
+    __m256d vm = _mm256_set1_pd(m);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        __m256d g = _mm256_cvtps_pd(_mm_loadu_ps(dy + i));
+        __m256d xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        sa = _mm256_add_pd(sa, g);
+        sb = _mm256_add_pd(sb, _mm256_mul_pd(g, _mm256_sub_pd(xv, vm)));
+    }
+    _mm256_storeu_pd(a, sa);
+    _mm256_storeu_pd(b, sb);
+    return i;
+}
+
+/* y = (x - mu) * scale + shift; y == x allowed */
+AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
+                               float scale, float shift)
+{
+    __m256 vm = _mm256_set1_ps(mu), vs = _mm256_set1_ps(scale);
+    __m256 vb = _mm256_set1_ps(shift);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(v, vs), vb));
+    }
+    return i;
+}
+
+/* dx += ((a dy + b (x - mu)) + d), the order C gives the scalar line */
+AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
+                                  size_t len, float a, float b, float mu,
+                                  float d)
+{
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    __m256 vm = _mm256_set1_ps(mu), vd = _mm256_set1_ps(d);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 t = _mm256_mul_ps(va, _mm256_loadu_ps(dy + i));
+        __m256 u = _mm256_mul_ps(vb, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        t = _mm256_add_ps(_mm256_add_ps(t, u), vd);
+        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), t));
+    }
+    return i;
+}
+#endif
 
 /* sum x[i] */
 static double sum_f(const float *restrict x, size_t len)
 {
     double a[4] = {0.0, 0.0, 0.0, 0.0};
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = sum_f_avx2(a, x, len);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
             a[j] += (double)x[i + j];
@@ -31,6 +123,10 @@ static double sumsq_dev(const float *restrict x, size_t len, double m)
 {
     double a[4] = {0.0, 0.0, 0.0, 0.0};
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = sumsq_dev_avx2(a, x, len, m);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
             double d = (double)x[i + j] - m;
@@ -50,6 +146,10 @@ static void sum_dy_dyx(double *sdy, double *sdyx, const float *restrict dy,
 {
     double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = sum_dy_dyx_avx2(a, b, dy, x, len, m);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
             double g = (double)dy[i + j];
@@ -73,6 +173,10 @@ static void affine_copy(float *restrict y, const float *restrict x,
                         size_t len, float mu, float scale, float shift)
 {
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = affine_avx2(y, x, len, mu, scale, shift);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
             y[i + j] = (x[i + j] - mu) * scale + shift;
@@ -84,6 +188,10 @@ static void affine_inplace(float *restrict y, size_t len, float mu,
                            float scale, float shift)
 {
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = affine_avx2(y, y, len, mu, scale, shift);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
             y[i + j] = (y[i + j] - mu) * scale + shift;
@@ -107,11 +215,69 @@ static void dx_update(float *restrict dx, const float *restrict dy,
                       float mu, float d)
 {
     size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d);
+#endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
             dx[i + j] += a * dy[i + j] + b * (x[i + j] - mu) + d;
     for (; i < len; i++)
         dx[i] += a * dy[i] + b * (x[i] - mu) + d;
+}
+
+/* Arguments of the three passes; channels are independent, so a pass is
+ * split over threads by channel ranges (par.h) with the same results. */
+typedef struct {
+    float *y, *save_mean, *save_invstd, *run_mean, *run_var;
+    float *dx, *dgamma, *dbeta;
+    const float *x, *dy, *gamma, *beta, *mean_in, *var_in;
+    int n, c, hw;
+    float momentum, eps;
+} bn_args;
+
+/* Below this many values a pass stays on one thread. */
+#define BN_PAR_MIN 65536
+
+static void bn_run(bn_args *a, qs_par_fn fn)
+{
+    size_t len = (size_t)a->n * a->c * a->hw;
+    qs_par_for(len >= BN_PAR_MIN ? qs_par_threads() : 1, a->c, fn, a);
+}
+
+static void train_range(void *ctx, int t, int c0, int c1)
+{
+    const bn_args *a = ctx;
+    const int n = a->n, c = a->c, hw = a->hw;
+    const size_t m = (size_t)n * hw;
+    const double momentum = a->momentum;
+    for (int ch = c0; ch < c1; ch++) {
+        double s = 0.0;
+        for (int i = 0; i < n; i++)
+            s += sum_f(a->x + ((size_t)i * c + ch) * hw, hw);
+        double mean = s / (double)m;
+        double ss = 0.0;
+        for (int i = 0; i < n; i++)
+            ss += sumsq_dev(a->x + ((size_t)i * c + ch) * hw, hw, mean);
+        double var = ss / (double)m;
+        double invstd = 1.0 / sqrt(var + (double)a->eps);
+        /* PyTorch rejects a single value per channel in training; using the
+         * biased variance there keeps the running estimate finite. */
+        double var_unb = m > 1 ? ss / (double)(m - 1) : var;
+
+        a->save_mean[ch] = (float)mean;
+        a->save_invstd[ch] = (float)invstd;
+        a->run_mean[ch] = (float)((1.0 - momentum) * a->run_mean[ch] +
+                                  momentum * mean);
+        a->run_var[ch] = (float)((1.0 - momentum) * a->run_var[ch] +
+                                 momentum * var_unb);
+
+        float scale = (float)(invstd * a->gamma[ch]);
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            affine(a->y + off, a->x + off, hw, (float)mean, scale, a->beta[ch]);
+        }
+    }
 }
 
 /* x [n, c, hw] -> y [n, c, hw]; gamma, beta [c];
@@ -121,34 +287,25 @@ void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
                          const float *gamma, const float *beta, int n, int c,
                          int hw, float momentum, float eps)
 {
-    const size_t m = (size_t)n * hw;
-    if (m == 0)
+    if ((size_t)n * hw == 0)
         return;
-    for (int ch = 0; ch < c; ch++) {
-        double s = 0.0;
-        for (int i = 0; i < n; i++)
-            s += sum_f(x + ((size_t)i * c + ch) * hw, hw);
-        double mean = s / (double)m;
-        double ss = 0.0;
-        for (int i = 0; i < n; i++)
-            ss += sumsq_dev(x + ((size_t)i * c + ch) * hw, hw, mean);
-        double var = ss / (double)m;
-        double invstd = 1.0 / sqrt(var + (double)eps);
-        /* PyTorch rejects a single value per channel in training; using the
-         * biased variance there keeps the running estimate finite. */
-        double var_unb = m > 1 ? ss / (double)(m - 1) : var;
+    bn_args a = {.y = y, .save_mean = save_mean, .save_invstd = save_invstd,
+                 .run_mean = run_mean, .run_var = run_var, .x = x,
+                 .gamma = gamma, .beta = beta, .n = n, .c = c, .hw = hw,
+                 .momentum = momentum, .eps = eps};
+    bn_run(&a, train_range);
+}
 
-        save_mean[ch] = (float)mean;
-        save_invstd[ch] = (float)invstd;
-        run_mean[ch] = (float)((1.0 - momentum) * run_mean[ch] +
-                               (double)momentum * mean);
-        run_var[ch] = (float)((1.0 - momentum) * run_var[ch] +
-                              (double)momentum * var_unb);
-
-        float scale = (float)(invstd * gamma[ch]);
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            affine(y + off, x + off, hw, (float)mean, scale, beta[ch]);
+static void eval_range(void *ctx, int t, int c0, int c1)
+{
+    const bn_args *a = ctx;
+    for (int ch = c0; ch < c1; ch++) {
+        float scale = (float)(a->gamma[ch] /
+                              sqrt((double)a->var_in[ch] + (double)a->eps));
+        for (int i = 0; i < a->n; i++) {
+            size_t off = ((size_t)i * a->c + ch) * a->hw;
+            affine(a->y + off, a->x + off, a->hw, a->mean_in[ch], scale,
+                   a->beta[ch]);
         }
     }
 }
@@ -158,12 +315,41 @@ void qs_bn_forward_eval(float *y, const float *x, const float *gamma,
                         const float *beta, const float *run_mean,
                         const float *run_var, int n, int c, int hw, float eps)
 {
-    for (int ch = 0; ch < c; ch++) {
-        float scale =
-            (float)(gamma[ch] / sqrt((double)run_var[ch] + (double)eps));
+    bn_args a = {.y = y, .x = x, .gamma = gamma, .beta = beta,
+                 .mean_in = run_mean, .var_in = run_var, .n = n, .c = c,
+                 .hw = hw, .eps = eps};
+    bn_run(&a, eval_range);
+}
+
+static void backward_range(void *ctx, int t, int c0, int c1)
+{
+    const bn_args *a = ctx;
+    const int n = a->n, c = a->c, hw = a->hw;
+    const size_t m = (size_t)n * hw;
+    for (int ch = c0; ch < c1; ch++) {
+        double mean = a->mean_in[ch], invstd = a->var_in[ch];
+        double sdy = 0.0, sdyx = 0.0;
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
-            affine(y + off, x + off, hw, run_mean[ch], scale, beta[ch]);
+            sum_dy_dyx(&sdy, &sdyx, a->dy + off, a->x + off, hw, mean);
+        }
+        double sdyxhat = sdyx * invstd;   /* sum(dy * xhat) */
+        if (a->dgamma)
+            a->dgamma[ch] += (float)sdyxhat;
+        if (a->dbeta)
+            a->dbeta[ch] += (float)sdy;
+        if (!a->dx)
+            continue;
+        /* dx += a dy + b (x - mean) + d: the formula above with the
+         * per-channel constants folded */
+        double g = (double)a->gamma[ch] * invstd;
+        float ka = (float)g;
+        float kb = (float)(-g * sdyxhat * invstd / (double)m);
+        float kd = (float)(-g * sdy / (double)m);
+        float mu = a->mean_in[ch];
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd);
         }
     }
 }
@@ -177,33 +363,10 @@ void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *save_invstd, const float *gamma, int n, int c,
                     int hw)
 {
-    const size_t m = (size_t)n * hw;
-    if (m == 0)
+    if ((size_t)n * hw == 0)
         return;
-    for (int ch = 0; ch < c; ch++) {
-        double mean = save_mean[ch], invstd = save_invstd[ch];
-        double sdy = 0.0, sdyx = 0.0;
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            sum_dy_dyx(&sdy, &sdyx, dy + off, x + off, hw, mean);
-        }
-        double sdyxhat = sdyx * invstd;   /* sum(dy * xhat) */
-        if (dgamma)
-            dgamma[ch] += (float)sdyxhat;
-        if (dbeta)
-            dbeta[ch] += (float)sdy;
-        if (!dx)
-            continue;
-        /* dx += a dy + b (x - mean) + d: the formula above with the
-         * per-channel constants folded */
-        double g = (double)gamma[ch] * invstd;
-        float a = (float)g;
-        float b = (float)(-g * sdyxhat * invstd / (double)m);
-        float d = (float)(-g * sdy / (double)m);
-        float mu = save_mean[ch];
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            dx_update(dx + off, dy + off, x + off, hw, a, b, mu, d);
-        }
-    }
+    bn_args a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
+                 .mean_in = save_mean, .var_in = save_invstd, .gamma = gamma,
+                 .n = n, .c = c, .hw = hw};
+    bn_run(&a, backward_range);
 }

@@ -13,11 +13,8 @@
 #include "gemm.h"
 
 #include <immintrin.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-int openblas_get_num_threads(void);
 
 #define NR 32
 #define MRMAX 12
@@ -37,8 +34,7 @@ int qs_convk_available(void)
 
 int qs_convk_threads(void)
 {
-    int t = openblas_get_num_threads();
-    return t < 1 ? 1 : t > QS_CONVK_MAXT ? QS_CONVK_MAXT : t;
+    return qs_par_threads();
 }
 
 static size_t ckk_of(const qs_conv_shape *s)
@@ -227,39 +223,36 @@ typedef struct {
     float *y;
     const float *x, *ap;
     const qs_conv_shape *s;
-    int acc, i0, i1;
-    float *bp;
+    int acc;
+    float *bp;   /* QS_PAR_MAXT panels of [ckk][NR], one per thread */
 } job;
 
-static void run_job(const job *j)
+/* images [i0, i1) on thread t (qs_par_fn) */
+static void run_job(void *ctx, int t, int i0, int i1)
 {
+    const job *j = ctx;
     const qs_conv_shape *s = j->s;
     const int ckk = (int)ckk_of(s), p = s->ho * s->wo;
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
+    float *bp = j->bp + (size_t)t * ckk * NR;
     panels pn = panels_of(s->k);
-    for (int i = j->i0; i < j->i1; i++) {
+    for (int i = i0; i < i1; i++) {
         const float *xi = j->x + i * xs;
         float *yi = j->y + i * ys;
         for (int p0 = 0; p0 < p; p0 += NR) {
             int np = p - p0 < NR ? p - p0 : NR;
-            pack_b(j->bp, xi, s, p0, np);
+            pack_b(bp, xi, s, p0, np);
             __mmask16 m0 = np >= 16 ? 0xFFFF : (__mmask16)((1u << np) - 1);
             __mmask16 m1 = np >= 32   ? 0xFFFF
                            : np > 16 ? (__mmask16)((1u << (np - 16)) - 1)
                                      : 0;
             for (int q = 0; q < pn.npan; q++) {
                 int k0 = panel_k0(&pn, q), mr = pn.base + (q < pn.extra);
-                ktab[mr](ckk, j->ap + (size_t)k0 * ckk, j->bp,
+                ktab[mr](ckk, j->ap + (size_t)k0 * ckk, bp,
                          yi + (size_t)k0 * p + p0, (size_t)p, m0, m1, j->acc);
             }
         }
     }
-}
-
-static void *job_thread(void *arg)
-{
-    run_job(arg);
-    return NULL;
 }
 
 void qs_convk_conv(float *y, const float *x, const float *w,
@@ -270,27 +263,8 @@ void qs_convk_conv(float *y, const float *x, const float *w,
     float *ap = scratch;
     float *bp = scratch + (((size_t)s->k * ckk + 15) & ~(size_t)15);
     pack_a(ap, w, s, flip);
-    int nt = qs_convk_threads();
-    if (nt > s->n)
-        nt = s->n;
-    if (nt < 1)
-        nt = 1;
-    job jobs[QS_CONVK_MAXT];
-    pthread_t tid[QS_CONVK_MAXT];
-    int started[QS_CONVK_MAXT] = {0};
-    for (int t = 0; t < nt; t++) {
-        jobs[t] = (job){y, x, ap, s, accumulate, (int)((long)s->n * t / nt),
-                        (int)((long)s->n * (t + 1) / nt), bp + t * ckk * NR};
-    }
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, job_thread, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_job(&jobs[t]);   /* could not start a thread: do it here */
-    }
+    job j = {y, x, ap, s, accumulate, bp};
+    qs_par_for(qs_convk_threads(), s->n, run_job, &j);
 }
 
 /* ---- weight gradient ------------------------------------------------------
@@ -443,25 +417,33 @@ static const ntfn nttab[5][7] = {
 };
 
 typedef struct {
-    float *part;          /* [k][ckk], zeroed here */
-    float *col;           /* chunk of im2col */
+    float *scratch;       /* per thread: part [k][ckk] (zeroed here), then a
+                             chunk of im2col */
     const float *dy, *x;
     const qs_conv_shape *s;
-    int i0, i1;
 } dwjob;
 
-static void run_dwjob(const dwjob *j)
+static float *dw_part(const dwjob *j, int t)
 {
+    return j->scratch + (size_t)t * dw_thread_floats(j->s);
+}
+
+/* images [i0, i1) on thread t (qs_par_fn) */
+static void run_dwjob(void *ctx, int t, int i0, int i1)
+{
+    const dwjob *j = ctx;
     const qs_conv_shape *s = j->s;
     const size_t ckk = ckk_of(s);
     const int p = s->ho * s->wo, chunk = dw_chunk(s);
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
     const size_t cs = ckk * p;
-    memset(j->part, 0, sizeof(float) * s->k * ckk);
-    for (int i = j->i0; i < j->i1; i += chunk) {
-        int nimg = j->i1 - i < chunk ? j->i1 - i : chunk;
-        for (int t = 0; t < nimg; t++)
-            im2col_rows(j->col + t * cs, j->x + (i + t) * xs, s);
+    const size_t len = (size_t)s->k * ckk;
+    float *part = dw_part(j, t), *colb = part + ((len + 15) & ~(size_t)15);
+    memset(part, 0, sizeof(float) * len);
+    for (int i = i0; i < i1; i += chunk) {
+        int nimg = i1 - i < chunk ? i1 - i : chunk;
+        for (int q = 0; q < nimg; q++)
+            im2col_rows(colb + q * cs, j->x + (i + q) * xs, s);
         const float *dyi = j->dy + i * ys;
         /* kk blocks outer: a 6-row col block stays in cache while every
          * row block of dy passes over it */
@@ -469,50 +451,22 @@ static void run_dwjob(const dwjob *j)
             int nj = ckk - kk < 6 ? (int)(ckk - kk) : 6;
             for (int k = 0; k < s->k; k += 4) {
                 int mi = s->k - k < 4 ? s->k - k : 4;
-                nttab[mi][nj](dyi + (size_t)k * p, ys, j->col + kk * p, cs,
-                              nimg, p, j->part + (size_t)k * ckk + kk, ckk);
+                nttab[mi][nj](dyi + (size_t)k * p, ys, colb + kk * p, cs,
+                              nimg, p, part + (size_t)k * ckk + kk, ckk);
             }
         }
     }
-}
-
-static void *dwjob_thread(void *arg)
-{
-    run_dwjob(arg);
-    return NULL;
 }
 
 void qs_convk_dweight(float *dweight, const float *dy, const float *x,
                       const qs_conv_shape *s, float *scratch)
 {
     const size_t ckk = ckk_of(s), len = (size_t)s->k * ckk;
-    const size_t col = dw_thread_floats(s) - ((len + 15) & ~(size_t)15);
-    int nt = qs_convk_threads();
-    if (nt > s->n)
-        nt = s->n;
-    if (nt < 1)
-        return;
-    dwjob jobs[QS_CONVK_MAXT];
-    pthread_t tid[QS_CONVK_MAXT];
-    int started[QS_CONVK_MAXT] = {0};
-    for (int t = 0; t < nt; t++) {
-        float *base = scratch + t * dw_thread_floats(s);
-        jobs[t] = (dwjob){base + col, base, dy, x, s,
-                          (int)((long)s->n * t / nt),
-                          (int)((long)s->n * (t + 1) / nt)};
-    }
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, dwjob_thread, &jobs[t]) == 0;
-    run_dwjob(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_dwjob(&jobs[t]);
-    }
+    dwjob j = {scratch, dy, x, s};
+    int nt = qs_par_for(qs_convk_threads(), s->n, run_dwjob, &j);
     /* shares in thread order */
     for (int t = 0; t < nt; t++) {
-        const float *part = jobs[t].part;
+        const float *part = dw_part(&j, t);
         for (size_t i = 0; i < len; i++)
             dweight[i] += part[i];
     }

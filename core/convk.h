@@ -14,12 +14,13 @@
 #include <stddef.h>
 
 #include "layers.h"
+#include "par.h"
 
-#define QS_CONVK_MAXT 4   /* most threads the kernels split images over */
+#define QS_CONVK_MAXT QS_PAR_MAXT   /* most threads images are split over */
 
 /* 1 when the fast kernels can run here (AVX-512F CPU, BLAS backend). */
 int qs_convk_available(void);
-/* Threads the kernels use: OpenBLAS's thread count, capped at MAXT. */
+/* Threads the kernels use: qs_par_threads(). */
 int qs_convk_threads(void);
 
 /* Floats of scratch qs_convk_conv needs for a conv of shape s (x [n, c, h,

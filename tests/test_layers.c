@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "rng.h"
+#include "simd.h"
 #include "tharness.h"
 
 #include <stdint.h>
@@ -950,6 +951,52 @@ static const struct {
 #undef C
 };
 
+/* ---- vector paths ------------------------------------------------------- */
+
+/* BN's AVX2 paths against its scalar ones, bit for bit: forward (train and
+ * eval, copy and in place) and backward, ragged plane sizes, a channel
+ * mean far from zero. */
+static void bn_pass(float *out[8], const float *x, const float *dy,
+                    const float *g, const float *b, int n, int c, int hw)
+{
+    size_t len = (size_t)n * c * hw;
+    float *y = out[0], *sm = out[1], *si = out[2], *rm = out[3], *rv = out[4];
+    float *dx = out[5], *dg = out[6], *ye = out[7];
+    for (int i = 0; i < c; i++)
+        rm[i] = 0.1f * i, rv[i] = 1.0f + i;
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, n, c, hw, 0.1f, 1e-5f);
+    for (size_t i = 0; i < len; i++)
+        dx[i] = 0.5f;
+    qs_bn_backward(dx, dg, dg + c, dy, x, sm, si, g, n, c, hw);
+    memcpy(ye, x, len * sizeof *ye);
+    qs_bn_forward_eval(ye, ye, g, b, rm, rv, n, c, hw, 1e-5f);
+}
+
+static void test_bn_simd_matches_scalar(void)
+{
+    const int n = 3, c = 5, hws[] = {1, 4, 37, 64, 1031};
+    for (unsigned k = 0; k < sizeof hws / sizeof *hws; k++) {
+        int hw = hws[k];
+        size_t len = (size_t)n * c * hw;
+        float *x = rbuf(len, 90.0f, 110.0f), *dy = rbuf(len, -1.0f, 1.0f);
+        float *g = rbuf((size_t)c, 0.5f, 1.5f), *b = rbuf((size_t)c, -1.0f, 1.0f);
+        size_t sz[8] = {len, (size_t)c, (size_t)c, (size_t)c, (size_t)c, len,
+                        2 * (size_t)c, len};
+        float *o[2][8];
+        for (int v = 0; v < 2; v++) {
+            for (int j = 0; j < 8; j++)
+                o[v][j] = fbuf(sz[j]);
+            qs_simd_allow(v);
+            bn_pass(o[v], x, dy, g, b, n, c, hw);
+        }
+        qs_simd_allow(1);
+        for (int j = 0; j < 8; j++)
+            T_CHECK(memcmp(o[0][j], o[1][j], sz[j] * sizeof(float)) == 0,
+                    "hw %d: output %d differs between the scalar and vector paths", hw, j);
+        arena_free();
+    }
+}
+
 int main(void)
 {
     static char names[2][sizeof cases / sizeof cases[0]][96];
@@ -966,5 +1013,6 @@ int main(void)
             arena_free();
         }
     }
+    T_RUN(test_bn_simd_matches_scalar);
     T_EXIT();
 }

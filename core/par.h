@@ -1,0 +1,22 @@
+/* Splitting a loop over a few threads, for kernels whose iterations are
+ * independent (channels of BN, images of a conv): every iteration computes
+ * the same thing whichever thread runs it, so results do not depend on the
+ * thread count. The count follows the BLAS thread setting (the job's
+ * `threads`), so one knob governs all of a step. */
+#ifndef QS_PAR_H
+#define QS_PAR_H
+
+#define QS_PAR_MAXT 4   /* most threads a loop is split over */
+
+/* Threads the kernels may use: OpenBLAS's count, 1..QS_PAR_MAXT. */
+int qs_par_threads(void);
+
+/* Runs fn(ctx, t, lo, hi) for t = 0 .. nt-1 over [0, n) cut into nt
+ * contiguous ranges, one per thread (the caller's thread takes t = 0; t
+ * picks per-thread scratch); nt is capped at n and QS_PAR_MAXT. A thread
+ * that cannot be started runs its range on the caller's thread instead.
+ * Returns the nt used. */
+typedef void (*qs_par_fn)(void *ctx, int t, int lo, int hi);
+int qs_par_for(int nt, int n, qs_par_fn fn, void *ctx);
+
+#endif
