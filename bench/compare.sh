@@ -10,7 +10,9 @@
 # Environment: QSWEEP (default bin/qsweep), PYTHON (/usr/bin/python3),
 # THREADS ("1 2"), REPS (best of, default 3), BATCH (128), JSON_OUT (file to
 # keep the raw JSON lines), TORCH_TIMEOUT (seconds per PyTorch run, 900;
-# a run that fails or times out shows as n/a).
+# a run that fails or times out shows as n/a), W2A2 (1: also time qsweep
+# at 2-bit weights and activations, the "W2A2 img/s" and "W2A2 / float"
+# columns; 0 skips them).
 set -eu
 cd "$(dirname "$0")/.."
 . bench/models.sh
@@ -21,6 +23,7 @@ THREADS=${THREADS:-1 2}
 REPS=${REPS:-3}
 BATCH=${BATCH:-128}
 TORCH_TIMEOUT=${TORCH_TIMEOUT:-900}
+W2A2=${W2A2:-1}
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -29,25 +32,32 @@ while IFS='|' read -r label qflags tflags steps; do
     for t in $THREADS; do
         # shellcheck disable=SC2086
         qs=$("$QSWEEP" bench $qflags --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS")
+        q2='{"img_per_s": 0}'
+        if [ "$W2A2" = 1 ]; then
+            # shellcheck disable=SC2086
+            q2=$("$QSWEEP" bench $qflags --wbits 2 --abits 2 --batch "$BATCH" --threads "$t" \
+                 --steps "$steps" --reps "$REPS")
+        fi
         # shellcheck disable=SC2086
         pt=$(OMP_NUM_THREADS=$t timeout "$TORCH_TIMEOUT" "$PYTHON" bench/torch_ref.py $tflags \
              --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS") ||
             pt='{"img_per_s": 0, "rss_mb": 0}'   # failed or timed out: n/a
-        printf '%s\t%s\t%s\t%s\n' "$label" "$t" "$qs" "$pt" >>"$raw"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$t" "$qs" "$pt" "$q2" >>"$raw"
         echo "  done: $label, $t thread(s)" >&2
     done
 done <<<"$BENCH_MODELS"
 [ -n "${JSON_OUT:-}" ] && cp "$raw" "$JSON_OUT"
 "$PYTHON" - "$raw" <<'PY'
 import json, sys
-print("| model | threads | qsweep img/s | PyTorch img/s | ratio | % of ceiling | BLAS core | qsweep RSS MB | PyTorch RSS MB | load |")
-print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+print("| model | threads | qsweep img/s | PyTorch img/s | ratio | % of ceiling | BLAS core | qsweep RSS MB | PyTorch RSS MB | W2A2 img/s | W2A2 / float | load |")
+print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 for line in open(sys.argv[1]):
-    label, t, qs, pt = line.rstrip("\n").split("\t")
-    q, p = json.loads(qs), json.loads(pt)
+    label, t, qs, pt, q2s = line.rstrip("\n").split("\t")
+    q, p, q2 = json.loads(qs), json.loads(pt), json.loads(q2s)
+    w2 = f"{q2['img_per_s']:.1f} | {100 * q2['img_per_s'] / q['img_per_s']:.0f}%" if q2["img_per_s"] else "n/a | n/a"
     pv = f"{p['img_per_s']:.1f}" if p["img_per_s"] else "n/a"
     ratio = f"{q['img_per_s'] / p['img_per_s']:.2f}x" if p["img_per_s"] else "n/a"
     print(f"| {label} | {t} | {q['img_per_s']:.1f} | {pv} | {ratio} "
           f"| {100 * q['peak_fraction']:.0f}% | {q['blas_core']} | {q['rss_mb']} | {p['rss_mb']:.0f} "
-          f"| {q.get('load1', -1):.1f} |")
+          f"| {w2} | {q.get('load1', -1):.1f} |")
 PY
