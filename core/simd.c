@@ -20,30 +20,23 @@ void qs_simd_allow(int allow)
     g_allow = allow != 0;
 }
 
-int qs_simd_avx2(void)
+/* which: 0 AVX2, 1 AVX-512F; the CPU is asked once per feature */
+static int cpu_has(int which)
 {
 #if QS_SIMD_X86
-    static int have = -1;
-    if (have < 0) {
+    static int have[2] = {-1, -1};
+    if (have[which] < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx2");
+        have[which] = which ? __builtin_cpu_supports("avx512f")
+                            : __builtin_cpu_supports("avx2");
     }
-    return have && simd_allowed();
+    return have[which] && simd_allowed();
 #else
+    (void)which;
     return 0;
 #endif
 }
 
-int qs_simd_avx512(void)
-{
-#if QS_SIMD_X86
-    static int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f");
-    }
-    return have && simd_allowed();
-#else
-    return 0;
-#endif
-}
+int qs_simd_avx2(void) { return cpu_has(0); }
+
+int qs_simd_avx512(void) { return cpu_has(1); }

@@ -2,7 +2,8 @@
 
 - FCDNN W-D (section 1), optional residual (f(h) + h) * 0.5 on the W -> W layers.
 - CIFAR-style ResNets with basic / preact / depthwise blocks (section 1).
-- Synthetic rings data (section 6) and Fashion-MNIST from Debian's idx files.
+- Synthetic rings data (section 6), Fashion-MNIST from Debian's idx files and
+  CIFAR-10 from the binary batches (data/cifar10/).
 PyTorch's default init is the spec's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
 conv/linear weights and biases, BN gamma 1 / beta 0, momentum 0.1, eps 1e-5.
 
@@ -199,7 +200,37 @@ def fashion_mnist(train_limit=0, test_limit=0, root=FMNIST_DIR):
     return tuple(out)
 
 
+CIFAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "cifar10")
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR_REC = 1 + 3 * 32 * 32
+
+
+def _cifar_split(root, files, limit):
+    recs, left = [], limit
+    for name in files:
+        raw = np.fromfile(os.path.join(root, name), np.uint8).reshape(-1, CIFAR_REC)
+        recs.append(raw[:left] if limit else raw)
+        left -= len(recs[-1])
+        if limit and left <= 0:
+            break
+    raw = np.concatenate(recs)
+    x = torch.tensor(raw[:, 1:].reshape(-1, 3, 32, 32), dtype=torch.float32).div_(255.0)
+    return x, torch.tensor(raw[:, 0], dtype=torch.long)
+
+
+def cifar10(train_limit=0, test_limit=0, root=CIFAR_DIR):
+    """Raw images in [0, 1], shape [N, 3, 32, 32], and labels: the first
+    `limit` records (0 = all) of data_batch_1..5 in file order / test_batch.
+    Normalise with normalise(x, CIFAR_MEAN, CIFAR_STD) after augmentation."""
+    train = _cifar_split(root, [f"data_batch_{i}.bin" for i in range(1, 6)], train_limit)
+    return train + _cifar_split(root, ["test_batch.bin"], test_limit)
+
+
 def normalise(x, mean=FMNIST_MEAN, std=FMNIST_STD):
+    """(x - mean) / std; mean and std scalars or per-channel sequences."""
+    if not isinstance(mean, (int, float)):
+        mean = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
     return (x - mean) / std
 
 
@@ -220,6 +251,13 @@ def augment(x, gen, pad=4):
 def cosine_lambda(total_iters):
     """lr factor at iteration t (0-based): 0.5 (1 + cos(pi t / T)), cosine to 0."""
     return lambda t: 0.5 * (1.0 + math.cos(math.pi * t / total_iters))
+
+
+def step_lambda(total_iters, milestones, gamma=0.1):
+    """lr factor at iteration t: gamma^(number of milestones m with
+    t >= round(m total_iters)), rounding half away from zero as C's lround."""
+    at = [math.floor(m * total_iters + 0.5) for m in milestones]
+    return lambda t: gamma ** sum(t >= a for a in at)
 
 
 @torch.no_grad()
@@ -260,6 +298,15 @@ def selftest():
         assert a.shape == (100, 1, 32, 32) and c.shape == (50, 1, 32, 32)
         assert augment(a, torch.Generator().manual_seed(0)).shape == a.shape
         print(f"fashion-mnist: {tuple(a.shape)} labels {b[:10].tolist()}, test {tuple(c.shape)}")
+    if os.path.exists(os.path.join(CIFAR_DIR, "test_batch.bin")):
+        a, b, c, d = cifar10(10050, 20)
+        assert a.shape == (10050, 3, 32, 32) and c.shape == (20, 3, 32, 32)
+        x = normalise(a[:2000], CIFAR_MEAN, CIFAR_STD)
+        print(f"cifar10: {tuple(a.shape)} labels {b[:10].tolist()}, test {tuple(c.shape)} "
+              f"labels {d[:10].tolist()}, normalised channel means "
+              f"{[round(v, 3) for v in x.mean((0, 2, 3)).tolist()]}")
+    lam = step_lambda(45, (0.5, 0.8))
+    assert [lam(t) for t in (22, 23, 35, 36)] == [1.0, 0.1, 0.1, 0.1 ** 2], "step milestones"
     print("selftest ok")
 
 

@@ -87,36 +87,69 @@ class Block(nn.Module):
         return self.a2(o + (x if self.sc is None else self.sc(x)))
 
 
+class PreBlock(nn.Module):
+    """Preact: BN-Act-conv3x3-BN-Act-conv3x3 + shortcut (1x1 conv s2, no BN, on
+    the first BN-Act output when the shape changes); the sum is not quantized."""
+
+    def __init__(self, cin, cout, stride, wb, ab):
+        super().__init__()
+        self.b1, self.a1, self.c1 = nn.BatchNorm2d(cin), Act(ab), QConv(cin, cout, 3, stride, wb)
+        self.b2, self.a2, self.c2 = nn.BatchNorm2d(cout), Act(ab), QConv(cout, cout, 3, 1, wb)
+        self.sc = QConv(cin, cout, 1, stride, wb) if (stride != 1 or cin != cout) else None
+
+    def forward(self, x):
+        o = self.a1(self.b1(x))
+        s = x if self.sc is None else self.sc(o)
+        return self.c2(self.a2(self.b2(self.c1(o)))) + s
+
+
+QBLOCKS = {"basic": Block, "preact": PreBlock}
+
+
 class QResNet(nn.Module):
-    def __init__(self, depth, k, wbits=32, abits=32, flb=8):
+    """basic: stem conv-BN-Act; preact: stem conv alone, final BN-Act before the pool."""
+
+    def __init__(self, depth, k, wbits=32, abits=32, flb=8, in_channels=1, block="basic"):
         super().__init__()
         n = (depth - 2) // 6
         fl = flb if wbits < 32 else 32
-        self.stem, self.bn, self.act = QConv(1, k, 3, 1, fl), nn.BatchNorm2d(k), Act(abits)
+        self.stem = QConv(in_channels, k, 3, 1, fl)
+        self.preact = block == "preact"
+        if not self.preact:
+            self.bn, self.act = nn.BatchNorm2d(k), Act(abits)
         layers, cin = [], k
         for g, cout in enumerate((k, 2 * k, 4 * k)):
             for i in range(n):
-                layers.append(Block(cin, cout, 2 if (g and not i) else 1, wbits, abits))
+                layers.append(QBLOCKS[block](cin, cout, 2 if (g and not i) else 1, wbits, abits))
                 cin = cout
         self.blocks = nn.Sequential(*layers)
+        if self.preact:
+            self.bn, self.act = nn.BatchNorm2d(cin), Act(abits)
         self.fc = QLin(cin, 10, fl)
 
     def forward(self, x):
+        if self.preact:
+            return self.fc(self.act(self.bn(self.blocks(self.stem(x)))).mean((2, 3)))
         return self.fc(self.blocks(self.act(self.bn(self.stem(x)))).mean((2, 3)))
 
 
-def train(model, data, epochs, lr, wd, gen, pact_l2=1e-4):
+def train(model, data, epochs, lr, wd, gen, pact_l2=1e-4, milestones=None,
+          prep=common.normalise):
+    """SGD 0.9, batch 128 (last partial batch dropped), crop + flip; lr per
+    iteration: cosine to 0, or x0.1 at each of the `milestones` fractions."""
     xtr, ytr = data[0], data[1]
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
     ipe = len(xtr) // 128
-    sch = torch.optim.lr_scheduler.LambdaLR(opt, common.cosine_lambda(ipe * epochs))
+    lam = (common.cosine_lambda(ipe * epochs) if milestones is None
+           else common.step_lambda(ipe * epochs, milestones))
+    sch = torch.optim.lr_scheduler.LambdaLR(opt, lam)
     alphas = [m.alpha for m in model.modules() if isinstance(m, Act) and m.alpha is not None]
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(ipe):
             idx = perm[i * 128:(i + 1) * 128]
-            xb = common.normalise(common.augment(xtr[idx], gen))
+            xb = prep(common.augment(xtr[idx], gen))
             loss = F.cross_entropy(model(xb), ytr[idx])
             if alphas:
                 loss = loss + pact_l2 * sum((a ** 2).sum() for a in alphas)
@@ -127,19 +160,19 @@ def train(model, data, epochs, lr, wd, gen, pact_l2=1e-4):
 
 
 @torch.no_grad()
-def calibrate(model, xtr, n=2000, seed=20201):
+def calibrate(model, xtr, n=2000, seed=20201, prep=common.normalise):
     """Alphas from the float model (plain ReLU, float weights, BN eval)."""
     model.eval()
     convs = [m for m in model.modules() if isinstance(m, (QConv, QLin))]
     bits = [m.bits for m in convs]
     for m in convs:
         m.bits = 32
-    acts = [m for m in model.modules() if isinstance(m, Act)]
+    acts = [m for m in model.modules() if isinstance(m, Act) and m.alpha is not None]
     for a in acts:
         a.record = []
     idx = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed))[:n]
     for i in range(0, len(idx), 128):
-        model(common.normalise(xtr[idx[i:i + 128]]))
+        model(prep(xtr[idx[i:i + 128]]))
     for a in acts:
         a.alpha.fill_(calibrate_mse(torch.cat(a.record), a.bits))
         a.record = None
