@@ -1,5 +1,6 @@
-/* `qsweep report table5|table4|best`: our results beside the published
- * ones, and the paper's claims evaluated on our numbers.
+/* `qsweep report table5|table4|best|pivot`: our results beside the
+ * published ones, the paper's claims evaluated on our numbers, and a plain
+ * pivot (model x bit setting) of any sweep.
  *
  * A cell is the mean (and sample std) over seeds of the final-epoch test
  * accuracy of done phases: float = the float phase; W2AF / WFA2 / W2A2 =
@@ -469,12 +470,142 @@ static int report_best(qs_db *db, const char *sweep, double budget, const char *
     return QS_OK;
 }
 
+/* ---------------------------------------------------------------- pivot */
+
+#define PIVOT_MAXCOL 24
+
+/* Column label of a phase: float, W2AF, WFA2, W2A2 (F = 32 bits), with
+ * "+lip" for the Lipschitz regularizer and "+clr" for the clr phase. */
+static void pivot_label(char *buf, size_t n, const char *phase, int wb, int ab,
+                        const char *reg)
+{
+    char w[12], a[12];
+    snprintf(w, sizeof w, wb >= 32 ? "F" : "%d", wb % 100);
+    snprintf(a, sizeof a, ab >= 32 ? "F" : "%d", ab % 100);
+    if (wb >= 32 && ab >= 32)
+        snprintf(buf, n, "float%s%s", strcmp(reg, "none") ? "+lip" : "",
+                 strcmp(phase, "clr") ? "" : "+clr");
+    else
+        snprintf(buf, n, "W%sA%s%s%s", w, a, strcmp(reg, "none") ? "+lip" : "",
+                 strcmp(phase, "clr") ? "" : "+clr");
+}
+
+/* Rows: models (their order in the database: arch, width, depth); columns:
+ * the bit settings present, float first. Mean ± std over seeds of the
+ * final test accuracy of done phases. */
+static int report_pivot(qs_db *db, const char *sweep, int fmt)
+{
+    const char *sql =
+        "SELECT model, phase, wbits, abits, regularizer, SUM(test_acc), "
+        "SUM(test_acc * test_acc), COUNT(*) FROM (SELECT DISTINCT phase_id, arch, width, "
+        "depth, block, residual, model, phase, wbits, abits, regularizer, test_acc FROM runs WHERE "
+        "status = 'done' AND test_acc IS NOT NULL AND (?1 IS NULL OR sweep = ?1)) "
+        "GROUP BY model, phase, wbits, abits, regularizer "
+        "ORDER BY MIN(arch), MIN(COALESCE(block, '')), MIN(residual), MIN(depth), "
+        "MIN(width), model, wbits = 32 AND abits = 32 DESC, abits DESC, wbits DESC, "
+        "regularizer, CASE phase WHEN 'float' THEN 0 WHEN 'retrain' THEN 1 ELSE 2 END";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
+    if (sweep)
+        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    char cols[PIVOT_MAXCOL][40];
+    int ncol = 0, nrow = 0, cap = 0, rc = QS_OK, s;
+    struct prow {
+        char model[64];
+        cell c[PIVOT_MAXCOL];
+    } *r = NULL;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *model = (const char *)sqlite3_column_text(st, 0);
+        char lab[40];
+        pivot_label(lab, sizeof lab, (const char *)sqlite3_column_text(st, 1),
+                    sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                    (const char *)sqlite3_column_text(st, 4));
+        int k = 0;
+        while (k < ncol && strcmp(cols[k], lab))
+            k++;
+        if (k == ncol) {
+            if (ncol == PIVOT_MAXCOL)
+                continue; /* said below */
+            snprintf(cols[ncol++], sizeof cols[0], "%s", lab);
+        }
+        if (!nrow || strcmp(r[nrow - 1].model, model)) {
+            if (nrow == cap) {
+                cap = cap ? 2 * cap : 16;
+                struct prow *g = realloc(r, sizeof *r * cap);
+                if (!g) {
+                    rc = qs_err(QS_ENOMEM, "out of memory");
+                    break;
+                }
+                r = g;
+            }
+            memset(&r[nrow], 0, sizeof *r);
+            snprintf(r[nrow++].model, sizeof r->model, "%s", model);
+        }
+        r[nrow - 1].c[k] = make_cell(sqlite3_column_double(st, 5),
+                                     sqlite3_column_double(st, 6), sqlite3_column_int(st, 7));
+    }
+    if (rc == QS_OK && s != SQLITE_DONE)
+        rc = qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
+    sqlite3_finalize(st);
+    if (rc != QS_OK) {
+        free(r);
+        return rc;
+    }
+    const char *sep = fmt == FMT_CSV ? "," : fmt == FMT_MD ? " | " : "  ";
+    if (fmt == FMT_CSV) {
+        printf("model");
+        for (int k = 0; k < ncol; k++)
+            printf(",%s,%s_std,%s_n", cols[k], cols[k], cols[k]);
+        printf("\n");
+    } else {
+        printf(fmt == FMT_MD ? "| %s" : "%-22s", "model");
+        for (int k = 0; k < ncol; k++)
+            printf(fmt == FMT_MD ? "%s%s" : "%s%-14s", sep, cols[k]);
+        printf(fmt == FMT_MD ? " |\n|---" : "\n");
+        for (int k = 0; fmt == FMT_MD && k < ncol; k++)
+            printf("|---:");
+        if (fmt == FMT_MD)
+            printf("|\n");
+    }
+    for (int i = 0; i < nrow; i++) {
+        printf(fmt == FMT_MD ? "| %s" : fmt == FMT_CSV ? "%s" : "%-22s", r[i].model);
+        for (int k = 0; k < ncol; k++) {
+            cell c = r[i].c[k];
+            char b[64];
+            if (fmt == FMT_CSV) {
+                if (c.n)
+                    printf(",%.2f,%.2f,%d", c.mean, c.std, c.n);
+                else
+                    printf(",,,0");
+                continue;
+            }
+            fmt_cell(b, sizeof b, c, fmt);
+            if (c.n)
+                snprintf(b + strlen(b), sizeof b - strlen(b), " (%d)", c.n);
+            printf(fmt == FMT_MD ? "%s%s" : "%s%-14s", sep, b);
+        }
+        printf(fmt == FMT_MD ? " |\n" : "\n");
+    }
+    if (fmt != FMT_CSV) {
+        if (!nrow)
+            printf("(no done phase%s%s)\n", sweep ? " in sweep " : "", sweep ? sweep : "");
+        else
+            printf("test accuracy %%, mean±std over seeds (number of seeds)%s\n",
+                   ncol == PIVOT_MAXCOL ? "; more bit settings than columns, some left out" : "");
+    }
+    free(r);
+    return QS_OK;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: qsweep report table5|table4 [--db results.db] [--sweep NAME] "
                     "[--format text|markdown|csv]\n"
                     "       qsweep report best --budget 1e6 --bits w2a2 [--db results.db] "
                     "[--sweep NAME] [--tolerance 0.25]\n"
+                    "       qsweep report pivot [--db results.db] [--sweep NAME] "
+                    "[--format text|markdown|csv]\n"
                     "table5/table4 without --db print the published table alone.\n");
 }
 
@@ -484,7 +615,8 @@ int qs_cmd_report(int argc, char **argv)
                *bits = "w2a2";
     double budget = 1e6, tol = 0.25;
     int fmt = FMT_TEXT, rc;
-    if (!kind || (strcmp(kind, "table5") && strcmp(kind, "table4") && strcmp(kind, "best"))) {
+    if (!kind || (strcmp(kind, "table5") && strcmp(kind, "table4") && strcmp(kind, "best") &&
+                  strcmp(kind, "pivot"))) {
         usage();
         return kind && !strcmp(kind, "--help") ? 0 : 2;
     }
@@ -522,7 +654,7 @@ int qs_cmd_report(int argc, char **argv)
             return 2;
         }
     }
-    if (!strcmp(kind, "best") && !dbpath)
+    if ((!strcmp(kind, "best") || !strcmp(kind, "pivot")) && !dbpath)
         dbpath = "results.db";
     if (!(budget > 0) || !(tol >= 0)) {
         fprintf(stderr, "qsweep report: --budget must be > 0 and --tolerance >= 0\n");
@@ -533,7 +665,9 @@ int qs_cmd_report(int argc, char **argv)
         fprintf(stderr, "qsweep report: %s\n", qs_errmsg());
         return 2;
     }
-    if (!strcmp(kind, "best"))
+    if (!strcmp(kind, "pivot"))
+        rc = report_pivot(&db, sweep, fmt);
+    else if (!strcmp(kind, "best"))
         rc = report_best(&db, sweep, budget, bits, tol, fmt);
     else
         rc = report_table(dbpath ? &db : NULL, sweep, fmt, !strcmp(kind, "table4"));

@@ -173,8 +173,41 @@ test_bad_grid_untouched() {
     fi
 }
 
+# `qsweep report pivot` on the finished sweep: one row per model, float
+# first, and each cell the mean over the distinct done phases (checked
+# against sqlite3 on the same file); an unknown sweep and a missing file.
+test_report_pivot() {
+    local out csv want got cols
+    out=$("$Q" report pivot --db "$T/ref.db" 2>&1) || { fail report_pivot "exit $?: $out"; return; }
+    cols=$(echo "$out" | head -1 | tr -s ' ')
+    if [ "$cols" != "model float W2A2 W2A2+clr " ] && [ "$cols" != "model float W2A2 W2A2+clr" ]; then
+        fail report_pivot "columns: '$cols'"; return
+    fi
+    if [ "$(echo "$out" | grep -c '^fcdnn-')" != 4 ]; then
+        fail report_pivot "want 4 model rows: $out"; return
+    fi
+    csv=$("$Q" report pivot --db "$T/ref.db" --format csv)
+    got=$(echo "$csv" | awk -F, '$1 == "fcdnn-32-4" { print $5 }')
+    want=$(sqlite3 "$T/ref.db" "SELECT printf('%.2f', AVG(test_acc)) FROM (SELECT DISTINCT phase_id,
+           test_acc FROM runs WHERE model = 'fcdnn-32-4' AND phase = 'retrain' AND wbits = 2)")
+    if [ -z "$got" ] || [ "$got" != "$want" ]; then
+        fail report_pivot "fcdnn-32-4 W2A2 csv '$got', sqlite3 '$want'"; return
+    fi
+    out=$("$Q" report pivot --db "$T/ref.db" --sweep nope 2>&1)
+    if ! echo "$out" | grep -q "no done phase in sweep nope"; then
+        fail report_pivot "unknown sweep: $out"; return
+    fi
+    out=$("$Q" report pivot --db "$T/missing.db" 2>&1)
+    local rc=$?
+    if [ $rc -ne 2 ] || ! echo "$out" | grep -q "missing.db"; then
+        fail report_pivot "missing db: rc $rc, $out"; return
+    fi
+    pass report_pivot
+}
+
 test_full_run
 test_coordinator_cpu
+test_report_pivot
 test_rerun_reuses
 test_kill9_resume
 test_diverge
