@@ -3,8 +3,13 @@
  * minimisation; binary weights use the closed form. */
 #include "quant.h"
 
+#include "simd.h"
+
 #include <math.h>
 #include <stdint.h>
+#if QS_SIMD_X86
+#include <immintrin.h>
+#endif
 
 #define QS_WQ_CANDIDATES 64
 #define QS_WQ_ITERS_FIRST 100
@@ -99,22 +104,103 @@ static float wq_coarse(const float *w, size_t len, int bits, float maxabs)
     return best_d;
 }
 
+/* Sums over a layer's weights (every step, several times) run in eight
+ * double lanes, element i in lane i % 8, tail in lane 0, lanes summed
+ * pairwise: a fixed order, so the AVX-512 path below (one register of the
+ * same eight lanes) gives the same bits as the scalar one. */
+#define WQ_LANES 8
+
+static double wq_lanes_sum(const double l[WQ_LANES])
+{
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+#if QS_SIMD_X86
+/* wq_level on 16 floats: wq_roundf as trunc(|v|) + (fraction >= 0.5) with
+ * v's sign put back (exact; NaN stays NaN), then the clip as two selects
+ * with the scalar comparisons. */
+__attribute__((target("avx512f"))) static inline __m512
+wq_level16(__m512 w, __m512 d, __m512 m)
+{
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    __m512 v = _mm512_div_ps(w, d);
+    __m512i vb = _mm512_castps_si512(v);
+    __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, vb));
+    __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, t), half, _CMP_GE_OQ);
+    t = _mm512_mask_add_ps(t, up, t, one);
+    __m512 z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t),
+                                                   _mm512_and_si512(sign, vb)));
+    __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m);
+    z = _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, m, _CMP_GT_OQ), m);
+    return _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, negm, _CMP_LT_OQ), negm);
+}
+
+/* upper 8 floats (AVX-512F alone has no float32x8 extract) */
+__attribute__((target("avx512f"))) static inline __m256 hi8(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+/* The 16-element body of wq_assign over [0, n16); lanes as WQ_LANES. */
+__attribute__((target("avx512f"))) static int
+wq_assign_avx512(float *q, double la[WQ_LANES], double lb[WQ_LANES],
+                 const float *w, size_t n16, float d, float m)
+{
+    __m512d a = _mm512_loadu_pd(la), b = _mm512_loadu_pd(lb);
+    const __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
+    __mmask16 ch = 0;
+    for (size_t i = 0; i < n16; i += 16) {
+        __m512 wv = _mm512_loadu_ps(w + i);
+        __m512 z = wq_level16(wv, vd, vm);
+        ch |= _mm512_cmp_ps_mask(z, _mm512_loadu_ps(q + i), _CMP_NEQ_UQ);
+        _mm512_storeu_ps(q + i, z);
+        for (int h = 0; h < 2; h++) {
+            __m256 w8 = h ? hi8(wv) : _mm512_castps512_ps256(wv);
+            __m256 z8 = h ? hi8(z) : _mm512_castps512_ps256(z);
+            __m512d wd = _mm512_cvtps_pd(w8), zd = _mm512_cvtps_pd(z8);
+            a = _mm512_add_pd(a, _mm512_mul_pd(wd, zd));
+            b = _mm512_add_pd(b, _mm512_mul_pd(zd, zd));
+        }
+    }
+    _mm512_storeu_pd(la, a);
+    _mm512_storeu_pd(lb, b);
+    return ch != 0;
+}
+#endif
+
 /* One z-step at D: q [len] <- z, and the sums for the next D-step. Returns
  * whether any z differs from what q held (only meaningful when q held z). */
 static int wq_assign(float *q, double *swz, double *szz, const float *w,
                      size_t len, float d, float m)
 {
     int changed = 0;
-    double a = 0.0, b = 0.0;
-    for (size_t i = 0; i < len; i++) {
+    double la[WQ_LANES] = {0}, lb[WQ_LANES] = {0};
+    size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx512()) {
+        i = len & ~(size_t)15;
+        changed = wq_assign_avx512(q, la, lb, w, i, d, m);
+    }
+#endif
+    for (; i + WQ_LANES <= len; i += WQ_LANES)
+        for (int k = 0; k < WQ_LANES; k++) {
+            float z = wq_level(w[i + k], d, m);
+            changed |= z != q[i + k];
+            q[i + k] = z;
+            la[k] += (double)w[i + k] * z;
+            lb[k] += (double)z * z;
+        }
+    for (; i < len; i++) {
         float z = wq_level(w[i], d, m);
         changed |= z != q[i];
         q[i] = z;
-        a += (double)w[i] * z;
-        b += (double)z * z;
+        la[0] += (double)w[i] * z;
+        lb[0] += (double)z * z;
     }
-    *swz = a;
-    *szz = b;
+    *swz = wq_lanes_sum(la);
+    *szz = wq_lanes_sum(lb);
     return changed;
 }
 

@@ -338,6 +338,40 @@ static void test_pact_forward_levels(void)
         T_CHECK(y[i] == (x[i] < 0.0f ? 0.0f : (x[i] > a ? a : x[i])), "32 bits clip");
 }
 
+/* The AVX-512 z-step against the scalar one, bit for bit: q, the step and
+ * E after a cold and a warm call, every width, ragged lengths, weights at
+ * exact half levels, +-0 and huge values. */
+static void test_wquant_simd_matches_scalar(void)
+{
+    static float w0[NW + 7], w[NW + 7], q0[NW + 7], q1[NW + 7];
+    fill_dist(w0, NW + 7, DIST_LAPLACE, 91);
+    w0[3] = 0.0f, w0[4] = -0.0f, w0[5] = 3.0f, w0[6] = -3.0f, w0[7] = 1e-30f;
+    const size_t lens[] = {NW + 7, 15, 16, 33, 1};
+    if (!qs_simd_avx512())
+        printf("    (no AVX-512 here or QSWEEP_NO_SIMD set: scalar vs scalar)\n");
+    for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++)
+        for (int bits = 2; bits <= 8; bits++) {
+            float st[2] = {0.0f, 0.0f};
+            double e[2][2];
+            float *q[2] = {q0, q1};
+            for (int v = 0; v < 2; v++) {
+                memcpy(w, w0, sizeof w);
+                qs_simd_allow(v);
+                e[v][0] = qs_wquant(q[v], &st[v], w, lens[l], bits);
+                /* warm start from a nearby step, with weights on its half levels */
+                w[8 % lens[l]] = 2.5f * st[v];
+                w[9 % lens[l]] = -1.5f * st[v];
+                e[v][1] = qs_wquant(q[v], &st[v], w, lens[l], bits);
+            }
+            qs_simd_allow(1);
+            T_CHECK(memcmp(e[0], e[1], sizeof e[0]) == 0 && st[0] == st[1],
+                    "len %zu bits %d: E %.17g/%.17g vs %.17g/%.17g, step %.9g vs %.9g",
+                    lens[l], bits, e[0][0], e[0][1], e[1][0], e[1][1], st[0], st[1]);
+            T_CHECK(memcmp(q0, q1, lens[l] * sizeof *q0) == 0, "len %zu bits %d: q differs",
+                    lens[l], bits);
+        }
+}
+
 /* The AVX-512 / AVX2 paths against the scalar ones, bit for bit, on values
  * at every edge: NaN, +-0, +-inf, exact half levels and their neighbours,
  * alpha and its neighbours, huge values; lengths with ragged tails. */
@@ -747,6 +781,7 @@ int main(void)
     T_RUN(test_lipschitz_value_grad);
     T_RUN(test_lipschitz_descent);
     T_RUN(test_pact_simd_matches_scalar);
+    T_RUN(test_wquant_simd_matches_scalar);
     T_RUN(test_clr_triangle);
     T_RUN(test_clr_sawtooth);
     T_RUN(test_clr_rounding);
