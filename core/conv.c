@@ -14,6 +14,7 @@
  * take the im2col + qs_sgemm path below. */
 #include "layers.h"
 
+#include "conv_util.h"
 #include "convk.h"
 #include "gemm.h"
 
@@ -85,10 +86,8 @@ size_t qs_conv2d_scratch(const qs_conv_shape *s)
     return n;
 }
 
-/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
- * [0, in); computed once per kernel tap so the copy loops need no checks. */
-static void valid_range(int *lo, int *hi, int off, int stride, int in,
-                        int out)
+void qs_conv_valid_range(int *lo, int *hi, int off, int stride, int in,
+                         int out)
 {
     int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
     int h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
@@ -100,9 +99,8 @@ static void valid_range(int *lo, int *hi, int off, int stride, int in,
     *hi = h;
 }
 
-/* col [c*kh*kw, ho*wo] <- x_n [c, h, w]; padding reads as zero. */
-static void im2col(float *restrict col, const float *restrict x,
-                   const qs_conv_shape *s)
+void qs_conv_im2col(float *restrict col, const float *restrict x,
+                    const qs_conv_shape *s)
 {
     const int st = s->stride, wo = s->wo, ho = s->ho;
     const size_t hw = (size_t)s->h * s->w;
@@ -111,7 +109,7 @@ static void im2col(float *restrict col, const float *restrict x,
             for (int kj = 0; kj < s->kw; kj++) {
                 const float *xc = x + ci * hw;
                 int lo, hi;
-                valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
+                qs_conv_valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
                 for (int oh = 0; oh < ho; oh++) {
                     float *dst = col + (size_t)oh * wo;
                     int ih = oh * st - s->pad + ki;
@@ -169,7 +167,7 @@ static void col2im_add(float *restrict dx, const float *restrict col,
             for (int kj = 0; kj < s->kw; kj++) {
                 float *dc = dx + ci * hw;
                 int lo, hi;
-                valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
+                qs_conv_valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
                 for (int oh = 0; oh < ho; oh++) {
                     int ih = oh * st - s->pad + ki;
                     if (ih < 0 || ih >= s->h || lo >= hi)
@@ -209,7 +207,7 @@ void qs_conv2d_forward(float *y, const float *x, const float *weight,
         const float *col = x + i * xs;
         float *yi = y + i * ys;
         if (!pw) {
-            im2col(scratch, col, s);
+            qs_conv_im2col(scratch, col, s);
             col = scratch;
         }
         qs_sgemm(0, 0, s->k, p, ckk, 1.0f, weight, ckk, col, p, 0.0f, yi, p);
@@ -274,7 +272,7 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
         const float *dyi = dy + i * ys;
         const float *col = x + i * xs;
         if (!pw) {
-            im2col(scratch, col, s);
+            qs_conv_im2col(scratch, col, s);
             col = scratch;
         }
         /* dweight [k, ckk] += dy_n [k, p] @ col^T [p, ckk] */

@@ -10,6 +10,8 @@
  * evenly (31 channels -> 11 + 10 + 10) so no lanes are wasted on padding. */
 #include "convk.h"
 
+#include "conv_util.h"
+
 #include "gemm.h"
 
 #include <immintrin.h>
@@ -152,20 +154,6 @@ static void pack_a(float *restrict ap, const float *restrict w,
     }
 }
 
-/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
- * [0, in). */
-static void valid_range(int *lo, int *hi, int off, int stride, int in,
-                        int out)
-{
-    int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    int h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    if (h > out)
-        h = out;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}
 
 /* bp [ckk][32] = columns p0 .. p0+np-1 of the im2col of x_n (rest zero). */
 static void pack_b(float *restrict bp, const float *restrict x,
@@ -175,7 +163,7 @@ static void pack_b(float *restrict bp, const float *restrict x,
     const size_t hw = (size_t)s->h * s->w;
     int lo[KWMAX], hi[KWMAX];
     for (int kj = 0; kj < s->kw; kj++)
-        valid_range(&lo[kj], &hi[kj], kj - pad, st, s->w, wo);
+        qs_conv_valid_range(&lo[kj], &hi[kj], kj - pad, st, s->w, wo);
     float *dst = bp;
     for (int ci = 0; ci < s->c; ci++) {
         const float *xc = x + ci * hw;
@@ -299,40 +287,6 @@ size_t qs_convk_dw_scratch(const qs_conv_shape *s)
     return (size_t)QS_CONVK_MAXT * dw_thread_floats(s);
 }
 
-/* col [ckk][p] <- x_n, padding as zero */
-static void im2col_rows(float *restrict col, const float *restrict x,
-                        const qs_conv_shape *s)
-{
-    const int st = s->stride, wo = s->wo, ho = s->ho;
-    const size_t hw = (size_t)s->h * s->w;
-    for (int ci = 0; ci < s->c; ci++)
-        for (int ki = 0; ki < s->kh; ki++)
-            for (int kj = 0; kj < s->kw; kj++) {
-                const float *xc = x + ci * hw;
-                int lo, hi;
-                valid_range(&lo, &hi, kj - s->pad, st, s->w, wo);
-                for (int oh = 0; oh < ho; oh++) {
-                    float *dst = col + (size_t)oh * wo;
-                    int ih = oh * st - s->pad + ki;
-                    if (ih < 0 || ih >= s->h || lo >= hi) {
-                        memset(dst, 0, sizeof(float) * wo);
-                        continue;
-                    }
-                    const float *src =
-                        xc + (size_t)ih * s->w + (lo * st - s->pad + kj);
-                    for (int o = 0; o < lo; o++)
-                        dst[o] = 0.0f;
-                    if (st == 1)
-                        memcpy(dst + lo, src, sizeof(float) * (hi - lo));
-                    else
-                        for (int o = lo; o < hi; o++)
-                            dst[o] = src[(size_t)(o - lo) * st];
-                    for (int o = hi; o < wo; o++)
-                        dst[o] = 0.0f;
-                }
-                col += (size_t)ho * wo;
-            }
-}
 
 /* c [mi][ldc] += sum_t sum_q a_t [i][q] b_t [j][q], q < p, t < nimg;
  * row i of image t: a + t*aimg + i*p (same for b with bimg). */
@@ -443,7 +397,7 @@ static void run_dwjob(void *ctx, int t, int i0, int i1)
     for (int i = i0; i < i1; i += chunk) {
         int nimg = i1 - i < chunk ? i1 - i : chunk;
         for (int q = 0; q < nimg; q++)
-            im2col_rows(colb + q * cs, j->x + (i + q) * xs, s);
+            qs_conv_im2col(colb + q * cs, j->x + (i + q) * xs, s);
         const float *dyi = j->dy + i * ys;
         /* kk blocks outer: a 6-row col block stays in cache while every
          * row block of dy passes over it */

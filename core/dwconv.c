@@ -15,23 +15,11 @@
  * (one 4-float operation) and a scalar tail follows. */
 #include "layers.h"
 
-/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
- * [0, in). */
-static void valid_range(int *lo, int *hi, int off, int stride, int in,
-                        int out)
-{
-    int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    int h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    if (h > out)
-        h = out;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}
+#include "conv_util.h"
+
 
 /* Column span [lo, hi) of each kernel column kj. They do not depend on the
- * row, and valid_range costs two integer divisions, which would otherwise
+ * row, and qs_conv_valid_range costs two integer divisions, which would otherwise
  * rival the multiply-adds of a narrow row; so they are tabulated once per
  * call for kernels up to DW_SPAN_TAB wide (wider ones compute on demand). */
 #define DW_SPAN_TAB 32
@@ -52,7 +40,7 @@ static void spans_init(spans *sp, const qs_conv_shape *s)
     sp->tabbed = s->kw <= DW_SPAN_TAB;
     if (sp->tabbed)
         for (int kj = 0; kj < s->kw; kj++)
-            valid_range(&sp->tab[kj].lo, &sp->tab[kj].hi, kj - s->pad,
+            qs_conv_valid_range(&sp->tab[kj].lo, &sp->tab[kj].hi, kj - s->pad,
                         s->stride, s->w, s->wo);
 }
 
@@ -61,7 +49,7 @@ static inline col_span span_of(const spans *sp, int kj)
     if (sp->tabbed)
         return sp->tab[kj];
     col_span c;
-    valid_range(&c.lo, &c.hi, kj - sp->s->pad, sp->s->stride, sp->s->w,
+    qs_conv_valid_range(&c.lo, &c.hi, kj - sp->s->pad, sp->s->stride, sp->s->w,
                 sp->s->wo);
     return c;
 }
@@ -70,8 +58,8 @@ static inline col_span span_of(const spans *sp, int kj)
 static void inner_cols(int *lo, int *hi, const qs_conv_shape *s)
 {
     int tmp;
-    valid_range(lo, &tmp, -s->pad, s->stride, s->w, s->wo);
-    valid_range(&tmp, hi, s->kw - 1 - s->pad, s->stride, s->w, s->wo);
+    qs_conv_valid_range(lo, &tmp, -s->pad, s->stride, s->w, s->wo);
+    qs_conv_valid_range(&tmp, hi, s->kw - 1 - s->pad, s->stride, s->w, s->wo);
     if (*hi < *lo)
         *hi = *lo;
 }
