@@ -196,3 +196,25 @@ int qs_api_step(sqlite3_stmt *st)
         qs_err(QS_EINTERNAL, "database read failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
     return rc;
 }
+
+int qs_api_rows(struct qs_jw *w, const char *key, sqlite3_stmt *st)
+{
+    int s;
+    qs_jw_arr(w, key);
+    while ((s = qs_api_step(st)) == SQLITE_ROW)
+        qs_jw_row(w, NULL, st);
+    if (s != SQLITE_DONE)
+        return QS_EINTERNAL;
+    qs_jw_end_arr(w);
+    return QS_OK;
+}
+
+int qs_api_sweep_limit(qs_api_req *r, const char **sweep, long long *limit)
+{
+    int have;
+    *limit = 200;
+    int rc = qs_api_str(r, "sweep", sweep);
+    if (!rc)
+        rc = qs_api_int(r, "limit", 1, 10000, limit, &have);
+    return rc;
+}

@@ -89,6 +89,13 @@ int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st);
     "sweep phase_id phase status dataset arch block residual depth width params wbits abits " \
     "regularizer clr seed test_acc model epochs epochs_done img_per_s finished"
 int qs_api_step(sqlite3_stmt *st); /* SQLITE_ROW / SQLITE_DONE, else sets qs_err */
+/* Every row of st as the JSON array `key` of objects (qs_jw_row);
+ * QS_EINTERNAL on a read error (message set by qs_api_step). */
+struct qs_jw;
+int qs_api_rows(struct qs_jw *w, const char *key, sqlite3_stmt *st);
+/* The "sweep" (optional) and "limit" (1..10000, default 200) parameters of
+ * the row listings. */
+int qs_api_sweep_limit(qs_api_req *r, const char **sweep, long long *limit);
 
 /* Endpoints. */
 int qs_api_sweeps(qs_api_req *r);         /* api_sweeps.c */

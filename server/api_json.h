@@ -9,7 +9,7 @@
 
 #define QS_JW_MAX_DEPTH 16
 
-typedef struct {
+typedef struct qs_jw {
     qs_buf *b;
     int depth;
     unsigned char first[QS_JW_MAX_DEPTH]; /* 1 until the level's first item */

@@ -236,16 +236,9 @@ int qs_api_runs(qs_api_req *r)
     qs_jw_int(&w, "total", total);
     qs_jw_int(&w, "limit", q.limit);
     qs_jw_int(&w, "offset", q.offset);
-    qs_jw_arr(&w, "rows");
-    int s;
-    while ((s = qs_api_step(st)) == SQLITE_ROW)
-        qs_jw_row(&w, NULL, st);
-    if (s != SQLITE_DONE) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
-    qs_jw_end_arr(&w);
-    qs_jw_end_obj(&w);
+    rc = qs_api_rows(&w, "rows", st);
+    if (!rc)
+        qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);
     run_query_free(&q);
@@ -318,12 +311,9 @@ static const char maps_sql[] =
 int qs_api_decision_maps(qs_api_req *r)
 {
     const char *sweep;
-    long long limit = 200;
-    int have;
+    long long limit;
     sqlite3_stmt *st = NULL;
-    int rc = qs_api_str(r, "sweep", &sweep);
-    if (!rc)
-        rc = qs_api_int(r, "limit", 1, 10000, &limit, &have);
+    int rc = qs_api_sweep_limit(r, &sweep, &limit);
     if (rc)
         return rc;
     rc = qs_api_prepare(r->db, maps_sql, &st);
@@ -335,16 +325,9 @@ int qs_api_decision_maps(qs_api_req *r)
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
-    qs_jw_arr(&w, "rows");
-    int s;
-    while ((s = qs_api_step(st)) == SQLITE_ROW)
-        qs_jw_row(&w, NULL, st);
-    if (s != SQLITE_DONE) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
-    qs_jw_end_arr(&w);
-    qs_jw_end_obj(&w);
+    rc = qs_api_rows(&w, "rows", st);
+    if (!rc)
+        qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);
     return rc;

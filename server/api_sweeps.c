@@ -136,12 +136,9 @@ static const char reasons_sql[] =
 int qs_api_failures(qs_api_req *r)
 {
     const char *sweep;
-    long long limit = 200;
-    int have;
+    long long limit;
     sqlite3_stmt *st = NULL;
-    int rc = qs_api_str(r, "sweep", &sweep);
-    if (!rc)
-        rc = qs_api_int(r, "limit", 1, 10000, &limit, &have);
+    int rc = qs_api_sweep_limit(r, &sweep, &limit);
     if (rc)
         return rc;
     qs_jw w;
@@ -177,15 +174,9 @@ int qs_api_failures(qs_api_req *r)
     if (sweep)
         sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit);
-    qs_jw_arr(&w, "rows");
-    while ((s = qs_api_step(st)) == SQLITE_ROW)
-        qs_jw_row(&w, NULL, st);
-    if (s != SQLITE_DONE) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
-    qs_jw_end_arr(&w);
-    qs_jw_end_obj(&w);
+    rc = qs_api_rows(&w, "rows", st);
+    if (!rc)
+        qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);
     return rc;
