@@ -160,8 +160,10 @@ def train(model, data, epochs, lr, wd, gen, pact_l2=1e-4, milestones=None,
 
 
 @torch.no_grad()
-def calibrate(model, xtr, n=2000, seed=20201, prep=common.normalise):
-    """Alphas from the float model (plain ReLU, float weights, BN eval)."""
+def calibrate(model, xtr, n=2000, seed=20201, prep=common.normalise, cap=0):
+    """Alphas from the float model (plain ReLU, float weights, BN eval).
+    cap > 0: a layer with more than `cap` recorded values keeps every
+    ceil(count / cap)-th (qsweep's bound, core/train.c); 0: all values."""
     model.eval()
     convs = [m for m in model.modules() if isinstance(m, (QConv, QLin))]
     bits = [m.bits for m in convs]
@@ -174,7 +176,8 @@ def calibrate(model, xtr, n=2000, seed=20201, prep=common.normalise):
     for i in range(0, len(idx), 128):
         model(prep(xtr[idx[i:i + 128]]))
     for a in acts:
-        a.alpha.fill_(calibrate_mse(torch.cat(a.record), a.bits))
+        y = torch.cat(a.record)
+        a.alpha.fill_(calibrate_mse(y[::-(-len(y) // cap)] if cap else y, a.bits))
         a.record = None
     for m, b in zip(convs, bits):
         m.bits = b
