@@ -231,7 +231,9 @@ static void dx_update(float *restrict dx, const float *restrict dy,
 typedef struct {
     float *y, *save_mean, *save_invstd, *run_mean, *run_var;
     float *dx, *dgamma, *dbeta;
-    const float *x, *dy, *gamma, *beta, *mean_in, *var_in;
+    const float *x, *dy, *gamma, *beta;
+    const float *mean_in, *var_in, *invstd_in; /* eval: running mean, var;
+                                                  backward: saved mean, invstd */
     int n, c, hw;
     float momentum, eps;
 } bn_args;
@@ -327,7 +329,7 @@ static void backward_range(void *ctx, int t, int c0, int c1)
     const int n = a->n, c = a->c, hw = a->hw;
     const size_t m = (size_t)n * hw;
     for (int ch = c0; ch < c1; ch++) {
-        double mean = a->mean_in[ch], invstd = a->var_in[ch];
+        double mean = a->mean_in[ch], invstd = a->invstd_in[ch];
         double sdy = 0.0, sdyx = 0.0;
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
@@ -366,7 +368,7 @@ void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
-                 .mean_in = save_mean, .var_in = save_invstd, .gamma = gamma,
+                 .mean_in = save_mean, .invstd_in = save_invstd, .gamma = gamma,
                  .n = n, .c = c, .hw = hw};
     bn_run(&a, backward_range);
 }

@@ -11,6 +11,7 @@
 #include "convk.h"
 
 #include "conv_util.h"
+#include "par.h"
 
 #include "gemm.h"
 
@@ -34,10 +35,6 @@ int qs_convk_available(void)
     return have && qs_gemm_get_backend() == QS_GEMM_BLAS;
 }
 
-int qs_convk_threads(void)
-{
-    return qs_par_threads();
-}
 
 static size_t ckk_of(const qs_conv_shape *s)
 {
@@ -48,7 +45,7 @@ size_t qs_convk_scratch(const qs_conv_shape *s)
 {
     size_t ckk = ckk_of(s);
     size_t a = ((size_t)s->k * ckk + 15) & ~(size_t)15;
-    return a + (size_t)QS_CONVK_MAXT * ckk * NR;
+    return a + (size_t)QS_PAR_MAXT * ckk * NR;
 }
 
 /* ---- micro-kernel: c [mr rows, ldc] (+)= a [kd][mr] @ b [kd][32] ------- */
@@ -252,7 +249,7 @@ void qs_convk_conv(float *y, const float *x, const float *w,
     float *bp = scratch + (((size_t)s->k * ckk + 15) & ~(size_t)15);
     pack_a(ap, w, s, flip);
     job j = {y, x, ap, s, accumulate, bp};
-    qs_par_for(qs_convk_threads(), s->n, run_job, &j);
+    qs_par_for(qs_par_threads(), s->n, run_job, &j);
 }
 
 /* ---- weight gradient ------------------------------------------------------
@@ -284,7 +281,7 @@ static size_t dw_thread_floats(const qs_conv_shape *s)
 
 size_t qs_convk_dw_scratch(const qs_conv_shape *s)
 {
-    return (size_t)QS_CONVK_MAXT * dw_thread_floats(s);
+    return (size_t)QS_PAR_MAXT * dw_thread_floats(s);
 }
 
 
@@ -417,7 +414,7 @@ void qs_convk_dweight(float *dweight, const float *dy, const float *x,
 {
     const size_t ckk = ckk_of(s), len = (size_t)s->k * ckk;
     dwjob j = {scratch, dy, x, s};
-    int nt = qs_par_for(qs_convk_threads(), s->n, run_dwjob, &j);
+    int nt = qs_par_for(qs_par_threads(), s->n, run_dwjob, &j);
     /* shares in thread order */
     for (int t = 0; t < nt; t++) {
         const float *part = dw_part(&j, t);

@@ -4,7 +4,7 @@
  * conv2d forward and the stride-1 input gradient run on a register-blocked
  * kernel that packs im2col straight into 32-column panels, so the large
  * im2col matrix is never written out and never repacked by a BLAS. Images
- * are split over qs_convk_threads() threads; every output element is
+ * are split over qs_par_threads() threads (par.h); every output element is
  * computed by one thread in a fixed order, so results do not depend on the
  * thread count. Elsewhere (or with the naive GEMM backend that tests use as
  * the reference) conv.c keeps its im2col + qs_sgemm path. */
@@ -14,14 +14,9 @@
 #include <stddef.h>
 
 #include "layers.h"
-#include "par.h"
-
-#define QS_CONVK_MAXT QS_PAR_MAXT   /* most threads images are split over */
 
 /* 1 when the fast kernels can run here (AVX-512F CPU, BLAS backend). */
 int qs_convk_available(void);
-/* Threads the kernels use: qs_par_threads(). */
-int qs_convk_threads(void);
 
 /* Floats of scratch qs_convk_conv needs for a conv of shape s (x [n, c, h,
  * w] -> y [n, k, ho, wo]). */

@@ -7,9 +7,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#if QS_SIMD_X86
-#include <immintrin.h>
-#endif
 
 /* roundf for v >= 0 (NaN and +inf pass through), bit for bit: v + 0.5 is
  * exact in double and truncation is floor there; from 2^23 up every float
@@ -49,26 +46,20 @@ static inline float pact_one(const pact_grid *g, float x)
 #if QS_SIMD_X86
 /* The rounding loop of qs_pact_forward, 16 lanes. Same bits as the scalar
  * loop: max(0, x) and min(a, .) return their second operand for a NaN or
- * equal values (so NaN and -0 pass as in the scalar selects); round half
- * up is trunc(v) + (v - trunc(v) >= 0.5), where the fraction is exact,
- * and adding the +0 or 1 turns a -0 into +0 as the integer conversion
- * does. */
+ * equal values (so NaN and -0 pass as in the scalar selects), then the
+ * shared round half up (simd.h). */
 __attribute__((target("avx512f"))) static void
 pact_round_avx512(float *y, const float *x, size_t len, float a, float sc,
                   float inv)
 {
     const __m512 z = _mm512_setzero_ps(), va = _mm512_set1_ps(a);
     const __m512 vs = _mm512_set1_ps(sc), vi = _mm512_set1_ps(inv);
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     for (size_t i = 0; i < len; i += 16) {
         __mmask16 m = len - i >= 16 ? (__mmask16)0xffff
                                     : (__mmask16)((1u << (len - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         v = _mm512_mul_ps(_mm512_min_ps(va, _mm512_max_ps(z, v)), vs);
-        __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(v, t), half, _CMP_GE_OQ);
-        t = _mm512_add_ps(t, _mm512_maskz_mov_ps(up, one));
-        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(t, vi));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(qs_simd_round_half_up(v), vi));
     }
 }
 

@@ -23,4 +23,21 @@ int qs_simd_avx512(void);
  * the scalar ones; not for use while other threads run kernels. */
 void qs_simd_allow(int allow);
 
+#if QS_SIMD_X86
+#include <immintrin.h>
+
+/* floor(v + 0.5) for v >= -0 (NaN stays NaN), as the scalar roundings of
+ * pact.c and wquant.c compute it (bit for bit): trunc(v) plus 1 where the
+ * fraction v - trunc(v), which is exact, is at least 0.5; always adding
+ * the +0 or 1 turns a -0 into +0 as the scalar integer conversion does. */
+__attribute__((target("avx512f"))) static inline __m512
+qs_simd_round_half_up(__m512 v)
+{
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(v, t), _mm512_set1_ps(0.5f),
+                                      _CMP_GE_OQ);
+    return _mm512_add_ps(t, _mm512_maskz_mov_ps(up, _mm512_set1_ps(1.0f)));
+}
+#endif
+
 #endif

@@ -7,9 +7,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#if QS_SIMD_X86
-#include <immintrin.h>
-#endif
 
 #define QS_WQ_CANDIDATES 64
 #define QS_WQ_ITERS_FIRST 100
@@ -116,20 +113,16 @@ static double wq_lanes_sum(const double l[WQ_LANES])
 }
 
 #if QS_SIMD_X86
-/* wq_level on 16 floats: wq_roundf as trunc(|v|) + (fraction >= 0.5) with
- * v's sign put back (exact; NaN stays NaN), then the clip as two selects
- * with the scalar comparisons. */
+/* wq_level on 16 floats: wq_roundf as the shared round half up of |v|
+ * (simd.h) with v's sign put back (exact; NaN stays NaN), then the clip as
+ * two selects with the scalar comparisons. */
 __attribute__((target("avx512f"))) static inline __m512
 wq_level16(__m512 w, __m512 d, __m512 m)
 {
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     __m512 v = _mm512_div_ps(w, d);
     __m512i vb = _mm512_castps_si512(v);
-    __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, vb));
-    __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, t), half, _CMP_GE_OQ);
-    t = _mm512_mask_add_ps(t, up, t, one);
+    __m512 t = qs_simd_round_half_up(_mm512_castsi512_ps(_mm512_andnot_si512(sign, vb)));
     __m512 z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t),
                                                    _mm512_and_si512(sign, vb)));
     __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m);
