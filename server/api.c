@@ -209,6 +209,19 @@ int qs_api_rows(struct qs_jw *w, const char *key, sqlite3_stmt *st)
     return QS_OK;
 }
 
+int qs_api_prepare_sweep(sqlite3 *db, const char *sql, const char *sweep, long long limit,
+                         sqlite3_stmt **st)
+{
+    int rc = qs_api_prepare(db, sql, st);
+    if (rc)
+        return rc;
+    if (sweep)
+        sqlite3_bind_text(*st, 1, sweep, -1, SQLITE_STATIC);
+    if (limit > 0)
+        sqlite3_bind_int64(*st, 2, limit);
+    return QS_OK;
+}
+
 int qs_api_sweep_limit(qs_api_req *r, const char **sweep, long long *limit)
 {
     int have;

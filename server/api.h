@@ -96,6 +96,10 @@ int qs_api_rows(struct qs_jw *w, const char *key, sqlite3_stmt *st);
 /* The "sweep" (optional) and "limit" (1..10000, default 200) parameters of
  * the row listings. */
 int qs_api_sweep_limit(qs_api_req *r, const char **sweep, long long *limit);
+/* sql prepared with ?1 = sweep (NULL: left NULL, every sweep) and, when
+ * limit > 0, ?2 = limit. sweep must outlive the statement. */
+int qs_api_prepare_sweep(sqlite3 *db, const char *sql, const char *sweep, long long limit,
+                         sqlite3_stmt **st);
 
 /* Endpoints. */
 int qs_api_sweeps(qs_api_req *r);         /* api_sweeps.c */

@@ -316,12 +316,9 @@ int qs_api_decision_maps(qs_api_req *r)
     int rc = qs_api_sweep_limit(r, &sweep, &limit);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, maps_sql, &st);
+    rc = qs_api_prepare_sweep(r->db, maps_sql, sweep, limit, &st);
     if (rc)
         goto cleanup;
-    if (sweep)
-        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit);
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);

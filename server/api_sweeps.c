@@ -145,11 +145,9 @@ int qs_api_failures(qs_api_req *r)
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
 
-    rc = qs_api_prepare(r->db, reasons_sql, &st);
+    rc = qs_api_prepare_sweep(r->db, reasons_sql, sweep, 0, &st);
     if (rc)
         goto cleanup;
-    if (sweep)
-        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
     long long total = 0;
     int s, nreasons = 0;
     qs_jw_arr(&w, "reasons");
@@ -168,12 +166,9 @@ int qs_api_failures(qs_api_req *r)
     sqlite3_finalize(st);
     st = NULL;
 
-    rc = qs_api_prepare(r->db, failures_sql, &st);
+    rc = qs_api_prepare_sweep(r->db, failures_sql, sweep, limit, &st);
     if (rc)
         goto cleanup;
-    if (sweep)
-        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit);
     rc = qs_api_rows(&w, "rows", st);
     if (!rc)
         qs_jw_end_obj(&w);
