@@ -19,7 +19,8 @@
  *                    the benchmark: 10,000 phases, 2,000,000 epoch rows
  *
  * Header-only so that a test can include it; tests/tool_gen_db.c is the
- * command-line front end. Needs sqlite3 and zlib. */
+ * command-line front end. Needs sqlite3, zlib and server/paper.c (the
+ * published tables, which the generated accuracies follow). */
 #ifndef QS_GEN_DB_H
 #define QS_GEN_DB_H
 
@@ -31,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include "paper.h"
 
 typedef struct {
     const char *schema_path;  /* sql/schema.sql */
@@ -461,31 +464,7 @@ static int qs_gen_family(qs_gen *g, int64_t sw, qs_gen_phase base, const double 
     return 0;
 }
 
-/* Table 5 published values (paper.c holds the same numbers). */
-static const struct {
-    const char *block;
-    int depth, width;
-    double params_m, acc[4];
-} qs_gen_t5[] = {
-    {"basic", 8, 59, 1.05, {93.26, 92.83, 92.58, 92.32}},
-    {"basic", 14, 40, 1.10, {93.62, 93.51, 93.30, 93.11}},
-    {"basic", 20, 31, 1.03, {94.14, 93.57, 92.94, 92.65}},
-    {"basic", 32, 24, 1.06, {94.24, 93.71, 92.42, 91.84}},
-    {"basic", 44, 20, 1.04, {94.27, 93.91, 91.40, 90.69}},
-    {"basic", 56, 18, 1.09, {93.58, 93.46, 90.58, 89.77}},
-    {"preact", 8, 59, 1.05, {93.10, 92.75, 91.89, 91.03}},
-    {"preact", 14, 40, 1.10, {94.14, 93.85, 92.44, 91.81}},
-    {"preact", 20, 31, 1.03, {94.25, 93.82, 92.42, 91.81}},
-    {"preact", 32, 24, 1.06, {94.07, 93.89, 91.51, 89.03}},
-    {"preact", 44, 20, 1.04, {94.31, 94.04, 90.58, 86.26}},
-    {"preact", 56, 18, 1.09, {93.96, 93.83, 88.45, 85.45}},
-    {"depthwise", 29, 38, 1.11, {93.64, 93.28, 93.38, 92.33}},
-    {"depthwise", 38, 32, 1.08, {93.65, 93.47, 92.93, 92.57}},
-    {"depthwise", 56, 26, 1.11, {94.27, 94.02, 91.70, 90.61}},
-    {"depthwise", 74, 22, 1.08, {93.94, 93.71, 90.50, 89.88}},
-    {"depthwise", 110, 18, 1.13, {94.43, 94.39, 88.75, 87.47}},
-};
-#define QS_GEN_T5_ROWS ((int)(sizeof qs_gen_t5 / sizeof qs_gen_t5[0]))
+
 
 static qs_gen_phase qs_gen_base(const char *dataset, const char *arch, const char *block, int depth,
                                 int width, long seed, int epochs)
@@ -509,16 +488,16 @@ static int qs_gen_table5(qs_gen *g)
     double clock = g->now - 30 * 3600.0;
     if (qs_gen_sweep(g, "table5-cifar10", clock, g->now - 3 * 3600.0, 8, &sw))
         return 1;
-    for (int r = 0; r < QS_GEN_T5_ROWS; r++)
+    for (int r = 0; r < qs_paper_table5_rows; r++)
         for (long seed = 1; seed <= 3; seed++) {
-            qs_gen_phase b = qs_gen_base("cifar10", "resnet", qs_gen_t5[r].block, qs_gen_t5[r].depth,
-                                         qs_gen_t5[r].width, seed, 200);
-            b.params = (long)(qs_gen_t5[r].params_m * 1e6);
+            qs_gen_phase b = qs_gen_base("cifar10", "resnet", qs_paper_table5[r].block, qs_paper_table5[r].depth,
+                                         qs_paper_table5[r].width, seed, 200);
+            b.params = (long)(qs_paper_table5[r].params_m * 1e6);
             double accs[4];
             /* Seed noise plus a small systematic offset: a reproduction,
              * not a copy. */
             for (int s = 0; s < 4; s++)
-                accs[s] = qs_gen_t5[r].acc[s] - 0.12 - 0.05 * s + 0.15 * qs_gen_normal(g);
+                accs[s] = qs_paper_table5[r].acc[s] - 0.12 - 0.05 * s + 0.15 * qs_gen_normal(g);
             if (qs_gen_family(g, sw, b, accs, &clock, 1500.0, NULL))
                 return 1;
         }
@@ -740,19 +719,19 @@ static int qs_gen_scale(qs_gen *g, long target, long epoch_rows)
     static const int bits[4][2] = {{32, 32}, {2, 32}, {32, 2}, {2, 2}};
     long extra = epoch_rows > g->epoch_rows ? (long)((epoch_rows - g->epoch_rows) / share) - per * n : 0;
     for (long i = 0; i < n; i++) {
-        int r = (int)(i % QS_GEN_T5_ROWS);
-        int s = (int)(i / QS_GEN_T5_ROWS % 4);
-        long seed = 100 + i / (QS_GEN_T5_ROWS * 4);
-        qs_gen_phase p = qs_gen_base("cifar10", "resnet", qs_gen_t5[r].block, qs_gen_t5[r].depth,
-                                     qs_gen_t5[r].width, seed, (int)(per + (i < extra ? 1 : 0)));
-        p.params = (long)(qs_gen_t5[r].params_m * 1e6);
+        int r = (int)(i % qs_paper_table5_rows);
+        int s = (int)(i / qs_paper_table5_rows % 4);
+        long seed = 100 + i / (qs_paper_table5_rows * 4);
+        qs_gen_phase p = qs_gen_base("cifar10", "resnet", qs_paper_table5[r].block, qs_paper_table5[r].depth,
+                                     qs_paper_table5[r].width, seed, (int)(per + (i < extra ? 1 : 0)));
+        p.params = (long)(qs_paper_table5[r].params_m * 1e6);
         /* Independent phases (no parent links): the coordinator's DAG
          * shape does not matter to the read paths being measured. */
         p.phase = s == 0 ? "float" : "retrain";
         p.wbits = bits[s][0];
         p.abits = bits[s][1];
-        p.acc = qs_gen_t5[r].acc[s] + 0.2 * qs_gen_normal(g);
-        p.start_acc = qs_gen_t5[r].acc[0];
+        p.acc = qs_paper_table5[r].acc[s] + 0.2 * qs_gen_normal(g);
+        p.start_acc = qs_paper_table5[r].acc[0];
         int stat = (int)(i % 50);
         p.status = stat == 0 ? "failed" : stat == 1 ? "running" : stat < 4 ? "queued" : "done";
         p.epochs_done = stat >= 4 ? p.epochs : stat == 1 ? p.epochs / 2 : stat == 0 ? p.epochs / 3 : 0;
