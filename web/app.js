@@ -467,6 +467,14 @@
     drawChart('chart-curves', { type: 'line', data: { datasets: ds }, options: opts });
   }
 
+  // One setting's column group of a paper table: the label over paper / ours / diff.
+  function addGroupHeader(h1, h2, label) {
+    h1.appendChild(el('th', { class: 'group', colspan: 3, text: label }));
+    h2.appendChild(el('th', { class: 'gl', text: 'paper' }));
+    h2.appendChild(el('th', { text: 'ours' }));
+    h2.appendChild(el('th', { text: 'diff' }));
+  }
+
   async function loadTable5() {
     const d = await api('table5', { sweep: state.sweep, dataset: state.dataset || undefined });
     const t = $('t5');
@@ -476,12 +484,7 @@
       el('th', { rowspan: 2, text: 'depth' }), el('th', { rowspan: 2, text: 'width' }),
       el('th', { rowspan: 2, text: 'params' }));
     const h2 = el('tr');
-    for (const s of sets) {
-      h1.appendChild(el('th', { class: 'group', colspan: 3, text: s.label }));
-      h2.appendChild(el('th', { class: 'gl', text: 'paper' }));
-      h2.appendChild(el('th', { text: 'ours' }));
-      h2.appendChild(el('th', { text: 'diff' }));
-    }
+    for (const s of sets) addGroupHeader(h1, h2, s.label);
     t.appendChild(el('thead', {}, h1, h2));
     const body = el('tbody');
     for (const row of d.rows) {
@@ -503,12 +506,7 @@
     const labels = { float: 'float', w2a2: 'W2A2', w2a2_lipschitz_clr: 'W2A2 + Lipschitz + CLR' };
     const h1 = el('tr', {}, el('th', { class: 'l', rowspan: 2, text: 'depth' }));
     const h2 = el('tr');
-    for (const c of d.columns) {
-      h1.appendChild(el('th', { class: 'group', colspan: 3, text: labels[c] || c }));
-      h2.appendChild(el('th', { class: 'gl', text: 'paper' }));
-      h2.appendChild(el('th', { text: 'ours' }));
-      h2.appendChild(el('th', { text: 'diff' }));
-    }
+    for (const c of d.columns) addGroupHeader(h1, h2, labels[c] || c);
     t.appendChild(el('thead', {}, h1, h2));
     const body = el('tbody');
     for (const row of d.rows) {
