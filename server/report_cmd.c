@@ -558,7 +558,7 @@ static int report_pivot(qs_db *db, const char *sweep, int fmt)
         for (int k = 0; k < ncol; k++)
             printf(",%s,%s_std,%s_n", cols[k], cols[k], cols[k]);
         printf("\n");
-    } else {
+    } else if (nrow) {
         printf(fmt == FMT_MD ? "| %s" : "%-22s", "model");
         for (int k = 0; k < ncol; k++)
             printf(fmt == FMT_MD ? "%s%s" : "%s%-14s", sep, cols[k]);
