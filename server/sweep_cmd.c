@@ -128,7 +128,13 @@ static int coordinator(int argc, char **argv, int size)
 static volatile sig_atomic_t finalize_status;
 static void finalize_timeout(int sig)
 {
+    static const char msg[] = "qsweep: MPI_Finalize did not return within "
+                              "QSWEEP_FINALIZE_TIMEOUT; leaving (every result is "
+                              "written; docs/cluster.md)\n";
     (void)sig;
+    /* write(2) is async-signal-safe; a silent exit would look like a crash */
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
     _exit(finalize_status);
 }
 
