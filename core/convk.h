@@ -1,13 +1,16 @@
-/* Direct conv2d GEMM kernels (private to conv.c).
+/* Direct conv2d GEMM kernels (private to conv.c; code in convk.c and
+ * convk_dw.c).
  *
  * On CPUs with AVX-512 (checked at run time; the build needs no -march),
- * conv2d forward and the stride-1 input gradient run on a register-blocked
- * kernel that packs im2col straight into 32-column panels, so the large
- * im2col matrix is never written out and never repacked by a BLAS. Images
- * are split over qs_par_threads() threads (par.h); every output element is
- * computed by one thread in a fixed order, so results do not depend on the
- * thread count. Elsewhere (or with the naive GEMM backend that tests use as
- * the reference) conv.c keeps its im2col + qs_sgemm path. */
+ * conv2d forward, the stride-1 input gradient and the weight gradient run
+ * on register-blocked kernels. Stride-1 convs read their im2col rows
+ * straight out of a padded copy of each image, so im2col is never built;
+ * strided forward convs pack it 32 columns at a time. Images are split over
+ * qs_par_threads() threads (par.h); every output element of a forward or
+ * input-gradient conv is computed by one thread in a fixed order, so those
+ * results do not depend on the thread count. Elsewhere (or with the naive
+ * GEMM backend that tests use as the reference) conv.c keeps its im2col +
+ * qs_sgemm path. */
 #ifndef QS_CONVK_H
 #define QS_CONVK_H
 

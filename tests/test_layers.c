@@ -334,6 +334,74 @@ static void conv_accumulate_and_null(void)
     }
 }
 
+/* The AVX-512 kernels (convk.c, convk_dw.c; taken under the BLAS backend on
+ * CPUs that have them) against the im2col + naive GEMM path, forward, dx
+ * and dweight, on shapes that reach each of their cases: output rows of 16
+ * and 32 read as row pieces, an odd count of 16-blocks, other widths read
+ * flat with junk columns, 1x1 convs read in place (positions a multiple of
+ * 16) or copied, a 5x5 kernel with pad 2, and the packed strided path. Two
+ * threads must give the same forward and dx bits as one. */
+static void conv_fast_matches_reference(void)
+{
+    /* n, c, h, w, k, kh, kw, stride, pad */
+    static const int cases[][9] = {
+        {3, 5, 32, 32, 7, 3, 3, 1, 1}, {2, 4, 16, 16, 13, 3, 3, 1, 1},
+        {2, 3, 3, 16, 5, 3, 3, 1, 1},  {3, 6, 8, 8, 25, 3, 3, 1, 1},
+        {2, 8, 4, 4, 6, 1, 1, 1, 0},   {2, 8, 5, 3, 6, 1, 1, 1, 0},
+        {2, 3, 9, 11, 4, 5, 5, 1, 2},  {3, 3, 10, 10, 4, 3, 3, 2, 1},
+        {2, 2, 1, 40, 3, 1, 3, 1, 1},
+    };
+    qs_gemm_backend saved = qs_gemm_get_backend();
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const int *q = cases[t];
+        conv_ctx c;
+        T_CHECK(conv_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                           q[7], q[8], 0) == 0,
+                "case %zu: %s", t, msg);
+        size_t xl = xlen(&c.s), yl = ylen(&c.s);
+        size_t wl = (size_t)q[4] * q[1] * q[5] * q[6];
+        float *y[3], *dx[3], *dw[3];
+        for (int v = 0; v < 3; v++) {
+            /* v: naive reference, BLAS backend 1 thread, 2 threads */
+            y[v] = fbuf(yl);
+            dx[v] = fbuf(xl);
+            dw[v] = fbuf(wl);
+            qs_gemm_set_backend(v ? QS_GEMM_BLAS : QS_GEMM_NAIVE);
+            qs_blas_set_threads(v == 2 ? 2 : 1);
+            fill(y[v], yl, 1e6f, 2e6f); /* forward must overwrite */
+            qs_conv2d_forward(y[v], c.x, c.w, NULL, &c.s, c.scratch);
+            qs_conv2d_backward(dx[v], dw[v], NULL, c.r, c.x, c.w, &c.s,
+                               c.scratch);
+        }
+        qs_blas_set_threads(1);
+        qs_gemm_set_backend(saved);
+        const float *got[3] = {y[1], dx[1], dw[1]}, *ref[3] = {y[0], dx[0],
+                                                               dw[0]};
+        const size_t len[3] = {yl, xl, wl};
+        const char *what[3] = {"y", "dx", "dweight"};
+        for (int o = 0; o < 3; o++) {
+            double mx = 0.0;
+            for (size_t i = 0; i < len[o]; i++)
+                mx = fmax(mx, fabs(ref[o][i]));
+            for (size_t i = 0; i < len[o]; i++)
+                T_CHECK(fabs(got[o][i] - ref[o][i]) <= 1e-5 * mx + 1e-6,
+                        "case %zu %s[%zu] %.7g, reference %.7g", t, what[o],
+                        i, got[o][i], ref[o][i]);
+        }
+        double dmx = 0.0; /* the thread shares are summed in another order */
+        for (size_t i = 0; i < wl; i++)
+            dmx = fmax(dmx, fabs(dw[1][i]));
+        for (size_t i = 0; i < wl; i++)
+            T_CHECK(fabs(dw[2][i] - dw[1][i]) <= 1e-6 * dmx,
+                    "case %zu: dweight[%zu] %g on 2 threads, %g on 1", t, i,
+                    dw[2][i], dw[1][i]);
+        T_CHECK(memcmp(y[1], y[2], yl * sizeof(float)) == 0 &&
+                    memcmp(dx[1], dx[2], xl * sizeof(float)) == 0,
+                "case %zu: y or dx differ between 1 and 2 threads", t);
+        arena_free();
+    }
+}
+
 /* ---- depthwise conv ---------------------------------------------------- */
 
 typedef struct {
@@ -1014,5 +1082,7 @@ int main(void)
         }
     }
     T_RUN(test_bn_simd_matches_scalar);
+    T_RUN(conv_fast_matches_reference);
+    arena_free();
     T_EXIT();
 }
