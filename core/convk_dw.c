@@ -1,15 +1,17 @@
 /* Weight gradient of conv2d on AVX-512 (see convk.h).
  *
- * dW [k][ckk] = sum_n sum_q dy_n [k][q] B_n [ckk][q], B the im2col of x_n:
- * a dot-product kernel over positions q with both operands contiguous
- * rows, so nothing is transposed. A 4 x 6 tile of dW keeps 24 vector
- * partial sums over every q of every image of a chunk, then reduces each
- * once (fixed order).
+ * dW^T [ckk][k] = sum_n sum_q B_n [ckk][q] dy_n^T [q][k], B the im2col of
+ * x_n: an outer-product kernel like the forward one. A tile of 9 rows of B
+ * (one input channel's taps of a 3x3 kernel) by 32 output channels lives
+ * in 18 zmm registers; each position q adds one broadcast element of each
+ * B row times the 32 channels of dy at q (dy transposed once per image, k
+ * padded to a multiple of 16 with zeros). Every sum runs over images, then
+ * positions, in order, with no horizontal reductions.
  *
- * Stride 1: B's rows are runs of the padded image (convk_int.h) and dy is
- * copied to the same flat layout (junk positions zero, so they add
- * nothing); nothing is expanded ninefold. Other strides: a plain im2col of
- * each image of the chunk. */
+ * Stride 1: B's rows are runs of the padded image (convk_int.h), and only
+ * valid positions are visited, so nothing is expanded ninefold. Other
+ * strides: a plain im2col of each image. Images are split over threads,
+ * each summing into a private dW^T that are added in thread order. */
 #include "convk.h"
 
 #include "conv_util.h"
@@ -20,49 +22,38 @@
 #include <string.h>
 
 #define TGT QS_CK_TGT
-#define COL_BUDGET ((size_t)1 << 19) /* floats of im2col per chunk */
-#define PAD_BUDGET ((size_t)1 << 18) /* floats of padded x + dy per chunk */
+#define MR 9   /* B rows per tile: the taps of one channel of a 3x3 conv */
+#define QB 128 /* positions per block: its dy^T slice stays in L1 */
 
-/* Per image: B [ckk rows at koff, length qn] and dy [k rows of qn], both
- * at a stride per image. */
 typedef struct {
-    int direct;
+    int direct;  /* stride 1: B from the padded image */
     qs_ck_pad g;
-    int qn;          /* positions per row (ho*wp direct, ho*wo im2col) */
-    size_t bimg;     /* floats per image of B */
-    size_t dyimg;    /* floats per image of the dy copy, 0: dy in place */
-    int chunk;       /* images per chunk */
+    int wq;      /* row stride of B's positions: wp (direct) or wo */
+    size_t bimg; /* floats of B built per image (0: x itself) */
+    int kpad;    /* dy^T row: k rounded up to 16 */
 } layout;
 
 static void layout_of(layout *l, const qs_conv_shape *s)
 {
-    const size_t p = (size_t)s->ho * s->wo;
-    size_t per;
     memset(l, 0, sizeof(*l));
     l->direct = s->stride == 1;
+    l->kpad = (s->k + 15) & ~15;
     if (l->direct) {
         qs_ck_pad_init(&l->g, s);
-        l->qn = s->ho * l->g.wp;
+        l->wq = l->g.wp;
         l->bimg = l->g.inplace ? 0 : l->g.len;
-        l->dyimg = l->g.wp == s->wo ? 0 : QS_CK_ALIGN((size_t)s->k * l->qn);
-        per = l->bimg + l->dyimg;
-        l->chunk = per ? (int)(PAD_BUDGET / per) : s->n;
     } else {
-        l->qn = (int)p;
-        l->bimg = qs_ck_ckk(s) * p;
-        per = l->bimg;
-        l->chunk = (int)(COL_BUDGET / per);
+        l->wq = s->wo;
+        l->bimg = qs_ck_ckk(s) * s->ho * s->wo;
     }
-    if (l->chunk < 1)
-        l->chunk = 1;
-    if (l->chunk > s->n && s->n > 0)
-        l->chunk = s->n;
 }
 
+/* per thread: dW^T [ckk][kpad], dy^T [p][kpad], B of one image */
 static size_t thread_floats(const qs_conv_shape *s, const layout *l)
 {
-    return QS_CK_ALIGN((size_t)s->k * qs_ck_ckk(s)) +
-           QS_CK_ALIGN((l->bimg + l->dyimg) * l->chunk);
+    return QS_CK_ALIGN(qs_ck_ckk(s) * l->kpad) +
+           QS_CK_ALIGN((size_t)s->ho * s->wo * l->kpad) +
+           QS_CK_ALIGN(l->bimg);
 }
 
 size_t qs_convk_dw_scratch(const qs_conv_shape *s)
@@ -72,99 +63,72 @@ size_t qs_convk_dw_scratch(const qs_conv_shape *s)
     return QS_CK_ALIGN(qs_ck_ckk(s)) + (size_t)QS_PAR_MAXT * thread_floats(s, &l);
 }
 
-/* c [mi][ldc] += sum_t sum_q a_t [i][q] b_t [j][q], q < qn, t < nimg;
- * row i of image t: a + t*aimg + i*qn; row j: b + t*bimg + bo[j]. */
+/* acc [mr][ld] (16 nv columns) += sum over output rows [oh0, oh1), ow <
+ * wo, of br[r][oh*wq + ow] * dt [(oh*wo + ow) * ld .. + 16 nv] */
 static inline __attribute__((always_inline)) TGT void
-ntbody(const int mi, const int nj, const float *a, size_t aimg,
-       const float *b, const int *bo, size_t bimg, int nimg, int qn,
-       float *c, size_t ldc)
+dwbody(const int nv, const int mr, const float *const *br, int wq, int oh0,
+       int oh1, int wo, const float *dt, float *acc, int ld)
 {
-    __m512 acc[4][6];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < 6; j++)
-            if (i < mi && j < nj)
-                acc[i][j] = _mm512_setzero_ps();
-    const int qv = qn & ~15;
-    const __mmask16 mt = (__mmask16)((1u << (qn - qv)) - 1);
-    for (int t = 0; t < nimg; t++) {
-        const float *at = a + t * aimg, *bt = b + t * bimg;
-        const float *br[6];
-#pragma GCC unroll 6
-        for (int j = 0; j < 6; j++)
-            if (j < nj)
-                br[j] = bt + bo[j];
-        for (int q = 0; q < qv; q += 16) {
-            __m512 av[4], bv[6];
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                if (i < mi)
-                    av[i] = _mm512_loadu_ps(at + (size_t)i * qn + q);
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++)
-                if (j < nj)
-                    bv[j] = _mm512_loadu_ps(br[j] + q);
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; j++)
-                    if (i < mi && j < nj)
-                        acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+    __m512 a0[MR], a1[MR];
+    const float *b[MR];
+#pragma GCC unroll 9
+    for (int r = 0; r < MR; r++)
+        if (r < mr) {
+            a0[r] = _mm512_loadu_ps(acc + (size_t)r * ld);
+            if (nv == 2)
+                a1[r] = _mm512_loadu_ps(acc + (size_t)r * ld + 16);
+            b[r] = br[r];
         }
-        if (qv < qn) {
-            __m512 av[4], bv[6];
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                if (i < mi)
-                    av[i] = _mm512_maskz_loadu_ps(mt, at + (size_t)i * qn + qv);
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++)
-                if (j < nj)
-                    bv[j] = _mm512_maskz_loadu_ps(mt, br[j] + qv);
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; j++)
-                    if (i < mi && j < nj)
-                        acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+    for (int oh = oh0; oh < oh1; oh++) {
+        const float *d = dt + (size_t)oh * wo * ld;
+        const size_t qb = (size_t)oh * wq;
+        for (int ow = 0; ow < wo; ow++, d += ld) {
+            const __m512 d0 = _mm512_loadu_ps(d);
+            const __m512 d1 = nv == 2 ? _mm512_loadu_ps(d + 16) : d0;
+#pragma GCC unroll 9
+            for (int r = 0; r < MR; r++)
+                if (r < mr) {
+                    const __m512 bc = _mm512_set1_ps(b[r][qb + ow]);
+                    a0[r] = _mm512_fmadd_ps(bc, d0, a0[r]);
+                    if (nv == 2)
+                        a1[r] = _mm512_fmadd_ps(bc, d1, a1[r]);
+                }
         }
     }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < 6; j++)
-            if (i < mi && j < nj)
-                c[(size_t)i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
+#pragma GCC unroll 9
+    for (int r = 0; r < MR; r++)
+        if (r < mr) {
+            _mm512_storeu_ps(acc + (size_t)r * ld, a0[r]);
+            if (nv == 2)
+                _mm512_storeu_ps(acc + (size_t)r * ld + 16, a1[r]);
+        }
 }
 
-typedef void (*ntfn)(const float *, size_t, const float *, const int *, size_t,
-                     int, int, float *, size_t);
+typedef void (*dwfn)(const float *const *, int, int, int, int, const float *,
+                     float *, int);
 
-#define NTDEF(MI, NJ)                                                        \
-    static TGT void nt##MI##NJ(const float *a, size_t aimg, const float *b,  \
-                               const int *bo, size_t bimg, int nimg, int qn, \
-                               float *c, size_t ldc)                         \
-    {                                                                        \
-        ntbody(MI, NJ, a, aimg, b, bo, bimg, nimg, qn, c, ldc);              \
+#define DWDEF(NV, M)                                                        \
+    static TGT void dw##NV##_##M(const float *const *br, int wq, int oh0,   \
+                                 int oh1, int wo, const float *dt,          \
+                                 float *acc, int ld)                        \
+    {                                                                       \
+        dwbody(NV, M, br, wq, oh0, oh1, wo, dt, acc, ld);                   \
     }
-#define NTROW(MI) NTDEF(MI, 1) NTDEF(MI, 2) NTDEF(MI, 3) NTDEF(MI, 4) \
-                  NTDEF(MI, 5) NTDEF(MI, 6)
-NTROW(1) NTROW(2) NTROW(3) NTROW(4)
+#define DWROW(NV) DWDEF(NV, 1) DWDEF(NV, 2) DWDEF(NV, 3) DWDEF(NV, 4) \
+                  DWDEF(NV, 5) DWDEF(NV, 6) DWDEF(NV, 7) DWDEF(NV, 8) \
+                  DWDEF(NV, 9)
+DWROW(1) DWROW(2)
 
-static const ntfn nttab[5][7] = {
+static const dwfn dwtab[3][MR + 1] = {
     {NULL},
-    {NULL, nt11, nt12, nt13, nt14, nt15, nt16},
-    {NULL, nt21, nt22, nt23, nt24, nt25, nt26},
-    {NULL, nt31, nt32, nt33, nt34, nt35, nt36},
-    {NULL, nt41, nt42, nt43, nt44, nt45, nt46},
+    {NULL, dw1_1, dw1_2, dw1_3, dw1_4, dw1_5, dw1_6, dw1_7, dw1_8, dw1_9},
+    {NULL, dw2_1, dw2_2, dw2_3, dw2_4, dw2_5, dw2_6, dw2_7, dw2_8, dw2_9},
 };
 
 typedef struct {
-    float *scratch; /* per thread: part [k][ckk] (zeroed here), then the
-                       chunk's B and dy copies */
+    float *scratch; /* per thread: thread_floats */
     const float *dy, *x;
-    const int *koff;
+    const int *koff; /* B row kk at B + koff[kk] */
     const qs_conv_shape *s;
     layout l;
 } dwjob;
@@ -174,15 +138,16 @@ static float *dw_part(const dwjob *j, int t)
     return j->scratch + (size_t)t * thread_floats(j->s, &j->l);
 }
 
-/* dst [k][ho][wp] <- dy_n [k][ho][wo], junk columns zero */
-static void widen_dy(float *restrict dst, const float *restrict dy,
-                     const qs_conv_shape *s, int wp)
+/* dt [p][kpad] <- dy_n [k][p]^T, columns k .. kpad-1 zero */
+static void transpose_dy(float *restrict dt, const float *restrict dy,
+                         int k, int p, int kpad)
 {
-    for (int r = 0; r < s->k * s->ho; r++) {
-        memcpy(dst, dy, sizeof(float) * s->wo);
-        memset(dst + s->wo, 0, sizeof(float) * (wp - s->wo));
-        dst += wp;
-        dy += s->wo;
+    for (int q = 0; q < p; q++)
+        memset(dt + (size_t)q * kpad + k, 0, sizeof(float) * (kpad - k));
+    for (int c = 0; c < k; c++) {
+        const float *src = dy + (size_t)c * p;
+        for (int q = 0; q < p; q++)
+            dt[(size_t)q * kpad + c] = src[q];
     }
 }
 
@@ -192,44 +157,34 @@ static void run_dwjob(void *ctx, int t, int i0, int i1)
     const dwjob *j = ctx;
     const qs_conv_shape *s = j->s;
     const layout *l = &j->l;
-    const size_t ckk = qs_ck_ckk(s);
-    const size_t xs = (size_t)s->c * s->h * s->w;
-    const size_t ys = (size_t)s->k * s->ho * s->wo;
-    const size_t len = (size_t)s->k * ckk;
-    float *part = dw_part(j, t), *bbuf = part + QS_CK_ALIGN(len);
-    float *dybuf = bbuf + l->bimg * l->chunk;
-    memset(part, 0, sizeof(float) * len);
-    for (int i = i0; i < i1; i += l->chunk) {
-        int nimg = i1 - i < l->chunk ? i1 - i : l->chunk;
-        const float *b = bbuf, *a = dybuf;
-        size_t bimg = l->bimg, aimg = l->dyimg;
-        for (int q = 0; q < nimg; q++) {
-            const float *xq = j->x + (i + q) * xs;
-            if (!l->direct)
-                qs_conv_im2col(bbuf + q * l->bimg, xq, s);
-            else if (l->bimg)
-                qs_ck_pad_image(bbuf + q * l->bimg, xq, s, &l->g);
-            if (l->dyimg)
-                widen_dy(dybuf + q * l->dyimg, j->dy + (i + q) * ys, s,
-                         l->g.wp);
-        }
-        if (!l->bimg) { /* 1x1 pad 0: x is its own im2col */
-            b = j->x + i * xs;
-            bimg = xs;
-        }
-        if (!l->dyimg) {
-            a = j->dy + i * ys;
-            aimg = ys;
-        }
-        /* kk blocks outer: a 6-row block of B stays in cache while every
-         * row block of dy passes over it */
-        for (size_t kk = 0; kk < ckk; kk += 6) {
-            int nj = ckk - kk < 6 ? (int)(ckk - kk) : 6;
-            for (int k = 0; k < s->k; k += 4) {
-                int mi = s->k - k < 4 ? s->k - k : 4;
-                nttab[mi][nj](a + (size_t)k * l->qn, aimg, b, j->koff + kk,
-                              bimg, nimg, l->qn, part + (size_t)k * ckk + kk,
-                              ckk);
+    const int ckk = (int)qs_ck_ckk(s), p = s->ho * s->wo, kpad = l->kpad;
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
+    float *part = dw_part(j, t);
+    float *dt = part + QS_CK_ALIGN((size_t)ckk * kpad);
+    float *bbuf = dt + QS_CK_ALIGN((size_t)p * kpad);
+    const int rows = s->wo < QB ? QB / s->wo : 1;
+    memset(part, 0, sizeof(float) * ckk * kpad);
+    for (int i = i0; i < i1; i++) {
+        const float *xi = j->x + i * xs, *b = bbuf;
+        transpose_dy(dt, j->dy + i * ys, s->k, p, kpad);
+        if (!l->direct)
+            qs_conv_im2col(bbuf, xi, s);
+        else if (l->bimg)
+            qs_ck_pad_image(bbuf, xi, s, &l->g);
+        else
+            b = xi;
+        for (int kb = 0; kb < s->k; kb += 32) {
+            const int nv = s->k - kb > 16 ? 2 : 1;
+            for (int oh0 = 0; oh0 < s->ho; oh0 += rows) {
+                int oh1 = oh0 + rows < s->ho ? oh0 + rows : s->ho;
+                for (int kk = 0; kk < ckk; kk += MR) {
+                    const int mr = ckk - kk < MR ? ckk - kk : MR;
+                    const float *br[MR];
+                    for (int r = 0; r < mr; r++)
+                        br[r] = b + j->koff[kk + r];
+                    dwtab[nv][mr](br, l->wq, oh0, oh1, s->wo, dt + kb,
+                                  part + (size_t)kk * kpad + kb, kpad);
+                }
             }
         }
     }
@@ -238,21 +193,23 @@ static void run_dwjob(void *ctx, int t, int i0, int i1)
 void qs_convk_dweight(float *dweight, const float *dy, const float *x,
                       const qs_conv_shape *s, float *scratch)
 {
-    const size_t ckk = qs_ck_ckk(s), len = (size_t)s->k * ckk;
+    const size_t ckk = qs_ck_ckk(s);
     int *koff = (int *)scratch;
     dwjob j = {scratch + QS_CK_ALIGN(ckk), dy, x, koff, s, {0}};
     layout_of(&j.l, s);
     if (j.l.direct) {
         qs_ck_tap_offsets(koff, s, &j.l.g);
     } else {
+        const size_t p = (size_t)s->ho * s->wo;
         for (size_t kk = 0; kk < ckk; kk++)
-            koff[kk] = (int)(kk * j.l.qn);
+            koff[kk] = (int)(kk * p);
     }
     int nt = qs_par_for(qs_par_threads(), s->n, run_dwjob, &j);
     /* shares in thread order */
     for (int t = 0; t < nt; t++) {
         const float *part = dw_part(&j, t);
-        for (size_t i = 0; i < len; i++)
-            dweight[i] += part[i];
+        for (int k = 0; k < s->k; k++)
+            for (size_t kk = 0; kk < ckk; kk++)
+                dweight[k * ckk + kk] += part[kk * j.l.kpad + k];
     }
 }
