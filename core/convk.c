@@ -113,13 +113,27 @@ size_t qs_convk_scratch(const qs_conv_shape *s)
 }
 
 /* ---- micro-kernel: tile [mr][32] = a [kd][mr] @ rows of b ----------------
- * row kk: 16 floats at b + koff[kk], 16 at b + koff[kk] + d1 */
+ * row kk: 16 floats at b + koff[kk], 16 at b + koff[kk] + d[0]; or, with
+ * quarters (rows of 8 outputs), 8 floats at each of b + koff[kk] and
+ * + d[0], d[1], d[2] */
+
+/* [8 floats at lo | 8 at hi] (AVX-512F has no 32x8 insert) */
+static inline __attribute__((always_inline)) TGT __m512
+join8(const float *lo, const float *hi)
+{
+    __m512d v = _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(lo)));
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(v, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
+}
 
 static inline __attribute__((always_inline)) TGT void
-kbody(const int mr, int kd, const float *restrict a, const float *b,
-      const int *restrict koff, ptrdiff_t d1, float *restrict tile)
+kbody(const int mr, const int quarters, int kd, const float *restrict a,
+      const float *b, const int *restrict koff, const ptrdiff_t *d,
+      float *restrict tile)
 {
     __m512 x0[MRMAX], x1[MRMAX];
+    const ptrdiff_t d0 = d[0], d1 = quarters ? d[1] : 0,
+                    d2 = quarters ? d[2] : 0;
 #pragma GCC unroll 12
     for (int r = 0; r < MRMAX; r++)
         if (r < mr) {
@@ -128,8 +142,14 @@ kbody(const int mr, int kd, const float *restrict a, const float *b,
         }
     for (int k = 0; k < kd; k++) {
         const float *bk = b + koff[k];
-        const __m512 b0 = _mm512_loadu_ps(bk);
-        const __m512 b1 = _mm512_loadu_ps(bk + d1);
+        __m512 b0, b1;
+        if (quarters) {
+            b0 = join8(bk, bk + d0);
+            b1 = join8(bk + d1, bk + d2);
+        } else {
+            b0 = _mm512_loadu_ps(bk);
+            b1 = _mm512_loadu_ps(bk + d0);
+        }
         const float *ak = a + (size_t)k * mr;
 #pragma GCC unroll 12
         for (int r = 0; r < MRMAX; r++)
@@ -147,20 +167,28 @@ kbody(const int mr, int kd, const float *restrict a, const float *b,
         }
 }
 
-typedef void (*kfn)(int, const float *, const float *, const int *, ptrdiff_t,
-                    float *);
+typedef void (*kfn)(int, const float *, const float *, const int *,
+                    const ptrdiff_t *, float *);
 
 #define KDEF(MR)                                                            \
     static TGT void k##MR(int kd, const float *a, const float *b,           \
-                          const int *koff, ptrdiff_t d1, float *tile)       \
+                          const int *koff, const ptrdiff_t *d, float *tile) \
     {                                                                       \
-        kbody(MR, kd, a, b, koff, d1, tile);                                \
+        kbody(MR, 0, kd, a, b, koff, d, tile);                              \
+    }                                                                       \
+    static TGT void kq##MR(int kd, const float *a, const float *b,          \
+                           const int *koff, const ptrdiff_t *d,             \
+                           float *tile)                                     \
+    {                                                                       \
+        kbody(MR, 1, kd, a, b, koff, d, tile);                              \
     }
 KDEF(1) KDEF(2) KDEF(3) KDEF(4) KDEF(5) KDEF(6)
 KDEF(7) KDEF(8) KDEF(9) KDEF(10) KDEF(11) KDEF(12)
 
-static const kfn ktab[MRMAX + 1] = {NULL, k1, k2, k3, k4,  k5,  k6,
-                                    k7,   k8, k9, k10, k11, k12};
+static const kfn ktab[2][MRMAX + 1] = {
+    {NULL, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12},
+    {NULL, kq1, kq2, kq3, kq4, kq5, kq6, kq7, kq8, kq9, kq10, kq11, kq12},
+};
 
 /* ---- tile -> Y ------------------------------------------------------------ */
 
@@ -190,12 +218,12 @@ static TGT void store_tile(float *y, size_t p, const float *tile, int mr,
     }
 }
 
-/* Valid outputs among flat positions [q0, q0 + 16), as runs from tile
+/* Valid outputs among flat positions [q0, q0 + len), as runs from tile
  * column ts on. */
-static void half_runs(runs *rs, int q0, int ts, const qs_conv_shape *s,
-                      int wp)
+static void piece_runs(runs *rs, int q0, int ts, int len,
+                       const qs_conv_shape *s, int wp)
 {
-    int q = q0, e = q0 + 16;
+    int q = q0, e = q0 + len;
     while (q < e) {
         int oh = q / wp, ow = q - oh * wp;
         if (oh >= s->ho)
@@ -204,9 +232,9 @@ static void half_runs(runs *rs, int q0, int ts, const qs_conv_shape *s,
             q += wp - ow;
             continue;
         }
-        int len = s->wo - ow < e - q ? s->wo - ow : e - q;
-        rs->r[rs->n++] = (run){ts + q - q0, oh * s->wo + ow, len};
-        q += len;
+        int n = s->wo - ow < e - q ? s->wo - ow : e - q;
+        rs->r[rs->n++] = (run){ts + q - q0, oh * s->wo + ow, n};
+        q += n;
     }
 }
 
@@ -324,8 +352,8 @@ typedef struct {
 } job;
 
 /* Y rows of every panel for one 32-column block of B */
-static void run_panels(const job *j, float *yi, const float *b, ptrdiff_t d1,
-                       const runs *rs, float *tile)
+static void run_panels(const job *j, float *yi, const float *b, int quarters,
+                       const ptrdiff_t *d, const runs *rs, float *tile)
 {
     const qs_conv_shape *s = j->s;
     const int ckk = (int)qs_ck_ckk(s);
@@ -333,25 +361,53 @@ static void run_panels(const job *j, float *yi, const float *b, ptrdiff_t d1,
     panels pn = panels_of(s->k);
     for (int q = 0; q < pn.npan; q++) {
         int k0 = panel_k0(&pn, q), mr = pn.base + (q < pn.extra);
-        ktab[mr](ckk, j->ap + (size_t)k0 * ckk, b, j->koff, d1, tile);
+        ktab[quarters][mr](ckk, j->ap + (size_t)k0 * ckk, b, j->koff, d, tile);
         store_tile(yi + (size_t)k0 * p, p, tile, mr, rs, j->acc);
     }
 }
 
-/* flat position of half-column block h of a stride-1 conv */
-static int half_q0(const qs_conv_shape *s, int wp, int h)
+/* A block of 32 columns of a stride-1 conv is 2 or 4 pieces: output-row
+ * pieces of 16 or 8 when wo is a multiple of that (no wasted lanes), else
+ * 16 consecutive flat positions, junk included. */
+static int piece_width(const qs_conv_shape *s)
 {
-    if (s->wo % 16)
-        return 16 * h;
-    int per = s->wo / 16;
-    return (h / per) * wp + (h % per) * 16;
+    return s->wo % 16 == 0 ? 16 : s->wo % 8 == 0 ? 8 : 0;
 }
 
-static int half_count(const qs_conv_shape *s, int wp)
+static int piece_q0(const qs_conv_shape *s, int wp, int pw, int h)
 {
-    if (s->wo % 16)
+    if (!pw)
+        return 16 * h;
+    int per = s->wo / pw;
+    return (h / per) * wp + (h % per) * pw;
+}
+
+static int piece_count(const qs_conv_shape *s, int wp, int pw)
+{
+    if (!pw)
         return ((s->ho - 1) * wp + s->wo + 15) / 16;
-    return s->ho * (s->wo / 16);
+    return s->ho * (s->wo / pw);
+}
+
+/* one image of a stride-1 conv, b its padded image */
+static void run_direct(const job *j, float *yi, const float *b, float *tile)
+{
+    const qs_conv_shape *s = j->s;
+    const int wp = j->g.wp, pw = piece_width(s);
+    const int len = pw ? pw : 16, per = NR / len, np = piece_count(s, wp, pw);
+    for (int h = 0; h < np; h += per) {
+        runs rs = {0};
+        int q[4];
+        for (int u = 0; u < per; u++) {
+            /* past the last piece: read the previous one again, store none */
+            q[u] = h + u < np ? piece_q0(s, wp, pw, h + u) : q[u - 1];
+            if (h + u < np)
+                piece_runs(&rs, q[u], u * len, len, s, wp);
+        }
+        const ptrdiff_t d[3] = {q[1] - q[0], per == 4 ? q[2] - q[0] : 0,
+                                per == 4 ? q[3] - q[0] : 0};
+        run_panels(j, yi, b + q[0], per == 4, d, &rs, tile);
+    }
 }
 
 /* images [i0, i1) on thread t (qs_par_fn) */
@@ -367,22 +423,9 @@ static void run_job(void *ctx, int t, int i0, int i1)
         const float *xi = j->x + i * xs;
         float *yi = j->y + i * ys;
         if (j->direct) {
-            const float *b = xi;
-            if (!j->inplace) {
+            if (!j->inplace)
                 qs_ck_pad_image(buf, xi, s, &j->g);
-                b = buf;
-            }
-            const int nh = half_count(s, j->g.wp);
-            for (int h = 0; h < nh; h += 2) {
-                runs rs = {0};
-                int qa = half_q0(s, j->g.wp, h), qb = qa;
-                half_runs(&rs, qa, 0, s, j->g.wp);
-                if (h + 1 < nh) {
-                    qb = half_q0(s, j->g.wp, h + 1);
-                    half_runs(&rs, qb, 16, s, j->g.wp);
-                }
-                run_panels(j, yi, b + qa, qb - qa, &rs, tile);
-            }
+            run_direct(j, yi, j->inplace ? xi : buf, tile);
             continue;
         }
         for (int p0 = 0; p0 < p; p0 += NR) {
@@ -391,7 +434,8 @@ static void run_job(void *ctx, int t, int i0, int i1)
             if (np > 16)
                 rs.r[rs.n++] = (run){16, p0 + 16, np - 16};
             pack_b(buf, xi, s, p0, np);
-            run_panels(j, yi, buf, 16, &rs, tile);
+            const ptrdiff_t d[3] = {16, 0, 0};
+            run_panels(j, yi, buf, 0, d, &rs, tile);
         }
     }
 }

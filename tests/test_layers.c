@@ -337,8 +337,9 @@ static void conv_accumulate_and_null(void)
 /* The AVX-512 kernels (convk.c, convk_dw.c; taken under the BLAS backend on
  * CPUs that have them) against the im2col + naive GEMM path, forward, dx
  * and dweight, on shapes that reach each of their cases: output rows of 16
- * and 32 read as row pieces, an odd count of 16-blocks, other widths read
- * flat with junk columns, 1x1 convs read in place (positions a multiple of
+ * and 32 read as row pieces, rows of 8 and 24 as pieces of 8 (counts not a
+ * multiple of 4), an odd count of 16-blocks, other widths read flat with
+ * junk columns, 1x1 convs read in place (positions a multiple of
  * 16) or copied, a 5x5 kernel with pad 2, and the packed strided path. Two
  * threads must give the same forward and dx bits as one. */
 static void conv_fast_matches_reference(void)
@@ -349,7 +350,8 @@ static void conv_fast_matches_reference(void)
         {2, 3, 3, 16, 5, 3, 3, 1, 1},  {3, 6, 8, 8, 25, 3, 3, 1, 1},
         {2, 8, 4, 4, 6, 1, 1, 1, 0},   {2, 8, 5, 3, 6, 1, 1, 1, 0},
         {2, 3, 9, 11, 4, 5, 5, 1, 2},  {3, 3, 10, 10, 4, 3, 3, 2, 1},
-        {2, 2, 1, 40, 3, 1, 3, 1, 1},
+        {2, 2, 1, 40, 3, 1, 3, 1, 1},  {2, 3, 3, 8, 5, 3, 3, 1, 1},
+        {1, 2, 5, 24, 3, 3, 3, 1, 1},
     };
     qs_gemm_backend saved = qs_gemm_get_backend();
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -392,7 +394,7 @@ static void conv_fast_matches_reference(void)
         for (size_t i = 0; i < wl; i++)
             dmx = fmax(dmx, fabs(dw[1][i]));
         for (size_t i = 0; i < wl; i++)
-            T_CHECK(fabs(dw[2][i] - dw[1][i]) <= 1e-6 * dmx,
+            T_CHECK(fabs(dw[2][i] - dw[1][i]) <= 1e-5 * dmx,
                     "case %zu: dweight[%zu] %g on 2 threads, %g on 1", t, i,
                     dw[2][i], dw[1][i]);
         T_CHECK(memcmp(y[1], y[2], yl * sizeof(float)) == 0 &&
