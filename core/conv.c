@@ -5,13 +5,13 @@
  *   y_n = weight [k, c*kh*kw] @ col (+ bias)
  * A 1x1 stride-1 pad-0 conv needs no im2col: x_n already is col.
  *
- * On AVX-512 CPUs with the BLAS backend, convk.c replaces the GEMMs:
- * forward packs im2col straight into its kernel's panels; dweight is a
- * dot-product kernel over output positions (no transposes); dx of a
- * stride-1 conv is the conv of dy with the flipped, transposed weights
- * (pad kh-1-pad), so it needs no col2im; a strided conv's dx keeps
- * W^T dy + col2im. The naive backend (the tests' reference) and other CPUs
- * take the im2col + qs_sgemm path below. */
+ * On AVX-512 CPUs with the BLAS backend, convk.c and convk_dw.c replace
+ * all of it: forward and dweight read im2col rows straight from a padded
+ * (or, strided, phase-split) copy of each image; dx of a stride-1 conv is
+ * the conv of dy with the flipped, transposed weights (pad kh-1-pad), so it
+ * needs no col2im; a strided conv's dx is W^T dy on the same kernel plus
+ * col2im. The naive backend (the tests' reference) and other CPUs take the
+ * im2col + qs_sgemm path below. */
 #include "layers.h"
 
 #include "conv_util.h"
@@ -49,18 +49,12 @@ static int is_pointwise(const qs_conv_shape *s)
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
 }
 
-/* The fast kernels (convk.c) take any kernel up to 16 wide; the input
- * gradient goes through them as the stride-1 conv of dy with the flipped
- * weights, which needs a square kernel and pad <= kh - 1. */
-static int fast_fwd(const qs_conv_shape *s)
-{
-    return s->kw <= 16;
-}
-
+/* The input gradient goes through the fast kernels as the stride-1 conv
+ * of dy with the flipped weights, which needs a square kernel and pad <=
+ * kh - 1; other convs take W^T dy + col2im. */
 static int fast_dx(const qs_conv_shape *s)
 {
-    return s->stride == 1 && s->kh == s->kw && s->kw <= 16 &&
-           s->pad <= s->kh - 1;
+    return s->stride == 1 && s->kh == s->kw && s->pad <= s->kh - 1;
 }
 
 /* dx of s as a conv: dy [n, k, ho, wo] -> dx [n, c, h, w], stride 1. */
@@ -73,15 +67,17 @@ static void dx_shape(qs_conv_shape *t, const qs_conv_shape *s)
 size_t qs_conv2d_scratch(const qs_conv_shape *s)
 {
     size_t n = is_pointwise(s) ? 1 : (size_t)s->c * s->kh * s->kw * s->ho * s->wo;
-    if (fast_fwd(s) && qs_convk_scratch(s) > n)
+    if (qs_convk_scratch(s) > n)
         n = qs_convk_scratch(s);
-    if (fast_fwd(s) && qs_convk_dw_scratch(s) > n)
+    if (qs_convk_dw_scratch(s) > n)
         n = qs_convk_dw_scratch(s);
     if (fast_dx(s)) {
         qs_conv_shape t;
         dx_shape(&t, s);
         if (qs_convk_scratch(&t) > n)
             n = qs_convk_scratch(&t);
+    } else if (qs_convk_dxs_scratch(s) > n) {
+        n = qs_convk_dxs_scratch(s);
     }
     return n;
 }
@@ -156,9 +152,8 @@ static void add_const(float *restrict y, float b, int len)
         y[i] += b;
 }
 
-/* dx_n [c, h, w] += col2im(dcol [c*kh*kw, ho*wo]); padding taps dropped. */
-static void col2im_add(float *restrict dx, const float *restrict col,
-                       const qs_conv_shape *s)
+void qs_conv_col2im_add(float *restrict dx, const float *restrict col,
+                        const qs_conv_shape *s)
 {
     const int st = s->stride, wo = s->wo, ho = s->ho;
     const size_t hw = (size_t)s->h * s->w;
@@ -195,7 +190,7 @@ void qs_conv2d_forward(float *y, const float *x, const float *weight,
     const int p = s->ho * s->wo;
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
     const int pw = is_pointwise(s);
-    if (qs_convk_available() && fast_fwd(s)) {
+    if (qs_convk_available()) {
         qs_convk_conv(y, x, weight, s, 0, 0, scratch);
         if (bias)
             for (int i = 0; i < s->n; i++)
@@ -241,9 +236,9 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
             dbias[ko] += (float)acc;
         }
 
-    if (qs_convk_available() && fast_fwd(s)) {
-        /* dweight by the dot-product kernel, dx as the stride-1 conv of dy
-         * with the flipped weights, or else W^T dy + col2im per image */
+    if (qs_convk_available()) {
+        /* dx as the stride-1 conv of dy with the flipped weights, or else
+         * W^T dy + col2im per image */
         qs_convk_dweight(dweight, dy, x, s, scratch);
         if (!dx)
             return;
@@ -253,18 +248,7 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
             qs_convk_conv(dx, dy, weight, &t, 1, 1, scratch);
             return;
         }
-        for (int i = 0; i < s->n; i++) {
-            const float *dyi = dy + i * ys;
-            float *dxi = dx + i * xs;
-            if (pw) {
-                qs_sgemm(1, 0, s->c, p, s->k, 1.0f, weight, ckk, dyi, p,
-                         1.0f, dxi, p);
-            } else {
-                qs_sgemm(1, 0, ckk, p, s->k, 1.0f, weight, ckk, dyi, p,
-                         0.0f, scratch, p);
-                col2im_add(dxi, scratch, s);
-            }
-        }
+        qs_convk_dx_strided(dx, dy, weight, s, scratch);
         return;
     }
 
@@ -289,7 +273,7 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
             /* col is dead once dweight has it, so dcol reuses the scratch */
             qs_sgemm(1, 0, ckk, p, s->k, 1.0f, weight, ckk, dyi, p, 0.0f,
                      scratch, p);
-            col2im_add(dxi, scratch, s);
+            qs_conv_col2im_add(dxi, scratch, s);
         }
     }
 }

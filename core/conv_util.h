@@ -13,4 +13,7 @@ void qs_conv_valid_range(int *lo, int *hi, int off, int stride, int in, int out)
 void qs_conv_im2col(float *restrict col, const float *restrict x,
                     const qs_conv_shape *s);
 
+/* dx_n [c, h, w] += col2im(dcol [c*kh*kw, ho*wo]); padding taps dropped. */
+void qs_conv_col2im_add(float *restrict dx, const float *restrict col,
+                        const qs_conv_shape *s);
 #endif

@@ -4,18 +4,15 @@
  * image. A is packed once per call into row panels of mr <= 12 output
  * channels stored [ckk][mr]. The micro-kernel keeps an mr x 32 tile of Y in
  * 2 mr zmm registers and runs the whole ckk reduction in order (one FMA
- * chain per output element), reading row kk of B's 32 columns as two
- * 16-float vectors at b + koff[kk] and b + koff[kk] + d1.
+ * chain per output element).
  *
- * Stride 1 (every forward conv of the models but the downsampling ones,
- * and every input gradient): B is never built. The rows are runs of the
- * padded image (convk_int.h), so b is the image and koff the tap offsets;
- * the two vectors are two output-row pieces of 16 when wo is a multiple of
- * 16 (no wasted lanes) and else 32 consecutive flat positions, junk
- * included. Other strides pack 32 columns of im2col into a panel [ckk][32]
- * (L2-resident) and read it with koff[kk] = 32 kk. Measured on this
- * machine's AVX-512 core, packing took 40-45% of a forward pass; the
- * kernel alone runs at about 215 GFLOP/s per core.
+ * B is never built: its rows are runs of a copy of the image (convk_int.h:
+ * padded, or split into phase planes for strided convs), so row kk of a
+ * block of 32 columns is read at b + koff[kk] as two output-row pieces of
+ * 16, four of 8 (when wo is a multiple of 16 or 8: no wasted lanes), or 32
+ * consecutive flat positions, junk included. Measured on this machine's
+ * AVX-512 core, packing im2col panels (the previous design) took 40-45% of
+ * a forward pass; the kernel alone runs at about 215 GFLOP/s per core.
  *
  * The tile goes to a small buffer and from there to the valid positions of
  * Y (runs of up to 16), written or added. Row panels are sized evenly (31
@@ -34,7 +31,6 @@
 
 #define NR 32
 #define MRMAX 12
-#define KWMAX 16
 #define TGT QS_CK_TGT
 
 int qs_convk_available(void)
@@ -52,16 +48,24 @@ int qs_convk_available(void)
 
 void qs_ck_pad_init(qs_ck_pad *g, const qs_conv_shape *s)
 {
-    g->wp = s->w + s->pad;
-    g->hp = s->h + 2 * s->pad;
+    const int st = s->stride;
+    g->st = st;
+    if (st == 1) {
+        g->wp = s->w + s->pad;
+        g->hp = s->h + 2 * s->pad;
+    } else {
+        g->wp = (s->w + 2 * s->pad + st - 1) / st;
+        g->hp = (s->h + 2 * s->pad + st - 1) / st;
+    }
     g->plane = (size_t)g->hp * g->wp;
-    /* the last tap of the last flat position ends pad + 16 floats past the
-     * planes */
-    g->len = QS_CK_ALIGN((size_t)s->c * g->plane + g->wp + 32);
-    g->inplace = s->kh == 1 && s->kw == 1 && s->pad == 0 && s->stride == 1;
+    /* the last tap of the last flat position ends at most 16 floats past
+     * the planes */
+    g->len = QS_CK_ALIGN((size_t)s->c * st * st * g->plane + g->wp + 32);
+    g->inplace = s->kh == 1 && s->kw == 1 && s->pad == 0 && st == 1;
 }
 
-void qs_ck_pad_image(float *restrict xp, const float *restrict x,
+/* stride 1: rows of [pad zeros | w pixels], pad zero rows above and below */
+static void pad_rows(float *restrict xp, const float *restrict x,
                      const qs_conv_shape *s, const qs_ck_pad *g)
 {
     const int pad = s->pad, w = s->w;
@@ -83,26 +87,62 @@ void qs_ck_pad_image(float *restrict xp, const float *restrict x,
     memset(d, 0, sizeof(float) * (g->len - (size_t)(d - xp)));
 }
 
+/* stride st: plane (a, b) of channel ci, row r, column c = padded pixel
+ * (st r + a, st c + b) */
+static void pad_phases(float *restrict xp, const float *restrict x,
+                       const qs_conv_shape *s, const qs_ck_pad *g)
+{
+    const int st = g->st, pad = s->pad;
+    float *d = xp;
+    for (int ci = 0; ci < s->c; ci++) {
+        const float *xc = x + (size_t)ci * s->h * s->w;
+        for (int a = 0; a < st; a++)
+            for (int b = 0; b < st; b++)
+                for (int r = 0; r < g->hp; r++, d += g->wp) {
+                    const int ih = st * r + a - pad;
+                    if (ih < 0 || ih >= s->h) {
+                        memset(d, 0, sizeof(float) * g->wp);
+                        continue;
+                    }
+                    const float *xr = xc + (size_t)ih * s->w;
+                    for (int c = 0; c < g->wp; c++) {
+                        const int iw = st * c + b - pad;
+                        d[c] = iw >= 0 && iw < s->w ? xr[iw] : 0.0f;
+                    }
+                }
+    }
+    memset(d, 0, sizeof(float) * (g->len - (size_t)(d - xp)));
+}
+
+void qs_ck_pad_image(float *restrict xp, const float *restrict x,
+                     const qs_conv_shape *s, const qs_ck_pad *g)
+{
+    if (g->st == 1)
+        pad_rows(xp, x, s, g);
+    else
+        pad_phases(xp, x, s, g);
+}
+
 void qs_ck_tap_offsets(int *koff, const qs_conv_shape *s, const qs_ck_pad *g)
 {
+    const int st = g->st;
     for (int ci = 0; ci < s->c; ci++)
         for (int ki = 0; ki < s->kh; ki++)
             for (int kj = 0; kj < s->kw; kj++)
-                *koff++ = (int)(ci * g->plane) + ki * g->wp + kj;
+                *koff++ = (int)(((size_t)ci * st * st +
+                                 (size_t)(ki % st) * st + kj % st) *
+                                g->plane) +
+                          (ki / st) * g->wp + kj / st;
 }
 
 /* ---- scratch ------------------------------------------------------------- */
 
+/* per thread: the copy of one image, then a tile */
 static size_t thread_floats(const qs_conv_shape *s)
 {
-    size_t b = qs_ck_ckk(s) * NR;
-    if (s->stride == 1) {
-        qs_ck_pad g;
-        qs_ck_pad_init(&g, s);
-        if (g.len > b)
-            b = g.len;
-    }
-    return QS_CK_ALIGN(b) + MRMAX * NR;
+    qs_ck_pad g;
+    qs_ck_pad_init(&g, s);
+    return g.len + MRMAX * NR;
 }
 
 size_t qs_convk_scratch(const qs_conv_shape *s)
@@ -259,7 +299,11 @@ static int panel_k0(const panels *p, int j)
     return j * p->base + (j < p->extra ? j : p->extra);
 }
 
-/* ap: panel j (rows k0 .. k0+mr-1) at ap + k0*ckk, stored [ckk][mr]. */
+/* How pack_a reads the weights */
+enum { A_PLAIN, A_FLIP, A_TRANSPOSE };
+
+/* ap: panel j (rows k0 .. k0+mr-1) at ap + k0*ckk, stored [ckk][mr].
+ * A_TRANSPOSE: s is a 1x1 conv and w [s->c][s->k] is used transposed. */
 static void pack_a(float *restrict ap, const float *restrict w,
                    const qs_conv_shape *s, int flip)
 {
@@ -271,10 +315,13 @@ static void pack_a(float *restrict ap, const float *restrict w,
         float *pa = ap + (size_t)k0 * ckk;
         for (int r = 0; r < mr; r++) {
             int row = k0 + r;
-            if (!flip) {
+            if (flip == A_PLAIN) {
                 const float *wr = w + (size_t)row * ckk;
                 for (size_t kk = 0; kk < ckk; kk++)
                     pa[kk * mr + r] = wr[kk];
+            } else if (flip == A_TRANSPOSE) {
+                for (size_t kk = 0; kk < ckk; kk++)
+                    pa[kk * mr + r] = w[kk * s->k + row];
             } else {
                 /* w [s->c][s->k][kh][kw]; tap (a, b) reads (kh-1-a, kw-1-b) */
                 for (int ci = 0; ci < s->c; ci++) {
@@ -287,56 +334,6 @@ static void pack_a(float *restrict ap, const float *restrict w,
     }
 }
 
-/* bp [ckk][32] = columns p0 .. p0+np-1 of the im2col of x_n (rest zero). */
-static void pack_b(float *restrict bp, const float *restrict x,
-                   const qs_conv_shape *s, int p0, int np)
-{
-    const int wo = s->wo, st = s->stride, pad = s->pad;
-    const size_t hw = (size_t)s->h * s->w;
-    int lo[KWMAX], hi[KWMAX];
-    for (int kj = 0; kj < s->kw; kj++)
-        qs_conv_valid_range(&lo[kj], &hi[kj], kj - pad, st, s->w, wo);
-    float *dst = bp;
-    for (int ci = 0; ci < s->c; ci++) {
-        const float *xc = x + ci * hw;
-        for (int ki = 0; ki < s->kh; ki++)
-            for (int kj = 0; kj < s->kw; kj++) {
-                float *d = dst;
-                int p = p0;
-                while (p < p0 + np) {
-                    int oh = p / wo, ow = p - oh * wo;
-                    int seg = wo - ow < p0 + np - p ? wo - ow : p0 + np - p;
-                    int ih = oh * st - pad + ki;
-                    int e = ow + seg;
-                    if (ih < 0 || ih >= s->h) {
-                        memset(d, 0, sizeof(float) * seg);
-                    } else {
-                        const float *src = xc + (size_t)ih * s->w - pad + kj;
-                        int a = lo[kj] > ow ? lo[kj] : ow;
-                        int b = hi[kj] < e ? hi[kj] : e;
-                        if (b < a)
-                            b = a;
-                        for (int o = ow; o < a; o++)
-                            d[o - ow] = 0.0f;
-                        if (st == 1)
-                            memcpy(d + (a - ow), src + a,
-                                   sizeof(float) * (b - a));
-                        else
-                            for (int o = a; o < b; o++)
-                                d[o - ow] = src[(size_t)o * st];
-                        for (int o = b; o < e; o++)
-                            d[o - ow] = 0.0f;
-                    }
-                    d += seg;
-                    p += seg;
-                }
-                for (; d < dst + NR; d++)
-                    *d = 0.0f;
-                dst += NR;
-            }
-    }
-}
-
 /* ---- driver ---------------------------------------------------------------- */
 
 typedef struct {
@@ -345,10 +342,13 @@ typedef struct {
     const int *koff;
     const qs_conv_shape *s;
     qs_ck_pad g;
-    int direct;  /* stride 1: read the padded image */
     int inplace; /* ... which is x itself */
     int acc;
     float *tbuf; /* per thread: thread_floats(s) */
+    /* strided input gradients: y of each image goes to a per-thread dcol
+     * [ckk][p] of the conv `orig`, then col2im adds it to dx */
+    const qs_conv_shape *orig;
+    float *dx, *dcol;
 } job;
 
 /* Y rows of every panel for one 32-column block of B */
@@ -366,7 +366,7 @@ static void run_panels(const job *j, float *yi, const float *b, int quarters,
     }
 }
 
-/* A block of 32 columns of a stride-1 conv is 2 or 4 pieces: output-row
+/* A block of 32 columns is 2 or 4 pieces: output-row
  * pieces of 16 or 8 when wo is a multiple of that (no wasted lanes), else
  * 16 consecutive flat positions, junk included. */
 static int piece_width(const qs_conv_shape *s)
@@ -389,7 +389,7 @@ static int piece_count(const qs_conv_shape *s, int wp, int pw)
     return s->ho * (s->wo / pw);
 }
 
-/* one image of a stride-1 conv, b its padded image */
+/* one image, b its copy (convk_int.h) */
 static void run_direct(const job *j, float *yi, const float *b, float *tile)
 {
     const qs_conv_shape *s = j->s;
@@ -421,50 +421,78 @@ static void run_job(void *ctx, int t, int i0, int i1)
     float *tile = buf + (thread_floats(s) - MRMAX * NR);
     for (int i = i0; i < i1; i++) {
         const float *xi = j->x + i * xs;
-        float *yi = j->y + i * ys;
-        if (j->direct) {
-            if (!j->inplace)
-                qs_ck_pad_image(buf, xi, s, &j->g);
-            run_direct(j, yi, j->inplace ? xi : buf, tile);
-            continue;
-        }
-        for (int p0 = 0; p0 < p; p0 += NR) {
-            int np = p - p0 < NR ? p - p0 : NR;
-            runs rs = {1, {{0, p0, np < 16 ? np : 16}}};
-            if (np > 16)
-                rs.r[rs.n++] = (run){16, p0 + 16, np - 16};
-            pack_b(buf, xi, s, p0, np);
-            const ptrdiff_t d[3] = {16, 0, 0};
-            run_panels(j, yi, buf, 0, d, &rs, tile);
-        }
+        float *yi = j->orig ? j->dcol + (size_t)t * QS_CK_ALIGN(ys)
+                            : j->y + i * ys;
+        if (!j->inplace)
+            qs_ck_pad_image(buf, xi, s, &j->g);
+        run_direct(j, yi, j->inplace ? xi : buf, tile);
+        if (j->orig)
+            qs_conv_col2im_add(j->dx + i * ((size_t)j->orig->c * j->orig->h *
+                                            j->orig->w),
+                               yi, j->orig);
     }
+}
+
+/* Packs A and the tap offsets into scratch and fills j for a conv of s. */
+static void job_init(job *j, float *y, const float *x, const float *w,
+                     const qs_conv_shape *s, int flip, int accumulate,
+                     float *scratch)
+{
+    const size_t ckk = qs_ck_ckk(s);
+    float *ap = scratch;
+    int *koff = (int *)(scratch + QS_CK_ALIGN((size_t)s->k * ckk));
+    memset(j, 0, sizeof(*j));
+    j->tbuf = (float *)koff + QS_CK_ALIGN(ckk);
+    pack_a(ap, w, s, flip);
+    qs_ck_pad_init(&j->g, s);
+    /* in place only when no block of 16 reads past the image */
+    j->inplace = j->g.inplace && (s->ho * s->wo) % 16 == 0;
+    qs_ck_tap_offsets(koff, s, &j->g);
+    j->y = y;
+    j->x = x;
+    j->ap = ap;
+    j->koff = koff;
+    j->s = s;
+    j->acc = accumulate;
 }
 
 void qs_convk_conv(float *y, const float *x, const float *w,
                    const qs_conv_shape *s, int flip, int accumulate,
                    float *scratch)
 {
-    const size_t ckk = qs_ck_ckk(s);
-    job j = {0};
-    float *ap = scratch;
-    int *koff = (int *)(scratch + QS_CK_ALIGN((size_t)s->k * ckk));
-    j.tbuf = (float *)koff + QS_CK_ALIGN(ckk);
-    pack_a(ap, w, s, flip);
-    j.direct = s->stride == 1;
-    if (j.direct) {
-        qs_ck_pad_init(&j.g, s);
-        /* in place only when no block of 16 reads past the image */
-        j.inplace = j.g.inplace && (s->ho * s->wo) % 16 == 0;
-        qs_ck_tap_offsets(koff, s, &j.g);
-    } else {
-        for (size_t kk = 0; kk < ckk; kk++)
-            koff[kk] = (int)(kk * NR);
-    }
-    j.y = y;
-    j.x = x;
-    j.ap = ap;
-    j.koff = koff;
-    j.s = s;
-    j.acc = accumulate;
+    job j;
+    job_init(&j, y, x, w, s, flip ? A_FLIP : A_PLAIN, accumulate, scratch);
+    qs_par_for(qs_par_threads(), s->n, run_job, &j);
+}
+
+/* ---- input gradient of a strided conv --------------------------------------
+ * dcol [ckk][p] = W^T dy_n is the 1x1 stride-1 conv of dy_n with W^T (ckk
+ * output channels), run by the kernel above reading dy in place; col2im
+ * then adds dcol into dx_n. */
+
+static void dxs_shape(qs_conv_shape *t, const qs_conv_shape *s)
+{
+    qs_conv_shape_init(t, s->n, s->k, s->ho, s->wo, (int)qs_ck_ckk(s), 1, 1,
+                       1, 0);
+}
+
+size_t qs_convk_dxs_scratch(const qs_conv_shape *s)
+{
+    qs_conv_shape t;
+    dxs_shape(&t, s);
+    return qs_convk_scratch(&t) +
+           (size_t)QS_PAR_MAXT * QS_CK_ALIGN((size_t)t.k * t.ho * t.wo);
+}
+
+void qs_convk_dx_strided(float *dx, const float *dy, const float *w,
+                         const qs_conv_shape *s, float *scratch)
+{
+    qs_conv_shape t;
+    job j;
+    dxs_shape(&t, s);
+    job_init(&j, NULL, dy, w, &t, A_TRANSPOSE, 0, scratch);
+    j.orig = s;
+    j.dx = dx;
+    j.dcol = scratch + qs_convk_scratch(&t);
     qs_par_for(qs_par_threads(), s->n, run_job, &j);
 }

@@ -42,4 +42,10 @@ size_t qs_convk_dw_scratch(const qs_conv_shape *s);
 void qs_convk_dweight(float *dweight, const float *dy, const float *x,
                       const qs_conv_shape *s, float *scratch);
 
+/* dx (+)= input gradient of the conv s (any stride; conv.c uses it where
+ * the stride-1 form above does not apply): per image, W^T dy_n by the
+ * kernel of qs_convk_conv, then col2im. */
+size_t qs_convk_dxs_scratch(const qs_conv_shape *s);
+void qs_convk_dx_strided(float *dx, const float *dy, const float *w,
+                         const qs_conv_shape *s, float *scratch);
 #endif

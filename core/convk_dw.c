@@ -8,13 +8,12 @@
  * padded to a multiple of 16 with zeros). Every sum runs over images, then
  * positions, in order, with no horizontal reductions.
  *
- * Stride 1: B's rows are runs of the padded image (convk_int.h), and only
- * valid positions are visited, so nothing is expanded ninefold. Other
- * strides: a plain im2col of each image. Images are split over threads,
- * each summing into a private dW^T that are added in thread order. */
+ * B's rows are runs of the copy of the image (convk_int.h: padded, or
+ * split into phase planes for strides > 1) and only valid positions are
+ * visited, so nothing is expanded ninefold. Images are split over threads,
+ * each summing into a private dW^T; those are added in thread order. */
 #include "convk.h"
 
-#include "conv_util.h"
 #include "convk_int.h"
 #include "par.h"
 
@@ -26,26 +25,17 @@
 #define QB 128 /* positions per block: its dy^T slice stays in L1 */
 
 typedef struct {
-    int direct;  /* stride 1: B from the padded image */
     qs_ck_pad g;
-    int wq;      /* row stride of B's positions: wp (direct) or wo */
-    size_t bimg; /* floats of B built per image (0: x itself) */
+    size_t bimg; /* floats of the copy of one image (0: x itself) */
     int kpad;    /* dy^T row: k rounded up to 16 */
 } layout;
 
 static void layout_of(layout *l, const qs_conv_shape *s)
 {
     memset(l, 0, sizeof(*l));
-    l->direct = s->stride == 1;
     l->kpad = (s->k + 15) & ~15;
-    if (l->direct) {
-        qs_ck_pad_init(&l->g, s);
-        l->wq = l->g.wp;
-        l->bimg = l->g.inplace ? 0 : l->g.len;
-    } else {
-        l->wq = s->wo;
-        l->bimg = qs_ck_ckk(s) * s->ho * s->wo;
-    }
+    qs_ck_pad_init(&l->g, s);
+    l->bimg = l->g.inplace ? 0 : l->g.len;
 }
 
 /* per thread: dW^T [ckk][kpad], dy^T [p][kpad], B of one image */
@@ -167,9 +157,7 @@ static void run_dwjob(void *ctx, int t, int i0, int i1)
     for (int i = i0; i < i1; i++) {
         const float *xi = j->x + i * xs, *b = bbuf;
         transpose_dy(dt, j->dy + i * ys, s->k, p, kpad);
-        if (!l->direct)
-            qs_conv_im2col(bbuf, xi, s);
-        else if (l->bimg)
+        if (l->bimg)
             qs_ck_pad_image(bbuf, xi, s, &l->g);
         else
             b = xi;
@@ -182,7 +170,7 @@ static void run_dwjob(void *ctx, int t, int i0, int i1)
                     const float *br[MR];
                     for (int r = 0; r < mr; r++)
                         br[r] = b + j->koff[kk + r];
-                    dwtab[nv][mr](br, l->wq, oh0, oh1, s->wo, dt + kb,
+                    dwtab[nv][mr](br, l->g.wp, oh0, oh1, s->wo, dt + kb,
                                   part + (size_t)kk * kpad + kb, kpad);
                 }
             }
@@ -195,15 +183,10 @@ void qs_convk_dweight(float *dweight, const float *dy, const float *x,
 {
     const size_t ckk = qs_ck_ckk(s);
     int *koff = (int *)scratch;
-    dwjob j = {scratch + QS_CK_ALIGN(ckk), dy, x, koff, s, {0}};
+    dwjob j = {.scratch = scratch + QS_CK_ALIGN(ckk), .dy = dy, .x = x,
+               .koff = koff, .s = s};
     layout_of(&j.l, s);
-    if (j.l.direct) {
-        qs_ck_tap_offsets(koff, s, &j.l.g);
-    } else {
-        const size_t p = (size_t)s->ho * s->wo;
-        for (size_t kk = 0; kk < ckk; kk++)
-            koff[kk] = (int)(kk * p);
-    }
+    qs_ck_tap_offsets(koff, s, &j.l.g);
     int nt = qs_par_for(qs_par_threads(), s->n, run_dwjob, &j);
     /* shares in thread order */
     for (int t = 0; t < nt; t++) {

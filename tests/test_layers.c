@@ -340,7 +340,8 @@ static void conv_accumulate_and_null(void)
  * and 32 read as row pieces, rows of 8 and 24 as pieces of 8 (counts not a
  * multiple of 4), an odd count of 16-blocks, other widths read flat with
  * junk columns, 1x1 convs read in place (positions a multiple of
- * 16) or copied, a 5x5 kernel with pad 2, and the packed strided path. Two
+ * 16) or copied, a 5x5 kernel with pad 2, and strided convs (phase planes;
+ * their dx through W^T dy and col2im) with rows of 16, 8 and 4. Two
  * threads must give the same forward and dx bits as one. */
 static void conv_fast_matches_reference(void)
 {
@@ -351,7 +352,8 @@ static void conv_fast_matches_reference(void)
         {2, 8, 4, 4, 6, 1, 1, 1, 0},   {2, 8, 5, 3, 6, 1, 1, 1, 0},
         {2, 3, 9, 11, 4, 5, 5, 1, 2},  {3, 3, 10, 10, 4, 3, 3, 2, 1},
         {2, 2, 1, 40, 3, 1, 3, 1, 1},  {2, 3, 3, 8, 5, 3, 3, 1, 1},
-        {1, 2, 5, 24, 3, 3, 3, 1, 1},
+        {1, 2, 5, 24, 3, 3, 3, 1, 1},  {2, 3, 32, 32, 5, 3, 3, 2, 1},
+        {1, 2, 16, 16, 3, 3, 3, 2, 1}, {2, 4, 8, 8, 5, 1, 1, 2, 0},
     };
     qs_gemm_backend saved = qs_gemm_get_backend();
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
