@@ -3,8 +3,14 @@
  * Loop shape: the build uses -O2, whose vectoriser rejects loops that would
  * need a scalar remainder, so the main loops step by 4 with a fixed inner
  * j-loop (vectorised as one 4-float operation) and a scalar tail follows.
- * Helpers take restrict pointers; aliasing cases get their own helper. */
+ * Helpers take restrict pointers; aliasing cases get their own helper.
+ * The passes over a batch's activations are split over the threads
+ * (qs_par_range): memory-bound, but one core alone does not saturate the
+ * memory bus, and left serial they were the part of a step that did not
+ * scale. */
 #include "layers.h"
+
+#include "par.h"
 
 /* "v < 0 ? 0 : v" rather than "v > 0 ? v : 0" so a NaN passes through (as
  * in PyTorch) and divergence stays visible in the loss. */
@@ -36,22 +42,33 @@ static void relu_copy(float *restrict y, const float *restrict x, size_t len)
     }
 }
 
+/* arguments of the elementwise passes, for qs_par_range */
+typedef struct {
+    float *y, *y2;
+    const float *a, *b;
+    float scale;
+} ew;
+
+static void relu_part(void *ctx, size_t lo, size_t hi)
+{
+    const ew *e = ctx;
+    if (e->y == e->a)
+        relu_inplace(e->y + lo, hi - lo);
+    else
+        relu_copy(e->y + lo, e->a + lo, hi - lo);
+}
+
 /* x [len] -> y [len]; y == x is allowed (in place). */
 void qs_relu_forward(float *y, const float *x, size_t len)
 {
-    if (y == x)
-        relu_inplace(y, len);
-    else
-        relu_copy(y, x, len);
+    ew e = {.y = y, .a = x};
+    qs_par_range(len, relu_part, &e);
 }
 
-/* dy, y [len] (y the forward output); dx [len] += dy where y > 0 (or NULL).
- * dy is loaded unconditionally so the select has no branch. */
-void qs_relu_backward(float *restrict dx, const float *restrict dy,
+/* dy is loaded unconditionally so the select has no branch. */
+static void relu_grad(float *restrict dx, const float *restrict dy,
                       const float *restrict y, size_t len)
 {
-    if (!dx)
-        return;
     size_t i = 0;
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
@@ -62,6 +79,22 @@ void qs_relu_backward(float *restrict dx, const float *restrict dy,
         float g = dy[i];
         dx[i] += y[i] > 0.0f ? g : 0.0f;
     }
+}
+
+static void relu_grad_part(void *ctx, size_t lo, size_t hi)
+{
+    const ew *e = ctx;
+    relu_grad(e->y + lo, e->a + lo, e->b + lo, hi - lo);
+}
+
+/* dy, y [len] (y the forward output); dx [len] += dy where y > 0 (or NULL). */
+void qs_relu_backward(float *restrict dx, const float *restrict dy,
+                      const float *restrict y, size_t len)
+{
+    if (!dx)
+        return;
+    ew e = {.y = dx, .a = dy, .b = y};
+    qs_par_range(len, relu_grad_part, &e);
 }
 
 /* y [len] = (a + b) * scale, y distinct from a and b */
@@ -88,19 +121,29 @@ static void add_inplace(float *restrict y, const float *restrict b,
         y[i] = (y[i] + b[i]) * scale;
 }
 
+static void add_part(void *ctx, size_t lo, size_t hi)
+{
+    const ew *e = ctx;
+    float *y = e->y + lo;
+    const float *a = e->a + lo, *b = e->b + lo;
+    const size_t len = hi - lo;
+    if (y == a && y == b) {
+        for (size_t i = 0; i < len; i++)   /* y = 2y * scale: no restrict */
+            y[i] = (y[i] + y[i]) * e->scale;
+    } else if (y == a)
+        add_inplace(y, b, e->scale, len);
+    else if (y == b)
+        add_inplace(y, a, e->scale, len);   /* a + b == b + a exactly */
+    else
+        add_copy(y, a, b, e->scale, len);
+}
+
 /* a, b [len] -> y [len] = (a + b) * scale; y may be a or b (in place). */
 void qs_add_forward(float *y, const float *a, const float *b, float scale,
                     size_t len)
 {
-    if (y == a && y == b) {
-        for (size_t i = 0; i < len; i++)   /* y = 2y * scale: no restrict */
-            y[i] = (y[i] + y[i]) * scale;
-    } else if (y == a)
-        add_inplace(y, b, scale, len);
-    else if (y == b)
-        add_inplace(y, a, scale, len);   /* a + b == b + a exactly */
-    else
-        add_copy(y, a, b, scale, len);
+    ew e = {.y = y, .a = a, .b = b, .scale = scale};
+    qs_par_range(len, add_part, &e);
 }
 
 /* d [len] += scale * dy */
@@ -115,14 +158,21 @@ static void axpy(float *restrict d, const float *restrict dy, float scale,
         d[i] += scale * dy[i];
 }
 
+static void add_grad_part(void *ctx, size_t lo, size_t hi)
+{
+    const ew *e = ctx;
+    if (e->y)
+        axpy(e->y + lo, e->a + lo, e->scale, hi - lo);
+    if (e->y2)
+        axpy(e->y2 + lo, e->a + lo, e->scale, hi - lo);
+}
+
 /* dy [len]; da, db [len] += scale * dy (either may be NULL). */
 void qs_add_backward(float *da, float *db, const float *dy, float scale,
                      size_t len)
 {
-    if (da)
-        axpy(da, dy, scale, len);
-    if (db)
-        axpy(db, dy, scale, len);
+    ew e = {.y = da, .y2 = db, .a = dy, .scale = scale};
+    qs_par_range(len, add_grad_part, &e);
 }
 
 /* x [n, c, hw] -> y [n, c]: mean over hw, summed in double. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "par.h"
 #include "quant.h"
 
 static void conv_shape_for(qs_conv_shape *s, const qs_node *n, int nb)
@@ -112,12 +113,12 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         const float *P = m->param;
         qs_conv_shape cs;
         if (i != nn - 1 && maxc[i] == 0)   /* consumed by no node */
-            memset(n->dout, 0, len * sizeof(float));
+            qs_par_zero(n->dout, len);
         if (n->in0 > 0 && maxc[n->in0] == i)
-            memset(src->dout, 0, (size_t)nb * src->numel * sizeof(float));
+            qs_par_zero(src->dout, (size_t)nb * src->numel);
         if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i)
-            memset(m->nodes[n->in1].dout, 0,
-                   (size_t)nb * m->nodes[n->in1].numel * sizeof(float));
+            qs_par_zero(m->nodes[n->in1].dout,
+                        (size_t)nb * m->nodes[n->in1].numel);
         switch (n->type) {
         case QS_NODE_INPUT:
             break;

@@ -5,6 +5,7 @@
  * `threads`), so one knob governs all of a step. */
 #ifndef QS_PAR_H
 #define QS_PAR_H
+#include <stddef.h>
 
 #define QS_PAR_MAXT 4   /* most threads a loop is split over */
 
@@ -19,4 +20,11 @@ int qs_par_threads(void);
 typedef void (*qs_par_fn)(void *ctx, int t, int lo, int hi);
 int qs_par_for(int nt, int n, qs_par_fn fn, void *ctx);
 
+/* fn(ctx, lo, hi) over [0, len), cut into one contiguous range per thread
+ * (at multiples of 16) when len is long enough to be worth it; for
+ * elementwise passes, whose results do not depend on the cut. */
+typedef void (*qs_par_range_fn)(void *ctx, size_t lo, size_t hi);
+void qs_par_range(size_t len, qs_par_range_fn fn, void *ctx);
+/* p [len] = 0, split like qs_par_range */
+void qs_par_zero(float *p, size_t len);
 #endif

@@ -7,6 +7,7 @@
  * double. Every case runs under both GEMM backends (naive reference loop,
  * then OpenBLAS). */
 #include "gemm.h"
+#include "par.h"
 #include "layers.h"
 #include "rng.h"
 #include "simd.h"
@@ -987,6 +988,35 @@ static void softmax_xent_values(void)
     T_CHECK(correct == 0, "ties: %d correct, want 0", correct);
 }
 
+/* The elementwise passes split a long array over the threads
+ * (qs_par_range): two threads must give the bits of one, at a length that
+ * is not a multiple of the cut (16) or of the 4-float loop step. */
+static void elementwise_threads_match(void)
+{
+    const size_t n = ((size_t)1 << 17) + 7;
+    float *x = rbuf(n, -1.0f, 1.0f), *b = rbuf(n, -1.0f, 1.0f);
+    float *dy = rbuf(n, -1.0f, 1.0f);
+    float *o[2][6];
+    for (int v = 0; v < 2; v++) {
+        qs_blas_set_threads(v ? 2 : 1);
+        for (int j = 0; j < 6; j++)
+            o[v][j] = copy(x, n);
+        qs_relu_forward(o[v][0], x, n);           /* copy */
+        qs_relu_forward(o[v][1], o[v][1], n);     /* in place */
+        qs_relu_backward(o[v][2], dy, o[v][0], n);
+        qs_add_forward(o[v][3], o[v][3], b, 0.5f, n);
+        qs_add_backward(o[v][4], o[v][5], dy, 0.7f, n);
+        qs_par_zero(o[v][5] + 3, n - 5);
+    }
+    qs_blas_set_threads(1);
+    for (int j = 0; j < 6; j++)
+        T_CHECK(memcmp(o[0][j], o[1][j], n * sizeof(float)) == 0,
+                "output %d differs between 1 and 2 threads", j);
+    T_CHECK(o[1][5][2] != 0.0f && o[1][5][3] == 0.0f &&
+                o[1][5][n - 3] == 0.0f && o[1][5][n - 2] != 0.0f,
+            "qs_par_zero: wrong span zeroed");
+}
+
 /* ---- driver ------------------------------------------------------------ */
 
 static const struct {
@@ -1087,6 +1117,8 @@ int main(void)
     }
     T_RUN(test_bn_simd_matches_scalar);
     T_RUN(conv_fast_matches_reference);
+    arena_free();
+    T_RUN(elementwise_threads_match);
     arena_free();
     T_EXIT();
 }
