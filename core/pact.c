@@ -2,6 +2,7 @@
  * "Activations (PACT)"). */
 #include "quant.h"
 
+#include "par.h"
 #include "simd.h"
 
 #include <math.h>
@@ -83,8 +84,18 @@ pact_back_avx2(float *dx, float acc[8], const float *dy, const float *x,
 }
 #endif
 
-/* x [len] -> y [len]. alpha <= 0 leaves no room between the clips: y = 0. */
-void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits)
+typedef struct {
+    float *y;
+    const float *x, *dy;
+    float alpha;
+    int bits;
+    size_t bs;   /* backward: floats per block */
+    size_t len;
+    double *part; /* backward: one sum per block */
+} pact_args;
+
+static void forward_range(float *y, const float *x, size_t len, float alpha,
+                          int bits)
 {
     if (!(alpha > 0.0f)) {
         for (size_t i = 0; i < len; i++)
@@ -113,10 +124,22 @@ void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits
     }
 }
 
-/* dy, x [len]; dx [len] accumulated. STE inside the clip range, the clipped
- * top goes to alpha, the bottom (x < 0) is dropped like a ReLU's. */
-double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
-                        float alpha)
+static void forward_part(void *ctx, size_t lo, size_t hi)
+{
+    const pact_args *p = ctx;
+    forward_range(p->y + lo, p->x + lo, hi - lo, p->alpha, p->bits);
+}
+
+/* x [len] -> y [len]. alpha <= 0 leaves no room between the clips: y = 0.
+ * Elementwise, so split over the threads. */
+void qs_pact_forward(float *y, const float *x, size_t len, float alpha, int bits)
+{
+    pact_args p = {.y = y, .x = x, .alpha = alpha, .bits = bits};
+    qs_par_range(len, forward_part, &p);
+}
+
+static double backward_range(float *dx, const float *dy, const float *x,
+                             size_t len, float alpha)
 {
     /* Branch-free, 8 float lanes per 512-element chunk, chunks summed in
      * double in order: vectorisable and still the same bits every run. */
@@ -150,6 +173,42 @@ double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
         for (int k = 0; k < 8; k++)
             da += acc[k];
     }
+    return da;
+}
+
+/* blocks [b0, b1) on thread t (qs_par_fn) */
+static void backward_part(void *ctx, int t, int b0, int b1)
+{
+    const pact_args *p = ctx;
+    (void)t;
+    for (int b = b0; b < b1; b++) {
+        size_t lo = (size_t)b * p->bs;
+        size_t n = p->len - lo < p->bs ? p->len - lo : p->bs;
+        p->part[b] = backward_range(p->y + lo, p->dy + lo, p->x + lo, n,
+                                    p->alpha);
+    }
+}
+
+/* Blocks of at least 2^16 floats (a multiple of the 512 chunk), at most
+ * PB_MAXB of them: their sums are added in order, so the clip's gradient
+ * has the same bits whatever the thread count. */
+#define PB_MIN ((size_t)1 << 16)
+#define PB_MAXB 256
+
+double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
+                        float alpha)
+{
+    size_t bs = PB_MIN;
+    if (len / bs >= PB_MAXB)
+        bs = ((len + PB_MAXB - 1) / PB_MAXB + 511) & ~(size_t)511;
+    double part[PB_MAXB];
+    const int nb = len ? (int)((len + bs - 1) / bs) : 0;
+    pact_args p = {.y = dx, .x = x, .dy = dy, .alpha = alpha, .bs = bs,
+                   .len = len, .part = part};
+    qs_par_for(qs_par_threads(), nb, backward_part, &p);
+    double da = 0.0;
+    for (int b = 0; b < nb; b++)
+        da += part[b];
     return da;
 }
 

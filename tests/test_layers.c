@@ -8,6 +8,7 @@
  * then OpenBLAS). */
 #include "gemm.h"
 #include "par.h"
+#include "quant.h"
 #include "layers.h"
 #include "rng.h"
 #include "simd.h"
@@ -988,19 +989,23 @@ static void softmax_xent_values(void)
     T_CHECK(correct == 0, "ties: %d correct, want 0", correct);
 }
 
-/* The elementwise passes split a long array over the threads
- * (qs_par_range): two threads must give the bits of one, at a length that
- * is not a multiple of the cut (16) or of the 4-float loop step. */
+/* The elementwise passes (ReLU, add, PACT) split a long array over the
+ * threads: two threads must give the bits of one, PACT's clip gradient
+ * included, at a length that is not a multiple of the cut (16), of PACT's
+ * blocks or of the loop steps. */
 static void elementwise_threads_match(void)
 {
-    const size_t n = ((size_t)1 << 17) + 7;
+    const size_t n = ((size_t)1 << 18) + 7;
     float *x = rbuf(n, -1.0f, 1.0f), *b = rbuf(n, -1.0f, 1.0f);
     float *dy = rbuf(n, -1.0f, 1.0f);
-    float *o[2][6];
+    float *o[2][8];
+    double da[2];
     for (int v = 0; v < 2; v++) {
         qs_blas_set_threads(v ? 2 : 1);
-        for (int j = 0; j < 6; j++)
+        for (int j = 0; j < 8; j++)
             o[v][j] = copy(x, n);
+        qs_pact_forward(o[v][6], x, n, 0.6f, 2);
+        da[v] = qs_pact_backward(o[v][7], dy, x, n, 0.6f);
         qs_relu_forward(o[v][0], x, n);           /* copy */
         qs_relu_forward(o[v][1], o[v][1], n);     /* in place */
         qs_relu_backward(o[v][2], dy, o[v][0], n);
@@ -1009,9 +1014,11 @@ static void elementwise_threads_match(void)
         qs_par_zero(o[v][5] + 3, n - 5);
     }
     qs_blas_set_threads(1);
-    for (int j = 0; j < 6; j++)
+    for (int j = 0; j < 8; j++)
         T_CHECK(memcmp(o[0][j], o[1][j], n * sizeof(float)) == 0,
                 "output %d differs between 1 and 2 threads", j);
+    T_CHECK(da[0] == da[1], "PACT clip gradient %.17g on 2 threads, %.17g on 1",
+            da[1], da[0]);
     T_CHECK(o[1][5][2] != 0.0f && o[1][5][3] == 0.0f &&
                 o[1][5][n - 3] == 0.0f && o[1][5][n - 2] != 0.0f,
             "qs_par_zero: wrong span zeroed");
