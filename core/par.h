@@ -14,8 +14,11 @@ int qs_par_threads(void);
 
 /* Runs fn(ctx, t, lo, hi) for t = 0 .. nt-1 over [0, n) cut into nt
  * contiguous ranges, one per thread (the caller's thread takes t = 0; t
- * picks per-thread scratch); nt is capped at n and QS_PAR_MAXT. A thread
- * that cannot be started runs its range on the caller's thread instead.
+ * picks per-thread scratch); nt is capped at n and QS_PAR_MAXT. The other
+ * ranges run on workers kept parked between calls (started on first use);
+ * one that cannot be started, a call made from inside a running loop, or
+ * a second caller thread while a loop runs, runs the ranges on the
+ * caller's thread instead (same ranges and t, so the same results).
  * Returns the nt used. */
 typedef void (*qs_par_fn)(void *ctx, int t, int lo, int hi);
 int qs_par_for(int nt, int n, qs_par_fn fn, void *ctx);
