@@ -22,7 +22,9 @@
 #   two_hosts_clean_exit      mpiexec ends once the sweep has finished: exit 0,
 #                             or the status hydra reports after a rank's
 #                             finalize watchdog (QSWEEP_FINALIZE_TIMEOUT) ended
-#                             a UCX-over-TCP MPI_Finalize hang; not hung
+#                             a UCX-over-TCP MPI_Finalize hang (255, or 141
+#                             when hydra dies of SIGPIPE and the watchdog's
+#                             line is on stderr); not hung
 #   two_hosts_node_death      host B killed mid-sweep: MPICH ends the job;
 #                             the same command again finishes the sweep and
 #                             keeps the phases that were done
@@ -285,6 +287,14 @@ test_clean_exit() {
         # Every phase was checked done above; a rank that left a hung
         # MPI_Finalize through the watchdog makes hydra report 255.
         255) pass "two_hosts_clean_exit (mpiexec ended, exit 255 after the finalize watchdog; docs/cluster.md)" ;;
+        # Seen once in ~30 runs: the watchdog fired (its line is on
+        # stderr) and hydra itself died of SIGPIPE writing to the proxy of
+        # the rank that left. Only with that line is 141 this case.
+        141) if grep -q 'MPI_Finalize did not return within QSWEEP_FINALIZE_TIMEOUT' "$T/host/full.err"; then
+                 pass "two_hosts_clean_exit (mpiexec ended, exit 141 = SIGPIPE after the finalize watchdog; docs/cluster.md)"
+             else
+                 fail two_hosts_clean_exit "mpiexec: 141 without the finalize watchdog; $(lastline "$T/host/full.err")"
+             fi ;;
         *) fail two_hosts_clean_exit "mpiexec: $EXIT_RC; $(lastline "$T/host/full.err")" ;;
     esac
 }
