@@ -10,12 +10,16 @@
  * - 3x3 stride 1 (the common case): rows whose whole window is inside the
  *   image take all nine taps in one pass over the interior columns, and the
  *   padded border columns go through a short scalar loop.
+ * Channels are split over the threads (qs_par_for): every plane, and each
+ * channel's weight gradient, is computed by one thread in a fixed order, so
+ * the results do not depend on the thread count.
  * The build uses -O2, whose vectoriser rejects loops that would need a
  * scalar remainder, so the main loops step by 4 with a fixed inner j-loop
  * (one 4-float operation) and a scalar tail follows. */
 #include "layers.h"
 
 #include "conv_util.h"
+#include "par.h"
 
 
 /* Column span [lo, hi) of each kernel column kj. They do not depend on the
@@ -206,22 +210,31 @@ static void row_generic(float *restrict yr, const float *restrict xp,
 }
 
 /* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
-void qs_dwconv_forward(float *y, const float *x, const float *weight,
-                       const qs_conv_shape *s)
+typedef struct {
+    float *y, *dx, *dweight;
+    const float *x, *dy, *weight;
+    const qs_conv_shape *s;
+} dw_args;
+
+/* channels [c0, c1) of every image (qs_par_fn) */
+static void forward_part(void *ctx, int t, int c0, int c1)
 {
+    const dw_args *a = ctx;
+    const qs_conv_shape *s = a->s;
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
     const int taps = s->kh * s->kw;
     const int fast3 = s->kh == 3 && s->kw == 3 && s->stride == 1;
     int inner_lo, inner_hi;
+    (void)t;
     inner_cols(&inner_lo, &inner_hi, s);
     spans sp;
     spans_init(&sp, s);
 
     for (int i = 0; i < s->n; i++)
-        for (int ch = 0; ch < s->c; ch++) {
-            const float *xp = x + ((size_t)i * s->c + ch) * hw;
-            float *yp = y + ((size_t)i * s->c + ch) * ohw;
-            const float *wt = weight + (size_t)ch * taps;
+        for (int ch = c0; ch < c1; ch++) {
+            const float *xp = a->x + ((size_t)i * s->c + ch) * hw;
+            float *yp = a->y + ((size_t)i * s->c + ch) * ohw;
+            const float *wt = a->weight + (size_t)ch * taps;
             for (int oh = 0; oh < s->ho; oh++) {
                 float *yr = yp + (size_t)oh * s->wo;
                 int ih0 = oh - s->pad;
@@ -239,6 +252,13 @@ void qs_dwconv_forward(float *y, const float *x, const float *weight,
                 }
             }
         }
+}
+
+void qs_dwconv_forward(float *y, const float *x, const float *weight,
+                       const qs_conv_shape *s)
+{
+    dw_args a = {.y = y, .x = x, .weight = weight, .s = s};
+    qs_par_for(qs_par_threads(), s->c, forward_part, &a);
 }
 
 /* dxp [h, w] += the input gradient of one plane of a 3x3 stride-1 conv,
@@ -346,10 +366,14 @@ static void dw_cols3x3(double *restrict acc, const float *restrict dyr,
 
 /* dy [n, c, ho, wo], x [n, c, h, w], weight [c, 1, kh, kw];
  * dweight [c, 1, kh, kw] += ..., dx [n, c, h, w] += ... (or NULL). */
-void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
-                        const float *x, const float *weight,
-                        const qs_conv_shape *s)
+/* channels [c0, c1) (qs_par_fn) */
+static void backward_part(void *ctx, int th, int c0, int c1)
 {
+    const dw_args *a = ctx;
+    const qs_conv_shape *s = a->s;
+    float *dx = a->dx, *dweight = a->dweight;
+    const float *dy = a->dy, *x = a->x, *weight = a->weight;
+    (void)th;
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
     const int taps = s->kh * s->kw, st = s->stride;
     double acc[DW_TAP_CHUNK];
@@ -362,7 +386,7 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
     int inner_lo, inner_hi;
     inner_cols(&inner_lo, &inner_hi, s);
 
-    for (int ch = 0; ch < s->c; ch++)
+    for (int ch = c0; ch < c1; ch++)
         for (int t0 = 0; t0 < taps; t0 += DW_TAP_CHUNK) {
             int t1 = t0 + DW_TAP_CHUNK < taps ? t0 + DW_TAP_CHUNK : taps;
             for (int t = t0; t < t1; t++)
@@ -420,4 +444,13 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
             for (int t = t0; t < t1; t++)
                 dweight[(size_t)ch * taps + t] += (float)acc[t - t0];
         }
+}
+
+void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
+                        const float *x, const float *weight,
+                        const qs_conv_shape *s)
+{
+    dw_args a = {.dx = dx, .dweight = dweight, .dy = dy, .x = x,
+                 .weight = weight, .s = s};
+    qs_par_for(qs_par_threads(), s->c, backward_part, &a);
 }

@@ -1024,6 +1024,40 @@ static void elementwise_threads_match(void)
             "qs_par_zero: wrong span zeroed");
 }
 
+/* Depthwise conv splits channels over the threads: two threads must give
+ * the bits of one (forward, dx, dweight), on the 3x3 stride-1 fast paths
+ * and the generic one. */
+static void dwconv_threads_match(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
+                                   {2, 5, 8, 8, 3, 3, 2, 1},
+                                   {2, 3, 7, 6, 5, 5, 1, 2}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const int *q = cases[t];
+        dw_ctx c;
+        T_CHECK(dw_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]) ==
+                    0,
+                "case %zu: %s", t, msg);
+        size_t xl = xlen(&c.s), yl = ylen(&c.s), wl = (size_t)q[1] * q[4] * q[5];
+        float *y[2], *dx[2], *dw[2];
+        for (int v = 0; v < 2; v++) {
+            qs_blas_set_threads(v ? 2 : 1);
+            y[v] = fbuf(yl);
+            dx[v] = fbuf(xl);
+            dw[v] = fbuf(wl);
+            qs_dwconv_forward(y[v], c.x, c.w, &c.s);
+            qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
+        }
+        qs_blas_set_threads(1);
+        T_CHECK(memcmp(y[0], y[1], yl * sizeof(float)) == 0 &&
+                    memcmp(dx[0], dx[1], xl * sizeof(float)) == 0 &&
+                    memcmp(dw[0], dw[1], wl * sizeof(float)) == 0,
+                "case %zu: outputs differ between 1 and 2 threads", t);
+        arena_free();
+    }
+}
+
 /* ---- driver ------------------------------------------------------------ */
 
 static const struct {
@@ -1126,6 +1160,8 @@ int main(void)
     T_RUN(conv_fast_matches_reference);
     arena_free();
     T_RUN(elementwise_threads_match);
+    arena_free();
+    T_RUN(dwconv_threads_match);
     arena_free();
     T_EXIT();
 }
