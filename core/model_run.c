@@ -23,7 +23,8 @@ static void quantize_weights(qs_model *m)
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
         if (n->wbits < 32)
-            qs_wquant(n->qw, &n->step, m->param + n->w_off, (size_t)n->wlen, n->wbits);
+            qs_wquant_apply(n->qw, &n->step, m->param + n->w_off, (size_t)n->wlen,
+                            n->wbits);
     }
     m->weights_dirty = 0;
 }

@@ -15,6 +15,9 @@
  * q [len] gets the quantized weights; returns the error E = sum (w - q)^2.
  * All-zero w gives D = 0 handled safely (q = 0). */
 double qs_wquant(float *q, float *step, const float *w, size_t len, int bits);
+/* qs_wquant without E (the same q and *step): what training calls. */
+void qs_wquant_apply(float *q, float *step, const float *w, size_t len,
+                     int bits);
 /* E(D) for a given step (used by the search and by tests). */
 double qs_wquant_error(const float *w, size_t len, int bits, float step);
 

@@ -101,15 +101,22 @@ static float wq_coarse(const float *w, size_t len, int bits, float maxabs)
     return best_d;
 }
 
-/* Sums over a layer's weights (every step, several times) run in eight
- * double lanes, element i in lane i % 8, tail in lane 0, lanes summed
- * pairwise: a fixed order, so the AVX-512 path below (one register of the
- * same eight lanes) gives the same bits as the scalar one. */
-#define WQ_LANES 8
+/* Sums over a layer's weights (every step, several times) run in 32
+ * double lanes, element i in lane i % 32, tail in lane 0, lanes summed
+ * pairwise: a fixed order, so the AVX-512 path below (four registers of
+ * the same lanes) gives the same bits as the scalar one. 32 rather than 8
+ * lanes: with one register per sum the loop waited on the add latency. */
+#define WQ_LANES 32
 
 static double wq_lanes_sum(const double l[WQ_LANES])
 {
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    double t[WQ_LANES];
+    for (int i = 0; i < WQ_LANES; i++)
+        t[i] = l[i];
+    for (int w = 1; w < WQ_LANES; w *= 2)
+        for (int i = 0; i < WQ_LANES; i += 2 * w)
+            t[i] += t[i + w];
+    return t[0];
 }
 
 #if QS_SIMD_X86
@@ -136,65 +143,92 @@ __attribute__((target("avx512f"))) static inline __m256 hi8(__m512 v)
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
-/* The 16-element body of wq_assign over [0, n16); lanes as WQ_LANES. */
+/* The z-step over [0, n16) (wq_assign): returns whether any z changed. */
 __attribute__((target("avx512f"))) static int
-wq_assign_avx512(float *q, double la[WQ_LANES], double lb[WQ_LANES],
-                 const float *w, size_t n16, float d, float m)
+wq_assign_avx512(float *q, const float *w, size_t n16, float d, float m)
 {
-    __m512d a = _mm512_loadu_pd(la), b = _mm512_loadu_pd(lb);
     const __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
     __mmask16 ch = 0;
     for (size_t i = 0; i < n16; i += 16) {
-        __m512 wv = _mm512_loadu_ps(w + i);
-        __m512 z = wq_level16(wv, vd, vm);
+        __m512 z = wq_level16(_mm512_loadu_ps(w + i), vd, vm);
         ch |= _mm512_cmp_ps_mask(z, _mm512_loadu_ps(q + i), _CMP_NEQ_UQ);
         _mm512_storeu_ps(q + i, z);
-        for (int h = 0; h < 2; h++) {
-            __m256 w8 = h ? hi8(wv) : _mm512_castps512_ps256(wv);
-            __m256 z8 = h ? hi8(z) : _mm512_castps512_ps256(z);
-            __m512d wd = _mm512_cvtps_pd(w8), zd = _mm512_cvtps_pd(z8);
-            a = _mm512_add_pd(a, _mm512_mul_pd(wd, zd));
-            b = _mm512_add_pd(b, _mm512_mul_pd(zd, zd));
-        }
     }
-    _mm512_storeu_pd(la, a);
-    _mm512_storeu_pd(lb, b);
     return ch != 0;
+}
+
+/* The sums of wq_sums over [0, n32); lanes as WQ_LANES. */
+__attribute__((target("avx512f"))) static void
+wq_sums_avx512(double la[WQ_LANES], double lb[WQ_LANES], const float *q,
+               const float *w, size_t n32)
+{
+    __m512d a[4], b[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        a[r] = _mm512_loadu_pd(la + 8 * r);
+        b[r] = _mm512_loadu_pd(lb + 8 * r);
+    }
+    for (size_t i = 0; i < n32; i += 32)
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512d wd = _mm512_cvtps_pd(_mm256_loadu_ps(w + i + 8 * r));
+            __m512d zd = _mm512_cvtps_pd(_mm256_loadu_ps(q + i + 8 * r));
+            a[r] = _mm512_add_pd(a[r], _mm512_mul_pd(wd, zd));
+            b[r] = _mm512_add_pd(b[r], _mm512_mul_pd(zd, zd));
+        }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        _mm512_storeu_pd(la + 8 * r, a[r]);
+        _mm512_storeu_pd(lb + 8 * r, b[r]);
+    }
 }
 #endif
 
-/* One z-step at D: q [len] <- z, and the sums for the next D-step. Returns
- * whether any z differs from what q held (only meaningful when q held z). */
-static int wq_assign(float *q, double *swz, double *szz, const float *w,
-                     size_t len, float d, float m)
+/* One z-step at D: q [len] <- z. Returns whether any z differs from what
+ * q held (only meaningful when q held z). */
+static int wq_assign(float *q, const float *w, size_t len, float d, float m)
 {
     int changed = 0;
-    double la[WQ_LANES] = {0}, lb[WQ_LANES] = {0};
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx512()) {
         i = len & ~(size_t)15;
-        changed = wq_assign_avx512(q, la, lb, w, i, d, m);
+        changed = wq_assign_avx512(q, w, i, d, m);
     }
 #endif
-    for (; i + WQ_LANES <= len; i += WQ_LANES)
-        for (int k = 0; k < WQ_LANES; k++) {
-            float z = wq_level(w[i + k], d, m);
-            changed |= z != q[i + k];
-            q[i + k] = z;
-            la[k] += (double)w[i + k] * z;
-            lb[k] += (double)z * z;
-        }
     for (; i < len; i++) {
         float z = wq_level(w[i], d, m);
         changed |= z != q[i];
         q[i] = z;
-        la[0] += (double)w[i] * z;
-        lb[0] += (double)z * z;
+    }
+    return changed;
+}
+
+/* The sums for the next D-step from z = q: swz = sum w z, szz = sum z z.
+ * A pass of its own, run only when the alternation goes on: the last
+ * z-step of a warm start usually changes nothing and needs no sums. */
+static void wq_sums(double *swz, double *szz, const float *q, const float *w,
+                    size_t len)
+{
+    double la[WQ_LANES] = {0}, lb[WQ_LANES] = {0};
+    size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx512()) {
+        i = len & ~(size_t)31;
+        wq_sums_avx512(la, lb, q, w, i);
+    }
+#endif
+    for (; i + WQ_LANES <= len; i += WQ_LANES)
+        for (int k = 0; k < WQ_LANES; k++) {
+            la[k] += (double)w[i + k] * q[i + k];
+            lb[k] += (double)q[i + k] * q[i + k];
+        }
+    for (; i < len; i++) {
+        la[0] += (double)w[i] * q[i];
+        lb[0] += (double)q[i] * q[i];
     }
     *swz = wq_lanes_sum(la);
     *szz = wq_lanes_sum(lb);
-    return changed;
 }
 
 static float wq_maxabs(const float *w, size_t len)
@@ -208,10 +242,12 @@ static float wq_maxabs(const float *w, size_t len)
     return mx;
 }
 
-/* w [len] -> q [len] = D z; *step in/out (<= 0: first call). Returns E.
- * q doubles as the z buffer during the alternation, so nothing is allocated
- * (this runs every training step). */
-double qs_wquant(float *q, float *step, const float *w, size_t len, int bits)
+/* w [len] -> q [len] = D z; *step in/out (<= 0: first call). Returns E
+ * when want_e (else 0 on the main path: the sum is sequential in double,
+ * and training, which requantizes every step, never reads it). q doubles
+ * as the z buffer during the alternation, so nothing is allocated. */
+static double wq_fit(float *q, float *step, const float *w, size_t len,
+                     int bits, int want_e)
 {
     if (len == 0)
         return 0.0;
@@ -228,7 +264,8 @@ double qs_wquant(float *q, float *step, const float *w, size_t len, int bits)
     float d = *step;
     double swz = 0.0, szz = 0.0;
     if (d > 0.0f) {
-        wq_assign(q, &swz, &szz, w, len, d, m);
+        wq_assign(q, w, len, d, m);
+        wq_sums(&swz, &szz, q, w, len);
         /* A warm step that has drifted above 2 max|w| zeroes every weight,
          * a fixed point alternation cannot leave; search afresh instead. */
         if (szz == 0.0)
@@ -244,7 +281,8 @@ double qs_wquant(float *q, float *step, const float *w, size_t len, int bits)
         }
         d = wq_coarse(w, len, bits, mx);
         max_iter = QS_WQ_ITERS_FIRST;
-        wq_assign(q, &swz, &szz, w, len, d, m);
+        wq_assign(q, w, len, d, m);
+        wq_sums(&swz, &szz, q, w, len);
     }
 
     /* Alternate: D-step (least squares for the current z), then z-step.
@@ -257,16 +295,37 @@ double qs_wquant(float *q, float *step, const float *w, size_t len, int bits)
         if (dn == d)
             break; /* same D, same z */
         d = dn;
-        if (!wq_assign(q, &swz, &szz, w, len, d, m))
+        if (!wq_assign(q, w, len, d, m))
             break;
+        wq_sums(&swz, &szz, q, w, len);
     }
 
     double e = 0.0;
+    *step = d;
+    if (!want_e) {
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) /* -O2 vectorises fixed inner loops */
+            for (int k = 0; k < 8; k++)
+                q[i + k] = d * q[i + k];
+        for (; i < len; i++)
+            q[i] = d * q[i];
+        return 0.0;
+    }
     for (size_t i = 0; i < len; i++) {
         q[i] = d * q[i];
         double r = (double)w[i] - q[i];
         e += r * r;
     }
-    *step = d;
     return e;
+}
+
+double qs_wquant(float *q, float *step, const float *w, size_t len, int bits)
+{
+    return wq_fit(q, step, w, len, bits, 1);
+}
+
+void qs_wquant_apply(float *q, float *step, const float *w, size_t len,
+                     int bits)
+{
+    wq_fit(q, step, w, len, bits, 0);
 }

@@ -255,6 +255,30 @@ static void test_wquant_warm_start(void)
     }
 }
 
+/* Training calls qs_wquant_apply, which skips E: it must leave the same
+ * q and step as qs_wquant, cold and warm, at every width. */
+static void test_wquant_apply_matches(void)
+{
+    static float w[NW], q[NW], q2[NW];
+    for (int dist = 0; dist < DIST_COUNT; dist++) {
+        fill_dist(w, NW, dist, 300 + dist);
+        for (int bits = 1; bits <= 8; bits++)
+            for (int warm = 0; warm < 2; warm++) {
+                float s = 0.0f, s2 = 0.0f;
+                if (warm) {
+                    qs_wquant(q, &s, w, NW, bits);
+                    s *= 1.03f;
+                    s2 = s;
+                }
+                qs_wquant(q, &s, w, NW, bits);
+                qs_wquant_apply(q2, &s2, w, NW, bits);
+                T_CHECK(s == s2 && memcmp(q, q2, sizeof q) == 0,
+                        "%s %d bits %s: apply gives step %.9g, qs_wquant %.9g",
+                        dist_name[dist], bits, warm ? "warm" : "cold", s2, s);
+            }
+    }
+}
+
 static void test_wquant_idempotent(void)
 {
     static float w[NW], q[NW], q2[NW];
@@ -771,6 +795,7 @@ int main(void)
     T_RUN(test_wquant_vs_bruteforce);
     T_RUN(test_wquant_warm_start);
     T_RUN(test_wquant_idempotent);
+    T_RUN(test_wquant_apply_matches);
     T_RUN(test_wquant_degenerate);
     T_RUN(test_pact_backward_mask);
     T_RUN(test_pact_forward_levels);
