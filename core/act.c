@@ -47,6 +47,7 @@ typedef struct {
     float *y, *y2;
     const float *a, *b;
     float scale;
+    int acc, acc2; /* backward: add to y / y2 (else overwrite) */
 } ew;
 
 static void relu_part(void *ctx, size_t lo, size_t hi)
@@ -81,19 +82,37 @@ static void relu_grad(float *restrict dx, const float *restrict dy,
     }
 }
 
+/* relu_grad writing dx instead of adding to it */
+static void relu_grad_set(float *restrict dx, const float *restrict dy,
+                          const float *restrict y, size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float g = dy[i + j];
+            dx[i + j] = y[i + j] > 0.0f ? g : 0.0f;
+        }
+    for (; i < len; i++) {
+        float g = dy[i];
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
+}
+
 static void relu_grad_part(void *ctx, size_t lo, size_t hi)
 {
     const ew *e = ctx;
-    relu_grad(e->y + lo, e->a + lo, e->b + lo, hi - lo);
+    (e->acc ? relu_grad : relu_grad_set)(e->y + lo, e->a + lo, e->b + lo,
+                                         hi - lo);
 }
 
-/* dy, y [len] (y the forward output); dx [len] += dy where y > 0 (or NULL). */
+/* dy, y [len] (y the forward output); dx [len] (+)= dy where y > 0 (or
+ * NULL); acc 0 overwrites dx. */
 void qs_relu_backward(float *restrict dx, const float *restrict dy,
-                      const float *restrict y, size_t len)
+                      const float *restrict y, size_t len, int acc)
 {
     if (!dx)
         return;
-    ew e = {.y = dx, .a = dy, .b = y};
+    ew e = {.y = dx, .a = dy, .b = y, .acc = acc};
     qs_par_range(len, relu_grad_part, &e);
 }
 
@@ -158,20 +177,33 @@ static void axpy(float *restrict d, const float *restrict dy, float scale,
         d[i] += scale * dy[i];
 }
 
+/* d [len] = scale * dy */
+static void scale_set(float *restrict d, const float *restrict dy, float scale,
+                      size_t len)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            d[i + j] = scale * dy[i + j];
+    for (; i < len; i++)
+        d[i] = scale * dy[i];
+}
+
 static void add_grad_part(void *ctx, size_t lo, size_t hi)
 {
     const ew *e = ctx;
     if (e->y)
-        axpy(e->y + lo, e->a + lo, e->scale, hi - lo);
+        (e->acc ? axpy : scale_set)(e->y + lo, e->a + lo, e->scale, hi - lo);
     if (e->y2)
-        axpy(e->y2 + lo, e->a + lo, e->scale, hi - lo);
+        (e->acc2 ? axpy : scale_set)(e->y2 + lo, e->a + lo, e->scale, hi - lo);
 }
 
-/* dy [len]; da, db [len] += scale * dy (either may be NULL). */
+/* dy [len]; da, db [len] (+)= scale * dy (either may be NULL). */
 void qs_add_backward(float *da, float *db, const float *dy, float scale,
-                     size_t len)
+                     size_t len, int acc_a, int acc_b)
 {
-    ew e = {.y = da, .y2 = db, .a = dy, .scale = scale};
+    ew e = {.y = da, .y2 = db, .a = dy, .scale = scale, .acc = acc_a,
+            .acc2 = acc_b};
     qs_par_range(len, add_grad_part, &e);
 }
 

@@ -82,10 +82,10 @@ AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
     return i;
 }
 
-/* dx += ((a dy + b (x - mu)) + d), the order C gives the scalar line */
+/* dx (+)= ((a dy + b (x - mu)) + d), the order C gives the scalar line */
 AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
                                   size_t len, float a, float b, float mu,
-                                  float d)
+                                  float d, int acc)
 {
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     __m256 vm = _mm256_set1_ps(mu), vd = _mm256_set1_ps(d);
@@ -94,7 +94,9 @@ AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
         __m256 t = _mm256_mul_ps(va, _mm256_loadu_ps(dy + i));
         __m256 u = _mm256_mul_ps(vb, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         t = _mm256_add_ps(_mm256_add_ps(t, u), vd);
-        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), t));
+        if (acc)
+            t = _mm256_add_ps(_mm256_loadu_ps(dx + i), t);
+        _mm256_storeu_ps(dx + i, t);
     }
     return i;
 }
@@ -209,21 +211,29 @@ static void affine(float *y, const float *x, size_t len, float mu,
         affine_copy(y, x, len, mu, scale, shift);
 }
 
-/* dx [len] += a dy + b (x - mu) + d */
+/* dx [len] += a dy + b (x - mu) + d, or = when !acc */
 static void dx_update(float *restrict dx, const float *restrict dy,
                       const float *restrict x, size_t len, float a, float b,
-                      float mu, float d)
+                      float mu, float d, int acc)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d);
+        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc);
 #endif
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++)
-            dx[i + j] += a * dy[i + j] + b * (x[i + j] - mu) + d;
-    for (; i < len; i++)
-        dx[i] += a * dy[i] + b * (x[i] - mu) + d;
+    if (acc) {
+        for (; i + 4 <= len; i += 4)
+            for (int j = 0; j < 4; j++)
+                dx[i + j] += a * dy[i + j] + b * (x[i + j] - mu) + d;
+    } else {
+        for (; i + 4 <= len; i += 4)
+            for (int j = 0; j < 4; j++)
+                dx[i + j] = a * dy[i + j] + b * (x[i + j] - mu) + d;
+    }
+    for (; i < len; i++) {
+        float t = a * dy[i] + b * (x[i] - mu) + d;
+        dx[i] = acc ? dx[i] + t : t;
+    }
 }
 
 /* Arguments of the three passes; channels are independent, so a pass is
@@ -236,6 +246,7 @@ typedef struct {
                                                   backward: saved mean, invstd */
     int n, c, hw;
     float momentum, eps;
+    int acc; /* backward: add to dx (else overwrite) */
 } bn_args;
 
 /* Below this many values a pass stays on one thread. */
@@ -351,24 +362,25 @@ static void backward_range(void *ctx, int t, int c0, int c1)
         float mu = a->mean_in[ch];
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
-            dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd);
+            dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd,
+                      a->acc);
         }
     }
 }
 
 /* dy, x [n, c, hw]; save_mean, save_invstd, gamma [c] from forward_train;
  * dgamma, dbeta [c] += ... (either may be NULL), dx [n, c, hw] += ... (or
- * NULL). With xhat = (x - mean) invstd and M = n*hw:
+ * = when !acc; or NULL). With xhat = (x - mean) invstd and M = n*hw:
  *   dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M). */
 void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *x, const float *save_mean,
                     const float *save_invstd, const float *gamma, int n, int c,
-                    int hw)
+                    int hw, int acc)
 {
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
                  .mean_in = save_mean, .invstd_in = save_invstd, .gamma = gamma,
-                 .n = n, .c = c, .hw = hw};
+                 .n = n, .c = c, .hw = hw, .acc = acc};
     bn_run(&a, backward_range);
 }

@@ -17,6 +17,7 @@
 #include "conv_util.h"
 #include "convk.h"
 #include "gemm.h"
+#include "par.h"
 
 #include <string.h>
 
@@ -214,10 +215,11 @@ void qs_conv2d_forward(float *y, const float *x, const float *weight,
 
 /* dy [n, k, ho, wo], x [n, c, h, w], weight [k, c, kh, kw];
  * dweight [k, c, kh, kw] += ..., dbias [k] += ... (or NULL),
- * dx [n, c, h, w] += ... (or NULL); scratch [qs_conv2d_scratch(s)]. */
+ * dx [n, c, h, w] += ... (= when !acc; or NULL); scratch
+ * [qs_conv2d_scratch(s)]. */
 void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
                         const float *dy, const float *x, const float *weight,
-                        const qs_conv_shape *s, float *scratch)
+                        const qs_conv_shape *s, float *scratch, int acc)
 {
     const int ckk = s->c * s->kh * s->kw;
     const int p = s->ho * s->wo;
@@ -245,12 +247,16 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
         if (fast_dx(s)) {
             qs_conv_shape t;
             dx_shape(&t, s);
-            qs_convk_conv(dx, dy, weight, &t, 1, 1, scratch);
+            qs_convk_conv(dx, dy, weight, &t, 1, acc, scratch);
             return;
         }
+        if (!acc) /* col2im adds */
+            qs_par_zero(dx, (size_t)s->n * xs);
         qs_convk_dx_strided(dx, dy, weight, s, scratch);
         return;
     }
+    if (dx && !acc) /* the GEMM paths below add */
+        memset(dx, 0, sizeof(float) * (size_t)s->n * xs);
 
     for (int i = 0; i < s->n; i++) {
         const float *dyi = dy + i * ys;

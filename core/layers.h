@@ -36,10 +36,12 @@ size_t qs_conv2d_scratch(const qs_conv_shape *s);
 void qs_conv2d_forward(float *y, const float *x, const float *weight,
                        const float *bias, const qs_conv_shape *s,
                        float *scratch);
-/* dx may be NULL; dbias may be NULL (when the conv has no bias). */
+/* dx may be NULL; dbias may be NULL (when the conv has no bias). acc 1:
+ * dx += the input gradient; acc 0: dx = it (dx's old contents are not
+ * read: the first writer of a gradient buffer needs no zeroing pass). */
 void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
                         const float *dy, const float *x, const float *weight,
-                        const qs_conv_shape *s, float *scratch);
+                        const qs_conv_shape *s, float *scratch, int acc);
 
 /* ---- depthwise conv (groups = channels), any odd kernel, usually 3x3 ------
  * x [n, c, h, w], weight [c, 1, kh, kw], y [n, c, ho, wo]; s->k == s->c. */
@@ -61,15 +63,17 @@ void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
 void qs_bn_forward_eval(float *y, const float *x, const float *gamma,
                         const float *beta, const float *run_mean,
                         const float *run_var, int n, int c, int hw, float eps);
+/* dx += (acc 1) or = (acc 0) the input gradient, as in conv backward */
 void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *x, const float *save_mean,
                     const float *save_invstd, const float *gamma, int n, int c,
-                    int hw);
+                    int hw, int acc);
 
 /* ---- ReLU, elementwise over len floats ---------------------------------- */
 void qs_relu_forward(float *y, const float *x, size_t len);
 /* dx += dy where y > 0 (y is the forward output). */
-void qs_relu_backward(float *dx, const float *dy, const float *y, size_t len);
+void qs_relu_backward(float *dx, const float *dy, const float *y, size_t len,
+                      int acc);
 
 /* ---- linear ---------------------------------------------------------------
  * x [n, in], weight [out, in] (PyTorch layout), bias [out] (may be NULL),
@@ -87,9 +91,10 @@ void qs_gap_backward(float *dx, const float *dy, int n, int c, int hw);
 /* ---- residual add: y = (a + b) * scale (scale 1, or 0.5 for the FCDNN) --- */
 void qs_add_forward(float *y, const float *a, const float *b, float scale,
                     size_t len);
-/* da += scale dy, db += scale dy (either may be NULL). */
+/* da += scale dy, db += scale dy (either may be NULL); acc_a / acc_b 0:
+ * = instead of += for that one. */
 void qs_add_backward(float *da, float *db, const float *dy, float scale,
-                     size_t len);
+                     size_t len, int acc_a, int acc_b);
 
 /* ---- softmax cross-entropy ------------------------------------------------
  * logits [n, classes], labels [n]. Returns the mean loss; *correct gets the

@@ -115,9 +115,17 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         qs_conv_shape cs;
         if (i != nn - 1 && maxc[i] == 0)   /* consumed by no node */
             qs_par_zero(n->dout, len);
-        if (n->in0 > 0 && maxc[n->in0] == i)
+        /* The first writer of an input's gradient (its highest-index
+         * consumer) overwrites it where the layer can (acc 0); for the
+         * others the buffer is zeroed and added to. */
+        const int fresh0 = n->in0 > 0 && maxc[n->in0] == i;
+        const int fresh1 = n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i;
+        const int sets = n->type == QS_NODE_CONV || n->type == QS_NODE_BN ||
+                         n->type == QS_NODE_ADD ||
+                         (n->type == QS_NODE_RELU && n->abits >= 32);
+        if (fresh0 && !sets)
             qs_par_zero(src->dout, (size_t)nb * src->numel);
-        if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i)
+        if (fresh1 && !sets)
             qs_par_zero(m->nodes[n->in1].dout,
                         (size_t)nb * m->nodes[n->in1].numel);
         switch (n->type) {
@@ -128,7 +136,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             /* STE: the gradient w.r.t. the quantized weight goes to the
              * float shadow weight unchanged. */
             qs_conv2d_backward(dx, G + n->w_off, n->b_off >= 0 ? G + n->b_off : NULL,
-                               n->dout, src->out, layer_weight(m, n), &cs, m->scratch);
+                               n->dout, src->out, layer_weight(m, n), &cs, m->scratch,
+                               !fresh0);
             break;
         case QS_NODE_DWCONV:
             conv_shape_for(&cs, n, nb);
@@ -137,14 +146,14 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         case QS_NODE_BN:
             qs_bn_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
                            n->save_mean, n->save_invstd, P + n->w_off, nb, n->c,
-                           n->h * n->w);
+                           n->h * n->w, !fresh0);
             break;
         case QS_NODE_RELU:
             if (n->abits < 32)
                 G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
                                                            P[n->alpha_off]);
             else if (dx)
-                qs_relu_backward(dx, n->dout, n->out, len);
+                qs_relu_backward(dx, n->dout, n->out, len, !fresh0);
             break;
         case QS_NODE_LINEAR:
             qs_linear_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
@@ -156,7 +165,7 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             break;
         case QS_NODE_ADD:
             qs_add_backward(dx, n->in1 > 0 ? m->nodes[n->in1].dout : NULL, n->dout,
-                            n->scale, len);
+                            n->scale, len, !fresh0, !fresh1);
             break;
         }
     }

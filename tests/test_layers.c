@@ -210,7 +210,7 @@ static int conv_gradcheck(int n, int ch, int h, int w, int k, int kh, int kw,
     size_t wl = (size_t)k * ch * kh * kw;
     float *dx = fbuf(xlen(&c.s)), *dw = fbuf(wl), *db = fbuf(k);
     conv_loss(&c);
-    qs_conv2d_backward(dx, dw, db, c.r, c.x, c.w, &c.s, c.scratch);
+    qs_conv2d_backward(dx, dw, db, c.r, c.x, c.w, &c.s, c.scratch, 1);
     return grad_check("dx", conv_loss, &c, c.x, dx, xlen(&c.s), 1e-2f, RTOL,
                       ATOL) ||
            grad_check("dweight", conv_loss, &c, c.w, dw, wl, 1e-2f, RTOL,
@@ -313,9 +313,9 @@ static void conv_accumulate_and_null(void)
         float *dx1 = fbuf(xl), *dw1 = fbuf(wl), *db1 = fbuf(k);
         float *dx2 = fbuf(xl), *dw2 = fbuf(wl), *db2 = fbuf(k);
         float *dw3 = fbuf(wl), *db3 = fbuf(k), *dw4 = fbuf(wl);
-        qs_conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, &c.s, c.scratch);
-        qs_conv2d_backward(dx2, dw2, db2, c.r, c.x, c.w, &c.s, c.scratch);
-        qs_conv2d_backward(dx2, dw2, db2, c.r, c.x, c.w, &c.s, c.scratch);
+        qs_conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, &c.s, c.scratch, 1);
+        qs_conv2d_backward(dx2, dw2, db2, c.r, c.x, c.w, &c.s, c.scratch, 1);
+        qs_conv2d_backward(dx2, dw2, db2, c.r, c.x, c.w, &c.s, c.scratch, 1);
         for (size_t i = 0; i < xl; i++)
             T_CHECK(T_CLOSE(dx2[i], 2 * dx1[i], 1e-5, 1e-6),
                     "case %d dx[%zu] %g vs 2 x %g", t, i, dx2[i], dx1[i]);
@@ -326,11 +326,11 @@ static void conv_accumulate_and_null(void)
         for (int i = 0; i < k; i++)
             T_CHECK(T_CLOSE(db2[i], 2 * db1[i], 1e-5, 1e-6),
                     "case %d dbias[%d] %g vs 2 x %g", t, i, db2[i], db1[i]);
-        qs_conv2d_backward(NULL, dw3, db3, c.r, c.x, c.w, &c.s, c.scratch);
+        qs_conv2d_backward(NULL, dw3, db3, c.r, c.x, c.w, &c.s, c.scratch, 1);
         T_CHECK(memcmp(dw3, dw1, wl * sizeof(float)) == 0 &&
                     memcmp(db3, db1, k * sizeof(float)) == 0,
                 "case %d: NULL dx changed the parameter gradients", t);
-        qs_conv2d_backward(NULL, dw4, NULL, c.r, c.x, c.w, &c.s, c.scratch);
+        qs_conv2d_backward(NULL, dw4, NULL, c.r, c.x, c.w, &c.s, c.scratch, 1);
         T_CHECK(memcmp(dw4, dw1, wl * sizeof(float)) == 0,
                 "case %d: NULL dbias changed dweight", t);
     }
@@ -377,7 +377,7 @@ static void conv_fast_matches_reference(void)
             fill(y[v], yl, 1e6f, 2e6f); /* forward must overwrite */
             qs_conv2d_forward(y[v], c.x, c.w, NULL, &c.s, c.scratch);
             qs_conv2d_backward(dx[v], dw[v], NULL, c.r, c.x, c.w, &c.s,
-                               c.scratch);
+                               c.scratch, 1);
         }
         qs_blas_set_threads(1);
         qs_gemm_set_backend(saved);
@@ -604,7 +604,7 @@ static void bn_grad_train(void)
     size_t len = 3 * 2 * 5;
     float *dx = fbuf(len), *dg = fbuf(2), *db = fbuf(2);
     bn_loss(&c);
-    qs_bn_backward(dx, dg, db, c.r, c.x, c.sm, c.si, c.g, c.n, c.c, c.hw);
+    qs_bn_backward(dx, dg, db, c.r, c.x, c.sm, c.si, c.g, c.n, c.c, c.hw, 1);
     T_CHECK(grad_check("dx", bn_loss, &c, c.x, dx, len, 5e-3f, RTOL, ATOL) ==
                 0,
             "%s", msg);
@@ -691,9 +691,9 @@ static void bn_accumulate_and_null(void)
     float *dx1 = fbuf(len), *dg1 = fbuf(2), *db1 = fbuf(2);
     float *dx2 = fbuf(len), *dg2 = fbuf(2), *db2 = fbuf(2);
     float *dg3 = fbuf(2), *db3 = fbuf(2);
-    qs_bn_backward(dx1, dg1, db1, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5);
-    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5);
-    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5);
+    qs_bn_backward(dx1, dg1, db1, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
+    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
+    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
     for (size_t i = 0; i < len; i++)
         T_CHECK(T_CLOSE(dx2[i], 2 * dx1[i], 1e-5, 1e-6),
                 "dx[%zu] %g vs 2 x %g", i, dx2[i], dx1[i]);
@@ -701,7 +701,7 @@ static void bn_accumulate_and_null(void)
         T_CHECK(T_CLOSE(dg2[i], 2 * dg1[i], 1e-5, 1e-6) &&
                     T_CLOSE(db2[i], 2 * db1[i], 1e-5, 1e-6),
                 "dgamma/dbeta[%d] not doubled", i);
-    qs_bn_backward(NULL, dg3, db3, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5);
+    qs_bn_backward(NULL, dg3, db3, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
     T_CHECK(memcmp(dg3, dg1, sizeof(float) * 2) == 0 &&
                 memcmp(db3, db1, sizeof(float) * 2) == 0,
             "NULL dx changed dgamma/dbeta");
@@ -732,15 +732,15 @@ static void relu_grad(void)
     c.r = rbuf(c.len, -1.0f, 1.0f);
     float *dx = fbuf(c.len), *dx2 = fbuf(c.len);
     relu_loss(&c);
-    qs_relu_backward(dx, c.r, c.y, c.len);
+    qs_relu_backward(dx, c.r, c.y, c.len, 1);
     T_CHECK(grad_check("dx", relu_loss, &c, c.x, dx, c.len, 1e-2f, RTOL,
                        ATOL) == 0,
             "%s", msg);
-    qs_relu_backward(dx2, c.r, c.y, c.len);
-    qs_relu_backward(dx2, c.r, c.y, c.len);
+    qs_relu_backward(dx2, c.r, c.y, c.len, 1);
+    qs_relu_backward(dx2, c.r, c.y, c.len, 1);
     for (size_t i = 0; i < c.len; i++)
         T_CHECK(dx2[i] == 2 * dx[i], "dx[%zu] not doubled", i);
-    qs_relu_backward(NULL, c.r, c.y, c.len);
+    qs_relu_backward(NULL, c.r, c.y, c.len, 1);
     /* in place, and a NaN passes through so divergence stays visible */
     c.x[3] = NAN;
     float *z = copy(c.x, c.len);
@@ -775,18 +775,18 @@ static void add_grad_half(void)
     c.r = rbuf(c.len, -1.0f, 1.0f);
     float *da = fbuf(c.len), *db = fbuf(c.len), *da2 = fbuf(c.len);
     add_loss(&c);
-    qs_add_backward(da, db, c.r, 0.5f, c.len);
+    qs_add_backward(da, db, c.r, 0.5f, c.len, 1, 1);
     T_CHECK(grad_check("da", add_loss, &c, c.a, da, c.len, 1e-2f, RTOL,
                        ATOL) == 0,
             "%s", msg);
     T_CHECK(grad_check("db", add_loss, &c, c.b, db, c.len, 1e-2f, RTOL,
                        ATOL) == 0,
             "%s", msg);
-    qs_add_backward(da2, NULL, c.r, 0.5f, c.len);
-    qs_add_backward(da2, NULL, c.r, 0.5f, c.len);
+    qs_add_backward(da2, NULL, c.r, 0.5f, c.len, 1, 1);
+    qs_add_backward(da2, NULL, c.r, 0.5f, c.len, 1, 1);
     for (size_t i = 0; i < c.len; i++)
         T_CHECK(da2[i] == 2 * da[i], "da[%zu] not doubled", i);
-    qs_add_backward(NULL, NULL, c.r, 0.5f, c.len);
+    qs_add_backward(NULL, NULL, c.r, 0.5f, c.len, 1, 1);
     /* in place on either operand equals the out-of-place result (c.y is
      * recomputed: grad_check leaves the last perturbed forward in it) */
     add_loss(&c);
@@ -1008,9 +1008,9 @@ static void elementwise_threads_match(void)
         da[v] = qs_pact_backward(o[v][7], dy, x, n, 0.6f);
         qs_relu_forward(o[v][0], x, n);           /* copy */
         qs_relu_forward(o[v][1], o[v][1], n);     /* in place */
-        qs_relu_backward(o[v][2], dy, o[v][0], n);
+        qs_relu_backward(o[v][2], dy, o[v][0], n, 1);
         qs_add_forward(o[v][3], o[v][3], b, 0.5f, n);
-        qs_add_backward(o[v][4], o[v][5], dy, 0.7f, n);
+        qs_add_backward(o[v][4], o[v][5], dy, 0.7f, n, 1, 1);
         qs_par_zero(o[v][5] + 3, n - 5);
     }
     qs_blas_set_threads(1);
@@ -1058,6 +1058,62 @@ static void dwconv_threads_match(void)
     }
 }
 
+/* acc 0 (the first writer of a gradient buffer, which the model no longer
+ * zeroes) must give what acc 1 gives on a zeroed buffer, whatever the
+ * buffer held: conv (stride 1 and 2, so every dx path), BN, ReLU and the
+ * residual add, including an add whose two inputs share a buffer. */
+static int same_values(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(a[i] == b[i]))
+            return 0;
+    return 1;
+}
+
+static void backward_overwrite_matches(void)
+{
+    for (int st = 1; st <= 2; st++) {
+        conv_ctx c;
+        T_CHECK(conv_setup(&c, 2, 3, 9, 8, 4, 3, 3, st, 1, 1) == 0, "%s", msg);
+        size_t xl = xlen(&c.s), wl = 4 * 3 * 9;
+        float *d0 = fbuf(xl), *d1 = rbuf(xl, 1e6f, 2e6f);
+        float *w0 = fbuf(wl), *w1 = fbuf(wl), *b0 = fbuf(4), *b1 = fbuf(4);
+        qs_conv2d_backward(d0, w0, b0, c.r, c.x, c.w, &c.s, c.scratch, 1);
+        qs_conv2d_backward(d1, w1, b1, c.r, c.x, c.w, &c.s, c.scratch, 0);
+        T_CHECK(same_values(d0, d1, xl), "conv stride %d: dx differs", st);
+        T_CHECK(same_values(w0, w1, wl) && same_values(b0, b1, 4),
+                "conv stride %d: acc changed the parameter gradients", st);
+    }
+    const int n = 3, ch = 5, hw = 7;
+    const size_t len = (size_t)n * ch * hw;
+    float *x = rbuf(len, -1.0f, 1.0f), *dy = rbuf(len, -1.0f, 1.0f);
+    float *g = rbuf(ch, 0.5f, 1.5f), *be = rbuf(ch, -0.5f, 0.5f);
+    float *y = fbuf(len), *sm = fbuf(ch), *si = fbuf(ch), *rm = fbuf(ch);
+    float *rv = fbuf(ch);
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, be, n, ch, hw, 0.1f, 1e-5f);
+    float *d0 = fbuf(len), *d1 = rbuf(len, -3e5f, 3e5f);
+    float *dg0 = fbuf(ch), *dg1 = fbuf(ch), *db0 = fbuf(ch), *db1 = fbuf(ch);
+    qs_bn_backward(d0, dg0, db0, dy, x, sm, si, g, n, ch, hw, 1);
+    qs_bn_backward(d1, dg1, db1, dy, x, sm, si, g, n, ch, hw, 0);
+    T_CHECK(same_values(d0, d1, len) && same_values(dg0, dg1, ch) &&
+                same_values(db0, db1, ch),
+            "batch norm: overwrite differs");
+    float *r0 = fbuf(len), *r1 = rbuf(len, 7.0f, 8.0f);
+    qs_relu_backward(r0, dy, x, len, 1);
+    qs_relu_backward(r1, dy, x, len, 0);
+    T_CHECK(same_values(r0, r1, len), "relu: overwrite differs");
+    float *a0 = fbuf(len), *a1 = rbuf(len, 7.0f, 8.0f);
+    float *e0 = rbuf(len, -1.0f, 1.0f), *e1 = copy(e0, len);
+    qs_add_backward(a0, e0, dy, 0.5f, len, 1, 1);
+    qs_add_backward(a1, e1, dy, 0.5f, len, 0, 1);
+    T_CHECK(same_values(a0, a1, len) && same_values(e0, e1, len),
+            "add: overwrite of da differs (or db changed)");
+    float *s0 = fbuf(len), *s1 = rbuf(len, 7.0f, 8.0f);
+    qs_add_backward(s0, s0, dy, 0.5f, len, 1, 1);
+    qs_add_backward(s1, s1, dy, 0.5f, len, 0, 1);
+    T_CHECK(same_values(s0, s1, len), "add into one shared buffer differs");
+}
+
 /* ---- driver ------------------------------------------------------------ */
 
 static const struct {
@@ -1073,6 +1129,7 @@ static const struct {
     C(conv_grad_1x1_s2),
     C(conv_grad_odd_shapes),
     C(conv_accumulate_and_null),
+    C(backward_overwrite_matches),
     C(dwconv_forward_matches_naive),
     C(dwconv_grad_s1),
     C(dwconv_grad_s2),
@@ -1110,7 +1167,7 @@ static void bn_pass(float *out[8], const float *x, const float *dy,
     qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, n, c, hw, 0.1f, 1e-5f);
     for (size_t i = 0; i < len; i++)
         dx[i] = 0.5f;
-    qs_bn_backward(dx, dg, dg + c, dy, x, sm, si, g, n, c, hw);
+    qs_bn_backward(dx, dg, dg + c, dy, x, sm, si, g, n, c, hw, 1);
     memcpy(ye, x, len * sizeof *ye);
     qs_bn_forward_eval(ye, ye, g, b, rm, rv, n, c, hw, 1e-5f);
 }
