@@ -66,43 +66,31 @@ void qs_relu_forward(float *y, const float *x, size_t len)
     qs_par_range(len, relu_part, &e);
 }
 
-/* dy is loaded unconditionally so the select has no branch. */
-static void relu_grad(float *restrict dx, const float *restrict dy,
-                      const float *restrict y, size_t len)
+/* dx (+)= dy where y > 0; acc 0 writes 0 + that, the bits a zeroed dx
+ * would get. dy is loaded unconditionally so the select has no branch. */
+static inline __attribute__((always_inline)) void
+relu_grad(float *restrict dx, const float *restrict dy,
+          const float *restrict y, size_t len, const int acc)
 {
     size_t i = 0;
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
             float g = dy[i + j];
-            dx[i + j] += y[i + j] > 0.0f ? g : 0.0f;
+            dx[i + j] = (acc ? dx[i + j] : 0.0f) + (y[i + j] > 0.0f ? g : 0.0f);
         }
     for (; i < len; i++) {
         float g = dy[i];
-        dx[i] += y[i] > 0.0f ? g : 0.0f;
-    }
-}
-
-/* relu_grad writing dx instead of adding to it */
-static void relu_grad_set(float *restrict dx, const float *restrict dy,
-                          const float *restrict y, size_t len)
-{
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++) {
-            float g = dy[i + j];
-            dx[i + j] = y[i + j] > 0.0f ? g : 0.0f;
-        }
-    for (; i < len; i++) {
-        float g = dy[i];
-        dx[i] = y[i] > 0.0f ? g : 0.0f;
+        dx[i] = (acc ? dx[i] : 0.0f) + (y[i] > 0.0f ? g : 0.0f);
     }
 }
 
 static void relu_grad_part(void *ctx, size_t lo, size_t hi)
 {
     const ew *e = ctx;
-    (e->acc ? relu_grad : relu_grad_set)(e->y + lo, e->a + lo, e->b + lo,
-                                         hi - lo);
+    if (e->acc)
+        relu_grad(e->y + lo, e->a + lo, e->b + lo, hi - lo, 1);
+    else
+        relu_grad(e->y + lo, e->a + lo, e->b + lo, hi - lo, 0);
 }
 
 /* dy, y [len] (y the forward output); dx [len] (+)= dy where y > 0 (or
@@ -165,37 +153,35 @@ void qs_add_forward(float *y, const float *a, const float *b, float scale,
     qs_par_range(len, add_part, &e);
 }
 
-/* d [len] += scale * dy */
-static void axpy(float *restrict d, const float *restrict dy, float scale,
-                 size_t len)
+/* d [len] (+)= scale * dy; acc 0 writes 0 + that (as relu_grad) */
+static inline __attribute__((always_inline)) void
+axpy(float *restrict d, const float *restrict dy, float scale, size_t len,
+     const int acc)
 {
     size_t i = 0;
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
-            d[i + j] += scale * dy[i + j];
+            d[i + j] = (acc ? d[i + j] : 0.0f) + scale * dy[i + j];
     for (; i < len; i++)
-        d[i] += scale * dy[i];
+        d[i] = (acc ? d[i] : 0.0f) + scale * dy[i];
 }
 
-/* d [len] = scale * dy */
-static void scale_set(float *restrict d, const float *restrict dy, float scale,
-                      size_t len)
+static void axpy_part(float *d, const float *dy, float scale, size_t len,
+                      int acc)
 {
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++)
-            d[i + j] = scale * dy[i + j];
-    for (; i < len; i++)
-        d[i] = scale * dy[i];
+    if (acc)
+        axpy(d, dy, scale, len, 1);
+    else
+        axpy(d, dy, scale, len, 0);
 }
 
 static void add_grad_part(void *ctx, size_t lo, size_t hi)
 {
     const ew *e = ctx;
     if (e->y)
-        (e->acc ? axpy : scale_set)(e->y + lo, e->a + lo, e->scale, hi - lo);
+        axpy_part(e->y + lo, e->a + lo, e->scale, hi - lo, e->acc);
     if (e->y2)
-        (e->acc2 ? axpy : scale_set)(e->y2 + lo, e->a + lo, e->scale, hi - lo);
+        axpy_part(e->y2 + lo, e->a + lo, e->scale, hi - lo, e->acc2);
 }
 
 /* dy [len]; da, db [len] (+)= scale * dy (either may be NULL). */
