@@ -66,8 +66,8 @@ void qs_relu_forward(float *y, const float *x, size_t len)
     qs_par_range(len, relu_part, &e);
 }
 
-/* dx (+)= dy where y > 0; acc 0 writes 0 + that, the bits a zeroed dx
- * would get. dy is loaded unconditionally so the select has no branch. */
+/* dx (+)= dy where y > 0 (acc 0: =). dy is loaded unconditionally so the
+ * select has no branch. */
 static inline __attribute__((always_inline)) void
 relu_grad(float *restrict dx, const float *restrict dy,
           const float *restrict y, size_t len, const int acc)
@@ -76,11 +76,12 @@ relu_grad(float *restrict dx, const float *restrict dy,
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
             float g = dy[i + j];
-            dx[i + j] = (acc ? dx[i + j] : 0.0f) + (y[i + j] > 0.0f ? g : 0.0f);
+            float v = y[i + j] > 0.0f ? g : 0.0f;
+            dx[i + j] = acc ? dx[i + j] + v : v;
         }
     for (; i < len; i++) {
-        float g = dy[i];
-        dx[i] = (acc ? dx[i] : 0.0f) + (y[i] > 0.0f ? g : 0.0f);
+        float v = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = acc ? dx[i] + v : v;
     }
 }
 
@@ -153,7 +154,7 @@ void qs_add_forward(float *y, const float *a, const float *b, float scale,
     qs_par_range(len, add_part, &e);
 }
 
-/* d [len] (+)= scale * dy; acc 0 writes 0 + that (as relu_grad) */
+/* d [len] (+)= scale * dy (acc 0: =) */
 static inline __attribute__((always_inline)) void
 axpy(float *restrict d, const float *restrict dy, float scale, size_t len,
      const int acc)
@@ -161,9 +162,9 @@ axpy(float *restrict d, const float *restrict dy, float scale, size_t len,
     size_t i = 0;
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
-            d[i + j] = (acc ? d[i + j] : 0.0f) + scale * dy[i + j];
+            d[i + j] = acc ? d[i + j] + scale * dy[i + j] : scale * dy[i + j];
     for (; i < len; i++)
-        d[i] = (acc ? d[i] : 0.0f) + scale * dy[i];
+        d[i] = acc ? d[i] + scale * dy[i] : scale * dy[i];
 }
 
 static void axpy_part(float *d, const float *dy, float scale, size_t len,
