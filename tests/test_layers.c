@@ -1026,13 +1026,16 @@ static void elementwise_threads_match(void)
 
 /* Depthwise conv splits channels over the threads: two threads must give
  * the bits of one (forward, dx, dweight), on the 3x3 stride-1 fast paths
- * and the generic one. */
+ * and the generic one; and the vector path must agree with the scalar
+ * loops (QSWEEP_NO_SIMD's path) to rounding. */
 static void dwconv_threads_match(void)
 {
     /* n, c, h, w, kh, kw, stride, pad */
     static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
                                    {2, 5, 8, 8, 3, 3, 2, 1},
-                                   {2, 3, 7, 6, 5, 5, 1, 2}};
+                                   {2, 3, 7, 6, 5, 5, 1, 2},
+                                   {2, 4, 5, 37, 3, 3, 1, 1},
+                                   {9, 3, 8, 8, 3, 3, 1, 1}};
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const int *q = cases[t];
         dw_ctx c;
@@ -1054,6 +1057,23 @@ static void dwconv_threads_match(void)
                     memcmp(dx[0], dx[1], xl * sizeof(float)) == 0 &&
                     memcmp(dw[0], dw[1], wl * sizeof(float)) == 0,
                 "case %zu: outputs differ between 1 and 2 threads", t);
+        /* the AVX-512 planes (3x3 stride 1 pad 1) against the SSE loops */
+        float *ys = fbuf(yl), *dxs = fbuf(xl), *dws = fbuf(wl);
+        qs_simd_allow(0);
+        qs_dwconv_forward(ys, c.x, c.w, &c.s);
+        qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s);
+        qs_simd_allow(1);
+        const float *got[3] = {y[0], dx[0], dw[0]}, *ref[3] = {ys, dxs, dws};
+        const size_t len[3] = {yl, xl, wl};
+        for (int o = 0; o < 3; o++) {
+            double mx = 0.0;
+            for (size_t i = 0; i < len[o]; i++)
+                mx = fmax(mx, fabs(ref[o][i]));
+            for (size_t i = 0; i < len[o]; i++)
+                T_CHECK(fabs(got[o][i] - ref[o][i]) <= 1e-5 * mx,
+                        "case %zu output %d [%zu]: %.7g, scalar path %.7g", t, o,
+                        i, got[o][i], ref[o][i]);
+        }
         arena_free();
     }
 }
