@@ -211,6 +211,24 @@ static void affine(float *y, const float *x, size_t len, float mu,
         affine_copy(y, x, len, mu, scale, shift);
 }
 
+/* The scalar loops of dx_update from i on; acc a constant once inlined,
+ * so each form vectorises. */
+static inline __attribute__((always_inline)) void
+dx_update_tail(float *restrict dx, const float *restrict dy,
+               const float *restrict x, size_t i, size_t len, float a, float b,
+               float mu, float d, const int acc)
+{
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float t = a * dy[i + j] + b * (x[i + j] - mu) + d;
+            dx[i + j] = acc ? dx[i + j] + t : t;
+        }
+    for (; i < len; i++) {
+        float t = a * dy[i] + b * (x[i] - mu) + d;
+        dx[i] = acc ? dx[i] + t : t;
+    }
+}
+
 /* dx [len] += a dy + b (x - mu) + d, or = when !acc */
 static void dx_update(float *restrict dx, const float *restrict dy,
                       const float *restrict x, size_t len, float a, float b,
@@ -221,19 +239,10 @@ static void dx_update(float *restrict dx, const float *restrict dy,
     if (qs_simd_avx2())
         i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc);
 #endif
-    if (acc) {
-        for (; i + 4 <= len; i += 4)
-            for (int j = 0; j < 4; j++)
-                dx[i + j] += a * dy[i + j] + b * (x[i + j] - mu) + d;
-    } else {
-        for (; i + 4 <= len; i += 4)
-            for (int j = 0; j < 4; j++)
-                dx[i + j] = a * dy[i + j] + b * (x[i + j] - mu) + d;
-    }
-    for (; i < len; i++) {
-        float t = a * dy[i] + b * (x[i] - mu) + d;
-        dx[i] = acc ? dx[i] + t : t;
-    }
+    if (acc)
+        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 1);
+    else
+        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 0);
 }
 
 /* Arguments of the three passes; channels are independent, so a pass is

@@ -229,16 +229,20 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
     if (dbias)
         for (int ko = 0; ko < s->k; ko++) {
             /* over n*ho*wo terms: long enough that float would drift */
-            double acc = 0.0;
+            double sum = 0.0;
             for (int i = 0; i < s->n; i++) {
                 const float *r = dy + i * ys + (size_t)ko * p;
                 for (int j = 0; j < p; j++)
-                    acc += r[j];
+                    sum += r[j];
             }
-            dbias[ko] += (float)acc;
+            dbias[ko] += (float)sum;
         }
 
-    if (qs_convk_available()) {
+    const int fast = qs_convk_available();
+    /* only the flipped-weight conv can write dx; every other path adds */
+    if (dx && !acc && !(fast && fast_dx(s)))
+        qs_par_zero(dx, (size_t)s->n * xs);
+    if (fast) {
         /* dx as the stride-1 conv of dy with the flipped weights, or else
          * W^T dy + col2im per image */
         qs_convk_dweight(dweight, dy, x, s, scratch);
@@ -250,13 +254,9 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
             qs_convk_conv(dx, dy, weight, &t, 1, acc, scratch);
             return;
         }
-        if (!acc) /* col2im adds */
-            qs_par_zero(dx, (size_t)s->n * xs);
         qs_convk_dx_strided(dx, dy, weight, s, scratch);
         return;
     }
-    if (dx && !acc) /* the GEMM paths below add */
-        memset(dx, 0, sizeof(float) * (size_t)s->n * xs);
 
     for (int i = 0; i < s->n; i++) {
         const float *dyi = dy + i * ys;

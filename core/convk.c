@@ -342,7 +342,7 @@ typedef struct {
     const int *koff;
     const qs_conv_shape *s;
     qs_ck_pad g;
-    int inplace; /* ... which is x itself */
+    int inplace; /* x is its own copy (1x1, pad 0, no block reads past it) */
     int acc;
     float *tbuf; /* per thread: thread_floats(s) */
     /* strided input gradients: y of each image goes to a per-thread dcol
@@ -418,7 +418,7 @@ static void run_job(void *ctx, int t, int i0, int i1)
     const int p = s->ho * s->wo;
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
     float *buf = j->tbuf + (size_t)t * thread_floats(s);
-    float *tile = buf + (thread_floats(s) - MRMAX * NR);
+    float *tile = buf + j->g.len; /* thread_floats: the copy, then a tile */
     for (int i = i0; i < i1; i++) {
         const float *xi = j->x + i * xs;
         float *yi = j->orig ? j->dcol + (size_t)t * QS_CK_ALIGN(ys)

@@ -5,8 +5,9 @@
  * (one input channel's taps of a 3x3 kernel) by 32 output channels lives
  * in 18 zmm registers; each position q adds one broadcast element of each
  * B row times the 32 channels of dy at q (dy transposed once per image in
- * 16 x 16 register blocks, k padded to a multiple of 16 with zeros). Every sum runs over images, then
- * positions, in order, with no horizontal reductions.
+ * 16 x 16 register blocks, k padded to a multiple of 16 with zeros). Every
+ * sum runs over images, then positions, in order, with no horizontal
+ * reductions.
  *
  * B's rows are runs of the copy of the image (convk_int.h: padded, or
  * split into phase planes for strides > 1) and only valid positions are

@@ -19,6 +19,7 @@
 #include "layers.h"
 
 #include "conv_util.h"
+#include "convk_int.h"
 #include "par.h"
 #include "simd.h"
 
@@ -213,23 +214,24 @@ static void row_generic(float *restrict yr, const float *restrict xp,
     }
 }
 
-/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
 /* ---- 3x3 stride-1 pad-1 planes on AVX-512 --------------------------------
  * The SSE-width loops above ran the depthwise conv at about 8 GFLOP/s, far
  * from memory-bound. Here a plane is first copied zero-padded with shared
- * pad columns (row stride wp = w + 1, rows h + 2, slack after), so output
+ * pad columns, the layout of the conv kernels' image copies (convk_int.h:
+ * row stride wp = w + 1, rows h + 2, slack after), so output
  * (oh, ow) reads tap (a, b) at (oh + a) wp + ow + b: each output row is
  * pieces of 16 (masked tail), nine loads and nine FMAs per piece. Taps are
  * summed in order 0..8 with FMA, so the bits differ from the SSE path
  * (both fixed-order); dweight keeps 16 float lanes per tap over
  * DWP_FLUSH planes, then adds their sum to the channel's double sum (one
  * horizontal sum per plane cost more than the plane's FMAs at 8x8). */
-#define DWP_SLACK 32
 #define DWP_FLUSH 8 /* planes summed in float lanes before a double add */
 
-static size_t dwp_len(const qs_conv_shape *s)
+/* ps: one plane of s as a one-channel conv; g: its padded copy */
+static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
 {
-    return (size_t)(s->h + 2) * (s->w + 1) + DWP_SLACK;
+    qs_conv_shape_init(ps, 1, 1, s->h, s->w, 1, 3, 3, 1, 1);
+    qs_ck_pad_init(g, ps);
 }
 
 static int dwp_ok(const qs_conv_shape *s)
@@ -243,26 +245,13 @@ static int dwp_ok(const qs_conv_shape *s)
 #endif
 }
 
-/* xp [dwp_len] <- plane x [h][w] padded */
-static void dwp_pad(float *restrict xp, const float *restrict x, int h, int w)
-{
-    const int wp = w + 1;
-    memset(xp, 0, sizeof(float) * wp);
-    for (int ih = 0; ih < h; ih++) {
-        float *d = xp + (size_t)(ih + 1) * wp;
-        d[0] = 0.0f;
-        memcpy(d + 1, x + (size_t)ih * w, sizeof(float) * w);
-    }
-    memset(xp + (size_t)(h + 1) * wp, 0, sizeof(float) * (wp + DWP_SLACK));
-}
-
 #if QS_SIMD_X86
-/* y [h][w] (+)= the 3x3 correlation of the padded plane xp with wt [9] */
+/* y [h][w] (+)= the 3x3 correlation of the padded plane xp (row stride
+ * wp) with wt [9] */
 __attribute__((target("avx512f"))) static void
-dwp_conv(float *restrict y, const float *restrict xp, int h, int w,
+dwp_conv(float *restrict y, const float *restrict xp, int h, int w, int wp,
          const float *wt, int acc)
 {
-    const int wp = w + 1;
     __m512 k[9];
     for (int t = 0; t < 9; t++)
         k[t] = _mm512_set1_ps(wt[t]);
@@ -286,9 +275,8 @@ dwp_conv(float *restrict y, const float *restrict xp, int h, int w,
  * padded x (dwp_flush turns them into the channel's double sums) */
 __attribute__((target("avx512f"))) static void
 dwp_grad(float *v, const float *restrict dy, const float *restrict xp, int h,
-         int w)
+         int w, int wp)
 {
-    const int wp = w + 1;
     __m512 a[9];
     for (int t = 0; t < 9; t++)
         a[t] = _mm512_loadu_ps(v + 16 * t);
@@ -333,13 +321,16 @@ static void forward_part(void *ctx, int t, int c0, int c1)
     int inner_lo, inner_hi;
     (void)t;
 #if QS_SIMD_X86
-    float *pb = dwp_ok(s) ? malloc(sizeof(float) * dwp_len(s)) : NULL;
+    qs_conv_shape ps;
+    qs_ck_pad g;
+    dwp_geom(&ps, &g, s);
+    float *pb = dwp_ok(s) ? malloc(sizeof(float) * g.len) : NULL;
     if (pb) { /* else (no AVX-512, other shapes, no memory): the loops below */
         for (int i = 0; i < s->n; i++)
             for (int ch = c0; ch < c1; ch++) {
                 size_t plane = (size_t)i * s->c + ch;
-                dwp_pad(pb, a->x + plane * hw, s->h, s->w);
-                dwp_conv(a->y + plane * ohw, pb, s->h, s->w,
+                qs_ck_pad_image(pb, a->x + plane * hw, &ps, &g);
+                dwp_conv(a->y + plane * ohw, pb, s->h, s->w, g.wp,
                          a->weight + (size_t)ch * taps, 0);
             }
         free(pb);
@@ -374,6 +365,7 @@ static void forward_part(void *ctx, int t, int c0, int c1)
         }
 }
 
+/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
 void qs_dwconv_forward(float *y, const float *x, const float *weight,
                        const qs_conv_shape *s)
 {
@@ -498,29 +490,36 @@ static void backward_part(void *ctx, int th, int c0, int c1)
     /* images outer (channel-outer strode a whole image between planes,
      * DRAM- and TLB-bound at 8x8), per-channel sums kept aside */
     const int nch = c1 - c0;
-    const size_t pl = dwp_len(s);
-    float *pb = dwp_ok(s) ? malloc(sizeof(float) * (2 * pl + (size_t)nch * 144) +
+    qs_conv_shape ps; /* a plane of x, and of dy (the same size here) */
+    qs_ck_pad pg;
+    dwp_geom(&ps, &pg, s);
+    const size_t pl = pg.len;
+    /* padded x and dy planes, then per channel: lane sums [9][16], double
+     * sums [9], flipped kernel [9] */
+    float *pb = dwp_ok(s) ? malloc(sizeof(float) * (2 * pl + (size_t)nch * 153) +
                                    sizeof(double) * (size_t)nch * 9)
                           : NULL;
     if (pb) { /* as in forward_part */
         const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
         float *dp = pb + pl, *v = dp + pl;
         double *g = (double *)(v + (size_t)nch * 144);
+        float *wf = (float *)(g + (size_t)nch * 9);
         memset(v, 0, sizeof(float) * (size_t)nch * 144);
         memset(g, 0, sizeof(double) * (size_t)nch * 9);
+        /* dx: dy correlated with the flipped kernel */
+        for (int k = 0; k < nch; k++)
+            for (int t = 0; t < 9; t++)
+                wf[k * 9 + t] = weight[(size_t)(c0 + k) * 9 + 8 - t];
         for (int i = 0; i < s->n; i++) {
             for (int ch = c0; ch < c1; ch++) {
                 size_t plane = (size_t)i * s->c + ch;
-                const float *wt = weight + (size_t)ch * 9;
-                dwp_pad(pb, x + plane * hw, s->h, s->w);
+                qs_ck_pad_image(pb, x + plane * hw, &ps, &pg);
                 dwp_grad(v + (size_t)(ch - c0) * 144, dy + plane * ohw, pb,
-                         s->ho, s->wo);
+                         s->ho, s->wo, pg.wp);
                 if (dx) {
-                    float wf[9]; /* dy correlated with the flipped kernel */
-                    for (int t = 0; t < 9; t++)
-                        wf[t] = wt[8 - t];
-                    dwp_pad(dp, dy + plane * ohw, s->ho, s->wo);
-                    dwp_conv(dx + plane * hw, dp, s->h, s->w, wf, 1);
+                    qs_ck_pad_image(dp, dy + plane * ohw, &ps, &pg);
+                    dwp_conv(dx + plane * hw, dp, s->h, s->w, pg.wp,
+                             wf + (size_t)(ch - c0) * 9, 1);
                 }
             }
             if (i % DWP_FLUSH == DWP_FLUSH - 1 || i == s->n - 1)

@@ -85,7 +85,7 @@ pact_back_avx2(float *dx, float acc[8], const float *dy, const float *x,
 #endif
 
 typedef struct {
-    float *y;
+    float *y; /* forward: y; backward: dx */
     const float *x, *dy;
     float alpha;
     int bits;
@@ -195,6 +195,8 @@ static void backward_part(void *ctx, int t, int b0, int b1)
 #define PB_MIN ((size_t)1 << 16)
 #define PB_MAXB 256
 
+/* dy, x [len]; dx [len] accumulated. STE inside the clip range, the clipped
+ * top goes to alpha, the bottom (x < 0) is dropped like a ReLU's. */
 double qs_pact_backward(float *dx, const float *dy, const float *x, size_t len,
                         float alpha)
 {
