@@ -21,6 +21,9 @@
 
 #include <string.h>
 
+/* 16 floats: each thread's share starts on its own cache line */
+#define QS_GEN_ALIGN(n) (((n) + 15) & ~(size_t)15)
+
 int qs_conv_shape_init(qs_conv_shape *s, int n, int c, int h, int w, int k,
                        int kh, int kw, int stride, int pad)
 {
@@ -65,9 +68,21 @@ static void dx_shape(qs_conv_shape *t, const qs_conv_shape *s)
                        s->kh - 1 - s->pad);
 }
 
+/* Per-thread scratch of the portable path: an im2col of one image (also
+ * reused for the dcol of dx), then a private dweight share. */
+static size_t gen_col_len(const qs_conv_shape *s)
+{
+    return is_pointwise(s) ? 0 : QS_GEN_ALIGN((size_t)s->c * s->kh * s->kw * s->ho * s->wo);
+}
+
+static size_t gen_per_thread(const qs_conv_shape *s)
+{
+    return gen_col_len(s) + QS_GEN_ALIGN((size_t)s->k * s->c * s->kh * s->kw);
+}
+
 size_t qs_conv2d_scratch(const qs_conv_shape *s)
 {
-    size_t n = is_pointwise(s) ? 1 : (size_t)s->c * s->kh * s->kw * s->ho * s->wo;
+    size_t n = (size_t)QS_PAR_MAXT * gen_per_thread(s);
     if (qs_convk_scratch(s) > n)
         n = qs_convk_scratch(s);
     if (qs_convk_dw_scratch(s) > n)
@@ -181,16 +196,103 @@ void qs_conv_col2im_add(float *restrict dx, const float *restrict col,
             }
 }
 
+/* ---- portable path: im2col + qs_sgemm per image --------------------------
+ * Images are split over the threads (OpenBLAS itself runs single-threaded:
+ * par.h), so every y and dx element is one image's product in the BLAS's
+ * own order whatever the thread count; each thread sums its images'
+ * dweight into a private share. */
+typedef struct {
+    float *y, *dx, *dweight;
+    const float *x, *dy, *weight, *bias;
+    const qs_conv_shape *s;
+    float *scratch;
+    int nt;
+} gen_job;
+
+static float *gen_col(const gen_job *j, int t)
+{
+    return j->scratch + (size_t)t * gen_per_thread(j->s);
+}
+
+static float *gen_dw_share(const gen_job *j, int t)
+{
+    return gen_col(j, t) + gen_col_len(j->s);
+}
+
+static void add_row_long(float *restrict y, const float *restrict x, size_t len)
+{
+    for (size_t i = 0; i < len; i += 1 << 20)
+        add_row(y + i, x + i, (int)(len - i < (1u << 20) ? len - i : 1u << 20));
+}
+
+/* x [n, c, h, w], weight [k, c, kh, kw], bias [k] or NULL -> y, images
+ * lo..hi-1 */
+static void gen_forward(void *ctx, int t, int lo, int hi)
+{
+    const gen_job *j = ctx;
+    const qs_conv_shape *s = j->s;
+    const int ckk = s->c * s->kh * s->kw, p = s->ho * s->wo;
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
+    for (int i = lo; i < hi; i++) {
+        const float *col = j->x + i * xs;
+        float *yi = j->y + i * ys;
+        if (!is_pointwise(s)) {
+            qs_conv_im2col(gen_col(j, t), col, s);
+            col = gen_col(j, t);
+        }
+        qs_sgemm(0, 0, s->k, p, ckk, 1.0f, j->weight, ckk, col, p, 0.0f, yi, p);
+        if (j->bias)
+            for (int ko = 0; ko < s->k; ko++)
+                add_const(yi + (size_t)ko * p, j->bias[ko], p);
+    }
+}
+
+/* dweight share of thread t (thread 0: dweight itself) += dy_i @ col_i^T;
+ * dx_i += W^T dy_i (already zeroed when not accumulating) */
+static void gen_backward(void *ctx, int t, int lo, int hi)
+{
+    const gen_job *j = ctx;
+    const qs_conv_shape *s = j->s;
+    const int ckk = s->c * s->kh * s->kw, p = s->ho * s->wo;
+    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
+    float *dw = t ? gen_dw_share(j, t) : j->dweight;
+    float *scr = gen_col(j, t);
+    const int pw = is_pointwise(s);
+    for (int i = lo; i < hi; i++) {
+        const float *dyi = j->dy + i * ys;
+        const float *col = j->x + i * xs;
+        if (!pw) {
+            qs_conv_im2col(scr, col, s);
+            col = scr;
+        }
+        /* dweight [k, ckk] += dy_n [k, p] @ col^T [p, ckk]; a share starts
+         * at its first image (beta 0) */
+        qs_sgemm(0, 1, s->k, ckk, p, 1.0f, dyi, p, col, p,
+                 t && i == lo ? 0.0f : 1.0f, dw, ckk);
+        if (!j->dx)
+            continue;
+        float *dxi = j->dx + i * xs;
+        if (pw) {
+            /* dx_n [c, hw] += weight^T [c, k] @ dy_n [k, hw] */
+            qs_sgemm(1, 0, s->c, p, s->k, 1.0f, j->weight, ckk, dyi, p, 1.0f,
+                     dxi, p);
+        } else {
+            /* col is dead once dweight has it, so dcol reuses the scratch */
+            qs_sgemm(1, 0, ckk, p, s->k, 1.0f, j->weight, ckk, dyi, p, 0.0f,
+                     scr, p);
+            qs_conv_col2im_add(dxi, scr, s);
+        }
+    }
+}
+
 /* x [n, c, h, w], weight [k, c, kh, kw], bias [k] or NULL -> y [n, k, ho, wo];
  * scratch [qs_conv2d_scratch(s)]. */
 void qs_conv2d_forward(float *y, const float *x, const float *weight,
                        const float *bias, const qs_conv_shape *s,
                        float *scratch)
 {
-    const int ckk = s->c * s->kh * s->kw;
     const int p = s->ho * s->wo;
-    const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
-    const int pw = is_pointwise(s);
+    const size_t ys = (size_t)s->k * p;
     if (qs_convk_available()) {
         qs_convk_conv(y, x, weight, s, 0, 0, scratch);
         if (bias)
@@ -199,18 +301,8 @@ void qs_conv2d_forward(float *y, const float *x, const float *weight,
                     add_const(y + i * ys + (size_t)ko * p, bias[ko], p);
         return;
     }
-    for (int i = 0; i < s->n; i++) {
-        const float *col = x + i * xs;
-        float *yi = y + i * ys;
-        if (!pw) {
-            qs_conv_im2col(scratch, col, s);
-            col = scratch;
-        }
-        qs_sgemm(0, 0, s->k, p, ckk, 1.0f, weight, ckk, col, p, 0.0f, yi, p);
-        if (bias)
-            for (int ko = 0; ko < s->k; ko++)
-                add_const(yi + (size_t)ko * p, bias[ko], p);
-    }
+    gen_job j = {y, NULL, NULL, x, NULL, weight, bias, s, scratch, 0};
+    qs_par_for(qs_par_threads(), s->n, gen_forward, &j);
 }
 
 /* dy [n, k, ho, wo], x [n, c, h, w], weight [k, c, kh, kw];
@@ -224,7 +316,6 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
     const int ckk = s->c * s->kh * s->kw;
     const int p = s->ho * s->wo;
     const size_t xs = (size_t)s->c * s->h * s->w, ys = (size_t)s->k * p;
-    const int pw = is_pointwise(s);
 
     if (dbias)
         for (int ko = 0; ko < s->k; ko++) {
@@ -258,28 +349,11 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
         return;
     }
 
-    for (int i = 0; i < s->n; i++) {
-        const float *dyi = dy + i * ys;
-        const float *col = x + i * xs;
-        if (!pw) {
-            qs_conv_im2col(scratch, col, s);
-            col = scratch;
-        }
-        /* dweight [k, ckk] += dy_n [k, p] @ col^T [p, ckk] */
-        qs_sgemm(0, 1, s->k, ckk, p, 1.0f, dyi, p, col, p, 1.0f, dweight,
-                 ckk);
-        if (!dx)
-            continue;
-        float *dxi = dx + i * xs;
-        if (pw) {
-            /* dx_n [c, hw] += weight^T [c, k] @ dy_n [k, hw] */
-            qs_sgemm(1, 0, s->c, p, s->k, 1.0f, weight, ckk, dyi, p, 1.0f,
-                     dxi, p);
-        } else {
-            /* col is dead once dweight has it, so dcol reuses the scratch */
-            qs_sgemm(1, 0, ckk, p, s->k, 1.0f, weight, ckk, dyi, p, 0.0f,
-                     scratch, p);
-            qs_conv_col2im_add(dxi, scratch, s);
-        }
-    }
+    gen_job j = {NULL, dx, dweight, x, dy, weight, NULL, s, scratch, 0};
+    j.nt = qs_par_for(qs_par_threads(), s->n, gen_backward, &j);
+    /* thread 0 added its images straight into dweight; the other shares
+     * follow in thread order, so the bits depend only on the thread count */
+    const size_t wl = (size_t)s->k * ckk;
+    for (int t = 1; t < j.nt; t++)
+        add_row_long(dweight, gen_dw_share(&j, t), wl);
 }

@@ -22,6 +22,7 @@
 #include "conv_util.h"
 #include "convk_int.h"
 #include "par.h"
+#include "simd.h"
 
 #include "gemm.h"
 
@@ -35,13 +36,7 @@
 
 int qs_convk_available(void)
 {
-    static int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        /* QSWEEP_NO_AVX512 forces the portable path (comparisons, tests) */
-        have = __builtin_cpu_supports("avx512f") && !getenv("QSWEEP_NO_AVX512");
-    }
-    return have && qs_gemm_get_backend() == QS_GEMM_BLAS;
+    return qs_simd_path() >= QS_KPATH_AVX512 && qs_gemm_get_backend() == QS_GEMM_BLAS;
 }
 
 /* ---- padded images (convk_int.h) --------------------------------------- */

@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "par.h"
+
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +51,12 @@ void qs_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 }
 
 void qs_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
+void qs_set_threads(int n)
+{
+    qs_par_set_threads(n);
+    openblas_set_num_threads(1);
+}
 
 const char *qs_blas_name(void)
 {

@@ -19,8 +19,13 @@ void qs_sgemm_naive(int trans_a, int trans_b, int m, int n, int k,
                     float alpha, const float *a, int lda, const float *b,
                     int ldb, float beta, float *c, int ldc);
 
-/* BLAS thread count (OpenBLAS threads), and what the library reports. */
+/* The job's thread count for every kernel (par.h); OpenBLAS itself is set
+ * to one thread, since the core calls it from inside its own split loops. */
+void qs_set_threads(int n);
+/* OpenBLAS's own thread count: only for timing the BLAS alone (the bench's
+ * sgemm peak); qs_set_threads puts it back to 1. */
 void qs_blas_set_threads(int n);
+/* What the library reports. */
 const char *qs_blas_name(void);   /* e.g. "OpenBLAS 0.3.21" */
 const char *qs_blas_core(void);   /* kernel set in use, e.g. "SkylakeX" */
 

@@ -9,13 +9,14 @@
 #include <stdint.h>
 #include <string.h>
 
-int openblas_get_num_threads(void);
+static int g_threads = 1;
 
-int qs_par_threads(void)
+void qs_par_set_threads(int n)
 {
-    int t = openblas_get_num_threads();
-    return t < 1 ? 1 : t > QS_PAR_MAXT ? QS_PAR_MAXT : t;
+    g_threads = n < 1 ? 1 : n > QS_PAR_MAXT ? QS_PAR_MAXT : n;
 }
+
+int qs_par_threads(void) { return g_threads; }
 
 typedef struct {
     qs_par_fn fn;

@@ -1,16 +1,20 @@
 /* Splitting a loop over a few threads, for kernels whose iterations are
  * independent (channels of BN, images of a conv): every iteration computes
  * the same thing whichever thread runs it, so results do not depend on the
- * thread count. The count follows the BLAS thread setting (the job's
- * `threads`), so one knob governs all of a step. */
+ * thread count. The count is the job's `threads`, set once by
+ * qs_set_threads (gemm.h), so one knob governs all of a step. OpenBLAS is
+ * kept single-threaded: its own threads spun beside these and, called
+ * from inside a split loop, nested under them (on an AVX2 EPYC two job
+ * threads ran slower than one, most of the time in the kernel). */
 #ifndef QS_PAR_H
 #define QS_PAR_H
 #include <stddef.h>
 
 #define QS_PAR_MAXT 4   /* most threads a loop is split over */
 
-/* Threads the kernels may use: OpenBLAS's count, 1..QS_PAR_MAXT. */
+/* Threads the kernels may use, 1..QS_PAR_MAXT (default 1). */
 int qs_par_threads(void);
+void qs_par_set_threads(int n);
 
 /* Runs fn(ctx, t, lo, hi) for t = 0 .. nt-1 over [0, n) cut into nt
  * contiguous ranges, one per thread (the caller's thread takes t = 0; t

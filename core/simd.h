@@ -1,12 +1,15 @@
-/* Run-time choice of the vector paths of elementwise kernels.
+/* Run-time choice of the kernel path: `avx512`, `avx2` or `generic`.
  *
- * The portable build targets baseline x86-64 (SSE2), where several
- * elementwise loops (PACT, BN) do not vectorise; the AVX2 / AVX-512 paths
- * are compiled with target attributes and picked here once per process.
- * Every vector path computes the same bits as its scalar twin (same
- * operations in the same order; no FMA contraction), so results do not
- * depend on the CPU. QSWEEP_NO_SIMD=1 forces the scalar paths (tests
- * compare the two). */
+ * The portable build targets baseline x86-64 (SSE2); the AVX2 / AVX-512
+ * kernels are compiled with target attributes and the path is picked here
+ * once per process: the widest the CPU has, or a narrower one forced by
+ * QSWEEP_KERNELS=avx2|generic (so every path can be run and tested on any
+ * machine that has it). The elementwise vector paths (PACT, BN, the weight
+ * quantizer) compute the same bits as their scalar twins; the conv kernels
+ * of the avx512 path sum in another order than the BLAS of the others, so a
+ * model's bits depend on the path (docs/kernels.md), and the path is
+ * recorded with every result. Other machines (aarch64) have only
+ * `generic`. */
 #ifndef QS_SIMD_H
 #define QS_SIMD_H
 
@@ -16,12 +19,32 @@
 #define QS_SIMD_X86 0
 #endif
 
-/* 1 when the CPU has AVX2 (resp. AVX-512F) and QSWEEP_NO_SIMD is unset */
+typedef enum {
+    QS_KPATH_GENERIC = 0,
+    QS_KPATH_AVX2 = 1,   /* AVX2 + FMA */
+    QS_KPATH_AVX512 = 2, /* AVX-512F */
+    QS_KPATH_COUNT
+} qs_kpath;
+
+/* The widest path this CPU runs, and the one in use (that, or narrower as
+ * QSWEEP_KERNELS or qs_simd_set_path asks). */
+qs_kpath qs_simd_best(void);
+qs_kpath qs_simd_path(void);
+const char *qs_kpath_name(qs_kpath p);
+/* "avx512" / "avx2" / "generic" -> *p; -1 for any other name. */
+int qs_kpath_parse(qs_kpath *p, const char *name);
+/* Checks QSWEEP_KERNELS (a known name this CPU runs); QS_EINVAL with a
+ * message otherwise. Commands call it first, so a typo is an error, not
+ * a silent fallback. */
+int qs_simd_check_env(void);
+/* Tests run a kernel on each path to compare them: p is capped at
+ * qs_simd_best(); QS_KPATH_COUNT restores the environment's choice. Not
+ * for use while other threads run kernels. */
+void qs_simd_set_path(qs_kpath p);
+
+/* 1 when the path in use has AVX2 (resp. AVX-512F) */
 int qs_simd_avx2(void);
 int qs_simd_avx512(void);
-/* Tests switch the vector paths off (0) and on (1) to compare them with
- * the scalar ones; not for use while other threads run kernels. */
-void qs_simd_allow(int allow);
 
 #if QS_SIMD_X86
 #include <immintrin.h>

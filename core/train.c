@@ -140,7 +140,7 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
     if (cfg->phase != QS_PHASE_FLOAT && mcfg->wbits == 32 && mcfg->abits == 32)
         return qs_err(QS_EINVAL, "phase %s needs wbits or abits below 32 ((32, 32) is the float phase)",
                       qs_phase_name(cfg->phase));
-    qs_blas_set_threads(cfg->threads);
+    qs_set_threads(cfg->threads);
     if ((rc = qs_model_build(&t->model, &t->mcfg, cfg->batch)) != QS_OK)
         return rc;
     qs_rng_seed(&t->rng, cfg->seed);
@@ -353,7 +353,7 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
     const double lip = t->cfg.phase != QS_PHASE_FLOAT ? t->cfg.lipschitz : 0.0;
     int rc;
 
-    qs_blas_set_threads(t->cfg.threads);
+    qs_set_threads(t->cfg.threads);
     if (quant && (rc = qs_trainer_prepare_quant(t)) != QS_OK)
         return rc;
     while (t->epoch_done < last) {

@@ -153,7 +153,7 @@ static void gemm_backend_switch(void)
 int main(void)
 {
     qs_rng_seed(&rng, 777);
-    qs_blas_set_threads(1);
+    qs_set_threads(1);
     fprintf(stderr, "test_gemm: %s, core %s\n", qs_blas_name(),
             qs_blas_core());
     T_RUN(gemm_plain);

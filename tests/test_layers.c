@@ -373,13 +373,13 @@ static void conv_fast_matches_reference(void)
             dx[v] = fbuf(xl);
             dw[v] = fbuf(wl);
             qs_gemm_set_backend(v ? QS_GEMM_BLAS : QS_GEMM_NAIVE);
-            qs_blas_set_threads(v == 2 ? 2 : 1);
+            qs_set_threads(v == 2 ? 2 : 1);
             fill(y[v], yl, 1e6f, 2e6f); /* forward must overwrite */
             qs_conv2d_forward(y[v], c.x, c.w, NULL, &c.s, c.scratch);
             qs_conv2d_backward(dx[v], dw[v], NULL, c.r, c.x, c.w, &c.s,
                                c.scratch, 1);
         }
-        qs_blas_set_threads(1);
+        qs_set_threads(1);
         qs_gemm_set_backend(saved);
         const float *got[3] = {y[1], dx[1], dw[1]}, *ref[3] = {y[0], dx[0],
                                                                dw[0]};
@@ -1001,7 +1001,7 @@ static void elementwise_threads_match(void)
     float *o[2][8];
     double da[2];
     for (int v = 0; v < 2; v++) {
-        qs_blas_set_threads(v ? 2 : 1);
+        qs_set_threads(v ? 2 : 1);
         for (int j = 0; j < 8; j++)
             o[v][j] = copy(x, n);
         qs_pact_forward(o[v][6], x, n, 0.6f, 2);
@@ -1013,7 +1013,7 @@ static void elementwise_threads_match(void)
         qs_add_backward(o[v][4], o[v][5], dy, 0.7f, n, 1, 1);
         qs_par_zero(o[v][5] + 3, n - 5);
     }
-    qs_blas_set_threads(1);
+    qs_set_threads(1);
     for (int j = 0; j < 8; j++)
         T_CHECK(memcmp(o[0][j], o[1][j], n * sizeof(float)) == 0,
                 "output %d differs between 1 and 2 threads", j);
@@ -1045,24 +1045,24 @@ static void dwconv_threads_match(void)
         size_t xl = xlen(&c.s), yl = ylen(&c.s), wl = (size_t)q[1] * q[4] * q[5];
         float *y[2], *dx[2], *dw[2];
         for (int v = 0; v < 2; v++) {
-            qs_blas_set_threads(v ? 2 : 1);
+            qs_set_threads(v ? 2 : 1);
             y[v] = fbuf(yl);
             dx[v] = fbuf(xl);
             dw[v] = fbuf(wl);
             qs_dwconv_forward(y[v], c.x, c.w, &c.s);
             qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
         }
-        qs_blas_set_threads(1);
+        qs_set_threads(1);
         T_CHECK(memcmp(y[0], y[1], yl * sizeof(float)) == 0 &&
                     memcmp(dx[0], dx[1], xl * sizeof(float)) == 0 &&
                     memcmp(dw[0], dw[1], wl * sizeof(float)) == 0,
                 "case %zu: outputs differ between 1 and 2 threads", t);
         /* the AVX-512 planes (3x3 stride 1 pad 1) against the SSE loops */
         float *ys = fbuf(yl), *dxs = fbuf(xl), *dws = fbuf(wl);
-        qs_simd_allow(0);
+        qs_simd_set_path(QS_KPATH_GENERIC);
         qs_dwconv_forward(ys, c.x, c.w, &c.s);
         qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s);
-        qs_simd_allow(1);
+        qs_simd_set_path(QS_KPATH_COUNT);
         const float *got[3] = {y[0], dx[0], dw[0]}, *ref[3] = {ys, dxs, dws};
         const size_t len[3] = {yl, xl, wl};
         for (int o = 0; o < 3; o++) {
@@ -1206,10 +1206,10 @@ static void test_bn_simd_matches_scalar(void)
         for (int v = 0; v < 2; v++) {
             for (int j = 0; j < 8; j++)
                 o[v][j] = fbuf(sz[j]);
-            qs_simd_allow(v);
+            qs_simd_set_path(v ? QS_KPATH_COUNT : QS_KPATH_GENERIC);
             bn_pass(o[v], x, dy, g, b, n, c, hw);
         }
-        qs_simd_allow(1);
+        qs_simd_set_path(QS_KPATH_COUNT);
         for (int j = 0; j < 8; j++)
             T_CHECK(memcmp(o[0][j], o[1][j], sz[j] * sizeof(float)) == 0,
                     "hw %d: output %d differs between the scalar and vector paths", hw, j);
@@ -1222,7 +1222,7 @@ int main(void)
     static char names[2][sizeof cases / sizeof cases[0]][96];
     const char *tag[2] = {"naive", "blas"};
     const qs_gemm_backend be[2] = {QS_GEMM_NAIVE, QS_GEMM_BLAS};
-    qs_blas_set_threads(1);   /* tiny products; keep the test deterministic */
+    qs_set_threads(1);   /* tiny products; keep the test deterministic */
     for (int b = 0; b < 2; b++) {
         qs_gemm_set_backend(be[b]);
         qs_rng_seed(&rng, 12345);

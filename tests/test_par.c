@@ -130,7 +130,7 @@ static void range_covers(void)
 
 int main(void)
 {
-    qs_blas_set_threads(2); /* qs_par_range follows the BLAS thread count */
+    qs_set_threads(2); /* qs_par_range follows the job thread count */
     T_RUN(ranges_and_slots);
     T_RUN(nested_call_runs);
     T_RUN(many_jobs);

@@ -372,7 +372,8 @@ static void test_wquant_simd_matches_scalar(void)
     w0[3] = 0.0f, w0[4] = -0.0f, w0[5] = 3.0f, w0[6] = -3.0f, w0[7] = 1e-30f;
     const size_t lens[] = {NW + 7, 15, 16, 33, 1};
     if (!qs_simd_avx512())
-        printf("    (no AVX-512 here or QSWEEP_NO_SIMD set: scalar vs scalar)\n");
+        printf("    (kernel path %s: no AVX-512 weight quantizer, scalar vs scalar)\n",
+               qs_kpath_name(qs_simd_path()));
     for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++)
         for (int bits = 2; bits <= 8; bits++) {
             float st[2] = {0.0f, 0.0f};
@@ -380,14 +381,14 @@ static void test_wquant_simd_matches_scalar(void)
             float *q[2] = {q0, q1};
             for (int v = 0; v < 2; v++) {
                 memcpy(w, w0, sizeof w);
-                qs_simd_allow(v);
+                qs_simd_set_path(v ? QS_KPATH_COUNT : QS_KPATH_GENERIC);
                 e[v][0] = qs_wquant(q[v], &st[v], w, lens[l], bits);
                 /* warm start from a nearby step, with weights on its half levels */
                 w[8 % lens[l]] = 2.5f * st[v];
                 w[9 % lens[l]] = -1.5f * st[v];
                 e[v][1] = qs_wquant(q[v], &st[v], w, lens[l], bits);
             }
-            qs_simd_allow(1);
+            qs_simd_set_path(QS_KPATH_COUNT);
             T_CHECK(memcmp(e[0], e[1], sizeof e[0]) == 0 && st[0] == st[1],
                     "len %zu bits %d: E %.17g/%.17g vs %.17g/%.17g, step %.9g vs %.9g",
                     lens[l], bits, e[0][0], e[0][1], e[1][0], e[1][1], st[0], st[1]);
@@ -433,22 +434,22 @@ static void test_pact_simd_matches_scalar(void)
     int lens[] = {N, 15, 16, 17, 1, 0, 513, 1031};
     int vec = qs_simd_avx512() && qs_simd_avx2();
     if (!vec)
-        printf("    (no AVX2/AVX-512 here or QSWEEP_NO_SIMD set: scalar vs scalar)\n");
+        printf("    (kernel path %s: scalar vs scalar)\n", qs_kpath_name(qs_simd_path()));
     for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++) {
         size_t len = (size_t)lens[l];
         for (int bits = 1; bits <= 8; bits++) {
-            qs_simd_allow(0);
+            qs_simd_set_path(QS_KPATH_GENERIC);
             qs_pact_forward(y0, x, len, a, bits);
-            qs_simd_allow(1);
+            qs_simd_set_path(QS_KPATH_COUNT);
             qs_pact_forward(y1, x, len, a, bits);
             T_CHECK(memcmp(y0, y1, len * sizeof *y0) == 0,
                     "forward len %zu bits %d: vector path differs", len, bits);
         }
         for (size_t i = 0; i < len; i++)
             dx0[i] = dx1[i] = (float)i * 0.25f;
-        qs_simd_allow(0);
+        qs_simd_set_path(QS_KPATH_GENERIC);
         double d0 = qs_pact_backward(dx0, dy, x, len, a);
-        qs_simd_allow(1);
+        qs_simd_set_path(QS_KPATH_COUNT);
         double d1 = qs_pact_backward(dx1, dy, x, len, a);
         T_CHECK(memcmp(&d0, &d1, sizeof d0) == 0, "backward len %zu: dL/da %.17g vs %.17g",
                 len, d0, d1);

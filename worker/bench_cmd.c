@@ -13,6 +13,7 @@
 #include "layers.h"
 #include "opts.h"
 #include "optim.h"
+#include "simd.h"
 
 static double now_s(void)
 {
@@ -105,7 +106,7 @@ int qs_cmd_bench(int argc, char **argv)
                             "                    [--width K] [--batch 128] [--threads 1]\n"
                             "                    [--wbits B --abits B] [--steps N] [--reps R]\n"
                             "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
-                            "peak_fraction, rss_mb, blas, blas_core; also load1 (load\n"
+                            "peak_fraction, rss_mb, blas, blas_core, kernels; also load1 (load\n"
                             "average at the start) and cpu_util (CPU seconds / (wall\n"
                             "seconds x threads) of the best rep: < 0.9 means other\n"
                             "processes took the cores). --reps R times R runs of N steps\n"
@@ -138,7 +139,7 @@ int qs_cmd_bench(int argc, char **argv)
     }
     double load = load1();
     int B = o.batch > 0 ? o.batch : 128, steps = o.steps > 0 ? o.steps : 5;
-    qs_blas_set_threads(o.threads);
+    qs_set_threads(o.threads);
     if ((rc = qs_model_build(&m, &o.model, B))) {
         fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
         return qs_exit_status(rc);
@@ -189,7 +190,10 @@ int qs_cmd_bench(int argc, char **argv)
     double ips = (double)steps * B / secs;
     qs_model_cost cost;
     qs_model_cost_get(&cost, &o.model);
+    /* the BLAS alone, on as many of its own threads as the job has */
+    qs_blas_set_threads(o.threads);
     double peak = sgemm_gflops();
+    qs_set_threads(o.threads);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char name[64];
@@ -198,11 +202,12 @@ int qs_cmd_bench(int argc, char **argv)
     printf("{\"model\":\"%s\",\"params\":%ld,\"batch\":%d,\"threads\":%d,\"wbits\":%d,"
            "\"abits\":%d,\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
            "\"gflop_s\":%.1f,\"sgemm_gflop_s\":%.1f,\"peak_fraction\":%.3f,\"rss_mb\":%ld,"
-           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"reps\":%d,"
+           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"kernels\":\"%s\",\"reps\":%d,"
            "\"load1\":%.2f,\"cpu_util\":%.2f}\n",
            name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits, steps, ips,
            cost.train_flop / 1e9, gfs, peak, peak > 0 ? gfs / peak : 0.0, ru.ru_maxrss / 1024,
-           qs_blas_name(), qs_blas_core(), qs_blas_autofix_note(), reps, load,
+           qs_blas_name(), qs_blas_core(), qs_blas_autofix_note(),
+           qs_kpath_name(qs_simd_path()), reps, load,
            secs > 0 ? cpu / (secs * (o.threads > 0 ? o.threads : 1)) : 0.0);
     rc = QS_OK;
 cleanup:

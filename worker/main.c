@@ -4,6 +4,9 @@
 
 #include "blas_fix.h"
 #include "cmd.h"
+#include "err.h"
+#include "gemm.h"
+#include "simd.h"
 
 static void usage(FILE *f)
 {
@@ -19,7 +22,20 @@ static void usage(FILE *f)
             "  serve [--db F] [--port 8080] [--bind 127.0.0.1]   the dashboard\n"
             "  report table5|table4|best|pivot [--db F] [--format text|markdown|csv]\n"
             "  export --from CK --out FILE   integer weight codes and scales\n"
+            "  version  version, BLAS core and kernel paths of this machine\n"
             "run 'qsweep COMMAND --help' for a command's options\n");
+}
+
+/* Key: value lines; `kernels_supported` lists every path this CPU runs,
+ * widest first (the test runner repeats the numerical tests on each). */
+static int print_version(void)
+{
+    printf("qsweep: %s\nblas: %s\nblas_core: %s\nkernels: %s\nkernels_supported:",
+           QS_VERSION, qs_blas_name(), qs_blas_core(), qs_kpath_name(qs_simd_path()));
+    for (int p = qs_simd_best(); p >= 0; p--)
+        printf(" %s", qs_kpath_name((qs_kpath)p));
+    printf("\n");
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -30,6 +46,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (qs_simd_check_env() != QS_OK) {
+        fprintf(stderr, "qsweep: %s\n", qs_errmsg());
+        return 2;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return print_version();
     if (strcmp(cmd, "train") == 0)
         return qs_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

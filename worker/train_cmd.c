@@ -7,7 +7,9 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "gemm.h"
 #include "opts.h"
+#include "simd.h"
 #include "train.h"
 
 int qs_exit_status(int rc)
@@ -171,9 +173,10 @@ int qs_cmd_train(int argc, char **argv)
     if ((rc = qs_model_cost_get(&ctx.cost, &t.mcfg)))
         goto done;
     fprintf(stderr, "qsweep train: %s, %ld params, %s phase, %d epochs, batch %d, %d thread(s), "
-            "%d train / %d test examples%s\n", ctx.model, t.model.nparam - t.model.nalpha,
-            qs_phase_name(t.cfg.phase), t.cfg.epochs, t.cfg.batch, t.cfg.threads, train.n, test.n,
-            t.epoch_done ? " (resumed)" : "");
+            "%d train / %d test examples%s; kernels %s, BLAS %s %s\n", ctx.model,
+            t.model.nparam - t.model.nalpha, qs_phase_name(t.cfg.phase), t.cfg.epochs,
+            t.cfg.batch, t.cfg.threads, train.n, test.n, t.epoch_done ? " (resumed)" : "",
+            qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core());
     rc = qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
     if (rc == QS_OK && ctx.save_rc)
         rc = ctx.save_rc;
