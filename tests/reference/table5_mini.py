@@ -1,5 +1,6 @@
-"""PyTorch reference for one ResNet row of sweeps/table5-mini.json (basic or
-preact block), independent of the C code: the model and protocol qsweep runs.
+"""PyTorch reference for one ResNet row of sweeps/table5-mini.json or
+sweeps/table5-small.json (basic or preact block), independent of the C code:
+the model and protocol qsweep runs.
 
 Data: the first 2000 CIFAR-10 training images (data_batch_1 first) and the
 first 1000 test images, per-channel mean/std normalisation, crop (4-pixel
@@ -15,6 +16,15 @@ Batch 128, last partial batch dropped; accuracy = final-epoch test accuracy.
   OMP_NUM_THREADS=1 /usr/bin/python3 tests/reference/table5_mini.py \\
       --block basic --depth 20 --width 7 --seeds 1 2 \\
       --qsweep-db out/table5-mini.db --out out/crosscheck/resnet-basic-20-7.json
+
+--protocol table5-small switches to that sweep's protocol: all 50,000
+training and 10,000 test images, float 10 epochs and retrain 2 epochs, both
+cosine to 0 per iteration (other settings as above; the alpha calibration
+uses a fixed-seed sample of 2,000 training images, as qsweep does), e.g.
+
+  OMP_NUM_THREADS=1 /usr/bin/python3 tests/reference/table5_mini.py \\
+      --protocol table5-small --block basic --depth 20 --width 10 \\
+      --variants W2A2 --seeds 1 2 --qsweep-db /path/table5-small.db
 """
 import argparse
 import functools
@@ -40,23 +50,24 @@ def run_seed(args, seed, data):
     net = functools.partial(QResNet, args.depth, args.width, in_channels=3, block=args.block)
     torch.manual_seed(seed)
     base = net()
+    cosine = args.protocol == "table5-small"
     train(base, data, args.float_epochs, 0.1, 5e-4, torch.Generator().manual_seed(seed),
-          milestones=(0.5, 0.75), prep=PREP)
+          milestones=None if cosine else (0.5, 0.75), prep=PREP)
     acc = {"float": common.evaluate(base, xte, yte, prep=PREP)}
     for name in args.variants:
         wb, ab = SETTINGS[name]
         q = net(wbits=wb, abits=ab)
         q.load_state_dict(base.state_dict(), strict=False)
         if ab < 32:
-            calibrate(q, xtr, n=args.train_limit, prep=PREP, cap=args.calib_cap)
+            calibrate(q, xtr, n=min(len(xtr), 2000), prep=PREP, cap=args.calib_cap)
         acc[name + "_start"] = common.evaluate(q, xte, yte, prep=PREP)
         train(q, data, args.retrain_epochs, 0.01, 0.0, torch.Generator().manual_seed(seed + 1000),
-              milestones=(0.5, 0.8), prep=PREP)
+              milestones=None if cosine else (0.5, 0.8), prep=PREP)
         acc[name] = common.evaluate(q, xte, yte, prep=PREP)
     return acc
 
 
-def qsweep_numbers(db, model, sweep="table5-mini"):
+def qsweep_numbers(db, model, sweep):
     """{variant: {seed: test_acc}} of qsweep's runs of this model."""
     out = {}
     with sqlite3.connect(db) as con:
@@ -76,6 +87,7 @@ def stats(by_seed):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--protocol", default="table5-mini", choices=["table5-mini", "table5-small"])
     p.add_argument("--block", default="basic", choices=["basic", "preact"])
     p.add_argument("--depth", type=int, default=20)
     p.add_argument("--width", type=int, default=7)
@@ -91,6 +103,9 @@ def main():
     p.add_argument("--qsweep-db", default=None, help="add qsweep's numbers from this sweep db")
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args()
+    if args.protocol == "table5-small":
+        args.train_limit, args.test_limit = 0, 0
+        args.float_epochs, args.retrain_epochs = 10, 2
     common.set_threads(args.threads)
     data = common.cifar10(args.train_limit, args.test_limit)
     model = f"resnet-{args.block}-{args.depth}-{args.width}"
@@ -99,14 +114,14 @@ def main():
         res[str(s)] = run_seed(args, s, data)
         print(f"{model} seed {s}: " + " ".join(f"{k} {v:.1f}" for k, v in res[str(s)].items()) +
               f" ({time.time() - t0:.0f}s)", file=sys.stderr)
-    report = {"model": model, "data": "cifar10", "torch": torch.__version__,
+    report = {"model": model, "protocol": args.protocol, "data": "cifar10", "torch": torch.__version__,
               "train_limit": args.train_limit, "test_limit": args.test_limit,
               "float_epochs": args.float_epochs, "retrain_epochs": args.retrain_epochs,
               "threads": args.threads, "calib_cap": args.calib_cap, "seconds": round(time.time() - t0, 1),
               "per_seed": {s: {k: round(v, 2) for k, v in r.items()} for s, r in res.items()},
               "torch_acc": {k: stats({s: r[k] for s, r in res.items()}) for k in res[str(args.seeds[0])]}}
     if args.qsweep_db:
-        q = qsweep_numbers(args.qsweep_db, model)
+        q = qsweep_numbers(args.qsweep_db, model, args.protocol)
         report["qsweep"] = {k: dict(v, **stats(v)) for k, v in q.items()}
         report["diff_mean"] = {k: round(report["torch_acc"][k]["mean"] - report["qsweep"][k]["mean"], 2)
                                for k in q if k in report["torch_acc"]}
