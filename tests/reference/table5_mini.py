@@ -18,7 +18,7 @@ Batch 128, last partial batch dropped; accuracy = final-epoch test accuracy.
       --qsweep-db out/table5-mini.db --out out/crosscheck/resnet-basic-20-7.json
 
 --protocol table5-small switches to that sweep's protocol: all 50,000
-training and 10,000 test images, float 10 epochs and retrain 2 epochs, both
+training and 10,000 test images, float 15 epochs and retrain 2 epochs, both
 cosine to 0 per iteration (other settings as above; the alpha calibration
 uses a fixed-seed sample of 2,000 training images, as qsweep does), e.g.
 
@@ -105,7 +105,7 @@ def main():
     args = p.parse_args()
     if args.protocol == "table5-small":
         args.train_limit, args.test_limit = 0, 0
-        args.float_epochs, args.retrain_epochs = 10, 2
+        args.float_epochs, args.retrain_epochs = 15, 2
     common.set_threads(args.threads)
     data = common.cifar10(args.train_limit, args.test_limit)
     model = f"resnet-{args.block}-{args.depth}-{args.width}"
