@@ -777,8 +777,8 @@ static void hostile_requests(void)
         {"backslash", "GET /\\..\\..\\etc\\passwd HTTP/1.0\r\n\r\n", 0, 400},
         {"overlong-utf8", "GET /%c0%ae%c0%ae/etc/passwd HTTP/1.0\r\n\r\n", 0, 400},
         {"nul-in-path", "GET /app.js%00.png HTTP/1.0\r\n\r\n", 0, 400},
-        /* libmicrohttpd ends the path at a raw NUL: what comes before it
-         * is what gets checked and looked up. */
+        /* A raw NUL is refused wherever it is (tests/test_http_guard.c
+         * has more). */
         {"raw-nul", "GET /..\0/index.html HTTP/1.0\r\n\r\n", 32, 400},
         {"dot-file", "GET /.git HTTP/1.0\r\n\r\n", 0, 404},
         {"subdir", "GET /static/../index.html HTTP/1.0\r\n\r\n", 0, 400},
