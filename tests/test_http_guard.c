@@ -127,6 +127,10 @@ static void symlink_out_of_web(void)
     T_CHECK(st == 200 && same, "/in.html (-> index.html) -> %d", st);
 }
 
+/* A request with NULs in it: the literal and its length without the
+ * terminating NUL. */
+#define RAW(lit) lit, sizeof lit - 1
+
 static void raw_nul_and_control(void)
 {
     static const struct {
@@ -134,21 +138,21 @@ static void raw_nul_and_control(void)
         size_t len;
         int api;
     } cases[] = {
-        {"nul-in-file-path", "GET /index.html\0x HTTP/1.0\r\n\r\n", 32, 0},
-        {"nul-in-api-path", "GET /api/sweeps\0x HTTP/1.0\r\n\r\n", 32, 1},
-        {"nul-in-query", "GET /api/sweeps?sweep=live\0x HTTP/1.0\r\n\r\n", 43, 1},
-        {"nul-at-end", "GET /api/sweeps\0 HTTP/1.0\r\n\r\n", 31, 1},
-        {"ctl-in-query", "GET /api/sweeps?sweep=li\x01ve HTTP/1.0\r\n\r\n", 0, 1},
-        {"esc-in-path", "GET /index.html\x1b HTTP/1.0\r\n\r\n", 0, 0},
-        {"del-in-api-path", "GET /api/sweeps\x7f HTTP/1.0\r\n\r\n", 0, 1},
-        {"tab-in-query", "GET /api/runs?sweep=a\tb HTTP/1.0\r\n\r\n", 0, 1},
-        {"encoded-ctl-in-path", "GET /a%01.txt HTTP/1.0\r\n\r\n", 0, 0},
-        {"encoded-ctl-in-name", "GET /api/runs?sw%0aeep=x HTTP/1.0\r\n\r\n", 0, 1},
+        {"nul-in-file-path", RAW("GET /index.html\0x HTTP/1.0\r\n\r\n"), 0},
+        {"nul-in-api-path", RAW("GET /api/sweeps\0x HTTP/1.0\r\n\r\n"), 1},
+        {"nul-in-query", RAW("GET /api/sweeps?sweep=live\0x HTTP/1.0\r\n\r\n"), 1},
+        {"nul-at-end", RAW("GET /api/sweeps\0 HTTP/1.0\r\n\r\n"), 1},
+        {"ctl-in-query", RAW("GET /api/sweeps?sweep=li\x01ve HTTP/1.0\r\n\r\n"), 1},
+        {"esc-in-path", RAW("GET /index.html\x1b HTTP/1.0\r\n\r\n"), 0},
+        {"del-in-api-path", RAW("GET /api/sweeps\x7f HTTP/1.0\r\n\r\n"), 1},
+        {"tab-in-query", RAW("GET /api/runs?sweep=a\tb HTTP/1.0\r\n\r\n"), 1},
+        {"encoded-ctl-in-path", RAW("GET /a%01.txt HTTP/1.0\r\n\r\n"), 0},
+        {"encoded-ctl-in-name", RAW("GET /api/runs?sw%0aeep=x HTTP/1.0\r\n\r\n"), 1},
     };
     g_recv_timeout = 5;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         resp r;
-        request(cases[i].req, cases[i].len ? cases[i].len : strlen(cases[i].req), &r);
+        request(cases[i].req, cases[i].len, &r);
         int st = r.status, js = json_error(&r);
         resp_free(&r);
         T_CHECK(st == 400, "%s: status %d, want 400", cases[i].name, st);
