@@ -22,7 +22,8 @@ static int g_port;
 
 /* ------------------------------------------------------------ helpers */
 
-/* `qsweep serve --db db --port 0 [--web web]`; its URL's port. */
+/* `qsweep serve --db db --port 0 [--web web]`; its URL's port. On failure
+ * nothing is left running. */
 static int start_server(const char *db, const char *web, pid_t *pid, int *port)
 {
     char *args[] = {g_bin, "serve", "--db", (char *)db, "--port", "0",
@@ -39,6 +40,9 @@ static int start_server(const char *db, const char *web, pid_t *pid, int *port)
     close(p.err_fd);
     if (sscanf(out, "qsweep serve: http://127.0.0.1:%d/", port) != 1) {
         printf("# server said: %s\n", out);
+        kill(p.pid, SIGKILL); /* a failed case leaves no server behind */
+        waitpid(p.pid, NULL, 0);
+        *pid = -1;
         return -1;
     }
     return 0;
@@ -323,7 +327,8 @@ static int sha256_of(const char *path, char *out, size_t cap)
 /* A writer killed (-9) after committing, its rows only in the WAL: the
  * server must serve them, and leave the file as it was (size, sha256 and
  * mtime), even when it stops. Before, its read-write connections folded
- * the WAL into the file on exit. */
+ * the WAL into the file on exit. Then a new writer commits while the
+ * server reads. */
 static void killed_writer_db_untouched(void)
 {
     char path[400], wal[420], err[256];
@@ -376,6 +381,27 @@ static void killed_writer_db_untouched(void)
             "mtime changed");
     T_CHECK(stat(wal, &wal_after) == 0 && wal_after.st_size == wal_before.st_size,
             "the WAL was checkpointed or truncated");
+
+    /* A new sweep then writes into the WAL the dead one left, while the
+     * server reads: its commit shows up in the next answer. */
+    T_CHECK(start_server(path, NULL, &pid, &port) == 0, "the server did not start again");
+    sqlite3 *wdb = NULL;
+    int wrc = sqlite3_open_v2(path, &wdb, SQLITE_OPEN_READWRITE, NULL);
+    if (wrc == SQLITE_OK)
+        wrc = sqlite3_exec(wdb, "INSERT INTO sweeps(name, grid, grid_path, host, version, ranks, started)"
+                                " VALUES('after-kill', '{}', 'sweeps/after-kill.json', 'node9', 'v', 1, 2)",
+                           NULL, NULL, NULL);
+    get_port(port, "/api/sweeps?sweep=after-kill", &r);
+    j = r.body ? cJSON_Parse(r.body) : NULL;
+    st = r.status;
+    seen = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sweeps")) == 1;
+    cJSON_Delete(j);
+    resp_free(&r);
+    sqlite3_close(wdb);
+    ex = stop_server(&pid);
+    T_CHECK(wrc == SQLITE_OK, "the second writer failed: %d", wrc);
+    T_CHECK(st == 200 && seen, "a commit made while serving was not served (status %d)", st);
+    T_CHECK(ex == 0, "exit status %d after SIGTERM", ex);
 }
 
 /* ------------------------------------------------------------ main */
@@ -434,7 +460,6 @@ int main(void)
     }
     if (start_server(g_db, g_web, &g_pid, &g_port) != 0) {
         printf("FAIL setup: the server did not start\n");
-        stop_server(&g_pid);
         return 1;
     }
     T_RUN(symlink_out_of_web);
