@@ -4,7 +4,9 @@
 # (tests/gen_db.h with sql/indexes.sql), `qsweep serve` on 127.0.0.1, and
 # Debian's wrk (or ab from apache2-utils) against the sweep overview, the
 # per-epoch curves of one phase and the runs list. Bounded: each run lasts
-# DURATION seconds with CONNS connections, on loopback only.
+# DURATION seconds with CONNS connections, on loopback only. The server
+# takes at most 32 connections from one address (docs/api.md): CONNS above
+# that measures refusals, not answers.
 #
 #   bash bench/http_bench.sh            # DURATION=10 CONNS=8 THREADS=2
 #   PHASES=10000 EPOCH_ROWS=2000000 DB=build/bench/http.db bash bench/http_bench.sh

@@ -19,24 +19,23 @@ struct qs_dbpool {
     unsigned long gen;
 };
 
-/* A serving connection. The file was identified over a read-only
- * connection first (qs_db_open), so a foreign file is never opened for
- * writing. Serving connections are opened READWRITE (without CREATE) and
- * made query_only, because an SQLITE_OPEN_READONLY connection to a WAL
- * database whose -wal/-shm files do not exist yet (no sweep running when
- * the dashboard starts) keeps a private WAL index: once a sweep starts
- * writing and checkpointing, such a connection reads torn pages and
- * reports "database disk image is malformed" until it is reopened (seen
- * with tests/tool_gen_db --advance against a running server). A read-write
- * connection takes part in the -shm locking like any reader; query_only
- * makes SQLite refuse every write through it. On a write-protected file
- * SQLite opens it read-only by itself. */
+/* A serving connection: SQLITE_OPEN_READONLY, so nothing this process does
+ * can write the main file, and closing the last connection never
+ * checkpoints the WAL into it (read-write ones did: a database left by
+ * kill -9 of its writer grew by the WAL's pages when the dashboard
+ * stopped). SQLite's rules for read-only WAL readers (3.22+) still let it
+ * see every committed row, the WAL's included, and take part in the
+ * writer's -shm locking: the -shm file is opened read-write when the
+ * directory allows, and created with an empty -wal when missing; where
+ * neither can be done the open fails with SQLite's message (docs/api.md).
+ * The file was identified over a read-only connection first (qs_db_open). */
 static int open_serving(sqlite3 **out, const char *path)
 {
     sqlite3 *h = NULL;
     int rc = QS_OK;
-    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        rc = qs_err(QS_EIO, "%s: cannot open: %s", path, h ? sqlite3_errmsg(h) : "out of memory");
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = qs_err(QS_EIO, "%s: cannot open read-only: %s", path,
+                    h ? sqlite3_errmsg(h) : "out of memory");
         goto cleanup;
     }
     sqlite3_busy_timeout(h, 5000);
@@ -44,9 +43,9 @@ static int open_serving(sqlite3 **out, const char *path)
     /* Reads through a memory map share the OS page cache between the
      * connections instead of copying pages into each one's cache; a
      * modest private cache still keeps the hot index pages. */
-    if (sqlite3_exec(h, "PRAGMA query_only = 1; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384",
-                     NULL, NULL, &msg) != SQLITE_OK) {
-        rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : "cannot set query_only");
+    if (sqlite3_exec(h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384", NULL, NULL,
+                     &msg) != SQLITE_OK) {
+        rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : "cannot set the page cache");
         sqlite3_free(msg);
         goto cleanup;
     }

@@ -1,8 +1,8 @@
 /* Read-only access to the results database for the dashboard: the file is
  * checked with qs_db_open(readonly) (db.h: it must be a qsweep database of
  * our schema version; it is never created), then served through a pool of
- * query_only connections, one per server thread, so requests never share
- * one. */
+ * SQLITE_OPEN_READONLY connections, one per server thread, so requests
+ * never share one and the file is never written. */
 #ifndef QS_API_DB_H
 #define QS_API_DB_H
 

@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "api.h"
 #include "err.h"
+#include "http_req.h"
 #include "http_static.h"
 
 struct qs_http {
@@ -21,50 +23,41 @@ struct qs_http {
     int port;
 };
 
-/* Per request, created by the URI callback from the raw request target
- * (before libmicrohttpd decodes it: %2e%2e and %2f are still visible). */
+/* Per request, created by the URI callback from the raw request target,
+ * before libmicrohttpd decodes it in place (%2e%2e and %2f still visible). */
 typedef struct {
-    size_t uri_len;
-    int bad_path;
+    const char *raw; /* where the target starts in libmicrohttpd's buffer */
+    size_t raw_len;  /* its strlen: shorter than the target when that holds a NUL */
+    char target[QS_HTTP_MAX_URI + 2]; /* the first bytes, enough to see it is too long */
     int answered;
 } req_state;
-
-/* The raw path (up to '?') is refused when it holds anything a real page
- * never sends: dot segments, encoded dots, slashes, backslashes or NULs,
- * raw backslashes or control bytes, or no leading slash at all. */
-static int raw_path_bad(const char *uri)
-{
-    if (uri[0] != '/')
-        return 1;
-    size_t n = strcspn(uri, "?#");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)uri[i];
-        if (c < 0x20 || c == 0x7F || c == '\\')
-            return 1;
-        if (c == '%') {
-            if (i + 2 >= n) /* a truncated escape */
-                return 1;
-            const char *e = uri + i + 1;
-            if (!strncasecmp(e, "2e", 2) || !strncasecmp(e, "2f", 2) || !strncasecmp(e, "5c", 2) ||
-                !strncmp(e, "00", 2) || !strncasecmp(e, "c0", 2) || !strncasecmp(e, "c1", 2))
-                return 1;
-        }
-        if (c == '.' && i > 0 && uri[i - 1] == '/' && i + 1 < n && uri[i + 1] == '.')
-            return 1;
-    }
-    return 0;
-}
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 {
     (void)cls;
     (void)c;
-    req_state *s = calloc(1, sizeof *s);
+    req_state *s = malloc(sizeof *s);
     if (!s)
         return NULL; /* the handler answers 503 */
-    s->uri_len = strlen(uri);
-    s->bad_path = raw_path_bad(uri);
+    s->raw = uri;
+    s->raw_len = strlen(uri);
+    size_t n = s->raw_len < sizeof s->target ? s->raw_len : sizeof s->target;
+    memcpy(s->target, uri, n);
+    s->answered = 0;
     return s;
+}
+
+/* The request target's real length. libmicrohttpd hands the URI callback a
+ * C string, cut at a raw NUL, and the handler the version, which follows
+ * the target after one space in the same buffer (request line "METHOD SP
+ * target SP version"): the distance tells. -1 when the version is not
+ * there (no request line of that shape). */
+static long target_len(const req_state *s, const char *version)
+{
+    uintptr_t t = (uintptr_t)s->raw, v = (uintptr_t)version;
+    if (v <= t || v - t > QS_HTTP_MEMORY_LIMIT)
+        return -1;
+    return (long)(v - t - 1);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -118,33 +111,20 @@ static enum MHD_Result queue(struct MHD_Connection *c, qs_resp *resp, int is_api
                                 "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
     if (status == 405)
         MHD_add_response_header(r, "Allow", "GET, HEAD");
+    /* After a refusal the connection's next bytes may be a body we did not
+     * read (or a smuggled request): never parse them as a request. */
+    if (status >= 400)
+        MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-typedef struct {
-    qs_params *p;
-    int overflow, bad;
-} param_ctx;
-
-static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                                size_t key_size, const char *value, size_t value_size)
+static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
-    param_ctx *ctx = cls;
-    if (!key || strlen(key) != key_size || key_size == 0 || key_size > 64) {
-        ctx->bad = 1;
-        return MHD_NO;
-    }
-    if (ctx->p->n >= QS_API_MAX_PARAMS) {
-        ctx->overflow = 1;
-        return MHD_NO;
-    }
-    qs_param *q = &ctx->p->v[ctx->p->n++];
-    q->key = key;
-    q->val = value ? value : "";
-    q->len = value ? value_size : 0;
+    qs_http_header(cls, key, key_size, value, value_size);
     return MHD_YES;
 }
 
@@ -156,7 +136,7 @@ static int host_ok(const qs_http *h, struct MHD_Connection *c)
         return 1;
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!host)
-        return 1; /* HTTP/1.0 without Host */
+        return 1; /* HTTP/1.0 without Host (HTTP/1.1 needs one: qs_http_check_headers) */
     char name[300];
     size_t n = strlen(host);
     if (n >= sizeof name)
@@ -231,6 +211,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                size_t *upload_data_size, void **req_cls)
 {
     (void)upload_data;
+    (void)url; /* libmicrohttpd's decoding; qs_http_parse_target decodes the raw target */
     qs_http *h = cls;
     req_state *s = *req_cls;
     if (s && s->answered) {
@@ -242,17 +223,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     qs_resp resp;
     qs_resp_init(&resp);
     int is_api = 1, is_head = !strcmp(method, "HEAD");
+    int http11 = !strcmp(version, MHD_HTTP_VERSION_1_1);
+    qs_http_headers hs = {0};
+    qs_http_target *t = NULL;
     const char *cl;
+    long tlen = s ? target_len(s, version) : -1;
     enum MHD_Result ret;
 
     if (!s) {
         qs_resp_error(&resp, 503, NULL, "server out of memory");
-    } else if (s->uri_len > QS_HTTP_MAX_URI) {
-        qs_resp_error(&resp, 414, NULL, "URL longer than %d bytes", QS_HTTP_MAX_URI);
-    } else if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
-        /* HTTP/0.9 or a request line libmicrohttpd had to guess at (a NUL
-         * in it, for one). */
+    } else if ((!http11 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) || tlen < 0) {
         qs_resp_error(&resp, 400, NULL, "malformed request line");
+    } else if ((size_t)tlen != s->raw_len) {
+        qs_resp_error(&resp, 400, NULL, "a NUL byte in the request target");
+    } else if (MHD_get_connection_values_n(c, MHD_HEADER_KIND, header_cb, &hs) < 0 ||
+               qs_http_check_headers(&hs, http11, &resp)) {
+        /* resp holds the error (431, 400) */
     } else if (strcmp(method, "GET") != 0 && !is_head) {
         qs_resp_error(&resp, 405, NULL, "method not allowed: this server only reads (GET, HEAD)");
     } else if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") ||
@@ -262,30 +248,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         qs_resp_error(&resp, 400, NULL, "a GET request carries no body");
     } else if (!host_ok(h, c)) {
         qs_resp_error(&resp, 403, NULL, "Host header does not name this machine");
-    } else if (s->bad_path || strstr(url, "..") || strchr(url, '\\')) {
-        qs_resp_error(&resp, 400, NULL, "bad path: dot segments and encoded separators are refused");
-    } else if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api")) {
-        const qs_api_route *route = qs_api_find(url);
-        if (!route) {
-            qs_resp_error(&resp, 404, NULL, "no such API endpoint: %s (see docs/api.md)", url);
-        } else {
-            qs_params params = {.n = 0};
-            param_ctx pc = {&params, 0, 0};
-            MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_cb, &pc);
-            if (pc.bad) {
-                qs_resp_error(&resp, 400, NULL, "malformed query parameter name");
-            } else if (pc.overflow) {
-                qs_resp_error(&resp, 400, NULL, "more than %d query parameters", QS_API_MAX_PARAMS);
-            } else {
-                api_answer(h, route, url, &params, &resp);
-            }
-        }
+    } else if (!(t = malloc(sizeof *t))) {
+        qs_resp_error(&resp, 503, NULL, "server out of memory");
+    } else if (qs_http_parse_target(t, s->target, s->raw_len < sizeof s->target ? s->raw_len
+                                                                                : sizeof s->target,
+                                    &resp)) {
+        /* resp holds the error (400, 404, 414) */
+    } else if (t->route) {
+        api_answer(h, t->route, t->path, &t->params, &resp);
     } else {
         is_api = 0;
-        qs_static_get(h->cfg.webdir, h->cfg.chartjs, url, &resp);
+        qs_static_get(h->cfg.webdir, h->cfg.chartjs, t->path, &resp);
         if (resp.status == 404)
             is_api = 1;
     }
+    free(t);
     ret = queue(c, &resp, is_api, is_head);
     qs_resp_free(&resp);
     return ret;
@@ -333,12 +310,18 @@ int qs_http_start(qs_http **out, const qs_http_cfg *cfg)
         /* Request line and headers must fit in this: larger ones are
          * refused by libmicrohttpd (414 / 431) before any handler runs. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QS_HTTP_MEMORY_LIMIT,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-        /* Strict parsing: malformed request lines and headers are refused
-         * by libmicrohttpd instead of being guessed at. */
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)QS_HTTP_MAX_CONNECTIONS,
+        /* One address cannot take every slot: the rest stay free for
+         * others while it holds its share (docs/api.md). */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)QS_HTTP_MAX_PER_IP,
+        /* Level 0, not 1: at 1 libmicrohttpd itself refuses an HTTP/1.1
+         * request without Host, with an HTML body (and 0.9.75 sends that
+         * answer's status line twice); at 0 the request reaches
+         * qs_http_check_headers, which refuses it, and header names with
+         * spaces, in JSON. */
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
         /* Idle or trickling clients are dropped instead of holding a slot. */
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)QS_HTTP_IDLE_S,
         MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
         MHD_OPTION_END);

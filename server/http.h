@@ -1,16 +1,26 @@
 /* The dashboard's HTTP server on libmicrohttpd: a thread per connection,
  * each request answered from the JSON API (api.h, through the response
- * cache of http_cache.h) or the static files (http_static.h). Hostile input is refused before it reaches either:
- * over-long URLs and headers, path traversal in any encoding, methods other
- * than GET and HEAD, and (when bound to loopback) foreign Host headers. */
+ * cache of http_cache.h) or the static files (http_static.h). Hostile
+ * input is refused before it reaches either, in JSON (http_req.h): NUL and
+ * control bytes, over-long URLs and headers, path traversal in any
+ * encoding, methods other than GET and HEAD, and (when bound to loopback)
+ * foreign Host headers. Slow clients are bounded per address and by an
+ * idle timeout. */
 #ifndef QS_HTTP_H
 #define QS_HTTP_H
 
 #include "api_db.h"
 #include "http_cache.h"
+#include "http_req.h"
 
-#define QS_HTTP_MAX_URI 4096            /* bytes of the request target */
-#define QS_HTTP_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
+/* Per connection, libmicrohttpd's buffer for the request line and headers:
+ * well above QS_HTTP_MAX_URI + QS_HTTP_MAX_HEADERS, so that requests over
+ * those limits are still read whole and refused in JSON; only requests
+ * over this one get libmicrohttpd's own answer (docs/api.md). */
+#define QS_HTTP_MEMORY_LIMIT (64 * 1024)
+#define QS_HTTP_MAX_CONNECTIONS 256 /* a thread each */
+#define QS_HTTP_MAX_PER_IP 32       /* of them from one client address */
+#define QS_HTTP_IDLE_S 10           /* seconds a connection may send nothing */
 
 typedef struct {
     const char *bind; /* IPv4 or IPv6 literal */

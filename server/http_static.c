@@ -44,10 +44,9 @@ int qs_static_find_webdir(const char *flag, char *out, size_t n)
                 return QS_OK;
         }
     }
-    if (has_index("/usr/share/qsweep/web")) {
-        snprintf(out, n, "/usr/share/qsweep/web");
+    /* Resolved like the others: qs_static_get compares files against it. */
+    if (has_index("/usr/share/qsweep/web") && realpath("/usr/share/qsweep/web", out) && strlen(out) < n)
         return QS_OK;
-    }
     return qs_err(QS_EIO, "no web directory with index.html found next to the binary (../web) or "
                           "in /usr/share/qsweep/web; give one with --web DIR");
 }
@@ -108,9 +107,11 @@ static int safe_name(const char *s)
     return strstr(s, "..") == NULL;
 }
 
-static int read_file(const char *path, qs_resp *resp)
+/* flags: O_NOFOLLOW for a web file, whose path is already resolved (so a
+ * symlink swapped in after the check is not followed either). */
+static int read_file(const char *path, int flags, qs_resp *resp)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     int rc = QS_OK;
     struct stat sb;
     if (fd < 0)
@@ -133,10 +134,25 @@ cleanup:
     return rc;
 }
 
+/* out: the file name resolved, when it is inside webdir (itself a
+ * resolved path): a symlink in the web directory may point at another of
+ * its files, never out of it. */
+static int resolve_inside(const char *webdir, const char *name, char *out)
+{
+    char file[PATH_MAX];
+    size_t n = strlen(webdir);
+    if (snprintf(file, sizeof file, "%s/%s", webdir, name) >= (int)sizeof file || !realpath(file, out))
+        return QS_EIO;
+    if (strncmp(out, webdir, n) != 0 || out[n] != '/' || strchr(out + n + 1, '/'))
+        return QS_EIO;
+    return QS_OK;
+}
+
 int qs_static_get(const char *webdir, const char *chartjs, const char *path, qs_resp *resp)
 {
     char file[PATH_MAX];
     const char *name;
+    int flags = 0;
     if (!strcmp(path, "/static/chart.js")) {
         if (!chartjs || !chartjs[0]) {
             qs_resp_error(resp, 404, NULL,
@@ -147,13 +163,13 @@ int qs_static_get(const char *webdir, const char *chartjs, const char *path, qs_
         name = "chart.js";
     } else {
         name = !strcmp(path, "/") ? "index.html" : path + 1;
-        if (!safe_name(name) || !mime(name) ||
-            snprintf(file, sizeof file, "%s/%s", webdir, name) >= (int)sizeof file) {
+        if (!safe_name(name) || !mime(name) || resolve_inside(webdir, name, file) != QS_OK) {
             qs_resp_error(resp, 404, NULL, "not found");
             return QS_OK;
         }
+        flags = O_NOFOLLOW;
     }
-    if (read_file(file, resp) != QS_OK) {
+    if (read_file(file, flags, resp) != QS_OK) {
         qs_resp_error(resp, 404, NULL, "not found");
         return QS_OK;
     }
