@@ -171,8 +171,18 @@ static void verdicts_on_known_db(void)
             "claim 2b [%.5f, %.5f] df %.5f", w->lo, w->hi, w->df);
     T_CHECK(c[1].cmp[0].w.v == QS_V_HOLDS && c[1].v == QS_V_CONTRA, "claim 2 verdicts");
 
-    /* Claim 3: per-seed drops preact-32 {4.2, 3.9, 4.6} vs basic-32
-     * {5.0, 5.2, 5.1}: diff -0.86667; depthwise-29 pairs one seed only. */
+    /* Claim 3: per-seed drops (float - W2A2 of the same seed) preact-32
+     * {90.2-86.0, 90.4-86.5, 90.9-86.3} = {4.2, 3.9, 4.6} vs basic-32
+     * {5.0, 5.2, 5.1}: mean 4.23333, squares 0.001111 + 0.111111 +
+     * 0.134444 = 0.246667, s^2 / 3 = 0.0411111; basic s^2 / 3 = 0.01 / 3 =
+     * 0.0033333; se = sqrt(0.0444444) = 0.210819; df = 0.0444444^2 /
+     * (0.0411111^2 / 2 + 0.0033333^2 / 2) = 0.00197531 / 0.000850617 =
+     * 2.32221; t = 3.77828; -0.86667 -+ 0.796531 = [-1.66320, -0.07014]:
+     * contradicted. depthwise-29 pairs one seed only. */
+    w = &c[2].cmp[0].w;
+    T_CHECK(T_NEAR(w->df, 2.32221, 1e-4) && T_NEAR(w->lo, -1.66320, 1e-4) &&
+                T_NEAR(w->hi, -0.07014, 1e-4),
+            "claim 3a [%.5f, %.5f] df %.5f", w->lo, w->hi, w->df);
     T_CHECK(c[2].ncmp == 2 && T_NEAR(c[2].cmp[0].w.diff, -0.866667, 1e-5) &&
                 c[2].cmp[0].w.v == QS_V_CONTRA && c[2].cmp[1].w.nb == 1 &&
                 c[2].cmp[1].w.v == QS_V_NODATA && c[2].v == QS_V_CONTRA,
