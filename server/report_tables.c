@@ -187,6 +187,9 @@ int qs_report_table(qs_db *db, const char *sweep, const char *dataset, int fmt, 
             printf("\n");
     }
     print_table(&t, table4 ? l4 : l5, fmt);
+    if (!db && fmt != QS_FMT_CSV)
+        printf("\n(no database: the claims' comparisons on the published rows, whose single "
+               "numbers give a direction, not a verdict)");
     print_claims(claims, qs_claims_eval(claims, &t), fmt);
 cleanup:
     qs_cells_free(&t);
