@@ -1,34 +1,16 @@
-/* /api/table5 and /api/table4: our means beside the published numbers
- * (paper.c), with the difference ours - published; null where we have no
- * done run of that cell (the dashboard shows "-"). */
+/* /api/table5 and /api/table4: our cells beside the published numbers,
+ * the difference ours - published (null where we have no done run; the
+ * dashboard shows "-"), and the paper's claims with the difference each
+ * rests on, its 95 % Welch interval and the verdict. The cells and the
+ * verdicts are cells.c / claims.c, shared with `qsweep report`. */
 #include <math.h>
 #include <string.h>
 
 #include "api.h"
 #include "api_json.h"
-#include "paper.h"
+#include "cells.h"
 
-typedef struct {
-    int n;
-    double mean, std; /* std NAN for one seed */
-    double params;
-} cell;
-
-static void cell_read(cell *c, sqlite3_stmt *st, int col)
-{
-    c->n = sqlite3_column_int(st, col);
-    c->mean = sqlite3_column_double(st, col + 1);
-    double sumsq = sqlite3_column_double(st, col + 2);
-    c->params = sqlite3_column_double(st, col + 3);
-    if (c->n > 1) {
-        double var = (sumsq - c->n * c->mean * c->mean) / (c->n - 1);
-        c->std = sqrt(var > 0 ? var : 0);
-    } else {
-        c->std = NAN;
-    }
-}
-
-static void cell_write(qs_jw *w, const char *key, const cell *c)
+static void cell_write(qs_jw *w, const char *key, const qs_cell *c)
 {
     if (c->n == 0) {
         qs_jw_null(w, key);
@@ -36,72 +18,120 @@ static void cell_write(qs_jw *w, const char *key, const cell *c)
     }
     qs_jw_obj(w, key);
     qs_jw_num(w, "mean", c->mean);
-    qs_jw_num(w, "std", c->std); /* NAN -> null */
+    qs_jw_num(w, "std", c->std); /* NAN (one seed) -> null */
     qs_jw_int(w, "n", c->n);
     qs_jw_num(w, "params", c->params);
+    qs_jw_arr(w, "values");
+    for (int i = 0; i < c->n; i++)
+        qs_jw_num(w, NULL, c->v[i]);
+    qs_jw_end_arr(w);
+    qs_jw_arr(w, "seeds");
+    for (int i = 0; i < c->n; i++)
+        qs_jw_int(w, NULL, c->seed[i]);
+    qs_jw_end_arr(w);
     qs_jw_end_obj(w);
 }
 
-/* Done phases of the Table 5 protocol (no regularizer, no CLR), one row
- * per distinct phase, grouped per cell. */
-static const char t5_sql[] =
-    "SELECT block, depth, width, wbits, abits, count(*), avg(test_acc), total(test_acc * test_acc),"
-    " avg(params) FROM (SELECT DISTINCT phase_id, block, depth, width, wbits, abits, test_acc, params"
-    "  FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
-    "  AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2"
-    "  AND regularizer = 'none' AND clr = 0 AND phase IN ('float', 'retrain'))"
-    " GROUP BY block, depth, width, wbits, abits";
-
-static int table_params(qs_api_req *r, sqlite3_stmt *st, const char *def_dataset,
-                        const char **dataset)
+static void cmp_write(qs_jw *w, const qs_cmp *m)
 {
-    const char *sweep;
-    int rc = qs_api_str(r, "sweep", &sweep);
-    if (!rc)
-        rc = qs_api_str(r, "dataset", dataset);
-    if (rc)
-        return rc;
-    if (!*dataset)
-        *dataset = def_dataset;
-    if (sweep)
-        sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, *dataset, -1, SQLITE_STATIC);
-    return QS_OK;
+    qs_jw_str(w, "what", m->what);
+    qs_jw_str(w, "a", m->a);
+    qs_jw_str(w, "b", m->b);
+    qs_jw_num(w, "diff", m->w.diff);
+    qs_jw_num(w, "ci_low", m->w.lo);
+    qs_jw_num(w, "ci_high", m->w.hi);
+    qs_jw_num(w, "df", m->w.df);
+    qs_jw_int(w, "n_a", m->w.na);
+    qs_jw_int(w, "n_b", m->w.nb);
+    qs_jw_str(w, "verdict", qs_verdict_names[m->w.v]);
+    qs_jw_num(w, "published_diff", m->published);
 }
 
-int qs_api_table5(qs_api_req *r)
+static void claims_write(qs_jw *w, const qs_cells *t)
 {
-    enum { MAXROWS = 64 };
-    cell ours[MAXROWS][QS_PAPER_NSETTINGS];
-    sqlite3_stmt *st = NULL;
-    const char *dataset;
-    memset(ours, 0, sizeof ours);
-    int rc = qs_api_prepare_src(r, t5_sql, &st);
-    if (rc)
-        goto cleanup;
-    rc = table_params(r, st, qs_paper_table5_dataset, &dataset);
-    if (rc)
-        goto cleanup;
-    int s;
-    while ((s = qs_api_step(st)) == SQLITE_ROW) {
-        const char *block = (const char *)sqlite3_column_text(st, 0);
-        int depth = sqlite3_column_int(st, 1), width = sqlite3_column_int(st, 2);
-        int wb = sqlite3_column_int(st, 3), ab = sqlite3_column_int(st, 4);
-        int set = -1, row = -1;
-        for (int k = 0; k < QS_PAPER_NSETTINGS; k++)
-            if (qs_paper_settings[k].wbits == wb && qs_paper_settings[k].abits == ab)
-                set = k;
-        for (int i = 0; block && i < qs_paper_table5_rows && i < MAXROWS; i++)
-            if (!strcmp(qs_paper_table5[i].block, block) && qs_paper_table5[i].depth == depth &&
-                qs_paper_table5[i].width == width)
-                row = i;
-        if (set >= 0 && row >= 0)
-            cell_read(&ours[row][set], st, 5);
+    qs_claim c[QS_CLAIMS_MAX];
+    int n = qs_claims_eval(c, t);
+    qs_jw_str(w, "interval", "95% Welch interval over seeds (docs/verdicts.md)");
+    qs_jw_arr(w, "claims");
+    for (int i = 0; i < n; i++) {
+        qs_jw_obj(w, NULL);
+        qs_jw_int(w, "id", c[i].id);
+        qs_jw_str(w, "text", c[i].text);
+        qs_jw_str(w, "rule", c[i].rule);
+        qs_jw_str(w, "verdict", qs_verdict_names[c[i].v]);
+        /* The comparison the verdict rests on, also at the claim's level. */
+        if (c[i].decisive >= 0) {
+            qs_jw_int(w, "decisive", c[i].decisive);
+            cmp_write(w, &c[i].cmp[c[i].decisive]);
+        } else {
+            qs_jw_null(w, "decisive");
+        }
+        qs_jw_arr(w, "comparisons");
+        for (int k = 0; k < c[i].ncmp; k++) {
+            qs_jw_obj(w, NULL);
+            cmp_write(w, &c[i].cmp[k]);
+            qs_jw_end_obj(w);
+        }
+        qs_jw_end_arr(w);
+        qs_jw_end_obj(w);
     }
+    qs_jw_end_arr(w);
+}
+
+/* The cells of one table for the request's sweep and dataset. */
+static int load(qs_api_req *r, qs_cells *t, int table4, const char **dataset)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sweep;
+    int rc = qs_cells_init(t, table4), s;
+    if (!rc)
+        rc = qs_api_str(r, "sweep", &sweep);
+    if (!rc)
+        rc = qs_api_str(r, "dataset", dataset);
+    if (!rc)
+        rc = qs_api_prepare_src(r, table4 ? qs_cells_t4_sql : qs_cells_t5_sql, &st);
+    if (rc)
+        goto cleanup;
+    if (!*dataset)
+        *dataset = table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset;
+    qs_cells_bind(st, table4, sweep, *dataset);
+    while ((s = qs_api_step(st)) == SQLITE_ROW)
+        if ((rc = qs_cells_add(t, st)) != QS_OK)
+            goto cleanup;
     if (s != SQLITE_DONE) {
         rc = QS_EINTERNAL;
         goto cleanup;
     }
+    rc = qs_cells_finish(t);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* published / ours / diff of one row, keyed by the column names. */
+static void row_cells(qs_jw *w, const qs_cells_row *p, int ncols, const char *const *keys)
+{
+    qs_jw_obj(w, "published");
+    for (int k = 0; k < ncols; k++)
+        qs_jw_num(w, keys[k], p->paper[k]);
+    qs_jw_end_obj(w);
+    qs_jw_obj(w, "ours");
+    for (int k = 0; k < ncols; k++)
+        cell_write(w, keys[k], &p->ours[k]);
+    qs_jw_end_obj(w);
+    qs_jw_obj(w, "diff");
+    for (int k = 0; k < ncols; k++)
+        qs_jw_num(w, keys[k], p->ours[k].n ? p->ours[k].mean - p->paper[k] : NAN);
+    qs_jw_end_obj(w);
+}
+
+int qs_api_table5(qs_api_req *r)
+{
+    qs_cells t;
+    const char *dataset = NULL, *keys[QS_PAPER_NSETTINGS];
+    int rc = load(r, &t, 0, &dataset);
+    if (rc)
+        goto cleanup;
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
@@ -110,6 +140,7 @@ int qs_api_table5(qs_api_req *r)
     qs_jw_str(&w, "dataset", dataset);
     qs_jw_arr(&w, "settings");
     for (int k = 0; k < QS_PAPER_NSETTINGS; k++) {
+        keys[k] = qs_paper_settings[k].key;
         qs_jw_obj(&w, NULL);
         qs_jw_str(&w, "key", qs_paper_settings[k].key);
         qs_jw_str(&w, "label", qs_paper_settings[k].label);
@@ -118,79 +149,45 @@ int qs_api_table5(qs_api_req *r)
         qs_jw_end_obj(&w);
     }
     qs_jw_end_arr(&w);
-    int matched = 0;
     qs_jw_arr(&w, "rows");
-    for (int i = 0; i < qs_paper_table5_rows && i < MAXROWS; i++) {
-        const qs_paper_t5_row *p = &qs_paper_table5[i];
+    for (int i = 0; i < t.n; i++) {
+        const qs_cells_row *p = &t.r[i];
+        double oparams = NAN;
+        for (int k = 0; k < QS_PAPER_NSETTINGS && isnan(oparams); k++)
+            oparams = p->ours[k].params / 1e6;
         qs_jw_obj(&w, NULL);
         qs_jw_str(&w, "block", p->block);
         qs_jw_int(&w, "depth", p->depth);
-        qs_jw_int(&w, "width", p->width);
-        qs_jw_num(&w, "params_m", p->params_m);
-        qs_jw_obj(&w, "published");
-        for (int k = 0; k < QS_PAPER_NSETTINGS; k++)
-            qs_jw_num(&w, qs_paper_settings[k].key, p->acc[k]);
-        qs_jw_end_obj(&w);
-        qs_jw_obj(&w, "ours");
-        for (int k = 0; k < QS_PAPER_NSETTINGS; k++) {
-            cell_write(&w, qs_paper_settings[k].key, &ours[i][k]);
-            matched += ours[i][k].n > 0;
-        }
-        qs_jw_end_obj(&w);
-        qs_jw_obj(&w, "diff");
-        for (int k = 0; k < QS_PAPER_NSETTINGS; k++)
-            qs_jw_num(&w, qs_paper_settings[k].key,
-                      ours[i][k].n ? ours[i][k].mean - p->acc[k] : NAN);
-        qs_jw_end_obj(&w);
+        if (p->pwidth)
+            qs_jw_int(&w, "width", p->pwidth);
+        else
+            qs_jw_null(&w, "width"); /* a depth of ours the paper has not */
+        qs_jw_num(&w, "params_m", p->pparams_m);
+        if (p->owidth)
+            qs_jw_int(&w, "ours_width", p->owidth);
+        else
+            qs_jw_null(&w, "ours_width");
+        qs_jw_num(&w, "ours_params_m", oparams);
+        row_cells(&w, p, QS_PAPER_NSETTINGS, keys);
         qs_jw_end_obj(&w);
     }
     qs_jw_end_arr(&w);
-    qs_jw_int(&w, "cells_matched", matched);
+    qs_jw_int(&w, "cells_matched", qs_cells_matched(&t));
+    qs_jw_int(&w, "rows_left_out", t.ambiguous);
+    claims_write(&w, &t);
     qs_jw_end_obj(&w);
 cleanup:
-    sqlite3_finalize(st);
+    qs_cells_free(&t);
     return rc;
 }
 
-/* Table 4's three columns: the float model, W2A2 retrained plainly, and
- * W2A2 with the Lipschitz regularizer followed by CLR fine-tuning. */
-static const char t4_sql[] =
-    "SELECT depth, col, count(*), avg(test_acc), total(test_acc * test_acc), avg(params)"
-    " FROM (SELECT DISTINCT phase_id, depth, test_acc, params,"
-    "  CASE WHEN phase = 'float' THEN 0"
-    "   WHEN phase = 'retrain' AND regularizer = 'none' AND wbits = 2 AND abits = 2 THEN 1"
-    "   WHEN phase = 'clr' AND regularizer = 'lipschitz' AND wbits = 2 AND abits = 2 THEN 2"
-    "   ELSE -1 END AS col"
-    "  FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
-    "  AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2 AND block = ?3 AND width = ?4)"
-    " WHERE col >= 0 GROUP BY depth, col";
-
 int qs_api_table4(qs_api_req *r)
 {
-    enum { MAXROWS = 16 };
-    cell ours[MAXROWS][QS_PAPER_T4_NCOLS];
-    sqlite3_stmt *st = NULL;
-    const char *dataset;
-    memset(ours, 0, sizeof ours);
-    int rc = qs_api_prepare_src(r, t4_sql, &st);
+    qs_cells t;
+    const char *dataset = NULL;
+    int rc = load(r, &t, 1, &dataset);
     if (rc)
         goto cleanup;
-    rc = table_params(r, st, qs_paper_table4_dataset, &dataset);
-    if (rc)
-        goto cleanup;
-    sqlite3_bind_text(st, 3, qs_paper_table4_block, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, qs_paper_table4_width);
-    int s;
-    while ((s = qs_api_step(st)) == SQLITE_ROW) {
-        int depth = sqlite3_column_int(st, 0), col = sqlite3_column_int(st, 1);
-        for (int i = 0; i < qs_paper_table4_rows && i < MAXROWS; i++)
-            if (qs_paper_table4[i].depth == depth && col >= 0 && col < QS_PAPER_T4_NCOLS)
-                cell_read(&ours[i][col], st, 2);
-    }
-    if (s != SQLITE_DONE) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
@@ -204,33 +201,18 @@ int qs_api_table4(qs_api_req *r)
     for (int k = 0; k < QS_PAPER_T4_NCOLS; k++)
         qs_jw_str(&w, NULL, qs_paper_table4_columns[k]);
     qs_jw_end_arr(&w);
-    int matched = 0;
     qs_jw_arr(&w, "rows");
-    for (int i = 0; i < qs_paper_table4_rows && i < MAXROWS; i++) {
-        const qs_paper_t4_row *p = &qs_paper_table4[i];
+    for (int i = 0; i < t.n; i++) {
         qs_jw_obj(&w, NULL);
-        qs_jw_int(&w, "depth", p->depth);
-        qs_jw_obj(&w, "published");
-        for (int k = 0; k < QS_PAPER_T4_NCOLS; k++)
-            qs_jw_num(&w, qs_paper_table4_columns[k], p->acc[k]);
-        qs_jw_end_obj(&w);
-        qs_jw_obj(&w, "ours");
-        for (int k = 0; k < QS_PAPER_T4_NCOLS; k++) {
-            cell_write(&w, qs_paper_table4_columns[k], &ours[i][k]);
-            matched += ours[i][k].n > 0;
-        }
-        qs_jw_end_obj(&w);
-        qs_jw_obj(&w, "diff");
-        for (int k = 0; k < QS_PAPER_T4_NCOLS; k++)
-            qs_jw_num(&w, qs_paper_table4_columns[k],
-                      ours[i][k].n ? ours[i][k].mean - p->acc[k] : NAN);
-        qs_jw_end_obj(&w);
+        qs_jw_int(&w, "depth", t.r[i].depth);
+        row_cells(&w, &t.r[i], QS_PAPER_T4_NCOLS, (const char *const *)qs_paper_table4_columns);
         qs_jw_end_obj(&w);
     }
     qs_jw_end_arr(&w);
-    qs_jw_int(&w, "cells_matched", matched);
+    qs_jw_int(&w, "cells_matched", qs_cells_matched(&t));
+    claims_write(&w, &t);
     qs_jw_end_obj(&w);
 cleanup:
-    sqlite3_finalize(st);
+    qs_cells_free(&t);
     return rc;
 }

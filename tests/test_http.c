@@ -587,11 +587,35 @@ static void api_tables(void)
     T_CHECK(pub == 92.65, "published basic-20 W2A2 %g", pub);
     T_CHECK(fabs(num(ours, "mean") - pub - diff) < 1e-9, "diff is not ours - published");
     T_CHECK(num(ours, "n") == 3, "n %g", num(ours, "n"));
+    cJSON *vals = cJSON_GetObjectItem(ours, "values");
+    double sum = 0;
+    for (int i = 0; i < cJSON_GetArraySize(vals); i++)
+        sum += cJSON_GetArrayItem(vals, i)->valuedouble;
+    T_CHECK(cJSON_GetArraySize(vals) == 3 && fabs(sum / 3 - num(ours, "mean")) < 1e-9,
+            "per-seed values do not give the mean");
+    /* The claims with their intervals (the numbers: tests/test_verdict.c). */
+    cJSON *claims = cJSON_GetObjectItem(j, "claims");
+    T_CHECK(cJSON_GetArraySize(claims) == 4, "%d claims", cJSON_GetArraySize(claims));
+    for (int i = 0; i < 4; i++) {
+        cJSON *c = cJSON_GetArrayItem(claims, i);
+        const char *v = str(c, "verdict");
+        T_CHECK(v && (!strcmp(v, "holds") || !strcmp(v, "within noise") ||
+                      !strcmp(v, "contradicted") || !strcmp(v, "not enough data")),
+                "claim %d verdict %s", i + 1, v ? v : "(none)");
+        cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "comparisons"), 0);
+        T_CHECK(m && num(m, "n_a") == 3 && num(m, "ci_low") <= num(m, "diff") &&
+                    num(m, "diff") <= num(m, "ci_high"),
+                "claim %d comparison", i + 1);
+        T_CHECK(num(c, "diff") == num(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "comparisons"),
+                                                         (int)num(c, "decisive")), "diff"),
+                "claim %d: the claim's difference is not its deciding comparison's", i + 1);
+    }
     cJSON_Delete(j);
 
     /* A sweep with none of the architectures: every cell "-" (null). */
     j = get_json("/api/table5?sweep=width-basic20", &st);
     T_CHECK(st == 200 && num(j, "cells_matched") == 0, "width sweep matched cells");
+    T_CHECK(num(j, "rows_left_out") == 1, "basic-20 at six widths is not left out");
     r = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0);
     T_CHECK(is_null(cJSON_GetObjectItem(r, "ours"), "float") && is_null(cJSON_GetObjectItem(r, "diff"), "float"),
             "missing cells are not null");

@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "  expand GRID.json   the phases of a grid, their parameters and cost\n"
             "  status [--db F]    progress of the sweeps in a database\n"
             "  serve [--db F] [--port 8080] [--bind 127.0.0.1]   the dashboard\n"
-            "  report table5|table4|best|pivot [--db F] [--format text|markdown|csv]\n"
+            "  report table5|table4|best|pivot [--db F] [--sweep S] [--dataset D] [--format text|markdown|csv]\n"
             "  export --from CK --out FILE   integer weight codes and scales\n"
             "  version  version, BLAS core and kernel paths of this machine\n"
             "run 'qsweep COMMAND --help' for a command's options\n");

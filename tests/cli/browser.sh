@@ -96,6 +96,11 @@ done
 maps=$(grep -o '<canvas[^>]*class="map"[^>]*data-drawn="1"' "$D" | wc -l)
 [ "$maps" -ge 36 ] || fails="$fails; $maps decision maps drawn, want 36"
 [ "$(attr "$D" t5 data-matched)" = "68" ] || fails="$fails; Table 5 matched $(attr "$D" t5 data-matched) cells, want 68"
+# The claims under Tables 5 and 4: four and one, each with its verdict word.
+[ "$(attr "$D" t5-claims data-claims)" = "4" ] || fails="$fails; Table 5 shows $(attr "$D" t5-claims data-claims) claims, want 4"
+[ "$(attr "$D" t4-claims data-claims)" = "1" ] || fails="$fails; Table 4 shows $(attr "$D" t4-claims data-claims) claims, want 1"
+verdicts=$(grep -o 'class="verdict v-\(holds\|within-noise\|contradicted\|not-enough-data\)"' "$D" | wc -l)
+[ "$verdicts" -eq 5 ] || fails="$fails; $verdicts claim verdicts shown, want 5"
 rows=$(grep -o '<tr[^>]*data-phase="[0-9a-f]\{32\}"' "$D" | wc -l)
 [ "$rows" -ge 20 ] || fails="$fails; runs table has $rows rows"
 grep -q 'hidden="" id="msg"\|id="msg"[^>]*hidden' "$D" || fails="$fails; error banner shown: $(grep -o 'id="msg"[^<]*' "$D" | head -c 200)"
