@@ -16,6 +16,7 @@
 #include "db.h"
 #include "err.h"
 #include "paper.h"
+#include "parse.h"
 
 enum { FMT_TEXT, FMT_MD, FMT_CSV };
 
@@ -633,10 +634,13 @@ int qs_cmd_report(int argc, char **argv)
             sweep = v;
         else if (!strcmp(f, "--bits"))
             bits = v;
-        else if (!strcmp(f, "--budget"))
-            budget = atof(v);
-        else if (!strcmp(f, "--tolerance"))
-            tol = atof(v);
+        else if (!strcmp(f, "--budget") || !strcmp(f, "--tolerance")) {
+            if (qs_parse_num(f[2] == 'b' ? &budget : &tol, f, v, f[2] == 'b' ? 1 : 0,
+                             f[2] == 'b' ? 1e12 : 1)) {
+                fprintf(stderr, "qsweep report: %s\n", qs_errmsg());
+                return 2;
+            }
+        }
         else if (!strcmp(f, "--format")) {
             if (!strcmp(v, "text"))
                 fmt = FMT_TEXT;
