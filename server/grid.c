@@ -404,20 +404,20 @@ static void parse_override(gx_override *o, const cJSON *obj, const char *path, i
                 qs_gx_err(e, p, "lr and lr_max are the same setting: give one");
                 continue;
             }
-            get_num(&o->lr, it, p, 0, 1e6, 1, e);
+            get_num(&o->lr, it, p, 0, QS_MAX_LR, 1, e);
         } else if (!strcmp(k, "lr_min")) {
-            get_num(&o->lr_min, it, p, 0, 1e6, 0, e);
+            get_num(&o->lr_min, it, p, 0, QS_MAX_LR, 0, e);
         } else if (!strcmp(k, "momentum")) {
             get_num(&o->momentum, it, p, 0, 1, 0, e);
         } else if (!strcmp(k, "weight_decay")) {
             get_num(&o->weight_decay, it, p, 0, 1, 0, e);
         } else if (!strcmp(k, "period")) {
-            get_num(&o->period, it, p, 1e-3, 1e6, 0, e);
+            get_num(&o->period, it, p, QS_MIN_PERIOD, QS_MAX_PERIOD, 0, e);
         } else if (!strcmp(k, "epochs")) {
-            if (get_int(&ll, it, p, 1, 1000000, e))
+            if (get_int(&ll, it, p, 1, QS_MAX_EPOCHS, e))
                 o->epochs = (int)ll;
         } else if (!strcmp(k, "batch")) {
-            if (get_int(&ll, it, p, 1, 1 << 20, e))
+            if (get_int(&ll, it, p, 1, QS_MAX_BATCH, e))
                 o->batch = (int)ll;
         } else if (!strcmp(k, "augment")) {
             if (get_bool(&x, it, p, e))
@@ -498,12 +498,12 @@ static void parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "train_limit"))) {
         sub_key(p, path, "train_limit");
-        if (get_int(&ll, it, p, 0, 1 << 30, e))
+        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
             d->train_limit = (int)ll;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "test_limit"))) {
         sub_key(p, path, "test_limit");
-        if (get_int(&ll, it, p, 0, 1 << 30, e))
+        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
             d->test_limit = (int)ll;
     }
     for (int i = 0; i < 3; i++)
@@ -816,11 +816,11 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
         check_keys(it, "lipschitz", keys, e);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "beta");
         if (b)
-            get_num(&s->beta, b, "lipschitz.beta", 0, 1e3, 1, e);
+            get_num(&s->beta, b, "lipschitz.beta", 0, QS_MAX_LIPSCHITZ, 1, e);
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "threads"))) {
         long long t;
-        if (get_int(&t, it, "threads", 1, 256, e))
+        if (get_int(&t, it, "threads", 1, QS_MAX_THREADS, e))
             s->threads = (int)t;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "synthetic")))

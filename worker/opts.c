@@ -127,15 +127,15 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--data-dir")) {
         o->data_dir = v;
     } else if (!strcmp(f, "--train-limit")) {
-        rc = qs_parse_int(&o->train_limit, f, v, 0, 1 << 30);
+        rc = qs_parse_int(&o->train_limit, f, v, 0, QS_MAX_EXAMPLES);
     } else if (!strcmp(f, "--test-limit")) {
-        rc = qs_parse_int(&o->test_limit, f, v, 0, 1 << 30);
+        rc = qs_parse_int(&o->test_limit, f, v, 0, QS_MAX_EXAMPLES);
     } else if (!strcmp(f, "--seed")) {
         double s;
         if (!(rc = qs_parse_num(&s, f, v, 0, 9007199254740992.0)))
             o->seed = (long long)s;
     } else if (!strcmp(f, "--threads")) {
-        rc = qs_parse_int(&o->threads, f, v, 1, 256);
+        rc = qs_parse_int(&o->threads, f, v, 1, QS_MAX_THREADS);
     } else if (!strcmp(f, "--phase")) {
         if ((rc = qs_phase_parse(&o->phase, v)))
             rc = qs_err_wrap(rc, "--phase");
@@ -148,11 +148,11 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--first-last-bits")) {
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
-        rc = qs_parse_num(&o->lipschitz, f, v, 0, 1e3);
+        rc = qs_parse_num(&o->lipschitz, f, v, 0, QS_MAX_LIPSCHITZ);
     } else if (!strcmp(f, "--epochs")) {
-        rc = qs_parse_int(&o->epochs, f, v, 1, 1000000);
+        rc = qs_parse_int(&o->epochs, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--stop-after")) {
-        rc = qs_parse_int(&o->stop_after, f, v, 1, 1000000);
+        rc = qs_parse_int(&o->stop_after, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--save")) {
         o->save = v;
     } else if (!strcmp(f, "--resume")) {
@@ -160,17 +160,17 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--decision-map")) {
         o->decision_map = v;
     } else if (!strcmp(f, "--batch")) {
-        rc = qs_parse_int(&o->batch, f, v, 1, 1 << 20);
+        rc = qs_parse_int(&o->batch, f, v, 1, QS_MAX_BATCH);
     } else if (!strcmp(f, "--lr")) {
-        rc = qs_parse_num(&o->lr, f, v, 0, 1e6);
+        rc = qs_parse_num(&o->lr, f, v, 0, QS_MAX_LR);
     } else if (!strcmp(f, "--lr-min")) {
-        rc = qs_parse_num(&o->lr_min, f, v, 0, 1e6);
+        rc = qs_parse_num(&o->lr_min, f, v, 0, QS_MAX_LR);
     } else if (!strcmp(f, "--momentum")) {
         rc = qs_parse_num(&o->momentum, f, v, 0, 1);
     } else if (!strcmp(f, "--weight-decay")) {
         rc = qs_parse_num(&o->weight_decay, f, v, 0, 1);
     } else if (!strcmp(f, "--period")) {
-        rc = qs_parse_num(&o->period, f, v, 1e-3, 1e6);
+        rc = qs_parse_num(&o->period, f, v, QS_MIN_PERIOD, QS_MAX_PERIOD);
     } else if (!strcmp(f, "--milestones")) {
         rc = parse_milestones(o, f, v);
     } else if (!strcmp(f, "--optimizer")) {
