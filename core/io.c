@@ -40,7 +40,7 @@ int qs_read_file(char **out, size_t *len, const char *path, size_t max)
         goto cleanup;
     }
     if ((unsigned long long)st.st_size > max) {
-        rc = qs_err(QS_EINVAL, "%s: %lld bytes is more than the %zu this input may have",
+        rc = qs_err(QS_EINVAL, "%s: %lld bytes, more than the %zu allowed",
                     path, (long long)st.st_size, max);
         goto cleanup;
     }
