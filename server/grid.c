@@ -254,7 +254,7 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         v->i = x; /* same order as qs_block */
         return 1;
     case AX_DEPTH:
-        if (!get_int(&ll, it, path, 2, 100000, e))
+        if (!get_int(&ll, it, path, 2, QS_MAX_DEPTH, e))
             return 0;
         v->i = ll;
         return 1;

@@ -108,7 +108,7 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         if ((rc = qs_block_parse(&o->model.block, v)))
             rc = qs_err_wrap(rc, "--block");
     } else if (!strcmp(f, "--depth")) {
-        rc = qs_parse_int(&o->model.depth, f, v, 1, 100000);
+        rc = qs_parse_int(&o->model.depth, f, v, 1, QS_MAX_DEPTH);
         o->have_depth = 1;
     } else if (!strcmp(f, "--width") || !strcmp(f, "--params")) {
         if (o->have_width)
