@@ -117,6 +117,10 @@ typedef struct {
  * rebuilt at the saved steps without a search, so they are the ones its
  * last evaluation used. The caller frees m with qs_model_free. */
 int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int max_batch);
+/* The same from an encoded checkpoint (buf owned from here on; NULL: read
+ * the file `what`); `what` names it in messages. */
+int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size_t len,
+                             const char *what, int max_batch);
 /* Quantized phases: weight steps on the first forward, alphas by
  * calibration (no-op when the checkpoint already carried them). */
 int qs_trainer_prepare_quant(qs_trainer *t);

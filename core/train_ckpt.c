@@ -300,11 +300,17 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
 
 int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int max_batch)
 {
+    return qs_model_load_ckpt_bytes(m, info, NULL, 0, path, max_batch);
+}
+
+int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size_t len,
+                             const char *path, int max_batch)
+{
     qs_ckpt ck;
     qs_ck_head h;
     memset(m, 0, sizeof *m);
     memset(info, 0, sizeof *info);
-    int rc = qs_ckpt_load(&ck, path);
+    int rc = buf ? qs_ckpt_decode(&ck, buf, len, path) : qs_ckpt_load(&ck, path);
     if (rc != QS_OK)
         return rc;
     if ((rc = qs_ck_head_read(&h, &ck, path, 1)))
