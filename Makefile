@@ -33,12 +33,25 @@ APP_OBJ    := $(WORKER_OBJ) $(SERVER_OBJ)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=build/tests/%)
 
+# Fuzz targets (rules and notes below `make fuzz`; docs/fuzzing.md).
+FUZZ_CC      ?= clang
+FUZZ_CC_OK   := $(shell command -v $(FUZZ_CC) 2>/dev/null)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+                -DQS_VERSION='"fuzz"'
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(filter-out worker/main.c,$(WORKER_SRC)) $(SERVER_SRC)) \
+                build/fuzz/obj/gen/schema_sql.o
+
 APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev \
             libcjson-dev libjs-chart.js zlib1g-dev pkg-config dataset-fashion-mnist \
-            sqlite3 chromium \
+            sqlite3 chromium clang libclang-rt-14-dev \
             ca-certificates
 
-.PHONY: all setup setup-bench test bench bench-compare demo clean check-deps
+.PHONY: all setup setup-bench test bench bench-compare demo clean check-deps fuzz fuzz-build fuzz-seeds
 
 all: check-deps bin/qsweep
 
@@ -89,7 +102,7 @@ setup:
 setup-bench: setup
 	@for p in python3-torch wrk; do dpkg -s $$p >/dev/null 2>&1 || m="$$m $$p"; done; [ -z "$$m" ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$m >/dev/null)
 
-test: all $(TEST_BIN)
+test: all $(TEST_BIN) $(if $(FUZZ_CC_OK),fuzz-build)
 	@bash tests/run.sh
 
 bench: all
@@ -102,7 +115,50 @@ demo: setup
 	@$(MAKE) --no-print-directory all
 	@bash tests/demo.sh
 
+# Fuzz targets (docs/fuzzing.md): every tests/fuzz/fuzz_NAME.c defines
+# LLVMFuzzerTestOneInput and is linked with the project's objects rebuilt by
+# clang with libFuzzer, ASan and UBSan in build/fuzz/; its seeds are
+# tests/fuzz/seeds/NAME/ plus build/fuzz/seeds/NAME/ (made by fuzz-seeds).
+# `make fuzz FUZZ_SECONDS=N` runs each for N seconds; new inputs go to
+# build/fuzz/corpus/NAME/, crashes to build/fuzz/crash-NAME-*.
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP $(DEP_CFLAGS) -Icore -Iworker -Iserver -c $< -o $@
+
+build/fuzz/obj/gen/schema_sql.o: build/gen/schema_sql.o
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c build/gen/schema_sql.c -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEP_CFLAGS) -Icore -Iworker -Iserver -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
+
+fuzz-build: check-deps
+	@if [ -z "$(FUZZ_CC_OK)" ]; then echo "$(FUZZ_CC) not found: run 'make setup'" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+# Seeds that are generated rather than committed: the shipped grids, and
+# checkpoints of the fcdnn-8-3 model fuzz_ckpt.c resumes (float, and a W2A2
+# retrain of it, each stopped after 1 of 2 epochs).
+fuzz-seeds: bin/qsweep
+	@mkdir -p build/fuzz/seeds/grid build/fuzz/seeds/ckpt
+	@cp sweeps/*.json build/fuzz/seeds/grid/
+	@s="--model fcdnn --depth 3 --width 8 --data synthetic --train-limit 256 --test-limit 64 --batch 64 --epochs 2"; \
+	  d=build/fuzz/seeds/ckpt; \
+	  bin/qsweep train $$s --save $$d/float1.qsc --stop-after 1 >/dev/null 2>&1 && \
+	  bin/qsweep train $$s --save $$d/float2.qsc >/dev/null 2>&1 && \
+	  bin/qsweep train $$s --phase retrain --wbits 2 --abits 2 --from $$d/float2.qsc \
+	    --save $$d/w2a2.qsc --stop-after 1 >/dev/null 2>&1 || { echo "fuzz-seeds: training failed" >&2; exit 1; }
+
+fuzz: fuzz-build fuzz-seeds
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/corpus/$$n tests/fuzz/seeds/$$n build/fuzz/seeds/$$n; \
+	  echo "fuzz_$$n: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	    -artifact_prefix=build/fuzz/crash-$$n- -print_final_stats=1 \
+	    build/fuzz/corpus/$$n tests/fuzz/seeds/$$n build/fuzz/seeds/$$n || exit 1; \
+	done
+
 clean:
 	rm -rf build bin
 
--include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

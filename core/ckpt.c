@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "io.h"
 
 #define MAGIC "QSCK"
 #define HDR_LEN 12 /* magic, version, count */
@@ -360,48 +361,14 @@ cleanup:
 
 int qs_ckpt_load(qs_ckpt *ck, const char *path)
 {
-    struct stat st;
-    uint8_t *buf = NULL;
-    FILE *f;
-    int rc;
-
+    char *buf = NULL;
+    size_t len = 0;
     memset(ck, 0, sizeof *ck);
-    f = fopen(path, "rb");
-    if (!f)
-        return qs_err(QS_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0) {
-        rc = qs_err(QS_EIO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = qs_err(QS_EIO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    if ((unsigned long long)st.st_size > SIZE_MAX - 1) {
-        rc = qs_err(QS_ENOMEM, "%s: file too large", path);
-        goto cleanup;
-    }
-    size_t len = (size_t)st.st_size;
-    buf = malloc(len + 1); /* +1: never malloc(0) */
-    if (!buf) {
-        rc = qs_err(QS_ENOMEM, "%s: out of memory for %zu bytes", path, len);
-        goto cleanup;
-    }
-    size_t got = fread(buf, 1, len, f);
-    if (got != len) {
-        rc = qs_err(QS_EIO, "%s: read %zu of %zu bytes%s%s", path, got, len,
-                    ferror(f) ? ": " : "", ferror(f) ? strerror(errno) : "");
-        goto cleanup;
-    }
-    fclose(f);
-    f = NULL;
-    rc = qs_ckpt_decode(ck, buf, len, path);
-    buf = NULL; /* decode owns it now, on success and on failure */
-cleanup:
-    if (f)
-        fclose(f);
-    free(buf);
-    return rc;
+    /* No size limit beyond memory: a checkpoint is as large as its model. */
+    int rc = qs_read_file(&buf, &len, path, SIZE_MAX - 1);
+    if (rc)
+        return rc;
+    return qs_ckpt_decode(ck, (uint8_t *)buf, len, path); /* owns buf from here */
 }
 
 const void *qs_ckpt_get(const qs_ckpt *ck, const char *name, size_t *size)

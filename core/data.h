@@ -38,6 +38,9 @@ typedef struct {
 void qs_synth_cfg_default(qs_synth_cfg *c);
 
 const char *qs_data_kind_name(qs_data_kind k); /* "synthetic", "fashion-mnist", "cifar10" */
+/* Per-example shape (channels, height, width) and classes of a dataset as
+ * loaded (the models' input). */
+void qs_data_shape(qs_data_kind k, int *c, int *h, int *w, int *classes);
 /* Parses a --data name; returns 0 or QS_EINVAL naming the allowed values. */
 int qs_data_kind_parse(qs_data_kind *out, const char *name);
 

@@ -42,6 +42,14 @@ const char *qs_data_kind_name(qs_data_kind k)
     return "unknown";
 }
 
+void qs_data_shape(qs_data_kind k, int *c, int *h, int *w, int *classes)
+{
+    /* Fashion-MNIST's 28x28 images are padded to CIFAR-10's 32x32. */
+    *c = k == QS_DATA_SYNTHETIC ? 2 : k == QS_DATA_FMNIST ? 1 : 3;
+    *h = *w = k == QS_DATA_SYNTHETIC ? 1 : 32;
+    *classes = k == QS_DATA_SYNTHETIC ? 2 : 10;
+}
+
 int qs_data_kind_parse(qs_data_kind *out, const char *name)
 {
     static const qs_data_kind all[] = {QS_DATA_SYNTHETIC, QS_DATA_FMNIST, QS_DATA_CIFAR10};

@@ -53,6 +53,9 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
             return qs_err(QS_EINVAL, "depth %d is invalid for fcdnn (allowed: 2..1000 linear layers)", c->depth);
     } else if (c->arch == QS_ARCH_RESNET) {
         int mult = qs_block_depth_mult(c->block);
+        if (c->depth > QS_MAX_DEPTH)
+            return qs_err(QS_EINVAL, "depth %d is out of range (allowed: up to %d)", c->depth,
+                          QS_MAX_DEPTH);
         if (c->depth < mult + 2 || (c->depth - 2) % mult != 0)
             return qs_err(QS_EINVAL,
                           "depth %d is not %dn+2 for block \"%s\" (allowed: %d, %d, %d, ...)",

@@ -85,6 +85,10 @@ typedef struct {
     int weights_dirty;       /* params changed since the last weight quantization */
 } qs_model;
 
+/* The deepest model any input may ask for (flags, grids, checkpoints):
+ * planning allocates per layer before anything else is checked. */
+#define QS_MAX_DEPTH 100000
+
 /* Validates a configuration; the message says what is allowed. */
 int qs_model_cfg_validate(const qs_model_cfg *cfg);
 /* Depth rule of a block: depth = mult * n + 2. */

@@ -16,6 +16,17 @@ typedef enum { QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2 } qs_p
 const char *qs_phase_name(qs_phase p);
 int qs_phase_parse(qs_phase *out, const char *s);
 
+/* Ranges of the training settings. The flags (worker/opts.c), grid files
+ * (server/grid.c) and checkpoints (ckpt_check.c) all check these. */
+#define QS_MAX_EPOCHS 1000000
+#define QS_MAX_BATCH (1 << 20)
+#define QS_MAX_THREADS 256
+#define QS_MAX_LR 1e6
+#define QS_MIN_PERIOD 1e-3
+#define QS_MAX_PERIOD 1e6
+#define QS_MAX_LIPSCHITZ 1e3
+#define QS_MAX_EXAMPLES (1 << 30)
+
 typedef enum { QS_ALPHA_MSE = 0, QS_ALPHA_PERCENTILE = 1, QS_ALPHA_VALUE = 2 } qs_alpha_init;
 
 typedef struct {
@@ -106,6 +117,10 @@ typedef struct {
  * rebuilt at the saved steps without a search, so they are the ones its
  * last evaluation used. The caller frees m with qs_model_free. */
 int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int max_batch);
+/* The same from an encoded checkpoint (buf owned from here on; NULL: read
+ * the file `what`); `what` names it in messages. */
+int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size_t len,
+                             const char *what, int max_batch);
 /* Quantized phases: weight steps on the first forward, alphas by
  * calibration (no-op when the checkpoint already carried them). */
 int qs_trainer_prepare_quant(qs_trainer *t);

@@ -6,7 +6,6 @@
 #include "grid.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "io.h"
 #include "grid_int.h"
 
 const char *const qs_gx_axis_names[AX_N] = {"arch", "block", "depth", "width", "residual",
@@ -254,7 +254,7 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         v->i = x; /* same order as qs_block */
         return 1;
     case AX_DEPTH:
-        if (!get_int(&ll, it, path, 2, 100000, e))
+        if (!get_int(&ll, it, path, 2, QS_MAX_DEPTH, e))
             return 0;
         v->i = ll;
         return 1;
@@ -404,20 +404,20 @@ static void parse_override(gx_override *o, const cJSON *obj, const char *path, i
                 qs_gx_err(e, p, "lr and lr_max are the same setting: give one");
                 continue;
             }
-            get_num(&o->lr, it, p, 0, 1e6, 1, e);
+            get_num(&o->lr, it, p, 0, QS_MAX_LR, 1, e);
         } else if (!strcmp(k, "lr_min")) {
-            get_num(&o->lr_min, it, p, 0, 1e6, 0, e);
+            get_num(&o->lr_min, it, p, 0, QS_MAX_LR, 0, e);
         } else if (!strcmp(k, "momentum")) {
             get_num(&o->momentum, it, p, 0, 1, 0, e);
         } else if (!strcmp(k, "weight_decay")) {
             get_num(&o->weight_decay, it, p, 0, 1, 0, e);
         } else if (!strcmp(k, "period")) {
-            get_num(&o->period, it, p, 1e-3, 1e6, 0, e);
+            get_num(&o->period, it, p, QS_MIN_PERIOD, QS_MAX_PERIOD, 0, e);
         } else if (!strcmp(k, "epochs")) {
-            if (get_int(&ll, it, p, 1, 1000000, e))
+            if (get_int(&ll, it, p, 1, QS_MAX_EPOCHS, e))
                 o->epochs = (int)ll;
         } else if (!strcmp(k, "batch")) {
-            if (get_int(&ll, it, p, 1, 1 << 20, e))
+            if (get_int(&ll, it, p, 1, QS_MAX_BATCH, e))
                 o->batch = (int)ll;
         } else if (!strcmp(k, "augment")) {
             if (get_bool(&x, it, p, e))
@@ -498,12 +498,12 @@ static void parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "train_limit"))) {
         sub_key(p, path, "train_limit");
-        if (get_int(&ll, it, p, 0, 1 << 30, e))
+        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
             d->train_limit = (int)ll;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "test_limit"))) {
         sub_key(p, path, "test_limit");
-        if (get_int(&ll, it, p, 0, 1 << 30, e))
+        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
             d->test_limit = (int)ll;
     }
     for (int i = 0; i < 3; i++)
@@ -701,7 +701,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
                                             "exclude", "float", "retrain", "clr", "quant",
                                             "lipschitz", "threads", "synthetic", NULL};
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    cJSON *root = NULL;
     memset(s, 0, sizeof *s);
     s->first_last_bits = 8;
     snprintf(s->alpha_init, sizeof s->alpha_init, "mse");
@@ -710,7 +710,9 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     qs_synth_cfg_default(&s->synth);
     for (int i = 0; i < 3; i++)
         override_init(&s->ov[i]);
-    if (!root) {
+    if (!qs_gx_scan(text, e))
+        return;
+    if (!(root = cJSON_ParseWithOpts(text, &end, 1))) {
         /* Line and column of the byte where cJSON gave up. */
         const char *at = cJSON_GetErrorPtr();
         int line = 1, col = 1;
@@ -730,6 +732,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
         goto cleanup;
     }
     s->json_ok = 1;
+    qs_gx_check_strings(root, text, e);
     check_keys(root, "", top_keys, e);
 
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "name");
@@ -741,9 +744,9 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     } else {
         int bad = 0;
         for (const char *p = it->valuestring; *p; p++)
-            bad |= (unsigned char)*p < 0x20;
+            bad |= (unsigned char)*p < 0x20 || *p == 0x7f;
         if (bad)
-            qs_gx_err(e, "name", "control characters are not allowed");
+            qs_gx_err(e, "name", "control characters are not allowed in the sweep's name");
         else if (!(s->name = strdup(it->valuestring)))
             e->oom = 1;
     }
@@ -816,11 +819,11 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
         check_keys(it, "lipschitz", keys, e);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "beta");
         if (b)
-            get_num(&s->beta, b, "lipschitz.beta", 0, 1e3, 1, e);
+            get_num(&s->beta, b, "lipschitz.beta", 0, QS_MAX_LIPSCHITZ, 1, e);
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "threads"))) {
         long long t;
-        if (get_int(&t, it, "threads", 1, 256, e))
+        if (get_int(&t, it, "threads", 1, QS_MAX_THREADS, e))
             s->threads = (int)t;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "synthetic")))
@@ -914,44 +917,20 @@ cleanup:
 
 int qs_grid_load(qs_grid *g, const char *path, int check_data, char **errors)
 {
-    FILE *f = NULL;
     char *text = NULL;
-    int rc = QS_OK;
+    size_t n = 0;
+    int rc;
     memset(g, 0, sizeof *g);
     *errors = NULL;
-    if (!(f = fopen(path, "rb"))) {
-        rc = qs_err(QS_EIO, "%s: cannot read: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (fseek(f, 0, SEEK_END) != 0) {
-        rc = qs_err(QS_EIO, "%s: cannot read (not a regular file?)", path);
-        goto fail;
-    }
-    long n = ftell(f);
-    if (n < 0 || n > (64L << 20) || fseek(f, 0, SEEK_SET) != 0) {
-        rc = qs_err(QS_EIO, "%s: cannot read (not a regular file, or over 64 MB)", path);
-        goto fail;
-    }
-    if (!(text = malloc((size_t)n + 1))) {
-        rc = qs_err(QS_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    if (fread(text, 1, (size_t)n, f) != (size_t)n) {
-        rc = qs_err(QS_EIO, "%s: read failed", path);
-        goto fail;
-    }
-    text[n] = 0;
-    if (strlen(text) != (size_t)n) {
+    /* A FIFO, directory or device is refused before it is read, and a file
+     * over the size limit before memory is taken for it. */
+    if ((rc = qs_read_file(&text, &n, path, QS_GRID_MAX_BYTES)) == QS_OK &&
+        strlen(text) != n)
         rc = qs_err(QS_EINVAL, "%s: contains a NUL byte (not a JSON text file)", path);
-        goto fail;
-    }
-    rc = qs_grid_parse(g, text, path, check_data, errors);
-    goto cleanup;
-fail:
-    *errors = strdup(qs_errmsg());
-cleanup:
-    if (f)
-        fclose(f);
+    if (rc == QS_OK)
+        rc = qs_grid_parse(g, text, path, check_data, errors);
+    else
+        *errors = strdup(qs_errmsg());
     free(text);
     return rc;
 }

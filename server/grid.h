@@ -10,6 +10,15 @@
 
 #define QS_PHASE_ID_LEN 32 /* hex chars of a phase id */
 
+/* What reading a grid may cost (docs/grid.md, "Limits"). The shipped grids
+ * are under 2 KB, 200 values and depth 5; the scale benchmark's grid has
+ * 108,900 phases. Size, values and depth are checked on the raw text, so a
+ * grid over them is refused before any memory is spent on it. */
+#define QS_GRID_MAX_BYTES (4 << 20)
+#define QS_GRID_MAX_VALUES 100000
+#define QS_GRID_MAX_DEPTH 32
+#define QS_GRID_MAX_PHASES 500000
+
 typedef struct {
     char id[QS_PHASE_ID_LEN + 1];
     char parent[QS_PHASE_ID_LEN + 1];  /* "" for float phases */

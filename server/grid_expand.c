@@ -467,6 +467,11 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int 
         return qs_err(QS_ENOMEM, "out of memory");
     if (info->rc)
         return qs_err(QS_EINTERNAL, "model checked valid, then not: %s", info->msg);
+    /* Checked as phases are made: about 1 KB each, so the refusal comes
+     * at about 0.5 GB instead of wherever the combinations would end. */
+    if (g->njobs >= QS_GRID_MAX_PHASES)
+        return qs_err(QS_EINVAL, "more than %d phases (the limit of one grid)",
+                      QS_GRID_MAX_PHASES);
     if (g->njobs == x->cap) {
         int cap = x->cap ? 2 * x->cap : 256;
         qs_grid_job *nj = realloc(g->jobs, (size_t)cap * sizeof *nj);
@@ -849,6 +854,12 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                     break;
             }
         }
+    if (rc == QS_EINVAL) {
+        /* The phase limit: a problem of the grid, reported with the others. */
+        qs_gx_err(e, "axes", "%s", qs_errmsg());
+        rc = QS_OK;
+        goto cleanup;
+    }
     if (rc != QS_OK)
         goto cleanup;
     if (e->n == 0 && g->njobs == 0)

@@ -94,6 +94,13 @@ typedef struct {
 void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void qs_gx_spec_free(gx_spec *s);
+/* grid_scan.c: 0 (the problem in e) when the text is over the size, value
+ * or nesting limits of grid.h; run before cJSON builds anything. */
+int qs_gx_scan(const char *text, gx_errs *e);
+struct cJSON;
+/* grid_scan.c: every key and string of the parsed text is free of \u0000
+ * and valid UTF-8 (problems, with their paths, in e). */
+void qs_gx_check_strings(const struct cJSON *root, const char *text, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "report.h"
 #include "stats.h"
+#include "parse.h"
 
 typedef struct {
     double mean, std; /* std NAN for one seed */
@@ -268,10 +269,13 @@ int qs_cmd_report(int argc, char **argv)
             dataset = v;
         else if (!strcmp(f, "--bits"))
             bits = v;
-        else if (!strcmp(f, "--budget"))
-            budget = atof(v);
-        else if (!strcmp(f, "--tolerance"))
-            tol = atof(v);
+        else if (!strcmp(f, "--budget") || !strcmp(f, "--tolerance")) {
+            if (qs_parse_num(f[2] == 'b' ? &budget : &tol, f, v, f[2] == 'b' ? 1 : 0,
+                             f[2] == 'b' ? 1e12 : 1)) {
+                fprintf(stderr, "qsweep report: %s\n", qs_errmsg());
+                return 2;
+            }
+        }
         else if (!strcmp(f, "--format")) {
             if (!strcmp(v, "text"))
                 fmt = QS_FMT_TEXT;

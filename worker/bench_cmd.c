@@ -13,6 +13,7 @@
 #include "layers.h"
 #include "opts.h"
 #include "optim.h"
+#include "parse.h"
 #include "simd.h"
 
 static double now_s(void)
@@ -120,9 +121,8 @@ int qs_cmd_bench(int argc, char **argv)
         return qs_exit_status(QS_ENOMEM);
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-            if (reps < 1 || reps > 1000) {
-                fprintf(stderr, "qsweep bench: --reps %s is out of range (1..1000)\n", argv[i]);
+            if (qs_parse_int(&reps, "--reps", argv[++i], 1, 1000)) {
+                fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
                 free(av);
                 return 2;
             }

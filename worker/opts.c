@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "io.h"
+#include "parse.h"
 #include "quant.h"
 
 void qs_job_opts_default(qs_job_opts *o)
@@ -46,32 +48,10 @@ void qs_job_opts_usage(FILE *out)
         "failure (diverged), 2 bad usage or input.\n");
 }
 
-static int parse_int(int *out, const char *flag, const char *v, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return qs_err(QS_EINVAL, "%s: \"%s\" is not an integer in %ld..%ld", flag, v, lo, hi);
-    *out = (int)x;
-    return QS_OK;
-}
-
-static int parse_num(double *out, const char *flag, const char *v, double lo, double hi)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
-        return qs_err(QS_EINVAL, "%s: \"%s\" is not a number in %g..%g", flag, v, lo, hi);
-    *out = x;
-    return QS_OK;
-}
-
 static int parse_bits(int *out, const char *flag, const char *v)
 {
     int b;
-    if (parse_int(&b, flag, v, 1, 32) || !((b >= 1 && b <= 8) || b == 32))
+    if (qs_parse_int(&b, flag, v, 1, 32) || !((b >= 1 && b <= 8) || b == 32))
         return qs_err(QS_EINVAL, "%s: \"%s\" is not a bit width (allowed: 1..8, or 32 = float)", flag, v);
     *out = b;
     return QS_OK;
@@ -128,15 +108,15 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         if ((rc = qs_block_parse(&o->model.block, v)))
             rc = qs_err_wrap(rc, "--block");
     } else if (!strcmp(f, "--depth")) {
-        rc = parse_int(&o->model.depth, f, v, 1, 100000);
+        rc = qs_parse_int(&o->model.depth, f, v, 1, QS_MAX_DEPTH);
         o->have_depth = 1;
     } else if (!strcmp(f, "--width") || !strcmp(f, "--params")) {
         if (o->have_width)
             return qs_err(QS_EINVAL, "%s: give the width once, as --width K or --params N", f);
         if (!strcmp(f, "--width"))
-            rc = parse_int(&o->model.width, f, v, 1, 65536);
+            rc = qs_parse_int(&o->model.width, f, v, 1, 65536);
         else
-            rc = parse_num(&o->params, f, v, 10, 1e12);
+            rc = qs_parse_num(&o->params, f, v, 10, 1e12);
         o->have_width = 1;
     } else if (!strcmp(f, "--residual")) {
         o->model.residual = 1;
@@ -147,15 +127,15 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--data-dir")) {
         o->data_dir = v;
     } else if (!strcmp(f, "--train-limit")) {
-        rc = parse_int(&o->train_limit, f, v, 0, 1 << 30);
+        rc = qs_parse_int(&o->train_limit, f, v, 0, QS_MAX_EXAMPLES);
     } else if (!strcmp(f, "--test-limit")) {
-        rc = parse_int(&o->test_limit, f, v, 0, 1 << 30);
+        rc = qs_parse_int(&o->test_limit, f, v, 0, QS_MAX_EXAMPLES);
     } else if (!strcmp(f, "--seed")) {
         double s;
-        if (!(rc = parse_num(&s, f, v, 0, 9007199254740992.0)))
+        if (!(rc = qs_parse_num(&s, f, v, 0, 9007199254740992.0)))
             o->seed = (long long)s;
     } else if (!strcmp(f, "--threads")) {
-        rc = parse_int(&o->threads, f, v, 1, 256);
+        rc = qs_parse_int(&o->threads, f, v, 1, QS_MAX_THREADS);
     } else if (!strcmp(f, "--phase")) {
         if ((rc = qs_phase_parse(&o->phase, v)))
             rc = qs_err_wrap(rc, "--phase");
@@ -168,11 +148,11 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--first-last-bits")) {
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
-        rc = parse_num(&o->lipschitz, f, v, 0, 1e3);
+        rc = qs_parse_num(&o->lipschitz, f, v, 0, QS_MAX_LIPSCHITZ);
     } else if (!strcmp(f, "--epochs")) {
-        rc = parse_int(&o->epochs, f, v, 1, 1000000);
+        rc = qs_parse_int(&o->epochs, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--stop-after")) {
-        rc = parse_int(&o->stop_after, f, v, 1, 1000000);
+        rc = qs_parse_int(&o->stop_after, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--save")) {
         o->save = v;
     } else if (!strcmp(f, "--resume")) {
@@ -180,17 +160,17 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--decision-map")) {
         o->decision_map = v;
     } else if (!strcmp(f, "--batch")) {
-        rc = parse_int(&o->batch, f, v, 1, 1 << 20);
+        rc = qs_parse_int(&o->batch, f, v, 1, QS_MAX_BATCH);
     } else if (!strcmp(f, "--lr")) {
-        rc = parse_num(&o->lr, f, v, 0, 1e6);
+        rc = qs_parse_num(&o->lr, f, v, 0, QS_MAX_LR);
     } else if (!strcmp(f, "--lr-min")) {
-        rc = parse_num(&o->lr_min, f, v, 0, 1e6);
+        rc = qs_parse_num(&o->lr_min, f, v, 0, QS_MAX_LR);
     } else if (!strcmp(f, "--momentum")) {
-        rc = parse_num(&o->momentum, f, v, 0, 1);
+        rc = qs_parse_num(&o->momentum, f, v, 0, 1);
     } else if (!strcmp(f, "--weight-decay")) {
-        rc = parse_num(&o->weight_decay, f, v, 0, 1);
+        rc = qs_parse_num(&o->weight_decay, f, v, 0, 1);
     } else if (!strcmp(f, "--period")) {
-        rc = parse_num(&o->period, f, v, 1e-3, 1e6);
+        rc = qs_parse_num(&o->period, f, v, QS_MIN_PERIOD, QS_MAX_PERIOD);
     } else if (!strcmp(f, "--milestones")) {
         rc = parse_milestones(o, f, v);
     } else if (!strcmp(f, "--optimizer")) {
@@ -205,15 +185,15 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--alpha-init")) {
         o->alpha_init = v;
     } else if (!strcmp(f, "--augment")) {
-        rc = parse_int(&o->augment, f, v, 0, 1);
+        rc = qs_parse_int(&o->augment, f, v, 0, 1);
     } else if (!strcmp(f, "--data-seed")) {
         double s;
-        if (!(rc = parse_num(&s, f, v, 0, 9007199254740992.0)))
+        if (!(rc = qs_parse_num(&s, f, v, 0, 9007199254740992.0)))
             o->synth.seed = (uint64_t)s;
     } else if (!strcmp(f, "--config")) {
         rc = load_config(o, v, allow_bench);
     } else if (allow_bench && !strcmp(f, "--steps")) {
-        rc = parse_int(&o->steps, f, v, 1, 1000000);
+        rc = qs_parse_int(&o->steps, f, v, 1, 1000000);
     } else {
         rc = qs_err(QS_EINVAL, "unknown option \"%s\" (see --help)", f);
     }
@@ -298,22 +278,15 @@ cleanup:
 
 static int load_config(qs_job_opts *o, const char *path, int allow_bench)
 {
-    FILE *f = fopen(path, "rb");
     char *text = NULL;
-    int rc;
-    if (!f)
-        return qs_err(QS_EIO, "--config %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        rc = qs_err(QS_EIO, "--config %s: read failed", path);
-    } else {
-        text[n] = 0;
+    size_t n;
+    int rc = qs_read_file(&text, &n, path, QS_JOB_CONFIG_MAX_BYTES);
+    if (rc)
+        return qs_err_wrap(rc, "--config");
+    if (strlen(text) != n)
+        rc = qs_err(QS_EINVAL, "--config %s: contains a NUL byte (not a JSON text)", path);
+    else
         rc = qs_job_opts_from_json(o, text, path, allow_bench);
-    }
-    fclose(f);
     free(text);
     return rc;
 }
@@ -333,15 +306,7 @@ int qs_job_opts_model(qs_job_opts *o)
     if (m->arch == QS_ARCH_RESNET && o->data == QS_DATA_SYNTHETIC)
         return qs_err(QS_EINVAL, "--model resnet needs image data "
                       "(allowed: --data fashion-mnist, cifar10)");
-    if (o->data == QS_DATA_SYNTHETIC) {
-        m->in_c = 2;
-        m->in_h = m->in_w = 1;
-        m->classes = 2;
-    } else {
-        m->in_c = o->data == QS_DATA_CIFAR10 ? 3 : 1;
-        m->in_h = m->in_w = 32;
-        m->classes = 10;
-    }
+    qs_data_shape(o->data, &m->in_c, &m->in_h, &m->in_w, &m->classes);
     if (o->params > 0) {
         m->width = 1;
         int rc = qs_model_cfg_validate(m);

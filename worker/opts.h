@@ -9,6 +9,10 @@
 #include "model.h"
 #include "train.h"
 
+/* A job JSON is one flat object of a few hundred bytes; --config refuses
+ * files above this. */
+#define QS_JOB_CONFIG_MAX_BYTES (1 << 20)
+
 typedef struct {
     qs_model_cfg model;
     double params;           /* --params: solve the width from a budget */

@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "err.h"
 #include "gemm.h"
+#include "io.h"
 #include "opts.h"
 #include "simd.h"
 #include "train.h"
@@ -136,6 +137,10 @@ int qs_cmd_train(int argc, char **argv)
      * checkpoint's directory included. */
     if (o.save) {
         char tmp[4096];
+        if (qs_check_output(o.save, "--save")) {
+            fprintf(stderr, "qsweep train: %s\n", qs_errmsg());
+            return 2;
+        }
         snprintf(tmp, sizeof tmp, "%s.tmp", o.save);
         FILE *f = fopen(tmp, "wb");
         if (!f) {

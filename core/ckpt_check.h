@@ -1,0 +1,41 @@
+/* Range checks of a trainer checkpoint's fixed sections (internal to core:
+ * train_ckpt.c reads checkpoints through these). A CRC only proves that the
+ * bytes are the ones written, not who wrote them: every field that sizes a
+ * buffer, indexes a table or divides is checked here before use. */
+#ifndef QS_CKPT_CHECK_H
+#define QS_CKPT_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckpt.h"
+#include "train.h"
+
+/* Section "state", written as this struct (no padding: 72 bytes). */
+typedef struct {
+    int64_t epoch_done, iter, nparam, nalpha, nbuf, nnode;
+    uint32_t rng[4];
+    int32_t quant_ready, phase;
+} qs_ck_state;
+
+/* Sections "model" (12 int32), "state" and "train_cfg", decoded. */
+typedef struct {
+    qs_model_cfg mcfg;
+    qs_ck_state st;
+    qs_train_cfg tcfg;     /* when read with need_cfg */
+} qs_ck_head;
+
+/* Section "model": the architecture as int32s. */
+void qs_ck_model_ints(int32_t *v, const qs_model_cfg *c);
+/* A section of exactly `size` bytes (any size when size == 0), or NULL with
+ * *rc set naming `what` (nothing is done when *rc is already set). */
+const uint8_t *qs_ck_section(const qs_ckpt *ck, const char *name, size_t size,
+                             const char *what, int *rc);
+/* Reads "model" and "state" (and "train_cfg" when need_cfg) and checks
+ * every field's range; errors name `what`, the field and its byte offset. */
+int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need_cfg);
+/* n floats of section `name` at p: finite, and at least `min`. */
+int qs_ck_floats(const qs_ckpt *ck, const char *what, const char *name, const uint8_t *p,
+                 size_t n, float min);
+
+#endif
