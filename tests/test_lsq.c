@@ -47,7 +47,21 @@ static void test_lsq_w_matches_hwang(void)
             T_CHECK(el == eh, "bits %d s %g: E %.17g vs Hwang %.17g", bits, s, el, eh);
         }
     }
+    /* Weights a few ulps around the half-way points k + 1/2 of a step:
+     * codes by division, as qs_wquant's (a reciprocal multiply moves some). */
     float s = 0.03f;
+    static float wh[NW];
+    for (int i = 0; i < NW; i++) {
+        float v = ((float)(i % 9) - 4.0f + 0.5f) * s;
+        for (int u = 0; u < i / 9 % 7; u++)
+            v = nextafterf(v, i % 2 ? INFINITY : -INFINITY);
+        wh[i] = v;
+    }
+    for (int bits = 2; bits <= 4; bits++) {
+        double el = qs_lsq_w_error(wh, NW, s, bits);
+        double eh = qs_wquant_error(wh, NW, bits, s);
+        T_CHECK(el == eh, "half points, bits %d: E %.17g vs Hwang %.17g", bits, el, eh);
+    }
     qs_lsq_w_forward(ql, w, NW, &s, 1, 2);
     int seen[3] = {0, 0, 0};
     for (int i = 0; i < NW; i++) {
