@@ -193,8 +193,10 @@ static void act_bwd_range(float *dx, double *ds, double *db, const float *dy,
             int nk = end - i >= 8 ? 8 : (int)(end - i);
             for (int k = 0; k < nk; k++) {
                 float u = (x[i + k] - beta) * inv, d = dy[i + k];
-                int lo = u <= 0.0f, hi = u >= p;
-                float r = lsq_round_up(u < 0.0f ? 0.0f : u) - u;
+                /* [0, P) is inside: u = 0 passes as in PACT's backward
+                 * (so a frozen LSQ+ ReLU is a PACT one), u = P is clipped */
+                int lo = u < 0.0f, hi = u >= p;
+                float r = lsq_round_up(lo ? 0.0f : u) - u;
                 float gs = hi ? p : (lo ? 0.0f : r);
                 as[k] += gs * d;
                 ab[k] += (lo || hi) ? d : 0.0f;

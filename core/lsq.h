@@ -13,9 +13,10 @@
  * Activations, asymmetric (LSQ+, Bhalgat et al.), learnable s and beta,
  * P = 2^b - 1, u = (x - beta) / s:
  *   y = round(clip(u, 0, P)) s + beta
- * Backward: dx = dy where 0 < u < P, else 0;
+ * Backward, inside meaning 0 <= u < P (PACT's rule at the bottom, so u = 0
+ * passes; LSQ's at the top): dx = dy inside, else 0;
  *   ds = g sum dy * (round(u) - u inside, 0 below, P above),
- *   dbeta = sum dy outside [0 < u < P], 0 inside,
+ *   dbeta = sum dy outside, 0 inside,
  *   g = 1 / sqrt(F P), F = the elements per example of the tensor.
  * Rounding is half away from zero (weights) and half up (activations,
  * u >= 0 after the clip), the roundings of wquant.c and pact.c. */

@@ -10,6 +10,8 @@
 #include "err.h"
 #include "gemm.h"
 #include "layers.h"
+#include "lsq.h"
+#include "lsq_model.h"
 #include "quant.h"
 
 const char *qs_phase_name(qs_phase p)
@@ -280,6 +282,10 @@ static int calibrate_alphas(qs_trainer *t)
         m->nodes[i].abits = saved[2 * i + 1];
         if (!vals[i])
             continue;
+        if (m->cfg.quantizer == QS_QUANT_LSQ) {
+            qs_lsq_calibrate_node(m, i, vals[i], cnt[i], &t->cfg);
+            continue;
+        }
         float a;
         if (t->cfg.alpha_init == QS_ALPHA_MSE)
             a = qs_pact_calibrate_mse(vals[i], cnt[i], m->nodes[i].abits);
@@ -310,8 +316,11 @@ int qs_trainer_prepare_quant(qs_trainer *t)
     if (m->nalpha > 0) {
         if (t->cfg.alpha_init == QS_ALPHA_VALUE) {
             for (int i = 0; i < m->nnode; i++)
-                if (m->nodes[i].alpha_off >= 0)
-                    m->param[m->nodes[i].alpha_off] = (float)t->cfg.alpha_value;
+                if (m->nodes[i].alpha_off >= 0) /* LSQ+: top level P s = the value */
+                    m->param[m->nodes[i].alpha_off] =
+                        m->cfg.quantizer == QS_QUANT_LSQ
+                            ? (float)t->cfg.alpha_value / qs_lsq_ap(m->nodes[i].abits)
+                            : (float)t->cfg.alpha_value;
         } else if ((rc = calibrate_alphas(t)) != QS_OK) {
             return rc;
         }
@@ -319,6 +328,7 @@ int qs_trainer_prepare_quant(qs_trainer *t)
     /* Steps at 0 make the next forward run the full search. */
     for (int i = 0; i < m->nnode; i++)
         m->nodes[i].step = 0.0f;
+    qs_lsq_init_weights(m); /* LSQ steps from the float weights */
     m->weights_dirty = 1;
     m->quant_ready = 1;
     return QS_OK;
@@ -379,7 +389,9 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
             qs_model_backward(m, t->dlogits, B);
             if (lip > 0)
                 rsum += add_lipschitz(m, lip);
-            for (long a = m->nparam - m->nalpha; a < m->nparam; a++)
+            /* PACT's alpha penalty; LSQ steps and offsets go without. */
+            for (long a = m->nparam - m->nalpha;
+                 m->cfg.quantizer == QS_QUANT_HWANG_PACT && a < m->nparam; a++)
                 m->grad[a] += (float)(2.0 * t->cfg.pact_l2 * m->param[a]);
             lr = qs_sched_lr(&t->cfg.sched, t->iter, total, ipe);
             t->iter++;
@@ -479,6 +491,11 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
         (rc = qs_ckpt_writer_add(&w, "opt_v", m->opt_v, (size_t)m->nparam * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "steps", steps, (size_t)m->nnode * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "qclean", &qclean, sizeof qclean)))
+        goto cleanup;
+    int32_t qi[QS_QUANT_NINTS];
+    qs_quant_cfg_ints(qi, &t->mcfg);
+    if (!qs_quant_cfg_is_default(&t->mcfg) &&
+        (rc = qs_ckpt_writer_add(&w, "quant", qi, sizeof qi)))
         goto cleanup;
     const uint8_t *bytes;
     if ((rc = qs_ckpt_writer_finish(&w, &bytes, len)) != QS_OK)
@@ -589,7 +606,8 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
     memcpy(mi, mip, sizeof mi);
     memcpy(&stv, stp, sizeof stv);
     model_from_ints(&pc, mi);
-    if ((rc = check_arch(&pc, &t->mcfg, path)) != QS_OK)
+    if ((rc = check_arch(&pc, &t->mcfg, path)) != QS_OK ||
+        (rc = qs_quant_cfg_from_ckpt(&pc, ckp, path)) != QS_OK)
         goto cleanup;
     /* The chain of methods.md sections 2-3: retrain starts from the float
      * checkpoint, clr from the retrained one (a clr from a float model
@@ -619,16 +637,17 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
     /* Step sizes and alphas carry over only between quantized phases of the
      * same bits (retrain -> clr); a float parent gets calibrated. */
     if (st->quant_ready && pc.wbits == t->mcfg.wbits && pc.abits == t->mcfg.abits &&
-        st->nnode == m->nnode && st->nalpha == m->nalpha) {
+        qs_quant_cfg_same(&pc, &t->mcfg) && st->nnode == m->nnode && st->nalpha == m->nalpha) {
         memcpy(m->param + core, params + (size_t)core * 4, (size_t)m->nalpha * 4);
         for (int i = 0; i < m->nnode; i++)
             memcpy(&m->nodes[i].step, steps + (size_t)i * 4, 4);
         m->quant_ready = 1;
     } else if (pc.wbits != 32 || pc.abits != 32) {
         if (t->cfg.phase == QS_PHASE_CLR) {
-            rc = qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint; this clr phase is W%dA%d "
-                        "(clr continues the retrained model of the same bits)", path,
-                        pc.wbits, pc.abits, t->mcfg.wbits, t->mcfg.abits);
+            rc = qs_err(QS_EINVAL, "%s is a W%dA%d %s checkpoint; this clr phase is W%dA%d %s "
+                        "(clr continues the retrained model of the same bits and quantizer)",
+                        path, pc.wbits, pc.abits, qs_quantizer_name(pc.quantizer),
+                        t->mcfg.wbits, t->mcfg.abits, qs_quantizer_name(t->mcfg.quantizer));
             goto cleanup;
         }
     }
@@ -654,6 +673,11 @@ static void requantize_at_steps(qs_model *m)
         const float *w = m->param + n->w_off;
         if (n->wbits >= 32)
             continue;
+        if (n->step_off >= 0) { /* LSQ: a function of params alone */
+            qs_lsq_w_forward(n->qw, w, (size_t)n->wlen, m->param + n->step_off, n->nstep,
+                             n->wbits);
+            continue;
+        }
         float d = n->step;
         if (n->wbits == 1 || !(d > 0.0f)) {
             /* Binary: a closed form of w alone. D = 0: all-zero w, q = 0. */
@@ -693,6 +717,11 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     if (pc.wbits != t->mcfg.wbits || pc.abits != t->mcfg.abits)
         return qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint, this phase is W%dA%d", what,
                       pc.wbits, pc.abits, t->mcfg.wbits, t->mcfg.abits);
+    if ((rc = qs_quant_cfg_from_ckpt(&pc, ck, what)) != QS_OK)
+        return rc;
+    if (!qs_quant_cfg_same(&pc, &t->mcfg))
+        return qs_err(QS_EINVAL, "%s holds other quantizer settings (%s) than this phase (%s)",
+                      what, qs_quantizer_name(pc.quantizer), qs_quantizer_name(t->mcfg.quantizer));
     if (tc->phase != t->cfg.phase)
         return qs_err(QS_EINVAL, "%s is a %s checkpoint, this is a %s phase", what,
                       qs_phase_name(tc->phase), qs_phase_name(t->cfg.phase));
@@ -750,6 +779,8 @@ int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int ma
     memcpy(&tc, tcp, sizeof tc);
     memcpy(&st, stp, sizeof st);
     model_from_ints(&info->mcfg, mi);
+    if ((rc = qs_quant_cfg_from_ckpt(&info->mcfg, &ck, path)) != QS_OK)
+        goto cleanup;
     info->phase = (qs_phase)tc.phase;
     info->epochs = tc.epochs;
     info->epoch_done = (int)st.epoch_done;

@@ -298,7 +298,7 @@ static void a_fd_check(int bits, float s, float beta, size_t features)
     int nb[3] = {0, 0, 0};
     for (int i = 0; i < N; i++) {
         float u = (x[i] - beta) * (1.0f / s);
-        br[i] = u <= 0.0f ? -1 : (u >= p ? 1 : 0);
+        br[i] = u < 0.0f ? -1 : (u >= p ? 1 : 0);
         c[i] = ((double)y[i] - beta) / s - ((double)x[i] - beta) / s;
         nb[br[i] + 1]++;
     }
