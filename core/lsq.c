@@ -2,6 +2,7 @@
 #include "lsq.h"
 
 #include "par.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -151,12 +152,90 @@ typedef struct {
     double *ps, *pb; /* backward: one pair of sums per block */
 } act_args;
 
+#if QS_SIMD_X86
+/* AVX2 twin of simd.h's round half up for v >= -0 (NaN stays NaN). */
+__attribute__((target("avx2"))) static inline __m256 round_up8(__m256 v)
+{
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_sub_ps(v, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(up, _mm256_set1_ps(1.0f)));
+}
+
+/* The forward loop, 16 lanes (masked tail). Same bits as the scalar loop:
+ * the same sub, mul, clip, round, mul, add (no FMA); max(0, u) and
+ * min(p, u) return u for a NaN or an equal value, as the scalar selects. */
+__attribute__((target("avx512f"))) static void
+act_fwd_avx512(float *y, const float *x, size_t len, float s, float beta, float p)
+{
+    const __m512 z = _mm512_setzero_ps(), vp = _mm512_set1_ps(p);
+    const __m512 vs = _mm512_set1_ps(s), vb = _mm512_set1_ps(beta);
+    const __m512 vi = _mm512_set1_ps(1.0f / s);
+    for (size_t i = 0; i < len; i += 16) {
+        __mmask16 m = len - i >= 16 ? (__mmask16)0xffff
+                                    : (__mmask16)((1u << (len - i)) - 1);
+        __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vb), vi);
+        u = _mm512_min_ps(vp, _mm512_max_ps(z, u));
+        u = _mm512_add_ps(_mm512_mul_ps(qs_simd_round_half_up(u), vs), vb);
+        _mm512_mask_storeu_ps(y + i, m, u);
+    }
+}
+
+/* The same, 8 lanes; returns how many floats it did (a multiple of 8). */
+__attribute__((target("avx2"))) static size_t
+act_fwd_avx2(float *y, const float *x, size_t len, float s, float beta, float p)
+{
+    const __m256 z = _mm256_setzero_ps(), vp = _mm256_set1_ps(p);
+    const __m256 vs = _mm256_set1_ps(s), vb = _mm256_set1_ps(beta);
+    const __m256 vi = _mm256_set1_ps(1.0f / s);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 u = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vb), vi);
+        u = _mm256_min_ps(vp, _mm256_max_ps(z, u));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(round_up8(u), vs), vb));
+    }
+    return i;
+}
+
+/* The backward lanes of act_bwd_range over n groups of 8 from x, dy, dx:
+ * as, ab are the scalar loop's acc[8] (the same adds in the same order). */
+__attribute__((target("avx2"))) static void
+act_bwd_avx2(float *dx, float as[8], float ab[8], const float *dy, const float *x,
+             size_t n, float s, float beta, float p)
+{
+    const __m256 z = _mm256_setzero_ps(), vp = _mm256_set1_ps(p);
+    const __m256 vb = _mm256_set1_ps(beta), vi = _mm256_set1_ps(1.0f / s);
+    __m256 ts = _mm256_loadu_ps(as), tb = _mm256_loadu_ps(ab);
+    for (size_t j = 0; j < n; j++, x += 8, dy += 8, dx += 8) {
+        __m256 u = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x), vb), vi);
+        __m256 d = _mm256_loadu_ps(dy);
+        __m256 lo = _mm256_cmp_ps(u, z, _CMP_LT_OQ), hi = _mm256_cmp_ps(u, vp, _CMP_GE_OQ);
+        __m256 out = _mm256_or_ps(lo, hi);
+        __m256 r = _mm256_sub_ps(round_up8(_mm256_blendv_ps(u, z, lo)), u);
+        __m256 gs = _mm256_blendv_ps(_mm256_blendv_ps(r, z, lo), vp, hi);
+        ts = _mm256_add_ps(ts, _mm256_mul_ps(gs, d));
+        tb = _mm256_add_ps(tb, _mm256_and_ps(out, d));
+        _mm256_storeu_ps(dx, _mm256_add_ps(_mm256_loadu_ps(dx), _mm256_andnot_ps(out, d)));
+    }
+    _mm256_storeu_ps(as, ts);
+    _mm256_storeu_ps(ab, tb);
+}
+#endif
+
 /* Written so that a NaN u stays NaN (both compares fail). */
 static void act_fwd_range(float *y, const float *x, size_t len, float s,
                           float beta, int bits)
 {
     const float p = qs_lsq_ap(bits), inv = 1.0f / s;
-    for (size_t i = 0; i < len; i++) {
+    size_t i0 = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx512()) {
+        act_fwd_avx512(y, x, len, s, beta, p);
+        return;
+    }
+    if (qs_simd_avx2())
+        i0 = act_fwd_avx2(y, x, len, s, beta, p);
+#endif
+    for (size_t i = i0; i < len; i++) {
         float u = (x[i] - beta) * inv;
         u = u < 0.0f ? 0.0f : u;
         u = u > p ? p : u;
@@ -186,9 +265,19 @@ static void act_bwd_range(float *dx, double *ds, double *db, const float *dy,
     const float p = qs_lsq_ap(bits), inv = 1.0f / s;
     double ts = 0.0, tb = 0.0;
     size_t i = 0;
+#if QS_SIMD_X86
+    const int vec = qs_simd_avx2();
+#endif
     while (i < len) {
         size_t end = len - i > 512 ? i + 512 : len;
         float as[8] = {0}, ab[8] = {0};
+#if QS_SIMD_X86
+        if (vec) {
+            size_t n = (end - i) / 8;
+            act_bwd_avx2(dx + i, as, ab, dy + i, x + i, n, s, beta, p);
+            i += 8 * n;
+        }
+#endif
         for (; i < end; i += 8) {
             int nk = end - i >= 8 ? 8 : (int)(end - i);
             for (int k = 0; k < nk; k++) {

@@ -5,6 +5,7 @@
 #include "par.h"
 #include "quant.h"
 #include "rng.h"
+#include "simd.h"
 #include "tharness.h"
 
 #include <float.h>
@@ -356,6 +357,67 @@ static void test_lsq_act_grad_scale_threads(void)
     free(d2);
 }
 
+/* The AVX-512 and AVX2 bodies against the scalar loops, bit for bit: y,
+ * dx, ds and dbeta on every path this CPU has, ragged lengths, NaN, +-0,
+ * infinities, the clip edges and exact rounding ties. */
+static void test_lsq_act_paths_match(void)
+{
+    enum { N = 70000 + 13 };
+    static float x[N], dy[N], y[3][N], dx[3][N];
+    qs_rng r;
+    qs_rng_seed(&r, 78);
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(qs_rng_normal(&r) * 1.5);
+        dy[i] = (float)qs_rng_normal(&r);
+    }
+    const float special[] = {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY, 3e38f, -3e38f,
+                             FLT_MIN, -FLT_MIN, 0.75f, nextafterf(0.75f, 0.0f),
+                             nextafterf(0.75f, 1.0f), 8388608.5f};
+    const int ns = (int)(sizeof special / sizeof *special);
+    for (int i = 0; i < ns; i++)
+        x[37 * i + 5] = special[i];
+    for (int k = 0; k < 8; k++) /* u = k + 1/2 exactly at s = 0.25, beta 0 */
+        x[1000 + k] = (k + 0.5f) * 0.25f;
+    static float xn[N], dn[N];
+    for (int i = 0; i < N; i++)
+        xn[i] = isnan(x[i]) ? 1.0f : x[i];
+    const struct { float s, beta; } q[] = {{0.25f, 0.0f}, {0.3f, -0.2f}, {0.07f, 0.1f}};
+    const size_t lens[] = {N, 15, 16, 17, 1, 0, 513, 1031, 65536 + 7};
+    const int np = (int)qs_simd_best() + 1;
+    if (np == 1)
+        printf("    (kernel path generic only: scalar vs scalar)\n");
+    for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++)
+        for (unsigned c = 0; c < sizeof q / sizeof *q; c++)
+            for (int bits = 2; bits <= 8; bits += 3) {
+                size_t len = lens[l];
+                double ds[3], db[3];
+                for (int p = 0; p < np; p++) {
+                    qs_simd_set_path((qs_kpath)p);
+                    qs_lsq_act_forward(y[p], x, len, q[c].s, q[c].beta, bits);
+                    for (size_t i = 0; i < len; i++)
+                        dx[p][i] = (float)i * 0.25f;
+                    qs_lsq_act_backward(dx[p], &ds[p], &db[p], dy, x, len, q[c].s, q[c].beta,
+                                        bits, 100);
+                    /* the sums again without the NaNs, which would hide
+                     * any difference */
+                    qs_lsq_act_backward(dn, &ds[p], &db[p], dy, xn, len, q[c].s, q[c].beta,
+                                        bits, 100);
+                }
+                qs_simd_set_path(QS_KPATH_COUNT);
+                for (int p = 1; p < np; p++) {
+                    const char *pn = qs_kpath_name((qs_kpath)p);
+                    T_CHECK(memcmp(y[0], y[p], len * sizeof(float)) == 0,
+                            "%s forward len %zu s %g bits %d differs", pn, len, q[c].s, bits);
+                    T_CHECK(memcmp(dx[0], dx[p], len * sizeof(float)) == 0,
+                            "%s dx len %zu s %g bits %d differs", pn, len, q[c].s, bits);
+                    T_CHECK(memcmp(&ds[0], &ds[p], sizeof(double)) == 0 &&
+                                memcmp(&db[0], &db[p], sizeof(double)) == 0,
+                            "%s len %zu s %g bits %d: ds %.17g / %.17g, dbeta %.17g / %.17g",
+                            pn, len, q[c].s, bits, ds[0], ds[p], db[0], db[p]);
+                }
+            }
+}
+
 /* numpy's default quantile */
 static double np_quantile(const float *v, int n, double q)
 {
@@ -457,6 +519,7 @@ int main(void)
     T_RUN(test_lsq_act_frozen_is_uniform);
     T_RUN(test_lsq_act_finite_diff);
     T_RUN(test_lsq_act_grad_scale_threads);
+    T_RUN(test_lsq_act_paths_match);
     T_RUN(test_lsq_act_init_mse);
     T_EXIT();
 }
