@@ -644,7 +644,7 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ckp, const char *path)
         m->quant_ready = 1;
     } else if (pc.wbits != 32 || pc.abits != 32) {
         if (t->cfg.phase == QS_PHASE_CLR) {
-            rc = qs_err(QS_EINVAL, "%s is a W%dA%d %s checkpoint; this clr phase is W%dA%d %s "
+            rc = qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint (%s); this clr phase is W%dA%d (%s) "
                         "(clr continues the retrained model of the same bits and quantizer)",
                         path, pc.wbits, pc.abits, qs_quantizer_name(pc.quantizer),
                         t->mcfg.wbits, t->mcfg.abits, qs_quantizer_name(t->mcfg.quantizer));

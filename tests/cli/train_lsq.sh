@@ -66,7 +66,7 @@ test_lsq_resume() {
     [ -f "$r" ] || { fail train_lsq_resume_clr "no retrained checkpoint"; return; }
     split_equal train_lsq_resume_clr 120 $FC64 --phase clr --from "$r" --wbits 2 --abits 2 \
         --quantizer lsq+ --period 2 --epochs 2
-    expect_usage train_lsq_clr_as_hwang "W2A2 lsq\+ checkpoint; this clr phase is W2A2 hwang-pact" \
+    expect_usage train_lsq_clr_as_hwang "W2A2 checkpoint \(lsq\+\); this clr phase is W2A2 \(hwang-pact\)" \
         train $FC64 --phase clr --from "$r" --wbits 2 --abits 2 --period 2 --epochs 2
     expect_usage train_lsq_resume_as_hwang "other quantizer settings \(lsq\+\) than this phase \(hwang-pact\)" \
         train $FC64 --phase retrain --wbits 2 --abits 2 --epochs 2 --resume "$r"
