@@ -15,7 +15,7 @@
 #include "train.h"
 
 static qs_dataset syn_tr, syn_te;
-static uint8_t *float_ck; /* fcdnn-32-4 float, 4 epochs */
+static uint8_t *float_ck; /* fcdnn-32-4 float, 30 epochs */
 static size_t float_len;
 
 static qs_model_cfg lsq(qs_model_cfg c)
@@ -29,7 +29,7 @@ static int setup(void)
     qs_trainer t;
     if (qu_synth(&syn_tr, &syn_te, 4000, 1000))
         return -1;
-    if (qu_trainer(&t, qu_fcdnn(32, 4, 32, 32), QS_DATA_SYNTHETIC, QS_PHASE_FLOAT, 4, 5,
+    if (qu_trainer(&t, qu_fcdnn(32, 4, 32, 32), QS_DATA_SYNTHETIC, QS_PHASE_FLOAT, 30, 5,
                    &syn_tr, &syn_te, NULL, 0))
         return -1;
     return qu_finish(&t, &float_ck, &float_len, NULL);
@@ -209,7 +209,7 @@ static void test_lsq_retrain_resume_clr(void)
 {
     qs_trainer a, b;
     qs_model_cfg c = lsq(qu_fcdnn(32, 4, 2, 2));
-    T_CHECK(qu_trainer(&a, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 3, 7, &syn_tr, &syn_te,
+    T_CHECK(qu_trainer(&a, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 6, 7, &syn_tr, &syn_te,
                        float_ck, float_len) == QS_OK, "trainer: %s", qs_errmsg());
     T_CHECK(qs_trainer_prepare_quant(&a) == QS_OK, "prepare");
     qs_model *m = &a.model;
@@ -235,6 +235,8 @@ static void test_lsq_retrain_resume_clr(void)
     T_CHECK(qs_trainer_run(&a, 0, NULL, NULL) == QS_OK, "run: %s", qs_errmsg());
     qs_trainer_eval(&a, &syn_tr, &l1, &a1);
     T_CHECK(l1 < l0, "train loss %g -> %g does not fall", l0, l1);
+    printf("    lsq+ W2A2 retrain, 6 epochs: train loss %.4f -> %.4f, accuracy %.2f -> %.2f %%\n",
+           l0, l1, a0, a1);
     int moved = 0;
     for (long k = 0; k < m->nalpha; k++)
         moved += m->param[m->nparam - m->nalpha + k] != init[k];
@@ -245,12 +247,12 @@ static void test_lsq_retrain_resume_clr(void)
     size_t nf, np, nr;
     T_CHECK(qs_trainer_encode(&a, &full, &nf) == QS_OK, "encode");
     qs_trainer_free(&a);
-    T_CHECK(qu_trainer(&b, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 3, 7, &syn_tr, &syn_te,
+    T_CHECK(qu_trainer(&b, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 6, 7, &syn_tr, &syn_te,
                        float_ck, float_len) == QS_OK, "trainer b");
     T_CHECK(qs_trainer_run(&b, 1, NULL, NULL) == QS_OK, "run 1");
     T_CHECK(qs_trainer_encode(&b, &part, &np) == QS_OK, "encode part");
     qs_trainer_free(&b);
-    T_CHECK(qu_trainer(&b, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 3, 7, &syn_tr, &syn_te,
+    T_CHECK(qu_trainer(&b, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 6, 7, &syn_tr, &syn_te,
                        NULL, 0) == QS_OK, "trainer resume");
     T_CHECK(qs_trainer_resume_bytes(&b, part, np, "part") == QS_OK, "resume: %s", qs_errmsg());
     T_CHECK(qs_trainer_run(&b, 0, NULL, NULL) == QS_OK, "run rest");
@@ -270,7 +272,7 @@ static void test_lsq_retrain_resume_clr(void)
             rc, qs_errmsg());
     qs_trainer_free(&b);
     /* Resuming it as another quantizer is refused. */
-    T_CHECK(qu_trainer(&b, qu_fcdnn(32, 4, 2, 2), QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 3, 7,
+    T_CHECK(qu_trainer(&b, qu_fcdnn(32, 4, 2, 2), QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 6, 7,
                        &syn_tr, &syn_te, NULL, 0) == QS_OK, "trainer");
     rc = qs_trainer_resume_bytes(&b, full, nf, "full");
     T_CHECK(rc == QS_EINVAL && strstr(qs_errmsg(), "quantizer"), "resume as hwang-pact: %d %s",
