@@ -128,10 +128,12 @@ static int check_state(const qs_ck_state *s, const qs_ckpt *ck, const uint8_t *p
             return out_of_range(what, "state", f[i].name, at(ck, p, f[i].off), v, f[i].lo,
                                 f[i].hi);
     }
-    if (s->nalpha > s->nnode || s->nalpha > s->nparam)
+    /* quantizer parameters are part of params (LSQ: a step per channel
+     * can outnumber the nodes); the exact count is compared with the
+     * model once it is built */
+    if (s->nalpha > s->nparam)
         return out_of_range(what, "state", "nalpha", at(ck, p, offsetof(qs_ck_state, nalpha)),
-                            (double)s->nalpha, 0, (double)(s->nnode < s->nparam ? s->nnode
-                                                                               : s->nparam));
+                            (double)s->nalpha, 0, (double)s->nparam);
     /* One optimiser step per batch: at most QS_MAX_EXAMPLES per epoch. */
     double max_iter = (double)s->epoch_done * QS_MAX_EXAMPLES;
     if (s->iter < 0 || (double)s->iter > max_iter)

@@ -140,6 +140,9 @@ int qs_export_from_model(qs_export *e, const qs_model *m, const char *phase,
     if (m->cfg.wbits >= 32 && m->cfg.abits >= 32)
         return qs_err(QS_EINVAL, "a float model (W32A32) has no integer codes to export; "
                       "export a retrain or clr checkpoint");
+    if (m->cfg.quantizer != QS_QUANT_HWANG_PACT) /* the format has one step per layer */
+        return qs_err(QS_EINVAL, "export covers Hwang-PACT models; this one is quantized "
+                      "with lsq+ (not supported yet)");
     if (!m->quant_ready)
         return qs_err(QS_EINVAL, "the model was never quantized (no step sizes, no calibrated "
                       "alphas): export a checkpoint saved after at least one epoch");

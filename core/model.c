@@ -73,6 +73,11 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
                       c->wbits, c->abits, c->first_last_bits);
     if (c->abits == 1)
         return qs_err(QS_EINVAL, "abits 1 is not supported (PACT needs at least 2 bits; allowed: 2..8 or 32)");
+    if ((unsigned)c->quantizer > QS_QUANT_LSQ || (unsigned)c->lsq_winit > 1)
+        return qs_err(QS_EINVAL, "unknown quantizer %d / LSQ weight init %d", c->quantizer, c->lsq_winit);
+    if (c->quantizer == QS_QUANT_LSQ && c->wbits < 32 && (c->wbits == 1 || c->first_last_bits == 1))
+        return qs_err(QS_EINVAL, "lsq+ needs at least 2 weight bits (wbits %d, first_last_bits %d)",
+                      c->wbits, c->first_last_bits);
     return QS_OK;
 }
 
@@ -112,7 +117,7 @@ static int push(planner *p, qs_node_type t, int in0, int in1, int c, int h, int 
     n->h = h;
     n->w = w;
     n->numel = (size_t)c * h * w;
-    n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = -1;
+    n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = n->step_off = -1;
     n->wbits = 32;
     n->abits = 32;
     n->scale = 1.0f;
@@ -120,6 +125,16 @@ static int push(planner *p, qs_node_type t, int in0, int in1, int c, int h, int 
 }
 
 static const qs_node *node(planner *p, int i) { return &p->m->nodes[i]; }
+
+/* LSQ weight steps of a quantized conv / linear, with the alphas. */
+static void lsq_steps(planner *p, qs_node *n)
+{
+    if (p->m->cfg.quantizer != QS_QUANT_LSQ || n->wbits >= 32)
+        return;
+    n->nstep = p->m->cfg.lsq_per_channel ? n->c : 1;
+    n->step_off = p->nalpha; /* rebased after planning */
+    p->nalpha += n->nstep;
+}
 
 static int conv(planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
 {
@@ -146,6 +161,7 @@ static int conv(planner *p, int in, int k, int ks, int stride, int pad, int dept
     else if (depthwise && p->m->cfg.wbits < 32)
         n->wbits = p->m->cfg.wbits;
     p->first_weight = 0;
+    lsq_steps(p, n);
     return id;
 }
 
@@ -179,8 +195,10 @@ static int relu(planner *p, int in)
         return -1;
     qs_node *n = &p->m->nodes[id];
     n->abits = p->m->cfg.abits;
-    if (n->abits < 32)
-        n->alpha_off = p->nalpha++; /* rebased after planning */
+    if (n->abits < 32) {
+        n->alpha_off = p->nalpha; /* rebased after planning */
+        p->nalpha += p->m->cfg.quantizer == QS_QUANT_LSQ ? 2 : 1; /* LSQ+: s, beta */
+    }
     return id;
 }
 
@@ -213,6 +231,7 @@ static int linear(planner *p, int in, int out, int last)
     if (p->m->cfg.wbits < 32)
         n->wbits = (p->first_weight || last) ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
     p->first_weight = 0;
+    lsq_steps(p, n);
     return id;
 }
 
@@ -301,6 +320,9 @@ static int plan(planner *p, qs_model *m)
     for (int i = 0; i < m->nnode; i++)
         if (m->nodes[i].alpha_off >= 0)
             m->nodes[i].alpha_off += p->nparam;
+    for (int i = 0; i < m->nnode; i++)
+        if (m->nodes[i].step_off >= 0)
+            m->nodes[i].step_off += p->nparam;
     return QS_OK;
 }
 
@@ -633,8 +655,13 @@ void qs_model_init(qs_model *m, qs_rng *rng)
                 m->buf[n->rv_off + c] = 1.0f;
             }
         } else if (n->type == QS_NODE_RELU && n->alpha_off >= 0) {
-            m->param[n->alpha_off] = 10.0f; /* replaced by calibration */
+            /* replaced by calibration; LSQ+: s then beta */
+            m->param[n->alpha_off] = m->cfg.quantizer == QS_QUANT_LSQ ? 1.0f : 10.0f;
+            if (m->cfg.quantizer == QS_QUANT_LSQ)
+                m->param[n->alpha_off + 1] = 0.0f;
         }
+        for (int k = 0; k < n->nstep; k++)
+            m->param[n->step_off + k] = 1.0f; /* LSQ: replaced by the init */
         n->step = 0.0f;
     }
     m->quant_ready = 0;

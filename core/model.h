@@ -20,6 +20,9 @@
 typedef enum { QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1 } qs_arch;
 typedef enum { QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2 } qs_block;
 
+/* Weight + activation quantizer (docs/quantizers.md). */
+typedef enum { QS_QUANT_HWANG_PACT = 0, QS_QUANT_LSQ = 1 } qs_quantizer;
+
 typedef struct {
     qs_arch arch;
     qs_block block;      /* resnet only */
@@ -30,6 +33,11 @@ typedef struct {
     /* Quantization (32 = float). first_last_bits applies to the stem conv /
      * first linear and the last linear whenever wbits < 32. */
     int wbits, abits, first_last_bits;
+    /* QS_QUANT_LSQ: LSQ weights (lsq_per_channel: one step per output
+     * channel; lsq_winit: a qs_lsq_winit rule) and LSQ+ activations at the
+     * ReLUs (lsq_offset: learn the offset beta there, else it stays 0). */
+    qs_quantizer quantizer;
+    int lsq_per_channel, lsq_winit, lsq_offset;
 } qs_model_cfg;
 
 typedef enum {
@@ -48,6 +56,10 @@ typedef struct {
     /* Offsets (floats) into the parameter vector, -1 if absent: conv and
      * linear weight/bias, BN gamma/beta, PACT alpha. */
     long w_off, b_off, alpha_off;
+    /* LSQ: the weight steps (nstep floats at step_off, -1 if none) sit
+     * with the alphas; a LSQ+ ReLU keeps s at alpha_off, beta after it. */
+    long step_off;
+    int nstep;
     long wlen;               /* weight floats */
     long rm_off, rv_off;     /* BN running stats in the buffer vector */
     int wbits;               /* this layer's weight bits (32 = float) */
@@ -71,8 +83,8 @@ typedef struct {
     qs_node *nodes;
     /* Parameter arena: params, grads, and two optimiser moments of nparam
      * floats each, then nbuf floats of buffers (BN running stats). PACT
-     * alphas are the last nalpha entries of the parameter vector and are not
-     * counted in params (methods.md section 8). */
+     * alphas (LSQ: steps and offsets) are the last nalpha entries of the
+     * parameter vector and are not counted in params (methods.md section 8). */
     long nparam, nalpha, nbuf;
     float *arena;
     float *param, *grad, *opt_m, *opt_v, *buf;

@@ -1,6 +1,7 @@
 /* Forward and backward passes over a built model graph. */
 #include <string.h>
 
+#include "lsq.h"
 #include "model.h"
 #include "par.h"
 #include "quant.h"
@@ -22,7 +23,10 @@ static void quantize_weights(qs_model *m)
 {
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
-        if (n->wbits < 32)
+        if (n->step_off >= 0) /* LSQ: the learned steps, no search */
+            qs_lsq_w_forward(n->qw, m->param + n->w_off, (size_t)n->wlen,
+                             m->param + n->step_off, n->nstep, n->wbits);
+        else if (n->wbits < 32)
             qs_wquant_apply(n->qw, &n->step, m->param + n->w_off, (size_t)n->wlen,
                             n->wbits);
     }
@@ -66,7 +70,10 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
             break;
         }
         case QS_NODE_RELU:
-            if (n->abits < 32)
+            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+                qs_lsq_act_forward(n->out, in, len, P[n->alpha_off], P[n->alpha_off + 1],
+                                   n->abits);
+            else if (n->abits < 32)
                 qs_pact_forward(n->out, in, len, P[n->alpha_off], n->abits);
             else
                 qs_relu_forward(n->out, in, len);
@@ -84,6 +91,20 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
         }
     }
     return m->nodes[m->nnode - 1].out;
+}
+
+/* LSQ+ at a ReLU: s always learned, beta only with cfg.lsq_offset (else it
+ * stays 0, and the quantizer is a quantized ReLU). g uses the elements per
+ * example, n->numel. */
+static void lsq_act_backward(qs_model *m, const qs_node *n, float *dx, const float *x,
+                             size_t len)
+{
+    double ds, db;
+    qs_lsq_act_backward(dx, &ds, &db, n->dout, x, len, m->param[n->alpha_off],
+                        m->param[n->alpha_off + 1], n->abits, n->numel);
+    m->grad[n->alpha_off] += (float)ds;
+    if (m->cfg.lsq_offset)
+        m->grad[n->alpha_off + 1] += (float)db;
 }
 
 void qs_model_backward(qs_model *m, const float *dlogits, int nb)
@@ -149,7 +170,9 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
                            n->h * n->w, !fresh0);
             break;
         case QS_NODE_RELU:
-            if (n->abits < 32)
+            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+                lsq_act_backward(m, n, dx, src->out, len);
+            else if (n->abits < 32)
                 G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
                                                            P[n->alpha_off]);
             else if (dx)
@@ -168,5 +191,10 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
                             n->scale, len, !fresh0, !fresh1);
             break;
         }
+        /* LSQ: the layer's weight gradient is complete (one node owns each
+         * weight): mask it at the clip and form the step gradients. */
+        if (n->step_off >= 0)
+            qs_lsq_w_backward(G + n->w_off, G + n->step_off, G + n->w_off, P + n->w_off,
+                              (size_t)n->wlen, P + n->step_off, n->nstep, n->wbits);
     }
 }

@@ -9,6 +9,8 @@
 #include "err.h"
 #include "gemm.h"
 #include "layers.h"
+#include "lsq.h"
+#include "lsq_model.h"
 #include "quant.h"
 
 const char *qs_phase_name(qs_phase p)
@@ -279,6 +281,10 @@ static int calibrate_alphas(qs_trainer *t)
         m->nodes[i].abits = saved[2 * i + 1];
         if (!vals[i])
             continue;
+        if (m->cfg.quantizer == QS_QUANT_LSQ) {
+            qs_lsq_calibrate_node(m, i, vals[i], cnt[i], &t->cfg);
+            continue;
+        }
         float a;
         if (t->cfg.alpha_init == QS_ALPHA_MSE)
             a = qs_pact_calibrate_mse(vals[i], cnt[i], m->nodes[i].abits);
@@ -309,8 +315,11 @@ int qs_trainer_prepare_quant(qs_trainer *t)
     if (m->nalpha > 0) {
         if (t->cfg.alpha_init == QS_ALPHA_VALUE) {
             for (int i = 0; i < m->nnode; i++)
-                if (m->nodes[i].alpha_off >= 0)
-                    m->param[m->nodes[i].alpha_off] = (float)t->cfg.alpha_value;
+                if (m->nodes[i].alpha_off >= 0) /* LSQ+: top level P s = the value */
+                    m->param[m->nodes[i].alpha_off] =
+                        m->cfg.quantizer == QS_QUANT_LSQ
+                            ? (float)t->cfg.alpha_value / qs_lsq_ap(m->nodes[i].abits)
+                            : (float)t->cfg.alpha_value;
         } else if ((rc = calibrate_alphas(t)) != QS_OK) {
             return rc;
         }
@@ -318,6 +327,7 @@ int qs_trainer_prepare_quant(qs_trainer *t)
     /* Steps at 0 make the next forward run the full search. */
     for (int i = 0; i < m->nnode; i++)
         m->nodes[i].step = 0.0f;
+    qs_lsq_init_weights(m); /* LSQ steps from the float weights */
     m->weights_dirty = 1;
     m->quant_ready = 1;
     return QS_OK;
@@ -378,7 +388,9 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
             qs_model_backward(m, t->dlogits, B);
             if (lip > 0)
                 rsum += add_lipschitz(m, lip);
-            for (long a = m->nparam - m->nalpha; a < m->nparam; a++)
+            /* PACT's alpha penalty; LSQ steps and offsets go without. */
+            for (long a = m->nparam - m->nalpha;
+                 m->cfg.quantizer == QS_QUANT_HWANG_PACT && a < m->nparam; a++)
                 m->grad[a] += (float)(2.0 * t->cfg.pact_l2 * m->param[a]);
             lr = qs_sched_lr(&t->cfg.sched, t->iter, total, ipe);
             t->iter++;

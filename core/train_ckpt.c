@@ -12,6 +12,8 @@
 #include "ckpt.h"
 #include "ckpt_check.h"
 #include "err.h"
+#include "lsq.h"
+#include "lsq_model.h"
 #include "quant.h"
 
 
@@ -51,6 +53,11 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
         (rc = qs_ckpt_writer_add(&w, "opt_v", m->opt_v, (size_t)m->nparam * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "steps", steps, (size_t)m->nnode * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "qclean", &qclean, sizeof qclean)))
+        goto cleanup;
+    int32_t qi[QS_QUANT_NINTS];
+    qs_quant_cfg_ints(qi, &t->mcfg);
+    if (!qs_quant_cfg_is_default(&t->mcfg) &&
+        (rc = qs_ckpt_writer_add(&w, "quant", qi, sizeof qi)))
         goto cleanup;
     const uint8_t *bytes;
     if ((rc = qs_ckpt_writer_finish(&w, &bytes, len)) != QS_OK)
@@ -129,6 +136,11 @@ static void requantize_at_steps(qs_model *m)
         const float *w = m->param + n->w_off;
         if (n->wbits >= 32)
             continue;
+        if (n->step_off >= 0) { /* LSQ: a function of params alone */
+            qs_lsq_w_forward(n->qw, w, (size_t)n->wlen, m->param + n->step_off, n->nstep,
+                             n->wbits);
+            continue;
+        }
         float d = n->step;
         if (n->wbits == 1 || !(d > 0.0f)) {
             /* Binary: a closed form of w alone. D = 0: all-zero w, q = 0. */
@@ -155,7 +167,8 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
     const qs_model_cfg *pc = &h.mcfg;
     if (rc)
         return rc;
-    if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK)
+    if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK ||
+        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK)
         return rc;
     /* The chain of methods.md sections 2-3: retrain starts from the float
      * checkpoint, clr from the retrained one (a clr from a float model
@@ -183,15 +196,16 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
     /* Step sizes and alphas carry over only between quantized phases of the
      * same bits (retrain -> clr); a float parent gets calibrated. */
     if (st->quant_ready && pc->wbits == t->mcfg.wbits && pc->abits == t->mcfg.abits &&
-        st->nnode == m->nnode && st->nalpha == m->nalpha) {
+        qs_quant_cfg_same(pc, &t->mcfg) && st->nnode == m->nnode && st->nalpha == m->nalpha) {
         memcpy(m->param + core, params + (size_t)core * 4, (size_t)m->nalpha * 4);
         for (int i = 0; i < m->nnode; i++)
             memcpy(&m->nodes[i].step, steps + (size_t)i * 4, 4);
         m->quant_ready = 1;
     } else if ((pc->wbits != 32 || pc->abits != 32) && t->cfg.phase == QS_PHASE_CLR) {
-        return qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint; this clr phase is W%dA%d "
-                      "(clr continues the retrained model of the same bits)", path,
-                      pc->wbits, pc->abits, t->mcfg.wbits, t->mcfg.abits);
+        return qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint (%s); this clr phase is W%dA%d (%s) "
+                      "(clr continues the retrained model of the same bits and quantizer)",
+                      path, pc->wbits, pc->abits, qs_quantizer_name(pc->quantizer),
+                      t->mcfg.wbits, t->mcfg.abits, qs_quantizer_name(t->mcfg.quantizer));
     }
     memset(m->opt_m, 0, (size_t)m->nparam * 4);
     memset(m->opt_v, 0, (size_t)m->nparam * 4);
@@ -213,10 +227,13 @@ int qs_trainer_load_parent_bytes(qs_trainer *t, uint8_t *buf, size_t len, const 
     return with_ckpt(t, what, buf, len, load_parent_from);
 }
 
-/* PACT alphas of a calibrated model are clip levels: positive. */
+/* PACT alphas of a calibrated model are clip levels: positive. (The LSQ
+ * tail holds offsets too, which may be any finite value.) */
 static int check_alphas(const qs_ckpt *ck, const char *what, const uint8_t *params,
                         const qs_model *m)
 {
+    if (m->cfg.quantizer != QS_QUANT_HWANG_PACT)
+        return QS_OK;
     for (long i = m->nparam - m->nalpha; i < m->nparam; i++) {
         float a;
         memcpy(&a, params + (size_t)i * 4, 4);
@@ -237,8 +254,13 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     const qs_train_cfg *tc = &h.tcfg;
     if (rc)
         return rc;
-    if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK)
+    if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK ||
+        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK)
         return rc;
+    if (!qs_quant_cfg_same(&h.mcfg, &t->mcfg))
+        return qs_err(QS_EINVAL, "%s holds other quantizer settings (%s) than this phase (%s)",
+                      what, qs_quantizer_name(h.mcfg.quantizer),
+                      qs_quantizer_name(t->mcfg.quantizer));
     if (h.mcfg.wbits != t->mcfg.wbits || h.mcfg.abits != t->mcfg.abits)
         return qs_err(QS_EINVAL, "%s is a W%dA%d checkpoint, this phase is W%dA%d", what,
                       h.mcfg.wbits, h.mcfg.abits, t->mcfg.wbits, t->mcfg.abits);
@@ -314,6 +336,8 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
     if (rc != QS_OK)
         return rc;
     if ((rc = qs_ck_head_read(&h, &ck, path, 1)))
+        goto cleanup;
+    if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK)
         goto cleanup;
     info->mcfg = h.mcfg;
     info->phase = h.tcfg.phase;

@@ -11,6 +11,8 @@
 #include "err.h"
 #include "gemm.h"
 #include "layers.h"
+#include "lsq.h"
+#include "lsq_model.h"
 #include "opts.h"
 #include "optim.h"
 #include "parse.h"
@@ -105,7 +107,8 @@ int qs_cmd_bench(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn] [--block B] [--depth D]\n"
                             "                    [--width K] [--batch 128] [--threads 1]\n"
-                            "                    [--wbits B --abits B] [--steps N] [--reps R]\n"
+                            "                    [--wbits B --abits B] [--quantizer hwang-pact|lsq+]\n"
+                            "                    [--steps N] [--reps R]\n"
                             "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
                             "peak_fraction, rss_mb, blas, blas_core, kernels; also load1 (load\n"
                             "average at the start) and cpu_util (CPU seconds / (wall\n"
@@ -149,8 +152,10 @@ int qs_cmd_bench(int argc, char **argv)
     qs_model_init(&m, &rng);
     /* Quantized bench: fixed alphas stand in for calibration. */
     for (int i = 0; i < m.nnode; i++)
-        if (m.nodes[i].alpha_off >= 0)
-            m.param[m.nodes[i].alpha_off] = 4.0f;
+        if (m.nodes[i].alpha_off >= 0) /* LSQ+: the step whose top level is 4 */
+            m.param[m.nodes[i].alpha_off] =
+                o.model.quantizer == QS_QUANT_LSQ ? 4.0f / qs_lsq_ap(m.nodes[i].abits) : 4.0f;
+    qs_lsq_init_weights(&m); /* LSQ weight steps (a no-op otherwise) */
     m.quant_ready = 1;
     size_t xlen = (size_t)B * o.model.in_c * o.model.in_h * o.model.in_w;
     float *x = malloc(xlen * sizeof(float));
@@ -200,11 +205,12 @@ int qs_cmd_bench(int argc, char **argv)
     qs_model_name(name, sizeof name, &o.model);
     double gfs = ips * cost.train_flop / 1e9;
     printf("{\"model\":\"%s\",\"params\":%ld,\"batch\":%d,\"threads\":%d,\"wbits\":%d,"
-           "\"abits\":%d,\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
+           "\"abits\":%d,\"quantizer\":\"%s\",\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
            "\"gflop_s\":%.1f,\"sgemm_gflop_s\":%.1f,\"peak_fraction\":%.3f,\"rss_mb\":%ld,"
            "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"kernels\":\"%s\",\"reps\":%d,"
            "\"load1\":%.2f,\"cpu_util\":%.2f}\n",
-           name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits, steps, ips,
+           name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits,
+           qs_quantizer_name(o.model.quantizer), steps, ips,
            cost.train_flop / 1e9, gfs, peak, peak > 0 ? gfs / peak : 0.0, ru.ru_maxrss / 1024,
            qs_blas_name(), qs_blas_core(), qs_blas_autofix_note(),
            qs_kpath_name(qs_simd_path()), reps, load,

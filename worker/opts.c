@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "lsq_model.h"
 #include "parse.h"
 #include "quant.h"
 
@@ -44,6 +45,8 @@ void qs_job_opts_usage(FILE *out)
         "                    [--clr-shape triangle|sawtooth] [--first-last-bits B]\n"
         "                    [--alpha-init mse|pNN.N|NUMBER] [--augment 0|1]\n"
         "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
+        "quantizer:          [--quantizer hwang-pact|lsq+] [--lsq-per-channel 0|1]\n"
+        "                    [--lsq-winit mse|mean]\n"
         "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
         "failure (diverged), 2 bad usage or input.\n");
 }
@@ -145,6 +148,15 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         rc = parse_bits(&o->model.wbits, f, v);
     } else if (!strcmp(f, "--abits")) {
         rc = parse_bits(&o->model.abits, f, v);
+    } else if (!strcmp(f, "--quantizer")) {
+        if ((rc = qs_quantizer_parse(&o->model.quantizer, v)))
+            rc = qs_err_wrap(rc, "--quantizer");
+    } else if (!strcmp(f, "--lsq-per-channel")) {
+        rc = qs_parse_int(&o->model.lsq_per_channel, f, v, 0, 1);
+    } else if (!strcmp(f, "--lsq-winit")) {
+        static const char *const winits[] = {"mse", "mean", NULL};
+        if (!(rc = one_of(f, v, winits)))
+            o->model.lsq_winit = strcmp(v, "mean") == 0;
     } else if (!strcmp(f, "--first-last-bits")) {
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
