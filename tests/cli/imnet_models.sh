@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The ImageNet-scale models on the command line (docs/imagenet.md):
+# `qsweep info` gives torchvision's parameter counts for the standard
+# depths and Table 1's for explicit --blocks (also from a job JSON with a
+# "blocks" list), bad combinations exit 2 with a message, and `qsweep
+# train` trains the tiny versions on Fashion-MNIST for one epoch.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# info_params NAME WANT ARGS...: `qsweep info ARGS` reports params WANT.
+info_params() {
+    local name=$1 want=$2
+    shift 2
+    if ! qrun "$name" 60 info "$@"; then
+        fail "$name" "$(why "$name")"
+    elif ! grep -q "\"params\":$want," "$T/$name.out"; then
+        fail "$name" "want params $want: $(head -c 300 "$T/$name.out")"
+    else
+        pass "$name"
+    fi
+}
+
+test_info_counts() {
+    info_params imnet_info_resnet18 11689512 --model imagenet-resnet --depth 18
+    info_params imnet_info_resnet50 25557032 --model imagenet-resnet --depth 50
+    info_params imnet_info_mobilenetv2 3504872 --model mobilenetv2
+    info_params imnet_info_mobilenetv2_w14 6108776 --model mobilenetv2 --width-mult 1.4
+    # Table 1's ResNet-44 (25.0M) and ResNet-26 (21.4M)
+    info_params imnet_info_table1_44 24987952 --model imagenet-resnet --depth 44 --blocks 3,4,5,2 --width 72
+    info_params imnet_info_table1_26 21430590 --model imagenet-resnet --blocks 3,3,3,3 --width 70
+    printf '{"model":"imagenet-resnet","depth":44,"blocks":[3,4,5,2],"width":72}\n' >"$T/j44.json"
+    info_params imnet_info_json_blocks 24987952 --config "$T/j44.json"
+}
+
+test_usage_errors() {
+    expect_usage imnet_err_depth26 'depth 26 has no standard block table.*--blocks' \
+        info --model imagenet-resnet --depth 26
+    expect_usage imnet_err_blocks3 '"3,4,5" is not four block counts' \
+        info --model imagenet-resnet --blocks 3,4,5
+    expect_usage imnet_err_depth_mismatch 'depth 30 does not match blocks 2,2,2,2' \
+        info --model imagenet-resnet --blocks 2,2,2,2 --depth 30
+    expect_usage imnet_err_mbv2_depth 'mobilenetv2 takes --width-mult' \
+        info --model mobilenetv2 --depth 20
+    expect_usage imnet_err_synthetic 'needs image data' \
+        info --model mobilenetv2 --data synthetic
+    expect_usage imnet_err_train_nodata 'needs --data' train --model mobilenetv2
+}
+
+test_train_tiny() {
+    if [ -z "$FMNIST_DIR" ]; then
+        if [ "${CI:-}" = "true" ]; then fail imnet_train_tiny "$FMNIST_MISSING"; else
+            echo "# SKIP imnet_train_tiny: $FMNIST_MISSING"; pass imnet_train_tiny; fi
+        return
+    fi
+    local m ok=1
+    for m in "--model mobilenetv2 --width-mult 0.25" "--model imagenet-resnet --blocks 1,1,1,1 --width 8 --block bottleneck"; do
+        if ! qrun imnet_train 300 train $m --data fashion-mnist --data-dir "$FMNIST_DIR" \
+            --train-limit 128 --test-limit 64 --epochs 1 --batch 32; then
+            fail imnet_train_tiny "$m: $(why imnet_train)"; ok=0; break
+        elif ! grep -q '"epoch":1,' "$T/imnet_train.out"; then
+            fail imnet_train_tiny "$m: no epoch line: $(head -c 300 "$T/imnet_train.out")"; ok=0; break
+        fi
+    done
+    [ "$ok" = 1 ] && pass imnet_train_tiny
+}
+
+run_cases test_info_counts test_usage_errors test_train_tiny
