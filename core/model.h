@@ -66,7 +66,7 @@ typedef struct {
     long rm_off, rv_off;     /* BN running stats in the buffer vector */
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
-    int relu6;               /* relu with abits 32: ReLU6 (MobileNetV2) */
+    int relu6;               /* relu: a ReLU6 point (MobileNetV2), ReLU6 while abits is 32 */
     float step;              /* weight quantizer step D (0 = not yet searched) */
     /* Activation-arena pointers, [max_batch, numel]. Buffers are shared to
      * save memory: a float ReLU or residual add may overwrite its single

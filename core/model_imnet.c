@@ -21,7 +21,8 @@
  * own block, unlike the CIFAR depthwise ResNet's). act is ReLU6 in float
  * as the paper's MobileNetV2 and torchvision use; quantized (abits < 32)
  * each ReLU6 becomes a PACT quantizer, a clip at a learned alpha instead of
- * at 6. torchvision's classifier dropout (p 0.2) is not modelled (qsweep
+ * at 6 (the nodes keep their ReLU6 mark, so PACT calibration's float pass
+ * sees ReLU6). torchvision's classifier dropout (p 0.2) is not modelled (qsweep
  * has no dropout; it has no parameters, so counts are unaffected). */
 #include <math.h>
 #include <stdio.h>

@@ -142,10 +142,13 @@ int qs_plan_gap(qs_planner *p, int in)
     return qs_plan_push(p, QS_NODE_GAP, in, -1, x->c, 1, 1);
 }
 
+/* The flag marks the node as a ReLU6 point even when it is quantized
+ * (PACT wins while abits < 32): PACT calibration runs the model with every
+ * abits set to 32 and must then see the float model's ReLU6, not a ReLU. */
 int qs_plan_relu6(qs_planner *p, int in)
 {
     int id = qs_plan_relu(p, in);
-    if (id >= 0 && p->m->nodes[id].abits >= 32)
+    if (id >= 0)
         p->m->nodes[id].relu6 = 1;
     return id;
 }

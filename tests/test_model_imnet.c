@@ -129,12 +129,13 @@ static void test_shapes(void)
     T_CHECK(m.nodes[1].c == 48 && m.nodes[m.nnode - 2].c == 1792, "1.4: stem %d last %d",
             m.nodes[1].c, m.nodes[m.nnode - 2].c);
     qs_model_free(&m);
-    /* quantized: every ReLU6 becomes PACT */
+    /* quantized: every ReLU6 point is PACT, and stays marked ReLU6 for
+     * the float pass of PACT calibration */
     c = mbv2_cfg(1.0, 10);
     c.wbits = c.abits = 2;
     T_CHECK(qs_model_build(&m, &c, 1) == 0, "build w2a2");
     for (int i = 0; i < m.nnode; i++)
-        T_CHECK(m.nodes[i].type != QS_NODE_RELU || (m.nodes[i].abits == 2 && !m.nodes[i].relu6),
+        T_CHECK(m.nodes[i].type != QS_NODE_RELU || (m.nodes[i].abits == 2 && m.nodes[i].relu6),
                 "node %d not PACT", i);
     qs_model_free(&m);
 }

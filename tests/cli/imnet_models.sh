@@ -3,7 +3,8 @@
 # `qsweep info` gives torchvision's parameter counts for the standard
 # depths and Table 1's for explicit --blocks (also from a job JSON with a
 # "blocks" list), bad combinations exit 2 with a message, and `qsweep
-# train` trains the tiny versions on Fashion-MNIST for one epoch.
+# train` trains the tiny versions on Fashion-MNIST for one epoch, float and
+# W2A2 retraining.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -64,4 +65,25 @@ test_train_tiny() {
     [ "$ok" = 1 ] && pass imnet_train_tiny
 }
 
-run_cases test_info_counts test_usage_errors test_train_tiny
+# Float, then W2A2 retraining from it: PACT calibration must run the float
+# model with its ReLU6 (a plain ReLU there gave unbounded outputs, an
+# infinite alpha and a NaN loss at the second step).
+test_retrain_w2a2() {
+    if [ -z "$FMNIST_DIR" ]; then
+        if [ "${CI:-}" = "true" ]; then fail imnet_retrain_w2a2 "$FMNIST_MISSING"; else
+            echo "# SKIP imnet_retrain_w2a2: $FMNIST_MISSING"; pass imnet_retrain_w2a2; fi
+        return
+    fi
+    local c="--model mobilenetv2 --width-mult 0.25 --data fashion-mnist --data-dir $FMNIST_DIR --train-limit 256 --test-limit 64 --epochs 1 --batch 32"
+    if ! qrun imnet_float 300 train $c --save "$T/mb.ck"; then
+        fail imnet_retrain_w2a2 "float: $(why imnet_float)"
+    elif ! qrun imnet_w2a2 300 train $c --phase retrain --from "$T/mb.ck" --wbits 2 --abits 2; then
+        fail imnet_retrain_w2a2 "retrain: $(why imnet_w2a2)"
+    elif ! grep -q '"phase":"retrain","epoch":1,' "$T/imnet_w2a2.out"; then
+        fail imnet_retrain_w2a2 "no epoch line: $(head -c 300 "$T/imnet_w2a2.out")"
+    else
+        pass imnet_retrain_w2a2
+    fi
+}
+
+run_cases test_info_counts test_usage_errors test_train_tiny test_retrain_w2a2
