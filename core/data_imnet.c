@@ -374,6 +374,8 @@ int qs_imnet_loader_open(qs_imnet_loader **out, const qs_imnet_index *ix,
 
 int qs_imnet_epoch(qs_imnet_loader *L, qs_rng *rng)
 {
+    if (L->train && !rng)
+        return qs_err(QS_EINVAL, "imagenet loader: a training epoch needs the job's RNG");
     pthread_mutex_lock(&L->mu);
     /* hand out nothing more, and wait for the decodes in flight */
     for (int k = 0; k < 2; k++)

@@ -91,8 +91,9 @@ typedef struct qs_imnet_loader qs_imnet_loader;
  * eval transform, the last partial batch kept. */
 int qs_imnet_loader_open(qs_imnet_loader **out, const qs_imnet_index *ix,
                          const qs_imnet_tf *tf, int batch, int threads, int train);
-/* Starts an epoch: the shuffle (train) and the epoch's seed come from rng;
- * decoding of the first two batches starts at once. */
+/* Starts an epoch: the shuffle (train) and the epoch's seed come from rng
+ * (NULL allowed in eval mode); decoding of the first two batches starts at
+ * once. An epoch may start before the last one ended. */
 int qs_imnet_epoch(qs_imnet_loader *L, qs_rng *rng);
 /* The next batch: *x [nb, 3, size, size], *y [nb], valid until the next
  * call; *nb = 0 at the end of the epoch. While the caller works on it the
