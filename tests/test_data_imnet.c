@@ -3,7 +3,8 @@
  * layout, then scanned and loaded. Checks: class order and labels, batch
  * shapes, the eval centre crop of a known image against an independent
  * double-precision resize + crop of the same decoded pixels, the train
- * crop's box rules, determinism of a seed across thread counts, and clear
+ * crop's box rules, determinism of a seed across thread counts, CMYK and
+ * grayscale decoding, and clear
  * errors (naming the file) for truncated and non-JPEG files. */
 #include <stdint.h>
 #include <string.h>
@@ -259,6 +260,45 @@ static void test_rrc_box(void)
             x0, y0, cw, ch);
 }
 
+/* CMYK JPEGs (a few in ImageNet) decode to R = C K / 255 (Adobe's inverted
+ * CMYK, as PIL reads them); grayscale ones to R = G = B. */
+static void test_cmyk_gray(void)
+{
+    enum { W = 16, H = 8 };
+    uint8_t px[W * H * 4];
+    for (int i = 0; i < W * H; i++) {
+        px[4 * i] = 200;
+        px[4 * i + 1] = 100;
+        px[4 * i + 2] = 50;
+        px[4 * i + 3] = 128;
+    }
+    tjhandle tc = tjInitCompress(), td = tjInitDecompress();
+    unsigned char *jpg = NULL;
+    unsigned long len = 0;
+    T_CHECK(tjCompress2(tc, px, W, 0, H, TJPF_CMYK, &jpg, &len, TJSAMP_444, 100, 0) == 0,
+            "compress cmyk: %s", tjGetErrorStr2(tc));
+    qs_imnet_img img = {0};
+    T_CHECK(qs_imnet_decode(&img, td, jpg, len, "cmyk.JPEG") == 0, "decode: %s", qs_errmsg());
+    T_CHECK(img.w == W && img.h == H, "size %dx%d", img.w, img.h);
+    const int want[3] = {200 * 128 / 255, 100 * 128 / 255, 50 * 128 / 255};
+    for (int c = 0; c < 3; c++)
+        T_CHECK(abs(img.rgb[3 * 37 + c] - want[c]) <= 2, "cmyk channel %d: %d want %d", c,
+                img.rgb[3 * 37 + c], want[c]);
+    tjFree(jpg);
+    jpg = NULL;
+    uint8_t g[W * H];
+    memset(g, 90, sizeof g);
+    T_CHECK(tjCompress2(tc, g, W, 0, H, TJPF_GRAY, &jpg, &len, TJSAMP_GRAY, 100, 0) == 0,
+            "compress gray");
+    T_CHECK(qs_imnet_decode(&img, td, jpg, len, "gray.JPEG") == 0, "decode gray: %s", qs_errmsg());
+    for (int c = 0; c < 3; c++)
+        T_CHECK(abs(img.rgb[3 * 5 + c] - 90) <= 1, "gray channel %d: %d", c, img.rgb[3 * 5 + c]);
+    tjFree(jpg);
+    qs_imnet_img_free(&img);
+    tjDestroy(tc);
+    tjDestroy(td);
+}
+
 static void test_bad_files(void)
 {
     char p[512], bad[300];
@@ -334,6 +374,7 @@ int main(void)
     T_RUN(test_eval_batches);
     T_RUN(test_train_determinism);
     T_RUN(test_rrc_box);
+    T_RUN(test_cmyk_gray);
     T_RUN(test_bad_files);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
