@@ -375,7 +375,7 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
             v = val;
         } else if (cJSON_IsString(it)) {
             v = it->valuestring;
-        } else if (cJSON_IsArray(it) && it->child && cJSON_IsNumber(it->child)) {
+        } else if (!strcmp(flag, "--blocks") && cJSON_IsArray(it)) {
             /* "blocks": [3,4,5,2] reads as --blocks 3,4,5,2 */
             val[0] = 0;
             for (cJSON *e = it->child; e; e = e->next)
@@ -383,7 +383,7 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
                          e == it->child ? "" : ",", cJSON_IsNumber(e) ? e->valuedouble : -1.0);
             v = val;
         } else {
-            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number, boolean or list of numbers", what, it->string);
+            rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number or boolean", what, it->string);
             goto cleanup;
         }
         if (is_switch(flag) && !cJSON_IsBool(it)) {
