@@ -13,13 +13,13 @@ CFLAGS  += -march=native
 endif
 
 # pkg-config module -> Debian package, for the missing-dependency message.
-PKGS_CORE := openblas:libopenblas-dev zlib:zlib1g-dev libcjson:libcjson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev mpich:libmpich-dev
+PKGS_CORE := openblas:libopenblas-dev zlib:zlib1g-dev libcjson:libcjson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev mpich:libmpich-dev libturbojpeg:libturbojpeg0-dev
 
 pc_mod = $(firstword $(subst :, ,$(1)))
 pc_pkg = $(lastword $(subst :, ,$(1)))
 MISSING := $(foreach p,$(PKGS_CORE),$(if $(shell pkg-config --exists $(call pc_mod,$(p)) && echo y),,$(p)))
 
-PC_MODS    := openblas zlib libcjson sqlite3 libmicrohttpd mpich
+PC_MODS    := openblas zlib libcjson sqlite3 libmicrohttpd mpich libturbojpeg
 DEP_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs $(PC_MODS) 2>/dev/null) -lm -lpthread
 
@@ -47,7 +47,7 @@ FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(filter-out worke
                 build/fuzz/obj/gen/schema_sql.o
 
 APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev \
-            libcjson-dev libjs-chart.js zlib1g-dev pkg-config dataset-fashion-mnist \
+            libcjson-dev libjs-chart.js zlib1g-dev libturbojpeg0-dev pkg-config dataset-fashion-mnist \
             sqlite3 chromium clang libclang-rt-14-dev \
             ca-certificates
 

@@ -62,7 +62,7 @@ static int check_model(qs_model_cfg *c, const qs_ckpt *ck, const uint8_t *p, con
     int32_t v[MODEL_INTS];
     memcpy(v, p, sizeof v);
     /* Enumerations first: the validator indexes names by them. */
-    static const struct { int i, hi; } enums[] = {{0, 1}, {1, 2}, {4, 1}}; /* arch, block, residual */
+    static const struct { int i, hi; } enums[] = {{0, QS_ARCH_MOBILENETV2}, {1, QS_BLOCK_BOTTLENECK}, {4, 1}}; /* arch, block, residual */
     for (size_t e = 0; e < sizeof enums / sizeof enums[0]; e++) {
         int i = enums[e].i;
         if (v[i] < 0 || v[i] > enums[e].hi)
@@ -82,10 +82,25 @@ static int check_model(qs_model_cfg *c, const qs_ckpt *ck, const uint8_t *p, con
     c->wbits = v[9];
     c->abits = v[10];
     c->first_last_bits = v[11];
+    if (c->arch == QS_ARCH_IMNET_RESNET || c->arch == QS_ARCH_MOBILENETV2) {
+        size_t got = 0;
+        const uint8_t *ip = qs_ckpt_get(ck, "imnet", &got);
+        qs_ck_imnet im;
+        if (!ip || got != sizeof im)
+            return qs_err(QS_EFORMAT, "%s: an %s checkpoint needs an \"imnet\" section of %zu "
+                          "bytes", what, c->arch == QS_ARCH_MOBILENETV2 ? "mobilenetv2"
+                          : "imagenet-resnet", sizeof im);
+        memcpy(&im, ip, sizeof im);
+        for (int i = 0; i < QS_IMNET_STAGES; i++)
+            c->stage_blocks[i] = im.stage_blocks[i];
+        c->width_mult = im.width_mult;
+    }
     if (qs_model_cfg_validate(c) != QS_OK)
         return qs_err_wrap(QS_EFORMAT, "%s: section \"model\" (bytes %zu..%zu)", what,
                            at(ck, p, 0), at(ck, p, sizeof v - 1));
     /* The input is one of the datasets': it sizes every activation. */
+    if (c->in_c == 3 && c->in_h == 224 && c->in_w == 224 && c->classes == 1000)
+        return QS_OK; /* ImageNet's geometry */
     for (int k = QS_DATA_SYNTHETIC; k <= QS_DATA_CIFAR10; k++) {
         int ic, ih, iw, cl;
         qs_data_shape((qs_data_kind)k, &ic, &ih, &iw, &cl);
@@ -269,4 +284,15 @@ int qs_ck_floats(const qs_ckpt *ck, const char *what, const char *name, const ui
                           min > -INFINITY ? "a finite number >= 0" : "a finite number");
     }
     return QS_OK;
+}
+
+int qs_ck_imnet_from(qs_ck_imnet *im, const qs_model_cfg *c)
+{
+    memset(im, 0, sizeof *im);
+    if (c->arch != QS_ARCH_IMNET_RESNET && c->arch != QS_ARCH_MOBILENETV2)
+        return 0;
+    for (int i = 0; i < QS_IMNET_STAGES; i++)
+        im->stage_blocks[i] = c->stage_blocks[i];
+    im->width_mult = c->width_mult;
+    return 1;
 }

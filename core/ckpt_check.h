@@ -27,6 +27,15 @@ typedef struct {
 
 /* Section "model": the architecture as int32s. */
 void qs_ck_model_ints(int32_t *v, const qs_model_cfg *c);
+
+/* Section "imnet" of imagenet-resnet and mobilenetv2 checkpoints (older
+ * archs never write it, so their checkpoints are unchanged). */
+typedef struct {
+    int32_t stage_blocks[QS_IMNET_STAGES];
+    double width_mult;
+} qs_ck_imnet;
+/* 1 and *im filled when c's arch needs the section, else 0. */
+int qs_ck_imnet_from(qs_ck_imnet *im, const qs_model_cfg *c);
 /* A section of exactly `size` bytes (any size when size == 0), or NULL with
  * *rc set naming `what` (nothing is done when *rc is already set). */
 const uint8_t *qs_ck_section(const qs_ckpt *ck, const char *name, size_t size,

@@ -19,6 +19,7 @@ const char *qs_export_type_name(const qs_export_node *n)
     case QS_NODE_LINEAR: return "linear";
     case QS_NODE_GAP: return "gap";
     case QS_NODE_ADD: return "add";
+    case QS_NODE_MAXPOOL: return "maxpool";
     }
     return "?";
 }
@@ -143,6 +144,10 @@ int qs_export_from_model(qs_export *e, const qs_model *m, const char *phase,
     if (m->cfg.quantizer != QS_QUANT_HWANG_PACT) /* the format has one step per layer */
         return qs_err(QS_EINVAL, "export covers Hwang-PACT models; this one is quantized "
                       "with lsq+ (not supported yet)");
+    /* The export format has no max pool window nor ReLU6 fields yet. */
+    if (m->cfg.arch == QS_ARCH_IMNET_RESNET || m->cfg.arch == QS_ARCH_MOBILENETV2)
+        return qs_err(QS_EINVAL, "export of imagenet-resnet and mobilenetv2 models is not "
+                      "supported (allowed: fcdnn, resnet)");
     if (!m->quant_ready)
         return qs_err(QS_EINVAL, "the model was never quantized (no step sizes, no calibrated "
                       "alphas): export a checkpoint saved after at least one epoch");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "model_plan.h"
 
 /* ---------------------------------------------------------------- config */
 
@@ -20,23 +21,26 @@ const char *qs_block_name(qs_block b)
     case QS_BLOCK_BASIC: return "basic";
     case QS_BLOCK_PREACT: return "preact";
     case QS_BLOCK_DEPTHWISE: return "depthwise";
+    case QS_BLOCK_BOTTLENECK: return "bottleneck";
     }
     return "?";
 }
 
 int qs_block_parse(qs_block *out, const char *s)
 {
-    for (int b = 0; b <= QS_BLOCK_DEPTHWISE; b++)
+    for (int b = 0; b <= QS_BLOCK_BOTTLENECK; b++)
         if (strcmp(s, qs_block_name((qs_block)b)) == 0) {
             *out = (qs_block)b;
             return QS_OK;
         }
-    return qs_err(QS_EINVAL, "unknown block \"%s\" (allowed: basic, preact, depthwise)", s);
+    return qs_err(QS_EINVAL, "unknown block \"%s\" (allowed: basic, preact, depthwise, bottleneck)", s);
 }
 
 void qs_model_name(char *buf, size_t len, const qs_model_cfg *c)
 {
-    if (c->arch == QS_ARCH_FCDNN)
+    if (c->arch == QS_ARCH_IMNET_RESNET || c->arch == QS_ARCH_MOBILENETV2)
+        qs_model_imnet_name(buf, len, c);
+    else if (c->arch == QS_ARCH_FCDNN)
         snprintf(buf, len, "fcdnn-%s%d-%d", c->residual ? "res-" : "", c->width, c->depth);
     else
         snprintf(buf, len, "resnet-%s-%d-%d", qs_block_name(c->block), c->depth, c->width);
@@ -46,12 +50,19 @@ static int bits_ok(int b) { return (b >= 1 && b <= 8) || b == 32; }
 
 int qs_model_cfg_validate(const qs_model_cfg *c)
 {
-    if (c->width < 1 || c->width > 65536)
+    if (c->arch != QS_ARCH_MOBILENETV2 && (c->width < 1 || c->width > 65536))
         return qs_err(QS_EINVAL, "width %d is out of range (allowed: 1..65536)", c->width);
     if (c->arch == QS_ARCH_FCDNN) {
         if (c->depth < 2 || c->depth > 1000)
             return qs_err(QS_EINVAL, "depth %d is invalid for fcdnn (allowed: 2..1000 linear layers)", c->depth);
+    } else if (c->arch == QS_ARCH_IMNET_RESNET || c->arch == QS_ARCH_MOBILENETV2) {
+        int rc = qs_model_imnet_validate(c);
+        if (rc != QS_OK)
+            return rc;
     } else if (c->arch == QS_ARCH_RESNET) {
+        if (c->block == QS_BLOCK_BOTTLENECK)
+            return qs_err(QS_EINVAL, "block \"bottleneck\" is for imagenet-resnet "
+                          "(allowed for resnet: basic, preact, depthwise)");
         int mult = qs_block_depth_mult(c->block);
         if (c->depth > QS_MAX_DEPTH)
             return qs_err(QS_EINVAL, "depth %d is out of range (allowed: up to %d)", c->depth,
@@ -83,222 +94,64 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
 
 /* --------------------------------------------------------------- planning */
 
-typedef struct {
-    qs_model *m;       /* nodes go to m->nodes (grown here) */
-    int cap;
-    long nparam;       /* counted learnable params (not alphas) */
-    long nalpha;
-    long nbuf;
-    int err;
-    int first_weight;  /* next conv/linear is the model's first */
-} planner;
-
-static int push(planner *p, qs_node_type t, int in0, int in1, int c, int h, int w)
+static int block_basic(qs_planner *p, int in, int cout, int stride)
 {
-    qs_model *m = p->m;
-    if (p->err)
-        return -1;
-    if (m->nnode == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 64;
-        qs_node *nn = realloc(m->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) {
-            p->err = qs_err(QS_ENOMEM, "out of memory planning the model");
-            return -1;
-        }
-        m->nodes = nn;
-        p->cap = cap;
-    }
-    qs_node *n = &m->nodes[m->nnode];
-    memset(n, 0, sizeof *n);
-    n->type = t;
-    n->in0 = in0;
-    n->in1 = in1;
-    n->c = c;
-    n->h = h;
-    n->w = w;
-    n->numel = (size_t)c * h * w;
-    n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = n->step_off = -1;
-    n->wbits = 32;
-    n->abits = 32;
-    n->scale = 1.0f;
-    return m->nnode++;
-}
-
-static const qs_node *node(planner *p, int i) { return &p->m->nodes[i]; }
-
-/* LSQ weight steps of a quantized conv / linear, with the alphas. */
-static void lsq_steps(planner *p, qs_node *n)
-{
-    if (p->m->cfg.quantizer != QS_QUANT_LSQ || n->wbits >= 32)
-        return;
-    n->nstep = p->m->cfg.lsq_per_channel ? n->c : 1;
-    n->step_off = p->nalpha; /* rebased after planning */
-    p->nalpha += n->nstep;
-}
-
-static int conv(planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, in);
-    qs_conv_shape cs;
-    if (qs_conv_shape_init(&cs, p->m->max_batch, x->c, x->h, x->w,
-                           depthwise ? x->c : k, ks, ks, stride, pad) != 0) {
-        p->err = qs_err(QS_EINVAL, "input %dx%d too small for the model's strides", x->h, x->w);
-        return -1;
-    }
-    /* push() may move the node array: x is not used past this point. */
-    int id = push(p, depthwise ? QS_NODE_DWCONV : QS_NODE_CONV, in, -1, cs.k, cs.ho, cs.wo);
-    if (id < 0)
-        return -1;
-    qs_node *n = &p->m->nodes[id];
-    n->cs = cs;
-    n->wlen = depthwise ? (long)cs.c * ks * ks : (long)k * cs.c * ks * ks;
-    n->w_off = p->nparam;
-    p->nparam += n->wlen;
-    if (!depthwise && p->m->cfg.wbits < 32)
-        n->wbits = p->first_weight ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
-    else if (depthwise && p->m->cfg.wbits < 32)
-        n->wbits = p->m->cfg.wbits;
-    p->first_weight = 0;
-    lsq_steps(p, n);
-    return id;
-}
-
-static int bn(planner *p, int in)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, in);
-    int id = push(p, QS_NODE_BN, in, -1, x->c, x->h, x->w);
-    if (id < 0)
-        return -1;
-    qs_node *n = &p->m->nodes[id];
-    n->w_off = p->nparam;          /* gamma */
-    n->b_off = p->nparam + n->c;   /* beta */
-    p->nparam += 2L * n->c;
-    n->rm_off = p->nbuf;
-    n->rv_off = p->nbuf + n->c;
-    p->nbuf += 2L * n->c;
-    return id;
-}
-
-/* ReLU, or PACT when activations are quantized (methods.md section 2 lists
- * exactly the ReLUs, so every relu() call site is a quantization point). */
-static int relu(planner *p, int in)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, in);
-    int id = push(p, QS_NODE_RELU, in, -1, x->c, x->h, x->w);
-    if (id < 0)
-        return -1;
-    qs_node *n = &p->m->nodes[id];
-    n->abits = p->m->cfg.abits;
-    if (n->abits < 32) {
-        n->alpha_off = p->nalpha; /* rebased after planning */
-        p->nalpha += p->m->cfg.quantizer == QS_QUANT_LSQ ? 2 : 1; /* LSQ+: s, beta */
-    }
-    return id;
-}
-
-static int add(planner *p, int a, int b, float scale)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, a);
-    int id = push(p, QS_NODE_ADD, a, b, x->c, x->h, x->w);
-    if (id >= 0)
-        p->m->nodes[id].scale = scale;
-    return id;
-}
-
-static int linear(planner *p, int in, int out, int last)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, in);
-    int in_features = (int)x->numel;
-    int id = push(p, QS_NODE_LINEAR, in, -1, out, 1, 1);
-    if (id < 0)
-        return -1;
-    qs_node *n = &p->m->nodes[id];
-    n->in_features = in_features;
-    n->wlen = (long)out * in_features;
-    n->w_off = p->nparam;
-    n->b_off = p->nparam + n->wlen;
-    p->nparam += n->wlen + out;
-    if (p->m->cfg.wbits < 32)
-        n->wbits = (p->first_weight || last) ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
-    p->first_weight = 0;
-    lsq_steps(p, n);
-    return id;
-}
-
-static int gap(planner *p, int in)
-{
-    if (p->err)
-        return -1;
-    const qs_node *x = node(p, in);
-    return push(p, QS_NODE_GAP, in, -1, x->c, 1, 1);
-}
-
-static int block_basic(planner *p, int in, int cout, int stride)
-{
-    int cin = node(p, in)->c;
-    int a = bn(p, conv(p, in, cout, 3, stride, 1, 0));
-    a = bn(p, conv(p, relu(p, a), cout, 3, 1, 1, 0));
+    int cin = qs_plan_node(p, in)->c;
+    int a = qs_plan_bn(p, qs_plan_conv(p, in, cout, 3, stride, 1, 0));
+    a = qs_plan_bn(p, qs_plan_conv(p, qs_plan_relu(p, a), cout, 3, 1, 1, 0));
     int sc = in;
     if (stride != 1 || cin != cout)
-        sc = bn(p, conv(p, in, cout, 1, stride, 0, 0));
-    return relu(p, add(p, a, sc, 1.0f));
+        sc = qs_plan_bn(p, qs_plan_conv(p, in, cout, 1, stride, 0, 0));
+    return qs_plan_relu(p, qs_plan_add(p, a, sc, 1.0f));
 }
 
-static int block_preact(planner *p, int in, int cout, int stride)
+static int block_preact(qs_planner *p, int in, int cout, int stride)
 {
-    int cin = node(p, in)->c;
-    int pre = relu(p, bn(p, in));
-    int a = conv(p, pre, cout, 3, stride, 1, 0);
-    a = conv(p, relu(p, bn(p, a)), cout, 3, 1, 1, 0);
+    int cin = qs_plan_node(p, in)->c;
+    int pre = qs_plan_relu(p, qs_plan_bn(p, in));
+    int a = qs_plan_conv(p, pre, cout, 3, stride, 1, 0);
+    a = qs_plan_conv(p, qs_plan_relu(p, qs_plan_bn(p, a)), cout, 3, 1, 1, 0);
     int sc = in;
     if (stride != 1 || cin != cout)
-        sc = conv(p, pre, cout, 1, stride, 0, 0); /* from the BN-ReLU output, no BN */
-    return add(p, a, sc, 1.0f);
+        sc = qs_plan_conv(p, pre, cout, 1, stride, 0, 0); /* from the BN-ReLU output, no BN */
+    return qs_plan_add(p, a, sc, 1.0f);
 }
 
-static int block_depthwise(planner *p, int in, int cout, int stride)
+static int block_depthwise(qs_planner *p, int in, int cout, int stride)
 {
-    int cin = node(p, in)->c;
+    int cin = qs_plan_node(p, in)->c;
     int hidden = 6 * cout; /* our choice: 6 x the OUTPUT width (methods.md) */
-    int a = relu(p, bn(p, conv(p, in, hidden, 1, 1, 0, 0)));
-    a = relu(p, bn(p, conv(p, a, hidden, 3, stride, 1, 1)));
-    a = bn(p, conv(p, a, cout, 1, 1, 0, 0)); /* linear bottleneck */
+    int a = qs_plan_relu(p, qs_plan_bn(p, qs_plan_conv(p, in, hidden, 1, 1, 0, 0)));
+    a = qs_plan_relu(p, qs_plan_bn(p, qs_plan_conv(p, a, hidden, 3, stride, 1, 1)));
+    a = qs_plan_bn(p, qs_plan_conv(p, a, cout, 1, 1, 0, 0)); /* linear bottleneck */
     int sc = in;
     if (stride != 1 || cin != cout)
-        sc = bn(p, conv(p, in, cout, 1, stride, 0, 0));
-    return add(p, a, sc, 1.0f);
+        sc = qs_plan_bn(p, qs_plan_conv(p, in, cout, 1, stride, 0, 0));
+    return qs_plan_add(p, a, sc, 1.0f);
 }
 
-static int plan(planner *p, qs_model *m)
+static int plan(qs_planner *p, qs_model *m)
 {
     const qs_model_cfg *c = &m->cfg;
     memset(p, 0, sizeof *p);
     p->m = m;
     p->first_weight = 1;
-    int x = push(p, QS_NODE_INPUT, -1, -1, c->in_c, c->in_h, c->in_w);
+    int x = qs_plan_push(p, QS_NODE_INPUT, -1, -1, c->in_c, c->in_h, c->in_w);
     if (c->arch == QS_ARCH_FCDNN) {
-        int h = relu(p, linear(p, x, c->width, 0));
+        int h = qs_plan_relu(p, qs_plan_linear(p, x, c->width, 0));
         for (int l = 0; l < c->depth - 2; l++) {
-            int f = relu(p, linear(p, h, c->width, 0));
-            h = c->residual ? add(p, f, h, 0.5f) : f;
+            int f = qs_plan_relu(p, qs_plan_linear(p, h, c->width, 0));
+            h = c->residual ? qs_plan_add(p, f, h, 0.5f) : f;
         }
-        linear(p, h, c->classes, 1);
+        qs_plan_linear(p, h, c->classes, 1);
+    } else if (c->arch == QS_ARCH_IMNET_RESNET || c->arch == QS_ARCH_MOBILENETV2) {
+        qs_plan_imnet(p, x);
     } else {
         int k = c->width;
         int n = (c->depth - 2) / qs_block_depth_mult(c->block);
-        int h = conv(p, x, k, 3, 1, 1, 0);
+        int h = qs_plan_conv(p, x, k, 3, 1, 1, 0);
         if (c->block != QS_BLOCK_PREACT)
-            h = relu(p, bn(p, h));
+            h = qs_plan_relu(p, qs_plan_bn(p, h));
         for (int g = 0; g < 3; g++)
             for (int b = 0; b < n; b++) {
                 int stride = (g > 0 && b == 0) ? 2 : 1;
@@ -311,8 +164,8 @@ static int plan(planner *p, qs_model *m)
                     h = block_depthwise(p, h, cout, stride);
             }
         if (c->block == QS_BLOCK_PREACT)
-            h = relu(p, bn(p, h));
-        linear(p, gap(p, h), c->classes, 1);
+            h = qs_plan_relu(p, qs_plan_bn(p, h));
+        qs_plan_linear(p, qs_plan_gap(p, h), c->classes, 1);
     }
     if (p->err)
         return p->err;
@@ -327,7 +180,7 @@ static int plan(planner *p, qs_model *m)
 }
 
 /* Plans cfg into a throw-away model (batch 1) for counting. */
-static int plan_only(qs_model *m, planner *p, const qs_model_cfg *cfg)
+static int plan_only(qs_model *m, qs_planner *p, const qs_model_cfg *cfg)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -341,7 +194,7 @@ static int plan_only(qs_model *m, planner *p, const qs_model_cfg *cfg)
 long qs_model_param_count(const qs_model_cfg *cfg)
 {
     qs_model m;
-    planner p;
+    qs_planner p;
     long n = plan_only(&m, &p, cfg) == QS_OK ? p.nparam : -1;
     free(m.nodes);
     return n;
@@ -350,7 +203,7 @@ long qs_model_param_count(const qs_model_cfg *cfg)
 int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
 {
     qs_model m;
-    planner p;
+    qs_planner p;
     memset(out, 0, sizeof *out);
     int rc = plan_only(&m, &p, cfg);
     if (rc != QS_OK)
@@ -372,6 +225,8 @@ int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
             /* Input bits: a PACT output carries abits, anything else
              * (image, BN output, residual sum, pool) is float. */
             const qs_node *src = &m.nodes[n->in0];
+            if (src->type == QS_NODE_MAXPOOL) /* the max of k-bit codes is one of them */
+                src = &m.nodes[src->in0];
             int ibits = (src->type == QS_NODE_RELU) ? src->abits : 32;
             out->macs += macs;
             out->bops += macs * n->wbits * ibits;
@@ -508,7 +363,7 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
 
 int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
 {
-    planner p;
+    qs_planner p;
     int rc;
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;

@@ -17,8 +17,16 @@
 #include "layers.h"
 #include "rng.h"
 
-typedef enum { QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1 } qs_arch;
-typedef enum { QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2 } qs_block;
+/* resnet: the CIFAR ResNets; imagenet-resnet and mobilenetv2: the
+ * ImageNet-scale models of Table 1 / Figure 7 (core/model_imnet.c). */
+typedef enum {
+    QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1, QS_ARCH_IMNET_RESNET = 2, QS_ARCH_MOBILENETV2 = 3
+} qs_arch;
+/* bottleneck: imagenet-resnet only (1x1 - 3x3 - 1x1, expansion 4). */
+typedef enum {
+    QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2, QS_BLOCK_BOTTLENECK = 3
+} qs_block;
+#define QS_IMNET_STAGES 4
 
 /* Weight + activation quantizer (docs/quantizers.md). */
 typedef enum { QS_QUANT_HWANG_PACT = 0, QS_QUANT_LSQ = 1 } qs_quantizer;
@@ -38,11 +46,17 @@ typedef struct {
      * ReLUs (lsq_offset: learn the offset beta there, else it stays 0). */
     qs_quantizer quantizer;
     int lsq_per_channel, lsq_winit, lsq_offset;
+    /* imagenet-resnet: blocks per stage (e.g. 2,2,2,2 for ResNet-18); width
+     * is the first stage's width (64 in torchvision), block basic or
+     * bottleneck, depth = (2 or 3) x sum(stage_blocks) + 2. */
+    int stage_blocks[QS_IMNET_STAGES];
+    /* mobilenetv2: width multiplier (1.0 = torchvision's mobilenet_v2). */
+    double width_mult;
 } qs_model_cfg;
 
 typedef enum {
     QS_NODE_INPUT, QS_NODE_CONV, QS_NODE_DWCONV, QS_NODE_BN, QS_NODE_RELU,
-    QS_NODE_LINEAR, QS_NODE_GAP, QS_NODE_ADD
+    QS_NODE_LINEAR, QS_NODE_GAP, QS_NODE_ADD, QS_NODE_MAXPOOL
 } qs_node_type;
 
 typedef struct {
@@ -50,7 +64,7 @@ typedef struct {
     int in0, in1;            /* producer nodes, -1 if none */
     int c, h, w;             /* output shape per example */
     size_t numel;            /* c * h * w */
-    qs_conv_shape cs;        /* conv/dwconv, n = max batch */
+    qs_conv_shape cs;        /* conv/dwconv/maxpool, n = max batch */
     int in_features;         /* linear */
     float scale;             /* add */
     /* Offsets (floats) into the parameter vector, -1 if absent: conv and
@@ -64,6 +78,7 @@ typedef struct {
     long rm_off, rv_off;     /* BN running stats in the buffer vector */
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
+    int relu6;               /* relu: a ReLU6 point (MobileNetV2), ReLU6 while abits is 32 */
     float step;              /* weight quantizer step D (0 = not yet searched) */
     /* Activation-arena pointers, [max_batch, numel]. Buffers are shared to
      * save memory: a float ReLU or residual add may overwrite its single
@@ -107,7 +122,8 @@ int qs_model_cfg_validate(const qs_model_cfg *cfg);
 int qs_block_depth_mult(qs_block b);
 const char *qs_block_name(qs_block b);
 int qs_block_parse(qs_block *out, const char *s);
-/* "resnet-basic-20-31", "fcdnn-128-4", "fcdnn-res-128-4". */
+/* "resnet-basic-20-31", "fcdnn-128-4", "fcdnn-res-128-4",
+ * "imagenet-resnet-basic-18-64-2.2.2.2", "mobilenetv2-1.0". */
 void qs_model_name(char *buf, size_t len, const qs_model_cfg *cfg);
 
 /* Learnable parameters (weights, biases, BN gamma/beta; not running stats,

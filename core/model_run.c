@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "lsq.h"
+#include "layers_imnet.h"
 #include "model.h"
 #include "par.h"
 #include "quant.h"
@@ -75,6 +76,8 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
                                    n->abits);
             else if (n->abits < 32)
                 qs_pact_forward(n->out, in, len, P[n->alpha_off], n->abits);
+            else if (n->relu6)
+                qs_relu6_forward(n->out, in, len);
             else
                 qs_relu_forward(n->out, in, len);
             break;
@@ -87,6 +90,10 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
             break;
         case QS_NODE_ADD:
             qs_add_forward(n->out, in, m->nodes[n->in1].out, n->scale, len);
+            break;
+        case QS_NODE_MAXPOOL:
+            conv_shape_for(&cs, n, nb);
+            qs_maxpool_forward(n->out, in, &cs); /* shape checked when planned */
             break;
         }
     }
@@ -175,6 +182,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             else if (n->abits < 32)
                 G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
                                                            P[n->alpha_off]);
+            else if (dx && n->relu6)
+                qs_relu6_backward(dx, n->dout, n->out, len, !fresh0);
             else if (dx)
                 qs_relu_backward(dx, n->dout, n->out, len, !fresh0);
             break;
@@ -189,6 +198,11 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         case QS_NODE_ADD:
             qs_add_backward(dx, n->in1 > 0 ? m->nodes[n->in1].dout : NULL, n->dout,
                             n->scale, len, !fresh0, !fresh1);
+            break;
+        case QS_NODE_MAXPOOL:
+            /* not in `sets`: a fresh dx was zeroed above, so always add */
+            conv_shape_for(&cs, n, nb);
+            qs_maxpool_backward(dx, n->dout, src->out, &cs, 1);
             break;
         }
         /* LSQ: the layer's weight gradient is complete (one node owns each

@@ -54,6 +54,12 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
         (rc = qs_ckpt_writer_add(&w, "steps", steps, (size_t)m->nnode * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "qclean", &qclean, sizeof qclean)))
         goto cleanup;
+    /* ImageNet-scale models: the stage table and width multiplier the
+     * "model" ints do not hold (only these archs write the section) */
+    qs_ck_imnet im;
+    if (qs_ck_imnet_from(&im, &t->mcfg) &&
+        (rc = qs_ckpt_writer_add(&w, "imnet", &im, sizeof im)))
+        goto cleanup;
     int32_t qi[QS_QUANT_NINTS];
     qs_quant_cfg_ints(qi, &t->mcfg);
     if (!qs_quant_cfg_is_default(&t->mcfg) &&

@@ -105,7 +105,9 @@ int qs_cmd_bench(int argc, char **argv)
     memset(&m, 0, sizeof m);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn] [--block B] [--depth D]\n"
+            fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn|imagenet-resnet|mobilenetv2]\n"
+                            "                    [--block B] [--depth D] [--blocks N1,N2,N3,N4]\n"
+                            "                    [--width-mult M] (see qsweep train --help)\n"
                             "                    [--width K] [--batch 128] [--threads 1]\n"
                             "                    [--wbits B --abits B] [--quantizer hwang-pact|lsq+]\n"
                             "                    [--steps N] [--reps R]\n"

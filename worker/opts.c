@@ -34,6 +34,11 @@ void qs_job_opts_usage(FILE *out)
     fprintf(out,
         "usage: qsweep train --model fcdnn|resnet [--block basic|preact|depthwise]\n"
         "                    --depth D --width K|--params N [--residual]\n"
+        "       ImageNet-scale: --model imagenet-resnet [--depth 18|34|50|101|152]\n"
+        "                    [--blocks N1,N2,N3,N4] [--block basic|bottleneck] [--width K (64)]\n"
+        "                    --model mobilenetv2 [--width-mult M (1.0)]\n"
+        "                    (without --data: ImageNet's 3x224x224, 1000 classes, for info\n"
+        "                    and bench; --data cifar10|fashion-mnist trains them at 32x32)\n"
         "                    --data synthetic|fashion-mnist|cifar10 [--data-dir PATH]\n"
         "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
         "                    [--phase float|retrain|clr] [--from CK] [--wbits B] [--abits B]\n"
@@ -74,6 +79,96 @@ static int one_of(const char *flag, const char *v, const char *const *allowed)
 static int load_config(qs_job_opts *o, const char *path, int allow_bench);
 static int is_switch(const char *f);
 
+/* ---- ImageNet-scale models (--model imagenet-resnet / mobilenetv2) ------
+ * Kept in one place: --blocks N1,N2,N3,N4 (blocks per stage) and
+ * --width-mult M here, their defaults and checks in imnet_model. */
+static int apply_imnet(qs_job_opts *o, const char *f, const char *v)
+{
+    if (!strcmp(f, "--width-mult"))
+        return qs_parse_num(&o->model.width_mult, f, v, 1e-3, 10);
+    const char *p = v;
+    for (int s = 0; s < QS_IMNET_STAGES; s++) {
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p || n < 1 || n > 1000 || (s < QS_IMNET_STAGES - 1 ? *end != ',' : *end != 0))
+            return qs_err(QS_EINVAL, "%s: \"%s\" is not four block counts 1..1000, e.g. 2,2,2,2",
+                          f, v);
+        o->model.stage_blocks[s] = (int)n;
+        p = end + 1;
+    }
+    return QS_OK;
+}
+
+/* torchvision's stage tables for the standard depths. */
+static int imnet_standard_blocks(qs_model_cfg *m)
+{
+    static const struct { int depth, bottleneck, b[4]; } tab[] = {
+        {18, 0, {2, 2, 2, 2}}, {34, 0, {3, 4, 6, 3}}, {50, 1, {3, 4, 6, 3}},
+        {101, 1, {3, 4, 23, 3}}, {152, 1, {3, 8, 36, 3}},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].depth == m->depth) {
+            m->block = tab[i].bottleneck ? QS_BLOCK_BOTTLENECK : QS_BLOCK_BASIC;
+            memcpy(m->stage_blocks, tab[i].b, sizeof tab[i].b);
+            return QS_OK;
+        }
+    return qs_err(QS_EINVAL, "imagenet-resnet depth %d has no standard block table (standard: "
+                  "18, 34, 50, 101, 152); give --blocks N1,N2,N3,N4", m->depth);
+}
+
+static int imnet_model(qs_job_opts *o)
+{
+    qs_model_cfg *m = &o->model;
+    const char *name = m->arch == QS_ARCH_MOBILENETV2 ? "mobilenetv2" : "imagenet-resnet";
+    if (o->data == QS_DATA_SYNTHETIC) {
+        if (o->have_data)
+            return qs_err(QS_EINVAL, "--model %s needs image data (allowed: --data "
+                          "fashion-mnist, cifar10)", name);
+        /* No dataset named: ImageNet's geometry, for info and bench. */
+        m->in_c = 3;
+        m->in_h = m->in_w = 224;
+        m->classes = 1000;
+    } else {
+        m->in_c = o->data == QS_DATA_CIFAR10 ? 3 : 1;
+        m->in_h = m->in_w = 32;
+        m->classes = 10;
+    }
+    if (m->arch == QS_ARCH_MOBILENETV2) {
+        if (o->have_depth || o->have_width || m->stage_blocks[0])
+            return qs_err(QS_EINVAL, "--model mobilenetv2 takes --width-mult M, not --depth, "
+                          "--width, --params or --blocks");
+        if (m->width_mult == 0)
+            m->width_mult = 1.0;
+        return qs_model_cfg_validate(m);
+    }
+    if (m->width_mult != 0)
+        return qs_err(QS_EINVAL, "--width-mult is for mobilenetv2; imagenet-resnet takes --width K");
+    int sum = 0, rc;
+    if (!m->stage_blocks[0]) {
+        if (!o->have_depth)
+            return qs_err(QS_EINVAL, "--model imagenet-resnet needs --depth (18, 34, 50, 101, "
+                          "152) or --blocks N1,N2,N3,N4");
+        if ((rc = imnet_standard_blocks(m)))
+            return rc;
+    }
+    for (int s = 0; s < QS_IMNET_STAGES; s++)
+        sum += m->stage_blocks[s];
+    /* With --blocks, a depth of 3 x blocks + 2 means bottleneck blocks
+     * (Table 1's ResNet-44: 3,4,5,2); without --depth the block decides. */
+    if (o->have_depth && m->depth == 3 * sum + 2)
+        m->block = QS_BLOCK_BOTTLENECK;
+    if (!o->have_depth)
+        m->depth = (m->block == QS_BLOCK_BOTTLENECK ? 3 : 2) * sum + 2;
+    if (!o->have_width)
+        m->width = 64;
+    if (o->params > 0) {
+        m->width = 1;
+        if ((rc = qs_model_cfg_validate(m)) || (rc = qs_model_solve_width(&m->width, m, o->params)))
+            return rc;
+    }
+    return qs_model_cfg_validate(m);
+}
+
 /* "0.5,0.75": fractions of the planned iterations, increasing, in (0, 1). */
 static int parse_milestones(qs_job_opts *o, const char *flag, const char *v)
 {
@@ -98,14 +193,16 @@ static int parse_milestones(qs_job_opts *o, const char *flag, const char *v)
 /* One flag with its value (NULL for switches). */
 static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
 {
-    static const char *const models[] = {"fcdnn", "resnet", NULL};
+    static const char *const models[] = {"fcdnn", "resnet", "imagenet-resnet", "mobilenetv2", NULL};
     static const char *const opts[] = {"sgd", "adam", NULL};
     static const char *const scheds[] = {"const", "step", "cosine", "clr", NULL};
     static const char *const shapes[] = {"triangle", "sawtooth", NULL};
     int rc = QS_OK;
     if (!strcmp(f, "--model")) {
         if (!(rc = one_of(f, v, models)))
-            o->model.arch = strcmp(v, "resnet") == 0 ? QS_ARCH_RESNET : QS_ARCH_FCDNN;
+            o->model.arch = !strcmp(v, "resnet") ? QS_ARCH_RESNET
+                            : !strcmp(v, "imagenet-resnet") ? QS_ARCH_IMNET_RESNET
+                            : !strcmp(v, "mobilenetv2") ? QS_ARCH_MOBILENETV2 : QS_ARCH_FCDNN;
         o->have_model = 1;
     } else if (!strcmp(f, "--block")) {
         if ((rc = qs_block_parse(&o->model.block, v)))
@@ -204,6 +301,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
             o->synth.seed = (uint64_t)s;
     } else if (!strcmp(f, "--config")) {
         rc = load_config(o, v, allow_bench);
+    } else if (!strcmp(f, "--blocks") || !strcmp(f, "--width-mult")) {
+        rc = apply_imnet(o, f, v);
     } else if (allow_bench && !strcmp(f, "--steps")) {
         rc = qs_parse_int(&o->steps, f, v, 1, 1000000);
     } else {
@@ -268,6 +367,13 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
             v = val;
         } else if (cJSON_IsString(it)) {
             v = it->valuestring;
+        } else if (!strcmp(flag, "--blocks") && cJSON_IsArray(it)) {
+            /* "blocks": [3,4,5,2] reads as --blocks 3,4,5,2 */
+            val[0] = 0;
+            for (cJSON *e = it->child; e; e = e->next)
+                snprintf(val + strlen(val), sizeof val - strlen(val), "%s%.17g",
+                         e == it->child ? "" : ",", cJSON_IsNumber(e) ? e->valuedouble : -1.0);
+            v = val;
         } else {
             rc = qs_err(QS_EINVAL, "%s: key \"%s\" must be a string, number or boolean", what, it->string);
             goto cleanup;
@@ -306,6 +412,8 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
 int qs_job_opts_model(qs_job_opts *o)
 {
     qs_model_cfg *m = &o->model;
+    if (o->have_model && (m->arch == QS_ARCH_IMNET_RESNET || m->arch == QS_ARCH_MOBILENETV2))
+        return imnet_model(o);
     if (!o->have_model)
         return qs_err(QS_EINVAL, "--model is required (allowed: fcdnn, resnet)");
     if (!o->have_depth)

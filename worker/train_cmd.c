@@ -124,6 +124,13 @@ int qs_cmd_train(int argc, char **argv)
         fprintf(stderr, "qsweep train: %s\n", qs_errmsg());
         return 2;
     }
+    if ((o.model.arch == QS_ARCH_IMNET_RESNET || o.model.arch == QS_ARCH_MOBILENETV2) &&
+        !o.have_data) {
+        fprintf(stderr, "qsweep train: --model %s needs --data (cifar10 or fashion-mnist; "
+                "ImageNet folders are read by the loader of docs/imagenet.md, not yet by train)\n",
+                o.model.arch == QS_ARCH_MOBILENETV2 ? "mobilenetv2" : "imagenet-resnet");
+        return 2;
+    }
     if (o.phase != QS_PHASE_FLOAT && !o.from && !o.resume) {
         fprintf(stderr, "qsweep train: --phase %s needs --from CHECKPOINT (the %s phase's)\n",
                 qs_phase_name(o.phase), o.phase == QS_PHASE_RETRAIN ? "float" : "retrain");
