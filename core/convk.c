@@ -166,26 +166,6 @@ typedef struct {
     run r[NRMAX];
 } runs;
 
-/* Valid outputs among flat positions [q0, q0 + len), as runs from tile
- * column ts on. */
-static void piece_runs(runs *rs, int q0, int ts, int len,
-                       const qs_conv_shape *s, int wp)
-{
-    int q = q0, e = q0 + len;
-    while (q < e) {
-        int oh = q / wp, ow = q - oh * wp;
-        if (oh >= s->ho)
-            break;
-        if (ow >= s->wo) {
-            q += wp - ow;
-            continue;
-        }
-        int n = s->wo - ow < e - q ? s->wo - ow : e - q;
-        rs->r[rs->n++] = (run){ts + q - q0, oh * s->wo + ow, n};
-        q += n;
-    }
-}
-
 /* ---- packing ------------------------------------------------------------- */
 
 /* Row panels: npan panels of k rows, the first `extra` one row taller. */
@@ -259,6 +239,27 @@ typedef struct {
     float *dx, *dcol;
 } job;
 
+#if QS_SIMD_X86
+/* Valid outputs among flat positions [q0, q0 + len), as runs from tile
+ * column ts on. */
+static void piece_runs(runs *rs, int q0, int ts, int len,
+                       const qs_conv_shape *s, int wp)
+{
+    int q = q0, e = q0 + len;
+    while (q < e) {
+        int oh = q / wp, ow = q - oh * wp;
+        if (oh >= s->ho)
+            break;
+        if (ow >= s->wo) {
+            q += wp - ow;
+            continue;
+        }
+        int n = s->wo - ow < e - q ? s->wo - ow : e - q;
+        rs->r[rs->n++] = (run){ts + q - q0, oh * s->wo + ow, n};
+        q += n;
+    }
+}
+
 /* A block of 2 vl columns is 2 or 4 pieces: output-row pieces of vl or
  * vl/2 when wo is a multiple of that (no wasted lanes), else vl
  * consecutive flat positions, junk included. */
@@ -282,7 +283,6 @@ static int piece_count(const qs_conv_shape *s, int wp, int pw, int vl)
     return s->ho * (s->wo / pw);
 }
 
-#if QS_SIMD_X86
 #define QS_VL 16
 #include "convk_k.h"
 #undef QS_VL

@@ -227,6 +227,7 @@ static void row_generic(float *restrict yr, const float *restrict xp,
  * horizontal sum per plane cost more than the plane's FMAs at 8x8). */
 #define DWP_FLUSH 8 /* planes summed in float lanes before a double add */
 
+#if QS_SIMD_X86
 /* ps: one plane of s as a one-channel conv; g: its padded copy */
 static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
 {
@@ -236,14 +237,10 @@ static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
 
 static int dwp_ok(const qs_conv_shape *s)
 {
-#if QS_SIMD_X86
     return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 &&
            qs_simd_avx2();
-#else
-    (void)s;
-    return 0;
-#endif
 }
+#endif
 
 typedef struct {
     float *y, *dx, *dweight;
