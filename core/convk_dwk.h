@@ -101,9 +101,12 @@ static VTGT void QS_VN(transpose_dy)(float *restrict dt,
             const int nq = p - q0 < VL ? p - q0 : VL;
             const vtail m = V_TAIL(nq);
             vf r[VL];
-            for (int i = 0; i < VL; i++)
-                r[i] = c0 + i < k ? V_LOADT(m, dy + (size_t)(c0 + i) * p + q0)
-                                  : V_ZERO();
+            for (int i = 0; i < VL; i++) {
+                const float *src = dy + (size_t)(c0 + i) * p + q0;
+                r[i] = c0 + i >= k ? V_ZERO()
+                       : nq == VL  ? V_LOAD(src) /* (AVX2 masks are slow) */
+                                   : V_LOADT(m, src);
+            }
             QS_VN(v_transpose)(r);
             for (int c = 0; c < nq; c++)
                 V_STORE(dt + (size_t)(q0 + c) * kpad + c0, r[c]);

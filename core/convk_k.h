@@ -91,12 +91,24 @@ static const kfn QS_VN(ktab)[2][MRMAX + 1] = {
 #endif
 #undef KDEF
 
-/* tile runs -> Y rows (runs of at most VL: one partial vector each) */
+/* tile runs -> Y rows (runs of at most VL: one vector each). Full runs
+ * take plain loads and stores: AVX2's masked store (vmaskmovps) is slow
+ * on AMD cores, and rows of 8, 16 or 32 outputs are all full runs. */
 static VTGT void QS_VN(store_tile)(float *y, size_t p, const float *tile,
                                    int mr, const runs *rs, int acc)
 {
     for (int i = 0; i < rs->n; i++) {
         const run *u = &rs->r[i];
+        if (u->len == VL) {
+            for (int r = 0; r < mr; r++) {
+                float *yr = y + (size_t)r * p + u->yo;
+                vf v = V_LOAD(tile + r * NR + u->ts);
+                if (acc)
+                    v = V_ADD(v, V_LOAD(yr));
+                V_STORE(yr, v);
+            }
+            continue;
+        }
         const vtail m = V_TAIL(u->len);
         for (int r = 0; r < mr; r++) {
             float *yr = y + (size_t)r * p + u->yo;

@@ -10,6 +10,27 @@
  * sums differ between the widths (16 lanes against 8). */
 #include "vec.h"
 
+/* Loads of a piece: plain when it is full (AVX2's masked moves are slow
+ * on AMD cores; the bits are the same), else masked to its n lanes. */
+#undef DWP_LD
+#define DWP_LD(full, m, p) ((full) ? V_LOAD(p) : V_LOADT(m, p))
+
+/* one piece of an output row of dwp_conv */
+VINL void QS_VN(dwp_conv_piece)(const int full, float *yr, const float *b,
+                                int wp, const vf *k, int n, int acc)
+{
+    const vtail m = full ? V_TAIL(VL) : V_TAIL(n);
+    vf v = V_MUL(k[0], DWP_LD(full, m, b));
+    for (int t = 1; t < 9; t++)
+        v = V_FMA(k[t], DWP_LD(full, m, b + (t / 3) * wp + t % 3), v);
+    if (acc)
+        v = V_ADD(DWP_LD(full, m, yr), v);
+    if (full)
+        V_STORE(yr, v);
+    else
+        V_STORET(yr, m, v);
+}
+
 /* y [h][w] (+)= the 3x3 correlation of the padded plane xp (row stride
  * wp) with wt [9] */
 static VTGT void QS_VN(dwp_conv)(float *restrict y, const float *restrict xp,
@@ -19,18 +40,25 @@ static VTGT void QS_VN(dwp_conv)(float *restrict y, const float *restrict xp,
     vf k[9];
     for (int t = 0; t < 9; t++)
         k[t] = V_SET1(wt[t]);
-    for (int oh = 0; oh < h; oh++)
-        for (int ow = 0; ow < w; ow += VL) {
-            const vtail m = V_TAIL(w - ow < VL ? w - ow : VL);
-            const float *b = xp + (size_t)oh * wp + ow;
-            vf v = V_MUL(k[0], V_LOADT(m, b));
-            for (int t = 1; t < 9; t++)
-                v = V_FMA(k[t], V_LOADT(m, b + (t / 3) * wp + t % 3), v);
-            float *yr = y + (size_t)oh * w + ow;
-            if (acc)
-                v = V_ADD(V_LOADT(m, yr), v);
-            V_STORET(yr, m, v);
-        }
+    for (int oh = 0; oh < h; oh++) {
+        const float *b = xp + (size_t)oh * wp;
+        float *yr = y + (size_t)oh * w;
+        int ow = 0;
+        for (; ow + VL <= w; ow += VL)
+            QS_VN(dwp_conv_piece)(1, yr + ow, b + ow, wp, k, VL, acc);
+        if (ow < w)
+            QS_VN(dwp_conv_piece)(0, yr + ow, b + ow, wp, k, w - ow, acc);
+    }
+}
+
+/* one piece of a row of dwp_grad */
+VINL void QS_VN(dwp_grad_piece)(const int full, vf *a, const float *d,
+                                const float *b, int wp, int n)
+{
+    const vtail m = full ? V_TAIL(VL) : V_TAIL(n);
+    const vf dv = DWP_LD(full, m, d);
+    for (int t = 0; t < 9; t++)
+        a[t] = V_FMA(dv, DWP_LD(full, m, b + (t / 3) * wp + t % 3), a[t]);
 }
 
 /* v [9][16] (first VL lanes) += lane sums over the plane of dy [h][w]
@@ -42,14 +70,14 @@ static VTGT void QS_VN(dwp_grad)(float *v, const float *restrict dy,
     vf a[9];
     for (int t = 0; t < 9; t++)
         a[t] = V_LOAD(v + 16 * t);
-    for (int oh = 0; oh < h; oh++)
-        for (int ow = 0; ow < w; ow += VL) {
-            const vtail m = V_TAIL(w - ow < VL ? w - ow : VL);
-            const vf d = V_LOADT(m, dy + (size_t)oh * w + ow);
-            const float *b = xp + (size_t)oh * wp + ow;
-            for (int t = 0; t < 9; t++)
-                a[t] = V_FMA(d, V_LOADT(m, b + (t / 3) * wp + t % 3), a[t]);
-        }
+    for (int oh = 0; oh < h; oh++) {
+        const float *d = dy + (size_t)oh * w, *b = xp + (size_t)oh * wp;
+        int ow = 0;
+        for (; ow + VL <= w; ow += VL)
+            QS_VN(dwp_grad_piece)(1, a, d + ow, b + ow, wp, VL);
+        if (ow < w)
+            QS_VN(dwp_grad_piece)(0, a, d + ow, b + ow, wp, w - ow);
+    }
     for (int t = 0; t < 9; t++)
         V_STORE(v + 16 * t, a[t]);
 }

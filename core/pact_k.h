@@ -10,10 +10,14 @@ static VTGT void QS_VN(pact_roundv)(float *y, const float *x, size_t len,
                                     float a, float sc, float inv)
 {
     const vf z = V_ZERO(), va = V_SET1(a), vs = V_SET1(sc), vi = V_SET1(inv);
-    for (size_t i = 0; i < len; i += VL) {
-        const vtail m = V_TAIL(len - i >= VL ? VL : (int)(len - i));
-        vf v = V_LOADT(m, x + i);
-        v = V_MUL(V_MIN(va, V_MAX(z, v)), vs);
+    size_t i = 0;
+    for (; i + VL <= len; i += VL) {
+        const vf v = V_MUL(V_MIN(va, V_MAX(z, V_LOAD(x + i))), vs);
+        V_STORE(y + i, V_MUL(QS_VN(v_round_half_up)(v), vi));
+    }
+    if (i < len) { /* full vectors unmasked: AVX2's masked store is slow */
+        const vtail m = V_TAIL((int)(len - i));
+        const vf v = V_MUL(V_MIN(va, V_MAX(z, V_LOADT(m, x + i))), vs);
         V_STORET(y + i, m, V_MUL(QS_VN(v_round_half_up)(v), vi));
     }
 }
