@@ -5,12 +5,13 @@
  *   y_n = weight [k, c*kh*kw] @ col (+ bias)
  * A 1x1 stride-1 pad-0 conv needs no im2col: x_n already is col.
  *
- * On AVX-512 CPUs with the BLAS backend, convk.c and convk_dw.c replace
- * all of it: forward and dweight read im2col rows straight from a padded
- * (or, strided, phase-split) copy of each image; dx of a stride-1 conv is
+ * On the avx512 and avx2 paths with the BLAS backend, convk.c and
+ * convk_dw.c replace all of it: forward and dweight read im2col rows
+ * straight from a padded (or, strided, phase-split) copy of each image; dx of a stride-1 conv is
  * the conv of dy with the flipped, transposed weights (pad kh-1-pad), so it
  * needs no col2im; a strided conv's dx is W^T dy on the same kernel plus
- * col2im. The naive backend (the tests' reference) and other CPUs take the
+ * col2im. The naive backend (the tests' reference) and the generic path
+ * (QSWEEP_KERNELS=generic, CPUs without AVX2 + FMA, aarch64) take the
  * im2col + qs_sgemm path below. */
 #include "layers.h"
 

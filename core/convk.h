@@ -1,16 +1,18 @@
 /* Direct conv2d GEMM kernels (private to conv.c; code in convk.c and
  * convk_dw.c).
  *
- * On CPUs with AVX-512 (checked at run time; the build needs no -march),
- * conv2d forward, the stride-1 input gradient and the weight gradient run
- * on register-blocked kernels. Stride-1 convs read their im2col rows
- * straight out of a padded copy of each image, so im2col is never built;
- * strided forward convs pack it 32 columns at a time. Images are split over
+ * On the avx512 and avx2 kernel paths (simd.h: chosen at run time; the
+ * build needs no -march), conv2d forward, the input gradient and the
+ * weight gradient run on register-blocked kernels, one source compiled
+ * for both vector widths (vec.h, convk_k.h, convk_dwk.h). Stride-1 convs
+ * read their im2col rows straight out of a padded copy of each image, so
+ * im2col is never built; strided convs read them from a phase-split copy. Images are split over
  * qs_par_threads() threads (par.h); every output element of a forward or
  * input-gradient conv is computed by one thread in a fixed order, so those
- * results do not depend on the thread count. Elsewhere (or with the naive
- * GEMM backend that tests use as the reference) conv.c keeps its im2col +
- * qs_sgemm path. */
+ * results do not depend on the thread count, nor on the width (each is
+ * one FMA chain in the same order at 16 and 8 lanes). On the generic path
+ * (or with the naive GEMM backend that tests use as the reference) conv.c
+ * keeps its im2col + qs_sgemm path. */
 #ifndef QS_CONVK_H
 #define QS_CONVK_H
 
@@ -18,7 +20,9 @@
 
 #include "layers.h"
 
-/* 1 when the fast kernels can run here (AVX-512F CPU, BLAS backend). */
+/* 1 when the fast kernels run: the kernel path is avx512 or avx2 and the
+ * GEMM backend is BLAS (the naive backend keeps conv.c's im2col path as
+ * the tests' reference). */
 int qs_convk_available(void);
 
 /* Floats of scratch qs_convk_conv needs for a conv of shape s (x [n, c, h,

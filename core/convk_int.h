@@ -1,4 +1,4 @@
-/* Internals shared by the AVX-512 conv kernels (convk.c: forward and
+/* Internals shared by the AVX-512 / AVX2 conv kernels (convk.c: forward and
  * input gradient, convk_dw.c: weight gradient); not part of any API.
  *
  * The kernels read im2col rows straight out of a prepared copy of one
@@ -17,7 +17,6 @@
 
 #include <stddef.h>
 
-#define QS_CK_TGT __attribute__((target("avx512f")))
 #define QS_CK_ALIGN(n) (((size_t)(n) + 15) & ~(size_t)15)
 
 static inline size_t qs_ck_ckk(const qs_conv_shape *s)

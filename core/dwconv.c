@@ -214,19 +214,20 @@ static void row_generic(float *restrict yr, const float *restrict xp,
     }
 }
 
-/* ---- 3x3 stride-1 pad-1 planes on AVX-512 --------------------------------
+/* ---- 3x3 stride-1 pad-1 planes on AVX-512 / AVX2 (dwconv_k.h) -----------
  * The SSE-width loops above ran the depthwise conv at about 8 GFLOP/s, far
  * from memory-bound. Here a plane is first copied zero-padded with shared
  * pad columns, the layout of the conv kernels' image copies (convk_int.h:
  * row stride wp = w + 1, rows h + 2, slack after), so output
  * (oh, ow) reads tap (a, b) at (oh + a) wp + ow + b: each output row is
- * pieces of 16 (masked tail), nine loads and nine FMAs per piece. Taps are
+ * pieces of VL (masked tail), nine loads and nine FMAs per piece. Taps are
  * summed in order 0..8 with FMA, so the bits differ from the SSE path
- * (both fixed-order); dweight keeps 16 float lanes per tap over
+ * (both fixed-order); dweight keeps VL float lanes per tap over
  * DWP_FLUSH planes, then adds their sum to the channel's double sum (one
  * horizontal sum per plane cost more than the plane's FMAs at 8x8). */
 #define DWP_FLUSH 8 /* planes summed in float lanes before a double add */
 
+#if QS_SIMD_X86
 /* ps: one plane of s as a one-channel conv; g: its padded copy */
 static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
 {
@@ -236,71 +237,8 @@ static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
 
 static int dwp_ok(const qs_conv_shape *s)
 {
-#if QS_SIMD_X86
     return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 &&
-           qs_simd_avx512();
-#else
-    (void)s;
-    return 0;
-#endif
-}
-
-#if QS_SIMD_X86
-/* y [h][w] (+)= the 3x3 correlation of the padded plane xp (row stride
- * wp) with wt [9] */
-__attribute__((target("avx512f"))) static void
-dwp_conv(float *restrict y, const float *restrict xp, int h, int w, int wp,
-         const float *wt, int acc)
-{
-    __m512 k[9];
-    for (int t = 0; t < 9; t++)
-        k[t] = _mm512_set1_ps(wt[t]);
-    for (int oh = 0; oh < h; oh++)
-        for (int ow = 0; ow < w; ow += 16) {
-            const int n = w - ow < 16 ? w - ow : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1);
-            const float *b = xp + (size_t)oh * wp + ow;
-            __m512 v = _mm512_mul_ps(k[0], _mm512_maskz_loadu_ps(m, b));
-            for (int t = 1; t < 9; t++)
-                v = _mm512_fmadd_ps(
-                    k[t], _mm512_maskz_loadu_ps(m, b + (t / 3) * wp + t % 3), v);
-            float *yr = y + (size_t)oh * w + ow;
-            if (acc)
-                v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr), v);
-            _mm512_mask_storeu_ps(yr, m, v);
-        }
-}
-
-/* v [9][16] += lane sums over the plane of dy [h][w] times tap t of the
- * padded x (dwp_flush turns them into the channel's double sums) */
-__attribute__((target("avx512f"))) static void
-dwp_grad(float *v, const float *restrict dy, const float *restrict xp, int h,
-         int w, int wp)
-{
-    __m512 a[9];
-    for (int t = 0; t < 9; t++)
-        a[t] = _mm512_loadu_ps(v + 16 * t);
-    for (int oh = 0; oh < h; oh++)
-        for (int ow = 0; ow < w; ow += 16) {
-            const int n = w - ow < 16 ? w - ow : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1);
-            const __m512 d = _mm512_maskz_loadu_ps(m, dy + (size_t)oh * w + ow);
-            const float *b = xp + (size_t)oh * wp + ow;
-            for (int t = 0; t < 9; t++)
-                a[t] = _mm512_fmadd_ps(
-                    d, _mm512_maskz_loadu_ps(m, b + (t / 3) * wp + t % 3), a[t]);
-        }
-    for (int t = 0; t < 9; t++)
-        _mm512_storeu_ps(v + 16 * t, a[t]);
-}
-
-/* g [9] += the lane sums v [9][16]; v = 0 */
-__attribute__((target("avx512f"))) static void dwp_flush(double *g, float *v)
-{
-    for (int t = 0; t < 9; t++) {
-        g[t] += (double)_mm512_reduce_add_ps(_mm512_loadu_ps(v + 16 * t));
-        _mm512_storeu_ps(v + 16 * t, _mm512_setzero_ps());
-    }
+           qs_simd_avx2();
 }
 #endif
 
@@ -309,6 +247,38 @@ typedef struct {
     const float *x, *dy, *weight;
     const qs_conv_shape *s;
 } dw_args;
+
+#if QS_SIMD_X86
+#define QS_VL 16
+#include "dwconv_k.h"
+#undef QS_VL
+#define QS_VL 8
+#include "dwconv_k.h"
+#undef QS_VL
+#endif
+
+/* the planes of dwconv_k.h at the path's width: 1 when they ran */
+static int dwp_forward(const dw_args *a, int c0, int c1)
+{
+#if QS_SIMD_X86
+    if (dwp_ok(a->s))
+        return qs_simd_avx512() ? dwp_forward_avx512(a, c0, c1)
+                                : dwp_forward_avx2(a, c0, c1);
+#endif
+    (void)a, (void)c0, (void)c1;
+    return 0;
+}
+
+static int dwp_backward(const dw_args *a, int c0, int c1)
+{
+#if QS_SIMD_X86
+    if (dwp_ok(a->s))
+        return qs_simd_avx512() ? dwp_backward_avx512(a, c0, c1)
+                                : dwp_backward_avx2(a, c0, c1);
+#endif
+    (void)a, (void)c0, (void)c1;
+    return 0;
+}
 
 /* channels [c0, c1) of every image (qs_par_fn) */
 static void forward_part(void *ctx, int t, int c0, int c1)
@@ -320,23 +290,9 @@ static void forward_part(void *ctx, int t, int c0, int c1)
     const int fast3 = s->kh == 3 && s->kw == 3 && s->stride == 1;
     int inner_lo, inner_hi;
     (void)t;
-#if QS_SIMD_X86
-    qs_conv_shape ps;
-    qs_ck_pad g;
-    dwp_geom(&ps, &g, s);
-    float *pb = dwp_ok(s) ? malloc(sizeof(float) * g.len) : NULL;
-    if (pb) { /* else (no AVX-512, other shapes, no memory): the loops below */
-        for (int i = 0; i < s->n; i++)
-            for (int ch = c0; ch < c1; ch++) {
-                size_t plane = (size_t)i * s->c + ch;
-                qs_ck_pad_image(pb, a->x + plane * hw, &ps, &g);
-                dwp_conv(a->y + plane * ohw, pb, s->h, s->w, g.wp,
-                         a->weight + (size_t)ch * taps, 0);
-            }
-        free(pb);
+    /* else (other shapes, no vector path, no memory): the loops below */
+    if (dwp_forward(a, c0, c1))
         return;
-    }
-#endif
     inner_cols(&inner_lo, &inner_hi, s);
     spans sp;
     spans_init(&sp, s);
@@ -486,53 +442,8 @@ static void backward_part(void *ctx, int th, int c0, int c1)
     float *dx = a->dx, *dweight = a->dweight;
     const float *dy = a->dy, *x = a->x, *weight = a->weight;
     (void)th;
-#if QS_SIMD_X86
-    /* images outer (channel-outer strode a whole image between planes,
-     * DRAM- and TLB-bound at 8x8), per-channel sums kept aside */
-    const int nch = c1 - c0;
-    qs_conv_shape ps; /* a plane of x, and of dy (the same size here) */
-    qs_ck_pad pg;
-    dwp_geom(&ps, &pg, s);
-    const size_t pl = pg.len;
-    /* padded x and dy planes, then per channel: lane sums [9][16], double
-     * sums [9], flipped kernel [9] */
-    float *pb = dwp_ok(s) ? malloc(sizeof(float) * (2 * pl + (size_t)nch * 153) +
-                                   sizeof(double) * (size_t)nch * 9)
-                          : NULL;
-    if (pb) { /* as in forward_part */
-        const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
-        float *dp = pb + pl, *v = dp + pl;
-        double *g = (double *)(v + (size_t)nch * 144);
-        float *wf = (float *)(g + (size_t)nch * 9);
-        memset(v, 0, sizeof(float) * (size_t)nch * 144);
-        memset(g, 0, sizeof(double) * (size_t)nch * 9);
-        /* dx: dy correlated with the flipped kernel */
-        for (int k = 0; k < nch; k++)
-            for (int t = 0; t < 9; t++)
-                wf[k * 9 + t] = weight[(size_t)(c0 + k) * 9 + 8 - t];
-        for (int i = 0; i < s->n; i++) {
-            for (int ch = c0; ch < c1; ch++) {
-                size_t plane = (size_t)i * s->c + ch;
-                qs_ck_pad_image(pb, x + plane * hw, &ps, &pg);
-                dwp_grad(v + (size_t)(ch - c0) * 144, dy + plane * ohw, pb,
-                         s->ho, s->wo, pg.wp);
-                if (dx) {
-                    qs_ck_pad_image(dp, dy + plane * ohw, &ps, &pg);
-                    dwp_conv(dx + plane * hw, dp, s->h, s->w, pg.wp,
-                             wf + (size_t)(ch - c0) * 9, 1);
-                }
-            }
-            if (i % DWP_FLUSH == DWP_FLUSH - 1 || i == s->n - 1)
-                for (int k = 0; k < nch; k++)
-                    dwp_flush(g + (size_t)k * 9, v + (size_t)k * 144);
-        }
-        for (int k = 0; k < nch; k++)
-            for (int t = 0; t < 9; t++)
-                dweight[(size_t)(c0 + k) * 9 + t] += (float)g[(size_t)k * 9 + t];
-        free(pb);
+    if (dwp_backward(a, c0, c1)) /* as in forward_part */
         return;
-    }
-#endif
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
     const int taps = s->kh * s->kw, st = s->stride;
     double acc[DW_TAP_CHUNK];

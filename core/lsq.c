@@ -153,6 +153,12 @@ typedef struct {
 } act_args;
 
 #if QS_SIMD_X86
+/* the AVX-512 round half up of the width layer (the PACT bodies' own) */
+#define QS_VL 16
+#include "vec.h"
+#endif
+
+#if QS_SIMD_X86
 /* AVX2 twin of simd.h's round half up for v >= -0 (NaN stays NaN). */
 __attribute__((target("avx2"))) static inline __m256 round_up8(__m256 v)
 {
@@ -175,7 +181,7 @@ act_fwd_avx512(float *y, const float *x, size_t len, float s, float beta, float 
                                     : (__mmask16)((1u << (len - i)) - 1);
         __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vb), vi);
         u = _mm512_min_ps(vp, _mm512_max_ps(z, u));
-        u = _mm512_add_ps(_mm512_mul_ps(qs_simd_round_half_up(u), vs), vb);
+        u = _mm512_add_ps(_mm512_mul_ps(v_round_half_up_avx512(u), vs), vb);
         _mm512_mask_storeu_ps(y + i, m, u);
     }
 }

@@ -45,24 +45,12 @@ static inline float pact_one(const pact_grid *g, float x)
 }
 
 #if QS_SIMD_X86
-/* The rounding loop of qs_pact_forward, 16 lanes. Same bits as the scalar
- * loop: max(0, x) and min(a, .) return their second operand for a NaN or
- * equal values (so NaN and -0 pass as in the scalar selects), then the
- * shared round half up (simd.h). */
-__attribute__((target("avx512f"))) static void
-pact_round_avx512(float *y, const float *x, size_t len, float a, float sc,
-                  float inv)
-{
-    const __m512 z = _mm512_setzero_ps(), va = _mm512_set1_ps(a);
-    const __m512 vs = _mm512_set1_ps(sc), vi = _mm512_set1_ps(inv);
-    for (size_t i = 0; i < len; i += 16) {
-        __mmask16 m = len - i >= 16 ? (__mmask16)0xffff
-                                    : (__mmask16)((1u << (len - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        v = _mm512_mul_ps(_mm512_min_ps(va, _mm512_max_ps(z, v)), vs);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(qs_simd_round_half_up(v), vi));
-    }
-}
+#define QS_VL 16
+#include "pact_k.h"
+#undef QS_VL
+#define QS_VL 8
+#include "pact_k.h"
+#undef QS_VL
 
 /* The 8-lane chunk loop of qs_pact_backward on i .. i + 8 n: the scalar
  * acc[8] is one register, the same adds in the same order. */
@@ -111,8 +99,11 @@ static void forward_range(float *y, const float *x, size_t len, float alpha,
     }
     const float a = g.alpha, sc = g.scale, inv = g.inv;
 #if QS_SIMD_X86
-    if (qs_simd_avx512()) {
-        pact_round_avx512(y, x, len, a, sc, inv);
+    if (qs_simd_avx2()) {
+        if (qs_simd_avx512())
+            pact_roundv_avx512(y, x, len, a, sc, inv);
+        else
+            pact_roundv_avx2(y, x, len, a, sc, inv);
         return;
     }
 #endif

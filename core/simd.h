@@ -5,10 +5,11 @@
  * once per process: the widest the CPU has, or a narrower one forced by
  * QSWEEP_KERNELS=avx2|generic (so every path can be run and tested on any
  * machine that has it). The elementwise vector paths (PACT, BN, the weight
- * quantizer) compute the same bits as their scalar twins; the conv kernels
- * of the avx512 path sum in another order than the BLAS of the others, so a
- * model's bits depend on the path (docs/kernels.md), and the path is
- * recorded with every result. Other machines (aarch64) have only
+ * quantizer) compute the same bits as their scalar twins; the direct conv
+ * kernels of the avx512 and avx2 paths (one source, two widths: vec.h) sum
+ * in another order than the BLAS of the generic path, so a model's bits
+ * depend on the path (docs/kernels.md), and the path is recorded with
+ * every result. Other machines (aarch64) have only
  * `generic`. */
 #ifndef QS_SIMD_H
 #define QS_SIMD_H
@@ -46,21 +47,5 @@ void qs_simd_set_path(qs_kpath p);
 int qs_simd_avx2(void);
 int qs_simd_avx512(void);
 
-#if QS_SIMD_X86
-#include <immintrin.h>
-
-/* floor(v + 0.5) for v >= -0 (NaN stays NaN), as the scalar roundings of
- * pact.c and wquant.c compute it (bit for bit): trunc(v) plus 1 where the
- * fraction v - trunc(v), which is exact, is at least 0.5; always adding
- * the +0 or 1 turns a -0 into +0 as the scalar integer conversion does. */
-__attribute__((target("avx512f"))) static inline __m512
-qs_simd_round_half_up(__m512 v)
-{
-    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(v, t), _mm512_set1_ps(0.5f),
-                                      _CMP_GE_OQ);
-    return _mm512_add_ps(t, _mm512_maskz_mov_ps(up, _mm512_set1_ps(1.0f)));
-}
-#endif
 
 #endif

@@ -103,9 +103,10 @@ static float wq_coarse(const float *w, size_t len, int bits, float maxabs)
 
 /* Sums over a layer's weights (every step, several times) run in 32
  * double lanes, element i in lane i % 32, tail in lane 0, lanes summed
- * pairwise: a fixed order, so the AVX-512 path below (four registers of
- * the same lanes) gives the same bits as the scalar one. 32 rather than 8
- * lanes: with one register per sum the loop waited on the add latency. */
+ * pairwise: a fixed order, so the vector paths (wquant_k.h: the same
+ * lanes in four zmm or eight ymm) give the same bits as the scalar one.
+ * 32 rather than 8 lanes: with one register per sum the loop waited on
+ * the add latency. */
 #define WQ_LANES 32
 
 static double wq_lanes_sum(const double l[WQ_LANES])
@@ -120,68 +121,12 @@ static double wq_lanes_sum(const double l[WQ_LANES])
 }
 
 #if QS_SIMD_X86
-/* wq_level on 16 floats: wq_roundf as the shared round half up of |v|
- * (simd.h) with v's sign put back (exact; NaN stays NaN), then the clip as
- * two selects with the scalar comparisons. */
-__attribute__((target("avx512f"))) static inline __m512
-wq_level16(__m512 w, __m512 d, __m512 m)
-{
-    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    __m512 v = _mm512_div_ps(w, d);
-    __m512i vb = _mm512_castps_si512(v);
-    __m512 t = qs_simd_round_half_up(_mm512_castsi512_ps(_mm512_andnot_si512(sign, vb)));
-    __m512 z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t),
-                                                   _mm512_and_si512(sign, vb)));
-    __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m);
-    z = _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, m, _CMP_GT_OQ), m);
-    return _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, negm, _CMP_LT_OQ), negm);
-}
-
-/* upper 8 floats (AVX-512F alone has no float32x8 extract) */
-__attribute__((target("avx512f"))) static inline __m256 hi8(__m512 v)
-{
-    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-}
-
-/* The z-step over [0, n16) (wq_assign): returns whether any z changed. */
-__attribute__((target("avx512f"))) static int
-wq_assign_avx512(float *q, const float *w, size_t n16, float d, float m)
-{
-    const __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
-    __mmask16 ch = 0;
-    for (size_t i = 0; i < n16; i += 16) {
-        __m512 z = wq_level16(_mm512_loadu_ps(w + i), vd, vm);
-        ch |= _mm512_cmp_ps_mask(z, _mm512_loadu_ps(q + i), _CMP_NEQ_UQ);
-        _mm512_storeu_ps(q + i, z);
-    }
-    return ch != 0;
-}
-
-/* The sums of wq_sums over [0, n32); lanes as WQ_LANES. */
-__attribute__((target("avx512f"))) static void
-wq_sums_avx512(double la[WQ_LANES], double lb[WQ_LANES], const float *q,
-               const float *w, size_t n32)
-{
-    __m512d a[4], b[4];
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-        a[r] = _mm512_loadu_pd(la + 8 * r);
-        b[r] = _mm512_loadu_pd(lb + 8 * r);
-    }
-    for (size_t i = 0; i < n32; i += 32)
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m512d wd = _mm512_cvtps_pd(_mm256_loadu_ps(w + i + 8 * r));
-            __m512d zd = _mm512_cvtps_pd(_mm256_loadu_ps(q + i + 8 * r));
-            a[r] = _mm512_add_pd(a[r], _mm512_mul_pd(wd, zd));
-            b[r] = _mm512_add_pd(b[r], _mm512_mul_pd(zd, zd));
-        }
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-        _mm512_storeu_pd(la + 8 * r, a[r]);
-        _mm512_storeu_pd(lb + 8 * r, b[r]);
-    }
-}
+#define QS_VL 16
+#include "wquant_k.h"
+#undef QS_VL
+#define QS_VL 8
+#include "wquant_k.h"
+#undef QS_VL
 #endif
 
 /* One z-step at D: q [len] <- z. Returns whether any z differs from what
@@ -193,7 +138,10 @@ static int wq_assign(float *q, const float *w, size_t len, float d, float m)
 #if QS_SIMD_X86
     if (qs_simd_avx512()) {
         i = len & ~(size_t)15;
-        changed = wq_assign_avx512(q, w, i, d, m);
+        changed = wq_assignv_avx512(q, w, i, d, m);
+    } else if (qs_simd_avx2()) {
+        i = len & ~(size_t)7;
+        changed = wq_assignv_avx2(q, w, i, d, m);
     }
 #endif
     for (; i < len; i++) {
@@ -213,9 +161,12 @@ static void wq_sums(double *swz, double *szz, const float *q, const float *w,
     double la[WQ_LANES] = {0}, lb[WQ_LANES] = {0};
     size_t i = 0;
 #if QS_SIMD_X86
-    if (qs_simd_avx512()) {
+    if (qs_simd_avx2()) { /* either width: the same lanes */
         i = len & ~(size_t)31;
-        wq_sums_avx512(la, lb, q, w, i);
+        if (qs_simd_avx512())
+            wq_sumsv_avx512(la, lb, q, w, i);
+        else
+            wq_sumsv_avx2(la, lb, q, w, i);
     }
 #endif
     for (; i + WQ_LANES <= len; i += WQ_LANES)

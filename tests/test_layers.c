@@ -336,15 +336,29 @@ static void conv_accumulate_and_null(void)
     }
 }
 
-/* The AVX-512 kernels (convk.c, convk_dw.c; taken under the BLAS backend on
- * CPUs that have them) against the im2col + naive GEMM path, forward, dx
- * and dweight, on shapes that reach each of their cases: output rows of 16
- * and 32 read as row pieces, rows of 8 and 24 as pieces of 8 (counts not a
- * multiple of 4), an odd count of 16-blocks, other widths read flat with
- * junk columns, 1x1 convs read in place (positions a multiple of
- * 16) or copied, a 5x5 kernel with pad 2, and strided convs (phase planes;
- * their dx through W^T dy and col2im) with rows of 16, 8 and 4. Two
- * threads must give the same forward and dx bits as one. */
+/* Vector paths a test compares with the generic one: avx2 up to the
+ * path in use (QSWEEP_KERNELS caps it; the CPU caps that). */
+static qs_kpath top_path(void)
+{
+    qs_simd_set_path(QS_KPATH_COUNT);
+    return qs_simd_path();
+}
+
+/* The direct conv kernels (convk.c, convk_dw.c; one source compiled for
+ * AVX-512 and AVX2, taken under the BLAS backend) against the im2col +
+ * naive GEMM path, forward, dx and dweight, on each vector path this CPU
+ * runs, on shapes that reach each of their cases at both widths (VL 16 /
+ * 8): output rows that are a multiple of VL read as row pieces of VL
+ * (32, 16, 8, 24, 40), of VL/2 (8 and 24 on AVX-512; 12, 20 and 4 on
+ * AVX2), counts of pieces not a multiple of the block's, other widths
+ * read flat with junk columns (3, 5, 11; 12 and 20 on AVX-512), 1x1 convs
+ * read in place (positions a multiple of VL: 16 on both, 24 on AVX2
+ * only) or copied, k from 1 to 25 (panel heights 1..12 / 1..6, one or two
+ * dy vectors in dweight), a 5x5 kernel with pad 2, and strided convs
+ * (phase planes; their dx through W^T dy and col2im) with rows of 16, 8
+ * and 4. Two threads must give the same forward and dx bits as one, and
+ * the two widths the same bits as each other (every output is one FMA
+ * chain in the same order). */
 static void conv_fast_matches_reference(void)
 {
     /* n, c, h, w, k, kh, kw, stride, pad */
@@ -356,8 +370,15 @@ static void conv_fast_matches_reference(void)
         {2, 2, 1, 40, 3, 1, 3, 1, 1},  {2, 3, 3, 8, 5, 3, 3, 1, 1},
         {1, 2, 5, 24, 3, 3, 3, 1, 1},  {2, 3, 32, 32, 5, 3, 3, 2, 1},
         {1, 2, 16, 16, 3, 3, 3, 2, 1}, {2, 4, 8, 8, 5, 1, 1, 2, 0},
+        {2, 3, 6, 12, 20, 3, 3, 1, 1}, {1, 2, 4, 20, 9, 3, 3, 1, 1},
+        {2, 3, 8, 8, 1, 3, 3, 1, 1},   {2, 8, 3, 8, 6, 1, 1, 1, 0},
+        {2, 4, 5, 5, 12, 3, 3, 1, 1},
     };
     qs_gemm_backend saved = qs_gemm_get_backend();
+    const qs_kpath top = top_path();
+    if (top < QS_KPATH_AVX2)
+        printf("    (kernel path %s: no direct kernels, generic vs generic)\n",
+               qs_kpath_name(top));
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const int *q = cases[t];
         conv_ctx c;
@@ -366,44 +387,56 @@ static void conv_fast_matches_reference(void)
                 "case %zu: %s", t, msg);
         size_t xl = xlen(&c.s), yl = ylen(&c.s);
         size_t wl = (size_t)q[4] * q[1] * q[5] * q[6];
-        float *y[3], *dx[3], *dw[3];
-        for (int v = 0; v < 3; v++) {
-            /* v: naive reference, BLAS backend 1 thread, 2 threads */
-            y[v] = fbuf(yl);
-            dx[v] = fbuf(xl);
-            dw[v] = fbuf(wl);
-            qs_gemm_set_backend(v ? QS_GEMM_BLAS : QS_GEMM_NAIVE);
-            qs_set_threads(v == 2 ? 2 : 1);
-            fill(y[v], yl, 1e6f, 2e6f); /* forward must overwrite */
-            qs_conv2d_forward(y[v], c.x, c.w, NULL, &c.s, c.scratch);
-            qs_conv2d_backward(dx[v], dw[v], NULL, c.r, c.x, c.w, &c.s,
-                               c.scratch, 1);
-        }
-        qs_set_threads(1);
-        qs_gemm_set_backend(saved);
-        const float *got[3] = {y[1], dx[1], dw[1]}, *ref[3] = {y[0], dx[0],
-                                                               dw[0]};
         const size_t len[3] = {yl, xl, wl};
         const char *what[3] = {"y", "dx", "dweight"};
-        for (int o = 0; o < 3; o++) {
-            double mx = 0.0;
-            for (size_t i = 0; i < len[o]; i++)
-                mx = fmax(mx, fabs(ref[o][i]));
-            for (size_t i = 0; i < len[o]; i++)
-                T_CHECK(fabs(got[o][i] - ref[o][i]) <= 1e-5 * mx + 1e-6,
-                        "case %zu %s[%zu] %.7g, reference %.7g", t, what[o],
-                        i, got[o][i], ref[o][i]);
+        float *ref[3], *first[3] = {NULL, NULL, NULL};
+        int p0 = top < QS_KPATH_AVX2 ? (int)top : QS_KPATH_AVX2;
+        for (int v = -1; v <= 2 * ((int)top - p0) + 1; v++) {
+            /* v -1: naive reference on the generic path; then per vector
+             * path p (avx2, avx512): 1 thread, 2 threads, BLAS backend */
+            const qs_kpath p = v < 0 ? QS_KPATH_GENERIC : (qs_kpath)(p0 + v / 2);
+            const int nt = v < 0 ? 1 : 1 + v % 2;
+            float *o[3] = {fbuf(yl), fbuf(xl), fbuf(wl)};
+            qs_simd_set_path(p);
+            qs_gemm_set_backend(v < 0 ? QS_GEMM_NAIVE : QS_GEMM_BLAS);
+            qs_set_threads(nt);
+            fill(o[0], yl, 1e6f, 2e6f); /* forward must overwrite */
+            qs_conv2d_forward(o[0], c.x, c.w, NULL, &c.s, c.scratch);
+            qs_conv2d_backward(o[1], o[2], NULL, c.r, c.x, c.w, &c.s,
+                               c.scratch, 1);
+            qs_set_threads(1);
+            qs_gemm_set_backend(saved);
+            qs_simd_set_path(QS_KPATH_COUNT);
+            if (v < 0) {
+                for (int j = 0; j < 3; j++)
+                    ref[j] = o[j];
+                continue;
+            }
+            const char *pn = qs_kpath_name(p);
+            for (int j = 0; j < 3; j++) {
+                double mx = 0.0;
+                for (size_t i = 0; i < len[j]; i++)
+                    mx = fmax(mx, fabs(ref[j][i]));
+                /* the thread shares of dweight are summed in another order */
+                double tol = j == 2 && nt > 1 ? 2e-5 : 1e-5;
+                for (size_t i = 0; i < len[j]; i++)
+                    T_CHECK(fabs(o[j][i] - ref[j][i]) <= tol * mx + 1e-6,
+                            "case %zu %s %d threads %s[%zu] %.7g, reference %.7g",
+                            t, pn, nt, what[j], i, o[j][i], ref[j][i]);
+            }
+            if (!first[0]) { /* avx2, 1 thread: what every run must give */
+                for (int j = 0; j < 3; j++)
+                    first[j] = o[j];
+                continue;
+            }
+            /* y and dx: the same bits at any thread count and width;
+             * dweight at any width (2 threads add their shares) */
+            for (int j = 0; j < 3; j++)
+                T_CHECK((j == 2 && nt > 1) ||
+                            memcmp(o[j], first[j], len[j] * sizeof(float)) == 0,
+                        "case %zu: %s on %s, %d threads, differs from avx2 on 1",
+                        t, what[j], pn, nt);
         }
-        double dmx = 0.0; /* the thread shares are summed in another order */
-        for (size_t i = 0; i < wl; i++)
-            dmx = fmax(dmx, fabs(dw[1][i]));
-        for (size_t i = 0; i < wl; i++)
-            T_CHECK(fabs(dw[2][i] - dw[1][i]) <= 1e-5 * dmx,
-                    "case %zu: dweight[%zu] %g on 2 threads, %g on 1", t, i,
-                    dw[2][i], dw[1][i]);
-        T_CHECK(memcmp(y[1], y[2], yl * sizeof(float)) == 0 &&
-                    memcmp(dx[1], dx[2], xl * sizeof(float)) == 0,
-                "case %zu: y or dx differ between 1 and 2 threads", t);
         arena_free();
     }
 }
@@ -1025,9 +1058,12 @@ static void elementwise_threads_match(void)
 }
 
 /* Depthwise conv splits channels over the threads: two threads must give
- * the bits of one (forward, dx, dweight), on the 3x3 stride-1 fast paths
- * and the generic one; and the vector path must agree with the scalar
- * loops (QSWEEP_NO_SIMD's path) to rounding. */
+ * the bits of one (forward, dx, dweight), on the 3x3 stride-1 pad-1 vector
+ * planes and the scalar loops; on each vector path this CPU runs
+ * (dwconv_k.h at VL 16 and 8: rows of 11, 8, 37 = 2 x 16 + 5 = 4 x 8 + 5,
+ * 6, 16 and 3 wide reach full pieces and tails of both widths), against the
+ * scalar loops (the generic path) to rounding; y and dx are the same bits
+ * at both widths. */
 static void dwconv_threads_match(void)
 {
     /* n, c, h, w, kh, kw, stride, pad */
@@ -1035,7 +1071,12 @@ static void dwconv_threads_match(void)
                                    {2, 5, 8, 8, 3, 3, 2, 1},
                                    {2, 3, 7, 6, 5, 5, 1, 2},
                                    {2, 4, 5, 37, 3, 3, 1, 1},
-                                   {9, 3, 8, 8, 3, 3, 1, 1}};
+                                   {9, 3, 8, 8, 3, 3, 1, 1},
+                                   {2, 3, 4, 16, 3, 3, 1, 1},
+                                   {3, 2, 6, 6, 3, 3, 1, 1},
+                                   {2, 3, 5, 3, 3, 3, 1, 1}};
+    const qs_kpath top = top_path();
+    const int p0 = top < QS_KPATH_AVX2 ? (int)top : QS_KPATH_AVX2;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         const int *q = cases[t];
         dw_ctx c;
@@ -1043,37 +1084,49 @@ static void dwconv_threads_match(void)
                     0,
                 "case %zu: %s", t, msg);
         size_t xl = xlen(&c.s), yl = ylen(&c.s), wl = (size_t)q[1] * q[4] * q[5];
-        float *y[2], *dx[2], *dw[2];
-        for (int v = 0; v < 2; v++) {
-            qs_set_threads(v ? 2 : 1);
-            y[v] = fbuf(yl);
-            dx[v] = fbuf(xl);
-            dw[v] = fbuf(wl);
-            qs_dwconv_forward(y[v], c.x, c.w, &c.s);
-            qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
-        }
-        qs_set_threads(1);
-        T_CHECK(memcmp(y[0], y[1], yl * sizeof(float)) == 0 &&
-                    memcmp(dx[0], dx[1], xl * sizeof(float)) == 0 &&
-                    memcmp(dw[0], dw[1], wl * sizeof(float)) == 0,
-                "case %zu: outputs differ between 1 and 2 threads", t);
-        /* the AVX-512 planes (3x3 stride 1 pad 1) against the SSE loops */
+        const size_t len[3] = {yl, xl, wl};
         float *ys = fbuf(yl), *dxs = fbuf(xl), *dws = fbuf(wl);
-        qs_simd_set_path(QS_KPATH_GENERIC);
+        qs_simd_set_path(QS_KPATH_GENERIC); /* the scalar loops */
         qs_dwconv_forward(ys, c.x, c.w, &c.s);
         qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s);
-        qs_simd_set_path(QS_KPATH_COUNT);
-        const float *got[3] = {y[0], dx[0], dw[0]}, *ref[3] = {ys, dxs, dws};
-        const size_t len[3] = {yl, xl, wl};
-        for (int o = 0; o < 3; o++) {
-            double mx = 0.0;
-            for (size_t i = 0; i < len[o]; i++)
-                mx = fmax(mx, fabs(ref[o][i]));
-            for (size_t i = 0; i < len[o]; i++)
-                T_CHECK(fabs(got[o][i] - ref[o][i]) <= 1e-5 * mx,
-                        "case %zu output %d [%zu]: %.7g, scalar path %.7g", t, o,
-                        i, got[o][i], ref[o][i]);
+        const float *ref[3] = {ys, dxs, dws}, *first[3] = {NULL, NULL, NULL};
+        for (int p = p0; p <= (int)top; p++) {
+            float *y[2], *dx[2], *dw[2];
+            qs_simd_set_path((qs_kpath)p);
+            for (int v = 0; v < 2; v++) {
+                qs_set_threads(v ? 2 : 1);
+                y[v] = fbuf(yl);
+                dx[v] = fbuf(xl);
+                dw[v] = fbuf(wl);
+                qs_dwconv_forward(y[v], c.x, c.w, &c.s);
+                qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
+            }
+            qs_set_threads(1);
+            qs_simd_set_path(QS_KPATH_COUNT);
+            const char *pn = qs_kpath_name((qs_kpath)p);
+            T_CHECK(memcmp(y[0], y[1], yl * sizeof(float)) == 0 &&
+                        memcmp(dx[0], dx[1], xl * sizeof(float)) == 0 &&
+                        memcmp(dw[0], dw[1], wl * sizeof(float)) == 0,
+                    "case %zu %s: outputs differ between 1 and 2 threads", t, pn);
+            const float *got[3] = {y[0], dx[0], dw[0]};
+            for (int o = 0; o < 3; o++) {
+                double mx = 0.0;
+                for (size_t i = 0; i < len[o]; i++)
+                    mx = fmax(mx, fabs(ref[o][i]));
+                for (size_t i = 0; i < len[o]; i++)
+                    T_CHECK(fabs(got[o][i] - ref[o][i]) <= 1e-5 * mx,
+                            "case %zu %s output %d [%zu]: %.7g, scalar path %.7g",
+                            t, pn, o, i, got[o][i], ref[o][i]);
+            }
+            if (!first[0])
+                for (int o = 0; o < 3; o++)
+                    first[o] = got[o];
+            else
+                T_CHECK(memcmp(got[0], first[0], yl * sizeof(float)) == 0 &&
+                            memcmp(got[1], first[1], xl * sizeof(float)) == 0,
+                        "case %zu: y or dx differ between avx2 and %s", t, pn);
         }
+        qs_simd_set_path(QS_KPATH_COUNT);
         arena_free();
     }
 }

@@ -362,18 +362,16 @@ static void test_pact_forward_levels(void)
         T_CHECK(y[i] == (x[i] < 0.0f ? 0.0f : (x[i] > a ? a : x[i])), "32 bits clip");
 }
 
-/* The AVX-512 z-step against the scalar one, bit for bit: q, the step and
- * E after a cold and a warm call, every width, ragged lengths, weights at
- * exact half levels, +-0 and huge values. */
-static void test_wquant_simd_matches_scalar(void)
+/* The vector z-step and sums of path vp against the scalar ones, bit for
+ * bit: q, the step and E after a cold and a warm call, every width, ragged
+ * lengths (tails of 16, 8 and 32), weights at exact half levels, +-0 and
+ * huge values. */
+static void wquant_simd_path(qs_kpath vp)
 {
     static float w0[NW + 7], w[NW + 7], q0[NW + 7], q1[NW + 7];
     fill_dist(w0, NW + 7, DIST_LAPLACE, 91);
     w0[3] = 0.0f, w0[4] = -0.0f, w0[5] = 3.0f, w0[6] = -3.0f, w0[7] = 1e-30f;
-    const size_t lens[] = {NW + 7, 15, 16, 33, 1};
-    if (!qs_simd_avx512())
-        printf("    (kernel path %s: no AVX-512 weight quantizer, scalar vs scalar)\n",
-               qs_kpath_name(qs_simd_path()));
+    const size_t lens[] = {NW + 7, 15, 16, 33, 1, 7, 9, 40};
     for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++)
         for (int bits = 2; bits <= 8; bits++) {
             float st[2] = {0.0f, 0.0f};
@@ -381,7 +379,7 @@ static void test_wquant_simd_matches_scalar(void)
             float *q[2] = {q0, q1};
             for (int v = 0; v < 2; v++) {
                 memcpy(w, w0, sizeof w);
-                qs_simd_set_path(v ? QS_KPATH_COUNT : QS_KPATH_GENERIC);
+                qs_simd_set_path(v ? vp : QS_KPATH_GENERIC);
                 e[v][0] = qs_wquant(q[v], &st[v], w, lens[l], bits);
                 /* warm start from a nearby step, with weights on its half levels */
                 w[8 % lens[l]] = 2.5f * st[v];
@@ -390,17 +388,18 @@ static void test_wquant_simd_matches_scalar(void)
             }
             qs_simd_set_path(QS_KPATH_COUNT);
             T_CHECK(memcmp(e[0], e[1], sizeof e[0]) == 0 && st[0] == st[1],
-                    "len %zu bits %d: E %.17g/%.17g vs %.17g/%.17g, step %.9g vs %.9g",
-                    lens[l], bits, e[0][0], e[0][1], e[1][0], e[1][1], st[0], st[1]);
-            T_CHECK(memcmp(q0, q1, lens[l] * sizeof *q0) == 0, "len %zu bits %d: q differs",
-                    lens[l], bits);
+                    "%s len %zu bits %d: E %.17g/%.17g vs %.17g/%.17g, step %.9g vs %.9g",
+                    qs_kpath_name(vp), lens[l], bits, e[0][0], e[0][1], e[1][0], e[1][1], st[0], st[1]);
+            T_CHECK(memcmp(q0, q1, lens[l] * sizeof *q0) == 0, "%s len %zu bits %d: q differs",
+                    qs_kpath_name(vp), lens[l], bits);
         }
 }
 
-/* The AVX-512 / AVX2 paths against the scalar ones, bit for bit, on values
+/* The vector paths of vp against the scalar ones, bit for bit, on values
  * at every edge: NaN, +-0, +-inf, exact half levels and their neighbours,
- * alpha and its neighbours, huge values; lengths with ragged tails. */
-static void test_pact_simd_matches_scalar(void)
+ * alpha and its neighbours, huge values; lengths with ragged tails (of 16
+ * and of 8). */
+static void pact_simd_path(qs_kpath vp)
 {
     enum { N = 4096 + 13 };
     static float x[N], y0[N], y1[N], dy[N], dx0[N], dx1[N];
@@ -431,32 +430,49 @@ static void test_pact_simd_matches_scalar(void)
         x[1002 + 3 * k] = nextafterf(h, 10.0f);
     }
     T_CHECK(ties >= 4, "only %d exact ties found", ties);
-    int lens[] = {N, 15, 16, 17, 1, 0, 513, 1031};
-    int vec = qs_simd_avx512() && qs_simd_avx2();
-    if (!vec)
-        printf("    (kernel path %s: scalar vs scalar)\n", qs_kpath_name(qs_simd_path()));
+    int lens[] = {N, 15, 16, 17, 1, 0, 513, 1031, 7, 9, 8};
     for (unsigned l = 0; l < sizeof lens / sizeof *lens; l++) {
         size_t len = (size_t)lens[l];
         for (int bits = 1; bits <= 8; bits++) {
             qs_simd_set_path(QS_KPATH_GENERIC);
             qs_pact_forward(y0, x, len, a, bits);
-            qs_simd_set_path(QS_KPATH_COUNT);
+            qs_simd_set_path(vp);
             qs_pact_forward(y1, x, len, a, bits);
+            qs_simd_set_path(QS_KPATH_COUNT);
             T_CHECK(memcmp(y0, y1, len * sizeof *y0) == 0,
-                    "forward len %zu bits %d: vector path differs", len, bits);
+                    "%s forward len %zu bits %d: vector path differs",
+                    qs_kpath_name(vp), len, bits);
         }
         for (size_t i = 0; i < len; i++)
             dx0[i] = dx1[i] = (float)i * 0.25f;
         qs_simd_set_path(QS_KPATH_GENERIC);
         double d0 = qs_pact_backward(dx0, dy, x, len, a);
-        qs_simd_set_path(QS_KPATH_COUNT);
+        qs_simd_set_path(vp);
         double d1 = qs_pact_backward(dx1, dy, x, len, a);
+        qs_simd_set_path(QS_KPATH_COUNT);
         T_CHECK(memcmp(&d0, &d1, sizeof d0) == 0, "backward len %zu: dL/da %.17g vs %.17g",
                 len, d0, d1);
         T_CHECK(memcmp(dx0, dx1, len * sizeof *dx0) == 0,
                 "backward len %zu: dx differs", len);
     }
 }
+
+/* Each vector path up to the one in use (QSWEEP_KERNELS caps it), or the
+ * scalar path against itself where there is none. */
+static void for_vector_paths(void (*fn)(qs_kpath))
+{
+    qs_simd_set_path(QS_KPATH_COUNT);
+    const qs_kpath top = qs_simd_path();
+    if (top < QS_KPATH_AVX2)
+        printf("    (kernel path %s: scalar vs scalar)\n", qs_kpath_name(top));
+    for (int p = top < QS_KPATH_AVX2 ? (int)top : QS_KPATH_AVX2; p <= (int)top; p++)
+        fn((qs_kpath)p);
+    qs_simd_set_path(QS_KPATH_COUNT);
+}
+
+static void test_wquant_simd_matches_scalar(void) { for_vector_paths(wquant_simd_path); }
+
+static void test_pact_simd_matches_scalar(void) { for_vector_paths(pact_simd_path); }
 
 static double pact_loss(const float *x, const float *r, int n, float a)
 {
