@@ -705,7 +705,9 @@
     for (const s of d.sweeps) {
       const tot = Math.max(1, s.phases);
       const pct = (n) => (100 * n / tot).toFixed(2) + '%';
-      const eta = s.state === 'finished' ? 'finished' : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
+      const eta = s.state === 'finished' ? 'finished'
+        : s.state === 'interrupted' ? 'coordinator gone: run the grid again to continue'
+          : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
       const card = el('div', {
         class: 'card' + (s.name === state.sweep ? ' selected' : ''),
         'data-sweep': s.name,
@@ -725,7 +727,8 @@
         el('span', { class: 'k-done' }, el('b', { text: s.done }), ' done'),
         el('span', { class: 'k-running' }, el('b', { text: s.running }), ' running'),
         el('span', { class: 'k-failed' }, el('b', { text: s.failed }), ' failed'),
-        el('span', { class: 'k-queued' }, el('b', { text: s.queued }), ' queued')),
+        el('span', { class: 'k-queued' }, el('b', { text: s.queued }), ' queued'),
+        s.interrupted ? el('span', { class: 'k-interrupted' }, el('b', { text: s.interrupted }), ' interrupted') : null),
       el('div', { class: 'meta', text: eta + ' · ' + (100 * s.progress).toFixed(0) + '% of the compute · ' +
         s.datasets.join(', ') + ' · started ' + fmtAgo(s.started, d.now) + (s.ranks ? ' · ' + s.ranks + ' ranks' : '') }));
       box.appendChild(card);
