@@ -13,6 +13,8 @@ int qs_cmd_report(int argc, char **argv);  /* server/report_cmd.c */
 int qs_cmd_export(int argc, char **argv);  /* worker/export_cmd.c */
 /* `mpirun -n N qsweep GRID.json [...]`: argv[0] is the grid path. */
 int qs_cmd_sweep(int argc, char **argv);   /* server/sweep_cmd.c */
+/* `qsweep run-until-done GRID.json ...`: reruns after a lost rank. */
+int qs_cmd_run_until_done(int argc, char **argv); /* server/rerun_cmd.c */
 
 /* Process exit statuses: the one list (README, docs/cluster.md). A sweep
  * exits 0 only when every phase is done and every result is committed. */
