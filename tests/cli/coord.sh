@@ -62,6 +62,24 @@ start() {
 stop_bg() { kill -9 -- -"$BG" 2>/dev/null; wait "$BG" 2>/dev/null; }
 # The claim's pid (rank 0 of the job holding the database).
 holder_pid() { sqlite3 "$1" "SELECT pid FROM coordinator" 2>/dev/null; }
+# rank_pid PID RANK: the process of MPI rank RANK among the descendants of
+# PID (mpirun, or run-until-done above it), by the PMI_RANK hydra gives it.
+rank_pid() {
+    local level=$1 next p c
+    for _ in 1 2 3 4; do
+        next=""
+        for p in $level; do
+            for c in $(pgrep -P "$p"); do
+                if tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx "PMI_RANK=$2"; then
+                    echo "$c"; return 0
+                fi
+                next="$next $c"
+            done
+        done
+        level=$next
+    done
+    return 1
+}
 
 coord_reference() {
     timeout -k 5 300 mpirun -n 3 "$Q" "$T/grid.json" --db "$T/ref.db" --ckpt-interval 0 \
@@ -81,7 +99,7 @@ coord_second_refused() {
     start two "$T/two.db"
     if ! wait_for "$T/two.db" "$MID"; then stop_bg; fail coord_second_refused "never mid-sweep"; return; fi
     local pid grid rc
-    pid=$(holder_pid "$T/two.db")
+    pid=$(rank_pid "$BG" 0)
     for grid in grid other; do
         timeout -k 5 120 mpirun -n 1 "$Q" "$T/$grid.json" --db "$T/two.db" >/dev/null 2>"$T/two2.err"
         rc=$?
@@ -103,8 +121,11 @@ coord_stale_takeover() {
     start stale "$T/stale.db"
     if ! wait_for "$T/stale.db" "$MID"; then stop_bg; fail coord_stale_takeover "never mid-sweep"; return; fi
     local pid rc
-    pid=$(holder_pid "$T/stale.db")
-    if [ -z "$pid" ]; then stop_bg; fail coord_stale_takeover "no claim row names rank 0"; return; fi
+    pid=$(rank_pid "$BG" 0)
+    if [ -z "$pid" ]; then stop_bg; fail coord_stale_takeover "no rank 0 found"; return; fi
+    if [ "$(holder_pid "$T/stale.db")" != "$pid" ]; then
+        stop_bg; fail coord_stale_takeover "the claim does not name rank 0 (pid $pid)"; return
+    fi
     kill -9 "$pid"
     wait "$BG" 2>/dev/null
     wait_gone "$pid"
@@ -162,7 +183,7 @@ coord_sigterm() {
             stop_bg; fail coord_sigterm "$target: no progress"; return
         fi
         pid=$BG
-        [ $target = rank0 ] && pid=$(holder_pid "$T/term-$target.db")
+        [ $target = rank0 ] && pid=$(rank_pid "$BG" 0)
         kill -TERM "$pid"
         wait "$BG"
         rc=$?
@@ -178,10 +199,10 @@ coord_sigterm() {
 coord_killed_worker() {
     start kw "$T/kw.db"
     if ! wait_for "$T/kw.db" "$MID"; then stop_bg; fail coord_killed_worker "never mid-sweep"; return; fi
-    local r0 worker rc out port
-    r0=$(holder_pid "$T/kw.db")
-    worker=$(pgrep -P "$(ps -o ppid= -p "$r0" | tr -d ' ')" | grep -vx "$r0" | head -1)
-    if [ -z "$worker" ]; then stop_bg; fail coord_killed_worker "no worker rank found"; return; fi
+    local r0 worker rc out
+    r0=$(rank_pid "$BG" 0)
+    worker=$(rank_pid "$BG" 1)
+    if [ -z "$worker" ] || [ -z "$r0" ]; then stop_bg; fail coord_killed_worker "no ranks found"; return; fi
     kill -9 "$worker"
     wait "$BG"
     rc=$?
@@ -218,9 +239,8 @@ coord_run_until_done() {
     BG=$!
     QS_BG_PIDS="$QS_BG_PIDS $BG"
     if ! wait_for "$T/rud.db" "$MID"; then stop_bg; fail coord_run_until_done "never mid-sweep"; return; fi
-    local r0 worker rc
-    r0=$(holder_pid "$T/rud.db")
-    worker=$(pgrep -P "$(ps -o ppid= -p "$r0" | tr -d ' ')" | grep -vx "$r0" | head -1)
+    local worker rc
+    worker=$(rank_pid "$BG" 1)
     if [ -z "$worker" ]; then stop_bg; fail coord_run_until_done "no worker rank found"; return; fi
     kill -9 "$worker"
     local i
