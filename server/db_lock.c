@@ -65,6 +65,24 @@ cleanup:
     return rc;
 }
 
+/* A killed rank 0 whose parent (hydra's proxy) died too can stay a zombie
+ * until something reaps it, and kill(pid, 0) succeeds on a zombie. */
+static int pid_gone(long long pid)
+{
+    char path[64], buf[512];
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH; /* EPERM: alive, another user's */
+    snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *e = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    return e && e[1] == ' ' && (e[2] == 'Z' || e[2] == 'X');
+}
+
 int qs_db_holder_alive(const qs_db_holder *h, double now)
 {
     char host[64];
@@ -72,9 +90,8 @@ int qs_db_holder_alive(const qs_db_holder *h, double now)
         return 0;
     my_host(host, sizeof host);
     /* On the holder's own host a dead pid settles it without waiting out
-     * the heartbeat bound (EPERM: alive, another user's). */
-    if (strcmp(host, h->host) == 0 && h->pid > 0 && kill((pid_t)h->pid, 0) != 0 &&
-        errno == ESRCH)
+     * the heartbeat bound. */
+    if (strcmp(host, h->host) == 0 && h->pid > 0 && pid_gone(h->pid))
         return 0;
     return 1;
 }
