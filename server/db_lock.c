@@ -241,8 +241,8 @@ cleanup:
     return NULL;
 }
 
-int qs_db_lock_claim(qs_db_lock *out, qs_db *db, const char *sweep, double wait_s, char *note,
-                     size_t note_cap)
+int qs_db_lock_claim(qs_db_lock *out, qs_db *db, const char *sweep, double wait_s,
+                     const volatile int *cancel, char *note, size_t note_cap)
 {
     qs_db_holder holder;
     char who[320];
@@ -256,6 +256,8 @@ int qs_db_lock_claim(qs_db_lock *out, qs_db *db, const char *sweep, double wait_
            qs_db_lock_now() - t0 < wait_s) {
         struct timespec ts = {(time_t)QS_LOCK_POLL_S, 0};
         nanosleep(&ts, NULL);
+        if (cancel && *cancel)
+            return qs_err(QS_EINTR, "stopped while waiting for the database claim");
     }
     double now = qs_db_lock_now();
     if (rc == QS_EBUSY) {
@@ -332,6 +334,14 @@ int qs_db_claim_view_get(qs_db_claim_view *out, sqlite3 *h, double now)
 }
 
 int qs_running_is_live(const qs_db_claim_view *v) { return !v->known || v->alive; }
+
+int qs_db_running_is_live(sqlite3 *h)
+{
+    qs_db_claim_view v;
+    if (qs_db_claim_view_get(&v, h, qs_db_lock_now()))
+        return -1;
+    return qs_running_is_live(&v);
+}
 
 int qs_sweep_state(const qs_db_claim_view *v, const char *name, int left, int running, int ended)
 {

@@ -57,6 +57,8 @@ int qs_sweep_state(const qs_db_claim_view *v, const char *name, int left, int ru
 /* Whether 'running' rows are running: only the live holder's are (one
  * coordinator per database). 0: show them as interrupted. */
 int qs_running_is_live(const qs_db_claim_view *v);
+/* The same for a connection: 1 live, 0 interrupted, -1 on a read error. */
+int qs_db_running_is_live(sqlite3 *h);
 
 typedef struct {
     char *path;
@@ -70,11 +72,12 @@ typedef struct {
 } qs_db_lock;
 
 /* Claims db for a coordinator of `sweep`, waiting up to wait_s seconds for
- * a live holder to go (0: refuse at once). QS_EBUSY names the holder. On
- * success a thread renews the heartbeat over its own connection until
- * qs_db_lock_release. `note` gets a line when a stale claim is taken over. */
+ * a live holder to go (0: refuse at once; a set *cancel ends the wait:
+ * QS_EINTR). QS_EBUSY names the holder. On success a thread renews the
+ * heartbeat over its own connection until qs_db_lock_release. `note` gets
+ * a line when a stale claim is taken over. */
 int qs_db_lock_claim(qs_db_lock *out, qs_db *db, const char *sweep, double wait_s,
-                     char *note, size_t note_cap);
+                     const volatile int *cancel, char *note, size_t note_cap);
 /* QS_OK while the claim holds; else the heartbeat's error, with message. */
 int qs_db_lock_check(qs_db_lock *l);
 /* Stops the heartbeat and deletes the row if it is still ours. */

@@ -68,11 +68,12 @@ static int run_on_db(qs_db *db, qs_grid *g, int size, int retry, double lock_wai
     gethostname(host, sizeof host - 1);
     /* Claimed before the registration: it requeues 'running' phases, which
      * only the sole coordinator may do. */
-    if ((rc = qs_db_lock_claim(&lock, db, g->name, lock_wait, note, sizeof note))) {
+    if ((rc = qs_db_lock_claim(&lock, db, g->name, lock_wait, &qs_stop_requested, note,
+                               sizeof note))) {
         fprintf(stderr, "qsweep: %s\n", qs_errmsg());
         if (size > 1)
             qs_coord_dismiss(size);
-        return rc == QS_EBUSY ? QS_EXIT_USAGE : QS_EXIT_STORAGE;
+        return rc == QS_EBUSY ? QS_EXIT_USAGE : rc == QS_EINTR ? QS_EXIT_SIGNAL : QS_EXIT_STORAGE;
     }
     if (note[0] && base->progress)
         fprintf(stderr, "qsweep: %s\n", note);

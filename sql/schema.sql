@@ -135,5 +135,5 @@ CREATE TABLE IF NOT EXISTS coordinator (
     sweep     TEXT,                    -- the sweep it runs
     token     TEXT NOT NULL,           -- random per claim
     since     REAL NOT NULL,           -- unix seconds
-    heartbeat REAL NOT NULL            -- renewed every 2 s
+    heartbeat REAL NOT NULL            -- renewed by the holder while it runs
 );

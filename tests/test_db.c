@@ -361,10 +361,10 @@ static void db_claim(void)
     gethostname(host, sizeof host - 1);
     T_CHECK(qs_db_open(&a, tpath("claim.db"), 0) == QS_OK, "open: %s", qs_errmsg());
     T_CHECK(qs_db_open(&b, tpath("claim.db"), 0) == QS_OK, "open 2: %s", qs_errmsg());
-    T_CHECK(qs_db_lock_claim(&la, &a, "s1", 0, note, sizeof note) == QS_OK, "claim: %s",
+    T_CHECK(qs_db_lock_claim(&la, &a, "s1", 0, NULL, note, sizeof note) == QS_OK, "claim: %s",
             qs_errmsg());
     T_CHECK(!note[0], "a note on a free database: %s", note);
-    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, note, sizeof note) == QS_EBUSY, "second claim");
+    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, NULL, note, sizeof note) == QS_EBUSY, "second claim");
     T_CHECK(strstr(qs_errmsg(), host) && strstr(qs_errmsg(), "sweep \"s1\"") &&
             strstr(qs_errmsg(), " UTC"), "message: %s", qs_errmsg());
     T_CHECK(qs_db_open(&r, tpath("claim.db"), 1) == QS_OK, "reader");
@@ -386,7 +386,7 @@ static void db_claim(void)
     exec(&a, "UPDATE coordinator SET heartbeat = heartbeat - 3600");
     T_CHECK(qs_db_claim_view_get(&v, r.h, qs_db_lock_now()) == QS_OK && !v.alive,
             "a stale claim looks alive");
-    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, note, sizeof note) == QS_OK, "take-over: %s",
+    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, NULL, note, sizeof note) == QS_OK, "take-over: %s",
             qs_errmsg());
     T_CHECK(strstr(note, "took over the stale claim") && strstr(note, "sweep \"s1\""), "note: %s",
             note);

@@ -427,11 +427,11 @@
     }
     const d = await api('curves', { phase_id: state.phaseId });
     const r = d.run;
-    state.phaseRunning = r.status === 'running';
+    state.phaseRunning = r.status === 'running' && d.running_live !== false;
     const what = r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits);
     $('curve-title').textContent = r.model + ' · ' + what +
       (r.regularizer !== 'none' ? ' + ' + r.regularizer : '') + ' · seed ' + r.seed + ' · ' +
-      r.status + ' ' + r.epochs_done + '/' + r.epochs;
+      shownStatus(r.status, d.running_live) + ' ' + r.epochs_done + '/' + r.epochs;
     const e = d.epochs;
     const series = (key, axis, label, color, dash) => ({
       label,
@@ -550,6 +550,11 @@
     return Object.assign(p, extra || {});
   }
 
+  // A row still 'running' in the file while no coordinator runs it.
+  function shownStatus(status, live) {
+    return status === 'running' && live === false ? 'interrupted' : status;
+  }
+
   async function loadRuns() {
     const d = await api('runs', runParams({ limit: state.runs.limit, offset: state.runs.offset }));
     const t = $('runs-table');
@@ -574,7 +579,8 @@
       });
       for (const [, key, fn, cls] of RUN_COLUMNS) {
         if (key === 'status') {
-          tr.appendChild(el('td', { class: 'l' }, el('span', { class: 'status ' + r.status, text: r.status })));
+          const st = shownStatus(r.status, d.running_live);
+          tr.appendChild(el('td', { class: 'l' }, el('span', { class: 'status ' + st, text: st })));
         } else {
           const v = fn(r);
           tr.appendChild(el('td', { class: cls || null, title: key === 'error' && v ? v : null, text: v }));

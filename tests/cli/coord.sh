@@ -221,11 +221,17 @@ coord_killed_worker() {
             [ -n "$url" ] && break
             sleep 0.02
         done
-        [ -n "$url" ] && api=$(curl -s --max-time 30 "${url}api/sweeps")
+        local runs=""
+        [ -n "$url" ] && api=$(curl -s --max-time 30 "${url}api/sweeps") &&
+            runs=$(curl -s --max-time 30 "${url}api/runs?status=running&limit=1")
         kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
         if ! echo "$api" | grep -q '"state":"interrupted"' || ! echo "$api" | grep -q '"eta_s":null' ||
             ! echo "$api" | grep -Eq '"running":0,"interrupted":[1-9]'; then
             fail coord_killed_worker "/api/sweeps: ${api:0:400} $(head -c 300 "$T/serve.err")"; return
+        fi
+        # The rows stay as stored; the answer says they are not being run.
+        if ! echo "$runs" | grep -q '"running_live":false' || ! echo "$runs" | grep -q '"status":"running"'; then
+            fail coord_killed_worker "/api/runs: ${runs:0:400}"; return
         fi
     fi
     pass "coord_killed_worker (mpirun exit $rc)"
