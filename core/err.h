@@ -14,7 +14,8 @@ enum {
     QS_ENOMEM = 4,
     QS_EDIVERGED = 5, /* NaN/inf loss */
     QS_EINTERNAL = 6,
-    QS_EINTR = 7      /* stopped on request (signal, coordinator) */
+    QS_EINTR = 7,     /* stopped on request (signal, coordinator) */
+    QS_EBUSY = 8      /* held by another live process (the database claim) */
 };
 
 #if defined(__GNUC__)

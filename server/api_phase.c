@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "db_lock.h"
 #include "api_png.h"
 
 static const char phase_sql[] =
@@ -38,10 +39,16 @@ int qs_api_curves(qs_api_req *r)
         rc = QS_EINTERNAL;
         goto cleanup;
     }
+    int live = qs_db_running_is_live(r->db);
+    if (live < 0) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
     qs_jw_row(&w, "run", st);
+    qs_jw_bool(&w, "running_live", live);
     sqlite3_finalize(st);
     st = NULL;
 

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "db_lock.h"
 
 enum { F_STR, F_INT, F_ENUM, F_BOOL, F_ID };
 
@@ -230,10 +231,17 @@ int qs_api_runs(qs_api_req *r)
     rc = prepare_runs(r, &q, "*", 1, &st);
     if (rc)
         goto cleanup;
+    /* Whether rows with status running are being run (docs/api.md). */
+    int live = qs_db_running_is_live(r->db);
+    if (live < 0) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
     qs_jw_int(&w, "total", total);
+    qs_jw_bool(&w, "running_live", live);
     qs_jw_int(&w, "limit", q.limit);
     qs_jw_int(&w, "offset", q.offset);
     rc = qs_api_rows(&w, "rows", st);

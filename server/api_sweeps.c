@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "db_lock.h"
 
 /* One pass over each sweep's phases. The cost left counts queued phases
  * whole and running ones by their unfinished epochs; gflop_run is the work
@@ -57,6 +58,13 @@ int qs_api_sweeps(qs_api_req *r)
     if (sweep)
         sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
     double now = (double)time(NULL);
+    /* Liveness from the claim as read: the dashboard never writes. */
+    qs_db_claim_view claim;
+    if (qs_db_claim_view_get(&claim, r->db, qs_db_lock_now())) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
+    int live = qs_running_is_live(&claim);
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
@@ -73,8 +81,13 @@ int qs_api_sweeps(qs_api_req *r)
         double grun = sqlite3_column_double(st, 14);
         /* The coordinator records `finished` when a run ends and resets
          * `started` when the sweep runs again. */
-        int active = running > 0 || (has_started && (!has_finished || finished < started));
-        const char *state = queued + running == 0 ? "finished" : active ? "running" : "stopped";
+        int ended = has_finished && (!has_started || finished >= started);
+        int sstate = qs_sweep_state(&claim, (const char *)sqlite3_column_text(st, 1),
+                                    queued + running, running, ended);
+        int active = sstate == QS_SWEEP_RUNNING;
+        /* 'running' rows of a coordinator that is gone: interrupted until
+         * the rerun requeues them (the file keeps them as they are). */
+        int interrupted = live ? 0 : running;
 
         qs_jw_obj(&w, NULL);
         qs_jw_col(&w, "id", st, 0);
@@ -84,16 +97,20 @@ int qs_api_sweeps(qs_api_req *r)
         qs_jw_col(&w, "ranks", st, 4);
         qs_jw_col(&w, "started", st, 5);
         qs_jw_col(&w, "finished", st, 6);
-        qs_jw_str(&w, "state", state);
+        qs_jw_str(&w, "state", qs_sweep_state_name(sstate));
         qs_jw_col(&w, "phases", st, 7);
         qs_jw_int(&w, "queued", queued);
-        qs_jw_int(&w, "running", running);
+        qs_jw_int(&w, "running", running - interrupted);
+        qs_jw_int(&w, "interrupted", interrupted);
         qs_jw_col(&w, "done", st, 10);
         qs_jw_col(&w, "failed", st, 11);
         qs_jw_num(&w, "gflop_done", gdone);
         qs_jw_num(&w, "gflop_left", gleft);
         qs_jw_num(&w, "progress", gdone + gleft > 0 ? gdone / (gdone + gleft) : 1.0);
-        qs_jw_col(&w, "img_per_s", st, 15);
+        if (interrupted)
+            qs_jw_num(&w, "img_per_s", 0);
+        else
+            qs_jw_col(&w, "img_per_s", st, 15);
         /* ETA from this run's own throughput: the cost left over the work
          * done per second since the sweep started; unknown until some work
          * is done, and for a sweep that is not running. */

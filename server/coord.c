@@ -36,48 +36,6 @@ typedef struct {
     char host[64];
 } coord;
 
-/* The first 16 hex digits of an id as a number. */
-static size_t id_key(const char *id)
-{
-    char head[17];
-    memcpy(head, id, 16);
-    head[16] = 0;
-    return (size_t)strtoull(head, NULL, 16);
-}
-
-/* Parent indices through an open-addressing table keyed by the ids (which
- * are hashes already): linear in the number of phases, 100,000 included. */
-static int link_parents(int *parent, const qs_grid *g)
-{
-    size_t cap = 16;
-    while (cap < 2 * (size_t)g->njobs + 2)
-        cap *= 2;
-    int *slot = malloc(cap * sizeof(int));
-    if (!slot)
-        return qs_err(QS_ENOMEM, "out of memory for %d phases", g->njobs);
-    for (size_t i = 0; i < cap; i++)
-        slot[i] = -1;
-    for (int j = 0; j < g->njobs; j++) {
-        size_t h = id_key(g->jobs[j].id);
-        for (h &= cap - 1; slot[h] >= 0; h = (h + 1) & (cap - 1))
-            ;
-        slot[h] = j;
-    }
-    for (int j = 0; j < g->njobs; j++) {
-        parent[j] = -1;
-        if (!g->jobs[j].parent[0])
-            continue;
-        size_t h = id_key(g->jobs[j].parent);
-        for (h &= cap - 1; slot[h] >= 0; h = (h + 1) & (cap - 1))
-            if (strcmp(g->jobs[slot[h]].id, g->jobs[j].parent) == 0) {
-                parent[j] = slot[h];
-                break;
-            }
-    }
-    free(slot);
-    return QS_OK;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -85,34 +43,49 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-/* Writes are batched: the transaction opens on the first write and commits
- * when the message queue runs dry or after 0.5 s. */
-static void tx(coord *c)
-{
-    if (!c->in_tx && c->rc == QS_OK) {
-        if ((c->rc = qs_db_begin(c->db)) == QS_OK) {
-            c->in_tx = 1;
-            c->last_commit = now_s();
-        }
-    }
-}
-
-static void tx_commit(coord *c)
-{
-    if (c->in_tx) {
-        int rc = qs_db_commit(c->db);
-        if (rc && c->rc == QS_OK)
-            c->rc = rc;
-        c->in_tx = 0;
-    }
-}
-
 static void note(coord *c, int rc)
 {
     if (rc && c->rc == QS_OK) {
         c->rc = rc;
-        fprintf(stderr, "qsweep: database error: %s\n", qs_errmsg());
+        fprintf(stderr, "%sqsweep: database error: %s\n", isatty(2) ? "\n" : "", qs_errmsg());
     }
+}
+
+/* Writes are batched: the transaction opens on the first write and commits
+ * when the message queue runs dry or after 0.5 s. After the first database
+ * error nothing more is written and the open batch is rolled back, so the
+ * file holds exactly what was committed before (a rerun redoes the rest)
+ * and never half of a phase's result. Returns whether writes may go on. */
+static int tx(coord *c)
+{
+    if (!c->in_tx && c->rc == QS_OK) {
+        int rc = qs_db_begin(c->db);
+        note(c, rc);
+        if (rc == QS_OK) {
+            c->in_tx = 1;
+            c->last_commit = now_s();
+        }
+    }
+    return c->in_tx && c->rc == QS_OK;
+}
+
+static void tx_commit(coord *c)
+{
+    if (!c->in_tx)
+        return;
+    c->in_tx = 0;
+    if (c->rc == QS_OK)
+        note(c, qs_db_commit(c->db));
+    if (c->rc)
+        qs_db_rollback(c->db);
+}
+
+/* A lost claim (taken over, or its heartbeat failed to write) ends the
+ * sweep like any database error: another coordinator may be writing. */
+static void check_claim(coord *c)
+{
+    if (c->rc == QS_OK && c->opts->lock)
+        note(c, qs_db_lock_check(c->opts->lock));
 }
 
 static void set_state(coord *c, int j, int s)
@@ -213,8 +186,8 @@ static int job_inputs(coord *c, int j, uint8_t **parent, size_t *plen, uint8_t *
 
 static void on_epoch(coord *c, int j, int rank, int epoch, const double *m)
 {
-    tx(c);
-    note(c, qs_db_phase_epoch(c->db, c->g->jobs[j].id, epoch, m));
+    if (tx(c))
+        note(c, qs_db_phase_epoch(c->db, c->g->jobs[j].id, epoch, m));
     c->epochs_seen[j] = epoch;
     if (rank >= 0)
         c->worker_ips[rank] = m[QS_M_IMG_PER_S];
@@ -222,27 +195,28 @@ static void on_epoch(coord *c, int j, int rank, int epoch, const double *m)
 
 static void on_ckpt(coord *c, int j, int epoch, const uint8_t *b, size_t n)
 {
-    tx(c);
-    note(c, qs_db_checkpoint_put(c->db, c->g->jobs[j].id, epoch, 0, b, n));
+    if (tx(c))
+        note(c, qs_db_checkpoint_put(c->db, c->g->jobs[j].id, epoch, 0, b, n));
 }
 
 static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t *ck, size_t ckn,
                     const uint8_t *dm, size_t dmn)
 {
     const char *id = c->g->jobs[j].id;
-    tx(c);
-    note(c, qs_db_checkpoint_put(c->db, id, epochs, 1, ck, ckn));
-    if (dmn)
+    if (tx(c))
+        note(c, qs_db_checkpoint_put(c->db, id, epochs, 1, ck, ckn));
+    if (dmn && tx(c))
         note(c, qs_db_decision_map_put(c->db, id, 256, 256, dm, dmn));
-    note(c, qs_db_phase_done(c->db, id, epochs, m, now_s() - c->started[j]));
+    if (tx(c))
+        note(c, qs_db_phase_done(c->db, id, epochs, m, now_s() - c->started[j]));
     set_state(c, j, J_DONE);
     c->gflop_done_run += c->g->jobs[j].gflop;
 }
 
 static void on_failed(coord *c, int j, const char *error)
 {
-    tx(c);
-    note(c, qs_db_phase_fail(c->db, c->g->jobs[j].id, error));
+    if (tx(c))
+        note(c, qs_db_phase_fail(c->db, c->g->jobs[j].id, error));
     fprintf(stderr, "%sqsweep: %s %s W%dA%d failed: %s\n", isatty(2) ? "\n" : "",
             c->g->jobs[j].model_name, qs_phase_name(c->g->jobs[j].phase),
             c->g->jobs[j].model.wbits, c->g->jobs[j].model.abits, error);
@@ -251,8 +225,8 @@ static void on_failed(coord *c, int j, const char *error)
 
 static void on_start(coord *c, int j, const char *host)
 {
-    tx(c);
-    note(c, qs_db_phase_start(c->db, c->g->jobs[j].id, host, c->opts->version));
+    if (tx(c))
+        note(c, qs_db_phase_start(c->db, c->g->jobs[j].id, host, c->opts->version));
     set_state(c, j, J_RUNNING);
     c->started[j] = now_s();
 }
@@ -284,8 +258,9 @@ static void l_ckpt(void *u, int epoch, const uint8_t *b, size_t n)
 
 static int l_interrupt(void *u)
 {
-    (void)u;
-    return qs_stop_requested;
+    local_ctx *l = u;
+    check_claim(l->c);
+    return qs_stop_requested || l->c->rc;
 }
 
 /* mpirun -n 1: rank 0 coordinates and trains, one phase at a time. */
@@ -310,8 +285,8 @@ static int run_local(coord *c)
         rc = qs_job_run(&r, c->g->jobs[j].config, parent, plen, resume, rlen, &sink, &cache);
         c->worker_job[0] = -1;
         if (rc == QS_EINTR) {
-            tx(c);
-            note(c, qs_db_phase_requeue(c->db, c->g->jobs[j].id));
+            if (tx(c))
+                note(c, qs_db_phase_requeue(c->db, c->g->jobs[j].id));
             set_state(c, j, J_QUEUED);
         } else if (rc == QS_OK) {
             double m[QS_M_COUNT] = {r.last.lr, r.last.train_loss, r.last.train_acc,
@@ -326,7 +301,7 @@ static int run_local(coord *c)
         progress(c, 0);
     }
     qs_data_cache_free(&cache);
-    return qs_stop_requested ? QS_EINTR : c->rc;
+    return c->rc ? c->rc : qs_stop_requested ? QS_EINTR : QS_OK;
 }
 
 /* ------------------------------------------------------------ MPI ranks */
@@ -395,8 +370,8 @@ static void handle(coord *c, qs_msg *m, int *idle)
         break;
     case QS_MSG_STOPPED:
         if ((j = job_of(c, m)) >= 0) {
-            tx(c);
-            note(c, qs_db_phase_requeue(c->db, c->g->jobs[j].id));
+            if (tx(c))
+                note(c, qs_db_phase_requeue(c->db, c->g->jobs[j].id));
             set_state(c, j, J_QUEUED);
             c->worker_job[m->source] = -1;
         }
@@ -435,6 +410,7 @@ static int run_mpi(coord *c)
                 break;
         }
         tx_commit(c);
+        check_claim(c);
         if (!stopping && (qs_stop_requested || c->rc)) {
             /* Workers abandon their phase within a few batches; it is
              * requeued and resumes from its last checkpoint next time. */
@@ -471,7 +447,7 @@ static int run_mpi(coord *c)
             qs_backoff_sleep(&bo);
     }
     free(idle);
-    return qs_stop_requested ? QS_EINTR : c->rc;
+    return c->rc ? c->rc : qs_stop_requested ? QS_EINTR : QS_OK;
 }
 
 void qs_coord_dismiss(int size)
@@ -493,10 +469,12 @@ void qs_coord_dismiss(int size)
     }
 }
 
-int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coord_opts *opts)
+int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size,
+                 const qs_coord_opts *opts)
 {
     coord c;
-    int rc = QS_OK;
+    int rc = QS_OK, ran = 0;
+    *nfailed = 0;
     (void)sweep_id;
     memset(&c, 0, sizeof c);
     c.g = g;
@@ -518,7 +496,7 @@ int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coo
     }
     for (int r = 0; r < size; r++)
         c.worker_job[r] = -1;
-    if ((rc = link_parents(c.parent, g)))
+    if ((rc = qs_coord_link_parents(c.parent, g)))
         goto cleanup;
     c.counts[J_QUEUED] = g->njobs;
     /* Statuses as the database has them (sweep_begin requeued 'running'). */
@@ -530,8 +508,8 @@ int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coo
             set_state(&c, j, J_DONE);
         else if (!strcmp(st.status, "failed"))
             set_state(&c, j, J_FAILED);
-        else if (!strcmp(st.status, "running"))
-            tx(&c), note(&c, qs_db_phase_requeue(db, g->jobs[j].id));
+        else if (!strcmp(st.status, "running") && tx(&c))
+            note(&c, qs_db_phase_requeue(db, g->jobs[j].id));
     }
     /* A queued phase under a failed parent fails now (e.g. after a
      * --retry-failed of only some phases). */
@@ -540,8 +518,8 @@ int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coo
         if (c.state[j] == J_QUEUED && p >= 0 && c.state[p] == J_FAILED) {
             qs_db_phase_state st;
             qs_db_phase_state_get(db, g->jobs[p].id, &st);
-            tx(&c);
-            note(&c, qs_db_phase_fail(db, g->jobs[j].id, st.error[0] ? st.error : "failed"));
+            if (tx(&c))
+                note(&c, qs_db_phase_fail(db, g->jobs[j].id, st.error[0] ? st.error : "failed"));
             fail_tree(&c, j);
         }
     }
@@ -550,19 +528,31 @@ int qs_coord_run(qs_grid *g, qs_db *db, int64_t sweep_id, int size, const qs_coo
         fprintf(stderr, "qsweep: sweep \"%s\": %d phases (%d done, %d failed, %d to run) on %d "
                 "worker rank(s)\n", g->name, g->njobs, c.counts[J_DONE], c.counts[J_FAILED],
                 c.counts[J_QUEUED], size > 1 ? size - 1 : 1);
+    ran = 1;
     rc = size > 1 ? run_mpi(&c) : run_local(&c);
     tx_commit(&c);
-    progress(&c, 1);
+    if (rc == QS_OK && c.rc)
+        rc = c.rc; /* the last commit failed */
+    /* After a database error the counts in memory are not what the file
+     * holds; the caller reports from the file. */
+    if (!c.rc)
+        progress(&c, 1);
+    *nfailed = c.counts[J_FAILED];
     if (opts->progress) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
                      1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
         fprintf(stderr, "qsweep: %s after %.1f s; coordinator CPU %.2f s%s\n",
-                rc == QS_EINTR ? "stopped" : "finished", now_s() - c.t0, cpu,
+                rc == QS_EINTR ? "stopped by a signal"
+                : rc           ? "stopped by the error above"
+                               : "finished",
+                now_s() - c.t0, cpu,
                 size > 1 ? "" : " (it also trained)");
     }
 cleanup:
+    if (!ran && size > 1)
+        qs_coord_dismiss(size); /* no work was handed out */
     free(c.state);
     free(c.parent);
     free(c.started);

@@ -199,8 +199,10 @@ int qs_db_open(qs_db *db, const char *path, int readonly)
         return QS_OK;
     sqlite3_close(db->h);
     db->h = NULL;
-    if ((rc = open_h(db, SQLITE_OPEN_READWRITE)) ||
-        (rc = exec_sql(db, "PRAGMA journal_mode = WAL")) || (rc = writer_pragmas(db)))
+    /* The schema is all IF NOT EXISTS: running it again adds the tables a
+     * file written by an earlier qsweep lacks (the coordinator claim). */
+    if ((rc = open_h(db, SQLITE_OPEN_READWRITE)) || (rc = exec_sql(db, qs_schema_sql)) ||
+        (rc = writer_pragmas(db)))
         goto fail;
     return QS_OK;
 fail:

@@ -28,6 +28,12 @@ static int exec_sql(qs_db *db, const char *sql)
 int qs_db_begin(qs_db *db) { return exec_sql(db, "BEGIN IMMEDIATE"); }
 int qs_db_commit(qs_db *db) { return exec_sql(db, "COMMIT"); }
 
+int qs_db_rollback(qs_db *db)
+{
+    /* A failed COMMIT (SQLITE_FULL, an I/O error) may have rolled back already. */
+    return sqlite3_get_autocommit(db->h) ? QS_OK : exec_sql(db, "ROLLBACK");
+}
+
 /* Prepares sql; binds are done by the caller; step_done() finishes. */
 static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
 {

@@ -12,6 +12,8 @@
 
 int qs_db_begin(qs_db *db);
 int qs_db_commit(qs_db *db);
+/* Ends an open transaction without its writes (none open: nothing). */
+int qs_db_rollback(qs_db *db);
 
 typedef struct {
     char status[16];

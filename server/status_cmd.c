@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "db.h"
+#include "db_lock.h"
 #include "err.h"
 
 /* Failed phases listed per sweep; the rest are counted (docs/queries.md has
@@ -108,31 +109,57 @@ int qs_cmd_status(int argc, char **argv)
         fprintf(stderr, "qsweep status: %s\n", qs_errmsg());
         return 2;
     }
-    if (sqlite3_prepare_v2(db.h, "SELECT name, finished IS NOT NULL FROM sweeps ORDER BY id",
+    /* Liveness from what is read (the claim's heartbeat and pid): status
+     * never writes, and may run where the database is read-only. */
+    qs_db_claim_view claim;
+    double now = qs_db_lock_now();
+    if ((rc = qs_db_claim_view_get(&claim, db.h, now))) {
+        rc = qs_err_wrap(rc, "%s", path);
+        goto cleanup;
+    }
+    if (sqlite3_prepare_v2(db.h, "SELECT name, finished IS NOT NULL AND (started IS NULL OR "
+                           "finished >= started) FROM sweeps ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = qs_err(QS_EIO, "%s: %s", path, sqlite3_errmsg(db.h));
         goto cleanup;
     }
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        int finished = sqlite3_column_int(st, 1);
+        int ended = sqlite3_column_int(st, 1);
         qs_db_progress p;
-        char eta[64];
+        char eta[512], gone[384], interrupted[48] = "";
         nsweep++;
         if ((rc = qs_db_progress_get(&db, name, &p)))
             goto cleanup;
         int total = p.done + p.running + p.failed + p.queued;
-        if (p.running + p.queued == 0)
+        int state = qs_sweep_state(&claim, name, p.running + p.queued, p.running, ended);
+        /* Rows left 'running' by a coordinator that is gone stay so in the
+         * file until the rerun requeues them; shown for what they are. */
+        int running = p.running;
+        if (running && !qs_running_is_live(&claim)) {
+            snprintf(interrupted, sizeof interrupted, ", %d interrupted", running);
+            running = 0;
+            p.img_per_s = 0;
+        }
+        if (state == QS_SWEEP_FINISHED) {
             snprintf(eta, sizeof eta, "nothing left");
-        else if (p.running == 0 && finished)
+        } else if (state == QS_SWEEP_STOPPED) {
             snprintf(eta, sizeof eta, "stopped (run the grid again to continue)");
-        else {
+        } else if (state == QS_SWEEP_INTERRUPTED) {
+            /* The claim names this sweep's coordinator only if no other
+             * took the database since. */
+            int ours = claim.h.present && !claim.alive && !strcmp(claim.h.sweep, name);
+            if (ours)
+                qs_db_holder_describe(gone, sizeof gone, &claim.h, now);
+            snprintf(eta, sizeof eta, "interrupted: its coordinator is gone%s%s%s; run the grid "
+                     "again to continue", ours ? " (" : "", ours ? gone : "", ours ? ")" : "");
+        } else {
             char t[24];
             fmt_eta(t, sizeof t, p.eta_s);
             snprintf(eta, sizeof eta, "ETA %s", t);
         }
-        printf("%s: %d/%d done, %d running, %d failed, %d queued; %.1f img/s; %s\n", name,
-               p.done, total, p.running, p.failed, p.queued, p.img_per_s, eta);
+        printf("%s: %d/%d done, %d running, %d failed, %d queued%s; %.1f img/s; %s\n", name,
+               p.done, total, running, p.failed, p.queued, interrupted, p.img_per_s, eta);
         if (p.failed && (rc = print_failed(&db, name)))
             goto cleanup;
     }

@@ -14,6 +14,7 @@
 #include "db_phase.h"
 #include "err.h"
 #include "grid.h"
+#include "db_lock.h"
 #include "mpi_msg.h"
 
 #ifndef QS_VERSION
@@ -23,7 +24,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: mpirun -n N qsweep GRID.json [--db results.db] [--dry-run] "
-                    "[--retry-failed] [--ckpt-interval SECONDS] [--quiet]\n"
+                    "[--retry-failed] [--ckpt-interval SECONDS] [--lock-wait SECONDS] [--quiet]\n"
                     "rank 0 coordinates and writes the database, ranks 1..N-1 train; "
                     "with -n 1 rank 0 also trains.\n");
 }
@@ -55,15 +56,75 @@ static int dry_run(const qs_grid *g, const char *dbpath)
     return 0;
 }
 
+/* The claim, registration and run on an open database; the exit status. */
+static int run_on_db(qs_db *db, qs_grid *g, int size, int retry, double lock_wait,
+                     const qs_coord_opts *base)
+{
+    qs_db_lock lock;
+    qs_coord_opts o = *base;
+    char host[64] = "", note[512];
+    int64_t sweep_id = 0;
+    int nfailed = 0, rc;
+    gethostname(host, sizeof host - 1);
+    /* Claimed before the registration: it requeues 'running' phases, which
+     * only the sole coordinator may do. */
+    if ((rc = qs_db_lock_claim(&lock, db, g->name, lock_wait, &qs_stop_requested, note,
+                               sizeof note))) {
+        fprintf(stderr, "qsweep: %s\n", qs_errmsg());
+        if (size > 1)
+            qs_coord_dismiss(size);
+        return rc == QS_EBUSY ? QS_EXIT_USAGE : rc == QS_EINTR ? QS_EXIT_SIGNAL : QS_EXIT_STORAGE;
+    }
+    if (note[0] && base->progress)
+        fprintf(stderr, "qsweep: %s\n", note);
+    o.lock = &lock;
+    if ((rc = qs_db_sweep_begin(db, g, host, QS_VERSION, size, &sweep_id)) == QS_OK && retry)
+        rc = qs_db_retry_failed(db, sweep_id);
+    if (rc == QS_OK) {
+        rc = qs_coord_run(&nfailed, g, db, sweep_id, size, &o);
+        /* `finished`: this run ended on its own terms (the dashboard tells
+         * it from a coordinator that died). */
+        if (rc == QS_OK || rc == QS_EINTR) {
+            int rc2 = qs_db_sweep_end(db, sweep_id);
+            if (rc2) {
+                fprintf(stderr, "qsweep: database error: %s\n", qs_errmsg());
+                rc = rc2;
+            }
+        }
+    } else {
+        fprintf(stderr, "qsweep: database error: %s\n", qs_errmsg());
+        if (size > 1)
+            qs_coord_dismiss(size);
+    }
+    qs_db_lock_release(&lock, db);
+    if (rc == QS_EINTR)
+        return QS_EXIT_SIGNAL;
+    if (rc) {
+        /* Only what a read of the file confirms. */
+        qs_db_progress p;
+        if (qs_db_progress_get(db, g->name, &p) == QS_OK)
+            fprintf(stderr, "qsweep: %s holds %d of %d phases done, as committed before the "
+                    "error; fix the storage and run the same command again to continue\n",
+                    db->path, p.done, g->njobs);
+        return QS_EXIT_STORAGE;
+    }
+    if (nfailed) {
+        fprintf(stderr, "qsweep: %d phase(s) failed (qsweep status lists them; "
+                "--retry-failed reruns them)\n", nfailed);
+        return QS_EXIT_FAILED;
+    }
+    return QS_EXIT_OK;
+}
+
+/* Rank 0. Every path dismisses the workers before it returns. */
 static int coordinator(int argc, char **argv, int size)
 {
     const char *path = argv[0], *dbpath = "results.db";
-    int dry = 0, retry = 0, quiet = 0, rc;
-    double ckpt_interval = 10.0;
+    int dry = 0, retry = 0, quiet = 0, rc, status;
+    double ckpt_interval = 10.0, lock_wait = 0;
     char *errors = NULL;
     qs_grid g;
     qs_db db;
-    int64_t sweep_id = 0;
     memset(&g, 0, sizeof g);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc)
@@ -76,10 +137,13 @@ static int coordinator(int argc, char **argv, int size)
             quiet = 1;
         else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc)
             ckpt_interval = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--lock-wait") && i + 1 < argc)
+            lock_wait = atof(argv[++i]);
         else {
             fprintf(stderr, "qsweep: unknown or incomplete option \"%s\"\n", argv[i]);
             usage();
-            return 2;
+            status = QS_EXIT_USAGE;
+            goto dismiss;
         }
     }
     /* Everything is validated before the database is opened: a bad grid
@@ -90,47 +154,42 @@ static int coordinator(int argc, char **argv, int size)
         if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
             fputc('\n', stderr);
         free(errors);
-        return 2;
+        status = QS_EXIT_USAGE;
+        goto dismiss;
     }
     if (dry) {
-        rc = dry_run(&g, dbpath);
-        qs_grid_free(&g);
-        return rc;
+        status = dry_run(&g, dbpath);
+        goto dismiss;
     }
     if ((rc = qs_db_open(&db, dbpath, 0)) != QS_OK) {
         fprintf(stderr, "qsweep: %s\n", qs_errmsg());
-        qs_grid_free(&g);
-        return 2;
+        status = QS_EXIT_USAGE;
+        goto dismiss;
     }
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    if ((rc = qs_db_sweep_begin(&db, &g, host, QS_VERSION, size, &sweep_id)) == QS_OK && retry)
-        rc = qs_db_retry_failed(&db, sweep_id);
-    if (rc == QS_OK) {
-        qs_coord_opts o = {ckpt_interval, !quiet, QS_VERSION};
-        rc = qs_coord_run(&g, &db, sweep_id, size, &o);
-        if (rc == QS_OK)
-            rc = qs_db_sweep_end(&db, sweep_id);
-    }
-    if (rc && rc != QS_EINTR)
-        fprintf(stderr, "qsweep: %s\n", qs_errmsg());
+    qs_coord_opts o = {ckpt_interval, !quiet, QS_VERSION, NULL};
+    status = run_on_db(&db, &g, size, retry, lock_wait, &o);
     qs_db_close(&db);
     qs_grid_free(&g);
-    if (rc == QS_EINTR)
-        return 130;
-    return qs_exit_status(rc);
+    return status;
+dismiss:
+    /* Refused before any work was handed out. */
+    if (size > 1)
+        qs_coord_dismiss(size);
+    qs_grid_free(&g);
+    return status;
 }
 
 /* Debian's MPICH 4.0 with UCX over TCP can leave ranks on different hosts
  * spinning in MPI_Finalize (reproduced without qsweep; docs/cluster.md).
- * By then the database is closed and every result is written, so after
- * QSWEEP_FINALIZE_TIMEOUT seconds (default 30) the rank exits anyway. */
+ * By then this rank has closed the database, so after
+ * QSWEEP_FINALIZE_TIMEOUT seconds (default 30) it exits anyway, with the
+ * status it had. */
 static volatile sig_atomic_t finalize_status;
 static void finalize_timeout(int sig)
 {
     static const char msg[] = "qsweep: MPI_Finalize did not return within "
-                              "QSWEEP_FINALIZE_TIMEOUT; leaving (every result is "
-                              "written; docs/cluster.md)\n";
+                              "QSWEEP_FINALIZE_TIMEOUT; leaving with the status this rank "
+                              "had (docs/cluster.md)\n";
     (void)sig;
     /* write(2) is async-signal-safe; a silent exit would look like a crash */
     ssize_t w = write(2, msg, sizeof msg - 1);
@@ -152,14 +211,17 @@ int qs_cmd_sweep(int argc, char **argv)
     qs_install_stop_handlers();
     if (rank == 0) {
         status = coordinator(argc, argv, size);
-        if (status == 2 && size > 1)
-            qs_coord_dismiss(size); /* refused before any work was handed out */
     } else {
         double ckpt_interval = 10.0;
         for (int i = 1; i + 1 < argc; i++)
             if (!strcmp(argv[i], "--ckpt-interval"))
                 ckpt_interval = atof(argv[i + 1]);
-        status = qs_worker_loop(ckpt_interval) == QS_OK ? 0 : 1;
+        /* A signal mpiexec forwarded reached every rank: each exits 130.
+         * mpiexec reported 0 for a SIGTERM when only rank 0 did (3 of 3
+         * runs, MPICH 4.0.2), so the workers' status must agree. */
+        status = qs_worker_loop(ckpt_interval) != QS_OK ? QS_EXIT_FAILED
+                 : qs_stop_requested                    ? QS_EXIT_SIGNAL
+                                                        : QS_EXIT_OK;
     }
     finalize_status = status;
     signal(SIGALRM, finalize_timeout);

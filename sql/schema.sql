@@ -124,3 +124,16 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
 FROM sweep_phases sp
 JOIN sweeps s ON s.id = sp.sweep_id
 JOIN phases p ON p.id = sp.phase_id;
+
+-- The coordinator's claim on this database: at most one row (server/db_lock.h,
+-- docs/cluster.md). A second coordinator is refused while the holder's
+-- heartbeat is fresh and its pid alive; a stale claim is taken over.
+CREATE TABLE IF NOT EXISTS coordinator (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,        -- rank 0's process id on host
+    sweep     TEXT,                    -- the sweep it runs
+    token     TEXT NOT NULL,           -- random per claim
+    since     REAL NOT NULL,           -- unix seconds
+    heartbeat REAL NOT NULL            -- renewed by the holder while it runs
+);

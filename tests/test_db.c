@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_lock.h"
 #include "err.h"
 #include "grid.h"
 #include "tharness.h"
@@ -345,6 +346,64 @@ static void db_readonly_while_writing(void)
     qs_grid_free(&g);
 }
 
+/* The coordinator claim (db_lock.h): a second claim is refused while the
+ * first is alive (this process, fresh heartbeat), and the message names it;
+ * a stale heartbeat is taken over; the first holder then finds its claim
+ * lost within a few beats; readers see the state without writing. */
+static void db_claim(void)
+{
+    qs_db a, b, r;
+    qs_db_lock la, lb;
+    qs_db_holder h;
+    qs_db_claim_view v;
+    char note[512], host[64] = "";
+    int known;
+    gethostname(host, sizeof host - 1);
+    T_CHECK(qs_db_open(&a, tpath("claim.db"), 0) == QS_OK, "open: %s", qs_errmsg());
+    T_CHECK(qs_db_open(&b, tpath("claim.db"), 0) == QS_OK, "open 2: %s", qs_errmsg());
+    T_CHECK(qs_db_lock_claim(&la, &a, "s1", 0, NULL, note, sizeof note) == QS_OK, "claim: %s",
+            qs_errmsg());
+    T_CHECK(!note[0], "a note on a free database: %s", note);
+    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, NULL, note, sizeof note) == QS_EBUSY, "second claim");
+    T_CHECK(strstr(qs_errmsg(), host) && strstr(qs_errmsg(), "sweep \"s1\"") &&
+            strstr(qs_errmsg(), " UTC"), "message: %s", qs_errmsg());
+    T_CHECK(qs_db_open(&r, tpath("claim.db"), 1) == QS_OK, "reader");
+    T_CHECK(qs_db_claim_view_get(&v, r.h, qs_db_lock_now()) == QS_OK && v.known && v.alive,
+            "reader: the claim is not alive");
+    T_CHECK(qs_sweep_state(&v, "s1", 3, 1, 0) == QS_SWEEP_RUNNING, "s1 running");
+    T_CHECK(qs_sweep_state(&v, "s2", 3, 1, 0) == QS_SWEEP_INTERRUPTED, "s2 not run by it");
+    T_CHECK(qs_sweep_state(&v, "s2", 3, 0, 1) == QS_SWEEP_STOPPED, "s2 ended");
+    T_CHECK(qs_sweep_state(&v, "s2", 0, 0, 0) == QS_SWEEP_FINISHED, "s2 nothing left");
+    /* The heartbeat moves on while nothing else happens. */
+    T_CHECK(qs_db_holder_get(&h, &known, r.h) == QS_OK, "holder");
+    double hb = h.heartbeat;
+    for (int i = 0; i < 200 && h.heartbeat == hb; i++) {
+        usleep(50000);
+        qs_db_holder_get(&h, &known, r.h);
+    }
+    T_CHECK(h.heartbeat > hb, "no heartbeat in 10 s");
+    /* Stale: the second claimant takes over, and the first finds out. */
+    exec(&a, "UPDATE coordinator SET heartbeat = heartbeat - 3600");
+    T_CHECK(qs_db_claim_view_get(&v, r.h, qs_db_lock_now()) == QS_OK && !v.alive,
+            "a stale claim looks alive");
+    T_CHECK(qs_db_lock_claim(&lb, &b, "s2", 0, NULL, note, sizeof note) == QS_OK, "take-over: %s",
+            qs_errmsg());
+    T_CHECK(strstr(note, "took over the stale claim") && strstr(note, "sweep \"s1\""), "note: %s",
+            note);
+    int rc = QS_OK;
+    for (int i = 0; i < 200 && (rc = qs_db_lock_check(&la)) == QS_OK; i++)
+        usleep(50000);
+    T_CHECK(rc == QS_EBUSY, "the first holder never noticed the take-over (%d)", rc);
+    qs_db_lock_release(&la, &a);
+    T_CHECK(count(&b, "SELECT count(*) FROM coordinator WHERE sweep = 's2'") == 1,
+            "the lost holder's release removed the new claim");
+    qs_db_lock_release(&lb, &b);
+    T_CHECK(count(&b, "SELECT count(*) FROM coordinator") == 0, "release left the row");
+    qs_db_close(&r);
+    qs_db_close(&a);
+    qs_db_close(&b);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/qs_test_db.XXXXXX");
@@ -363,6 +422,7 @@ int main(void)
     T_RUN(db_retry_failed);
     T_RUN(db_progress);
     T_RUN(db_readonly_while_writing);
+    T_RUN(db_claim);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -427,11 +427,11 @@
     }
     const d = await api('curves', { phase_id: state.phaseId });
     const r = d.run;
-    state.phaseRunning = r.status === 'running';
+    state.phaseRunning = r.status === 'running' && d.running_live !== false;
     const what = r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits);
     $('curve-title').textContent = r.model + ' · ' + what +
       (r.regularizer !== 'none' ? ' + ' + r.regularizer : '') + ' · seed ' + r.seed + ' · ' +
-      r.status + ' ' + r.epochs_done + '/' + r.epochs;
+      shownStatus(r.status, d.running_live) + ' ' + r.epochs_done + '/' + r.epochs;
     const e = d.epochs;
     const series = (key, axis, label, color, dash) => ({
       label,
@@ -600,6 +600,11 @@
     return Object.assign(p, extra || {});
   }
 
+  // A row still 'running' in the file while no coordinator runs it.
+  function shownStatus(status, live) {
+    return status === 'running' && live === false ? 'interrupted' : status;
+  }
+
   async function loadRuns() {
     const d = await api('runs', runParams({ limit: state.runs.limit, offset: state.runs.offset }));
     const t = $('runs-table');
@@ -624,7 +629,8 @@
       });
       for (const [, key, fn, cls] of RUN_COLUMNS) {
         if (key === 'status') {
-          tr.appendChild(el('td', { class: 'l' }, el('span', { class: 'status ' + r.status, text: r.status })));
+          const st = shownStatus(r.status, d.running_live);
+          tr.appendChild(el('td', { class: 'l' }, el('span', { class: 'status ' + st, text: st })));
         } else {
           const v = fn(r);
           tr.appendChild(el('td', { class: cls || null, title: key === 'error' && v ? v : null, text: v }));
@@ -755,7 +761,9 @@
     for (const s of d.sweeps) {
       const tot = Math.max(1, s.phases);
       const pct = (n) => (100 * n / tot).toFixed(2) + '%';
-      const eta = s.state === 'finished' ? 'finished' : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
+      const eta = s.state === 'finished' ? 'finished'
+        : s.state === 'interrupted' ? 'coordinator gone: run the grid again to continue'
+          : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
       const card = el('div', {
         class: 'card' + (s.name === state.sweep ? ' selected' : ''),
         'data-sweep': s.name,
@@ -775,7 +783,8 @@
         el('span', { class: 'k-done' }, el('b', { text: s.done }), ' done'),
         el('span', { class: 'k-running' }, el('b', { text: s.running }), ' running'),
         el('span', { class: 'k-failed' }, el('b', { text: s.failed }), ' failed'),
-        el('span', { class: 'k-queued' }, el('b', { text: s.queued }), ' queued')),
+        el('span', { class: 'k-queued' }, el('b', { text: s.queued }), ' queued'),
+        s.interrupted ? el('span', { class: 'k-interrupted' }, el('b', { text: s.interrupted }), ' interrupted') : null),
       el('div', { class: 'meta', text: eta + ' · ' + (100 * s.progress).toFixed(0) + '% of the compute · ' +
         s.datasets.join(', ') + ' · started ' + fmtAgo(s.started, d.now) + (s.ranks ? ' · ' + s.ranks + ' ranks' : '') }));
       box.appendChild(card);

@@ -13,6 +13,18 @@ int qs_cmd_report(int argc, char **argv);  /* server/report_cmd.c */
 int qs_cmd_export(int argc, char **argv);  /* worker/export_cmd.c */
 /* `mpirun -n N qsweep GRID.json [...]`: argv[0] is the grid path. */
 int qs_cmd_sweep(int argc, char **argv);   /* server/sweep_cmd.c */
+/* `qsweep run-until-done GRID.json ...`: reruns after a lost rank. */
+int qs_cmd_run_until_done(int argc, char **argv); /* server/rerun_cmd.c */
+
+/* Process exit statuses: the one list (README, docs/cluster.md). A sweep
+ * exits 0 only when every phase is done and every result is committed. */
+enum {
+    QS_EXIT_OK = 0,
+    QS_EXIT_FAILED = 1,   /* training failure; for a sweep: some phase failed */
+    QS_EXIT_USAGE = 2,    /* bad usage or input; database held by a live coordinator */
+    QS_EXIT_STORAGE = 3,  /* a sweep could not write its database (disk full, I/O) */
+    QS_EXIT_SIGNAL = 130  /* stopped by SIGINT/SIGTERM */
+};
 
 /* Exit status for a core error code. */
 int qs_exit_status(int rc);

@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "  info     parameter count, cost and layers of a model\n"
             "  GRID.json [--db results.db] [--dry-run] [--retry-failed]\n"
             "           run a sweep (under mpirun: rank 0 coordinates, the rest train)\n"
+            "  run-until-done GRID.json [--db F] [--retries N] [-- MPIRUN_OPTIONS]\n"
+            "           run a sweep under mpirun, rerun it after a lost rank or node\n"
             "  expand GRID.json   the phases of a grid, their parameters and cost\n"
             "  status [--db F]    progress of the sweeps in a database\n"
             "  serve [--db F] [--port 8080] [--bind 127.0.0.1]   the dashboard\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
         return qs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return qs_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "run-until-done") == 0)
+        return qs_cmd_run_until_done(argc - 1, argv + 1);
     if (strcmp(cmd, "expand") == 0)
         return qs_cmd_expand(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)

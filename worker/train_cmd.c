@@ -16,9 +16,10 @@
 int qs_exit_status(int rc)
 {
     switch (rc) {
-    case QS_OK: return 0;
-    case QS_EINVAL: case QS_EIO: case QS_EFORMAT: return 2;
-    default: return 1;
+    case QS_OK: return QS_EXIT_OK;
+    case QS_EINVAL: case QS_EIO: case QS_EFORMAT: case QS_EBUSY: return QS_EXIT_USAGE;
+    case QS_EINTR: return QS_EXIT_SIGNAL;
+    default: return QS_EXIT_FAILED;
     }
 }
 

@@ -8,8 +8,13 @@ have_sqlite() { command -v sqlite3 > /dev/null; }
 
 # A qsweep database with one sweep "t": 2 done, 1 running (epochs 1, 2 at
 # 100 and 250 img/s), 1 failed (diverged) with a child failed by it, 1 queued.
+# Its coordinator's claim: $2 (host), $3 (pid), $4 (heartbeat age, s);
+# default this host and this shell, heartbeat now: a live coordinator.
 make_db() {
+    local host=${2:-$(uname -n)} pid=${3:-$$} age=${4:-0}
     sqlite3 "$1" < sql/schema.sql > /dev/null &&
+    sqlite3 "$1" "INSERT INTO coordinator(id, host, pid, sweep, token, since, heartbeat)
+                  VALUES (1, '$host', $pid, 't', 'x', 1000, strftime('%s', 'now') - $age)" &&
     sqlite3 "$1" <<'SQL'
 INSERT INTO meta VALUES ('schema_version', '1'), ('application', 'qsweep');
 INSERT INTO sweeps(id, name, grid, started) VALUES (1, 't', '{}', 1000);
@@ -100,5 +105,41 @@ status_empty_db() {
     else fail status_empty_db "rc $rc: $(cat "$T/out" "$T/err")"; fi
 }
 
-run_cases status_progress_and_failures status_while_writing status_missing_db \
+# The same sweep whose coordinator is gone (rank 0 killed, or its node):
+# its running phase is shown interrupted, the sweep too, with no ETA; the
+# file is not changed. Three ways to be gone: pid ended on this host, a
+# heartbeat older than the bound from another host, no claim at all.
+status_interrupted() {
+    if ! have_sqlite; then pass "status_interrupted (no sqlite3 CLI: skipped)"; return; fi
+    local dead case db
+    sh -c 'exit 0' & dead=$!
+    wait "$dead"
+    for case in "pid:$(uname -n):$dead:0" "heartbeat:other-host:1:300" "none"; do
+        db=$T/i-${case%%:*}.db
+        if [ "$case" = none ]; then
+            make_db "$db" && sqlite3 "$db" "DELETE FROM coordinator"
+        else
+            IFS=: read -r _ host pid age <<<"$case"
+            make_db "$db" "$host" "$pid" "$age"
+        fi || { fail status_interrupted "could not build the database"; return; }
+        local before
+        before=$(sha256sum "$db" | cut -d' ' -f1)
+        "$Q" status --db "$db" > "$T/out" 2> "$T/err"
+        local rc=$?
+        if [ "$rc" != 0 ] || ! grep -q '^t: 2/6 done, 0 running, 2 failed, 1 queued, 1 interrupted; 0.0 img/s; interrupted: its coordinator is gone' "$T/out"; then
+            fail status_interrupted "${case%%:*}: rc $rc: $(cat "$T/out" "$T/err")"; return
+        fi
+        if grep -q 'ETA' "$T/out"; then fail status_interrupted "${case%%:*}: an ETA: $(cat "$T/out")"; return; fi
+        if [ "$(sha256sum "$db" | cut -d' ' -f1)" != "$before" ] ||
+            [ "$(sqlite3 "$db" "SELECT count(*) FROM phases WHERE status = 'running'")" != 1 ]; then
+            fail status_interrupted "${case%%:*}: the file changed"; return
+        fi
+    done
+    if ! grep -q "(host other-host, pid 1, sweep \"t\", since .*last heartbeat 30[0-9] s ago)" <("$Q" status --db "$T/i-heartbeat.db"); then
+        fail status_interrupted "the line does not name the coordinator: $("$Q" status --db "$T/i-heartbeat.db")"; return
+    fi
+    pass status_interrupted
+}
+
+run_cases status_interrupted status_progress_and_failures status_while_writing status_missing_db \
     status_text_file_untouched status_foreign_sqlite_untouched status_empty_db

@@ -1,0 +1,195 @@
+/* `qsweep run-until-done GRID.json [--db F] [--retries N] [sweep options]
+ * [-- mpirun options]`: runs the sweep under mpirun and, when the job ends
+ * the way a lost rank or node ends it, runs it again (done phases are kept,
+ * interrupted ones resume from their checkpoints) until every phase is
+ * done or the retry budget is spent. MPICH ends the whole job when one
+ * rank dies, so rerunning is the recovery (docs/cluster.md). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "db_lock.h"
+
+#define QS_RERUN_DEFAULT_RETRIES 3
+/* A rerun after a lost node may find rank 0's claim from that node, which
+ * is taken over once its heartbeat is stale: it waits that long, and a
+ * little more for clock differences. */
+#define QS_RERUN_LOCK_WAIT_S (QS_LOCK_STALE_S + 10.0)
+#define QS_RERUN_MAX_ARGS 256
+
+static volatile sig_atomic_t child_pid, got_signal;
+
+/* The signal goes on to mpirun, which hands it to the ranks (they requeue
+ * their phases and exit 130); the loop then stops instead of rerunning. */
+static void on_signal(int sig)
+{
+    got_signal = sig;
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qsweep run-until-done GRID.json [--db results.db] [--retries N]\n"
+               "           [--ckpt-interval S] [--quiet] [--retry-failed] [--mpirun PROGRAM]\n"
+               "           [-- MPIRUN_OPTIONS...]\n"
+               "runs `mpirun MPIRUN_OPTIONS qsweep GRID.json ...` and reruns it after a lost rank\n"
+               "or node, until every phase is done (exit 0) or N reruns (default %d) are spent.\n"
+               "Stops at once on what a rerun cannot fix: 1 failed phases, 2 bad grid or database\n"
+               "held by another coordinator, 3 storage error, 130 SIGINT/SIGTERM.\n",
+            QS_RERUN_DEFAULT_RETRIES);
+}
+
+/* What the exit status of one attempt means for the loop. */
+static const char *final_reason(int code)
+{
+    switch (code) {
+    case QS_EXIT_OK: return "every phase is done";
+    case QS_EXIT_FAILED: return "some phases failed (qsweep status; --retry-failed reruns them)";
+    case QS_EXIT_USAGE: return "bad usage or grid, or the database is held by another coordinator";
+    case QS_EXIT_STORAGE: return "the database could not be written";
+    case QS_EXIT_SIGNAL: return "stopped by SIGINT/SIGTERM";
+    case 127: return "mpirun could not be started";
+    default: return NULL; /* a lost rank or node, as far as can be told: rerun */
+    }
+}
+
+/* One mpirun; its exit status, signals as 128 + number (as a shell has it). */
+static int run_once(char **argv)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "qsweep run-until-done: fork: %s\n", strerror(errno));
+        return 127;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "qsweep run-until-done: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    child_pid = pid;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    child_pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+}
+
+int qs_cmd_run_until_done(int argc, char **argv)
+{
+    const char *grid = NULL, *db = "results.db", *mpirun = getenv("QSWEEP_MPIRUN");
+    const char *pass[8];
+    int npass = 0, retries = QS_RERUN_DEFAULT_RETRIES, retry_failed = 0, i;
+    char self[PATH_MAX], wait_s[32];
+    if (!mpirun || !mpirun[0])
+        mpirun = "mpirun";
+    for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (npass + 2 > (int)(sizeof pass / sizeof pass[0])) {
+            fprintf(stderr, "qsweep run-until-done: too many options\n");
+            return QS_EXIT_USAGE;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return QS_EXIT_OK;
+        } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+            db = argv[++i];
+        } else if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 0 || n > 1000000) {
+                fprintf(stderr, "qsweep run-until-done: --retries wants a count, not \"%s\"\n",
+                        argv[i]);
+                return QS_EXIT_USAGE;
+            }
+            retries = (int)n;
+        } else if (!strcmp(argv[i], "--mpirun") && i + 1 < argc) {
+            mpirun = argv[++i];
+        } else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc) {
+            pass[npass++] = argv[i];
+            pass[npass++] = argv[++i];
+        } else if (!strcmp(argv[i], "--quiet")) {
+            pass[npass++] = argv[i];
+        } else if (!strcmp(argv[i], "--retry-failed")) {
+            retry_failed = 1;
+        } else if (argv[i][0] != '-' && !grid) {
+            grid = argv[i];
+        } else {
+            fprintf(stderr, "qsweep run-until-done: unknown or incomplete option \"%s\"\n",
+                    argv[i]);
+            usage(stderr);
+            return QS_EXIT_USAGE;
+        }
+    }
+    if (!grid) {
+        usage(stderr);
+        return QS_EXIT_USAGE;
+    }
+    int nmpi = i < argc ? argc - i - 1 : 0;
+    char **mpi_args = argv + i + 1;
+    /* mpirun, its options, this binary, the grid, 3 + 2 + 1 own, passed on, NULL */
+    if (nmpi + npass + 10 > QS_RERUN_MAX_ARGS) {
+        fprintf(stderr, "qsweep run-until-done: too many arguments\n");
+        return QS_EXIT_USAGE;
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "qsweep run-until-done: cannot find its own binary: %s\n",
+                strerror(errno));
+        return QS_EXIT_USAGE;
+    }
+    self[n] = 0;
+    snprintf(wait_s, sizeof wait_s, "%.0f", QS_RERUN_LOCK_WAIT_S);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int code = QS_EXIT_OK;
+    for (int attempt = 0;; attempt++) {
+        char *av[QS_RERUN_MAX_ARGS];
+        int k = 0;
+        av[k++] = (char *)mpirun;
+        for (int j = 0; j < nmpi; j++)
+            av[k++] = mpi_args[j];
+        av[k++] = self;
+        av[k++] = (char *)grid;
+        av[k++] = "--db";
+        av[k++] = (char *)db;
+        for (int j = 0; j < npass; j++)
+            av[k++] = (char *)pass[j];
+        if (retry_failed && attempt == 0)
+            av[k++] = "--retry-failed";
+        if (attempt > 0) {
+            av[k++] = "--lock-wait";
+            av[k++] = wait_s;
+        }
+        av[k] = NULL;
+        code = got_signal ? QS_EXIT_SIGNAL : run_once(av);
+        if (got_signal || code == 128 + SIGINT || code == 128 + SIGTERM)
+            code = QS_EXIT_SIGNAL;
+        const char *why = final_reason(code);
+        if (why) {
+            fprintf(stderr, "qsweep run-until-done: %s (exit %d) after %d run(s)%s\n", why, code,
+                    attempt + 1, code == QS_EXIT_OK || attempt == 0 ? "" : "; not rerun");
+            return code == 127 ? QS_EXIT_USAGE : code;
+        }
+        if (attempt >= retries) {
+            fprintf(stderr, "qsweep run-until-done: run %d ended with status %d and the %d "
+                    "rerun(s) of --retries are spent; qsweep status --db %s shows what is left\n",
+                    attempt + 1, code, retries, db);
+            return code;
+        }
+        fprintf(stderr, "qsweep run-until-done: run %d ended with status %d (a rank or node "
+                "lost?); rerunning (%d of %d reruns): done phases are kept, interrupted ones "
+                "resume from their checkpoints\n", attempt + 1, code, attempt + 1, retries);
+    }
+}
