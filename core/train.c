@@ -471,7 +471,9 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     model_ints(mi, &t->mcfg);
     qs_ckpt_writer_init(&w);
     if ((rc = qs_ckpt_writer_add(&w, "model", mi, sizeof mi)) ||
-        (rc = qs_ckpt_writer_add(&w, "train_cfg", &t->cfg, sizeof t->cfg)) ||
+        (rc = qs_ckpt_writer_add(&w, "train_cfg", &t->cfg, QS_TRAIN_CFG_CKPT_SIZE)) ||
+        (rc = qs_ckpt_writer_add(&w, "label_smoothing", &t->cfg.label_smoothing,
+                                 sizeof t->cfg.label_smoothing)) ||
         (rc = qs_ckpt_writer_add(&w, "state", &st, sizeof st)) ||
         (rc = qs_ckpt_writer_add(&w, "params", m->param, (size_t)m->nparam * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "buffers", m->buf, (size_t)m->nbuf * 4)) ||
@@ -676,7 +678,7 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     qs_model *m = &t->model;
     int rc = QS_OK;
     const void *mip = section(ck, "model", 12 * sizeof(int32_t), what, &rc);
-    const void *tcp = section(ck, "train_cfg", sizeof(qs_train_cfg), what, &rc);
+    const void *tcp = section(ck, "train_cfg", QS_TRAIN_CFG_CKPT_SIZE, what, &rc);
     const void *stp = section(ck, "state", sizeof(ck_state), what, &rc);
     if (rc)
         return rc;
@@ -684,7 +686,13 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     qs_train_cfg tcv, *tc = &tcv;
     ck_state stv, *st = &stv;
     memcpy(mi, mip, sizeof mi);
-    memcpy(&tcv, tcp, sizeof tcv);
+    memset(&tcv, 0, sizeof tcv);
+    memcpy(&tcv, tcp, QS_TRAIN_CFG_CKPT_SIZE);
+    /* Optional: checkpoints from before label smoothing trained without. */
+    size_t lslen = 0;
+    const void *ls = qs_ckpt_get(ck, "label_smoothing", &lslen);
+    if (ls && lslen == sizeof tcv.label_smoothing)
+        memcpy(&tcv.label_smoothing, ls, lslen);
     memcpy(&stv, stp, sizeof stv);
     qs_model_cfg pc;
     model_from_ints(&pc, mi);
@@ -739,7 +747,7 @@ int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int ma
     if (rc != QS_OK)
         return rc;
     const void *mip = section(&ck, "model", 12 * sizeof(int32_t), path, &rc);
-    const void *tcp = section(&ck, "train_cfg", sizeof(qs_train_cfg), path, &rc);
+    const void *tcp = section(&ck, "train_cfg", QS_TRAIN_CFG_CKPT_SIZE, path, &rc);
     const void *stp = section(&ck, "state", sizeof(ck_state), path, &rc);
     int32_t mi[12];
     qs_train_cfg tc;
@@ -747,7 +755,8 @@ int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int ma
     if (rc)
         goto cleanup;
     memcpy(mi, mip, sizeof mi);
-    memcpy(&tc, tcp, sizeof tc);
+    memset(&tc, 0, sizeof tc);
+    memcpy(&tc, tcp, QS_TRAIN_CFG_CKPT_SIZE);
     memcpy(&st, stp, sizeof st);
     model_from_ints(&info->mcfg, mi);
     info->phase = (qs_phase)tc.phase;

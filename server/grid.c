@@ -361,104 +361,127 @@ static int axis_list(gx_list *l, int k, const cJSON *it, const char *path, gx_er
 
 /* ------------------------------------------------------------- overrides */
 
-static void override_init(gx_override *o)
+static void override_init(gx_override *o) { memset(o, 0, sizeof *o); }
+
+/* The milestones list: increasing fractions of the phase in (0, 1). */
+static void parse_milestones(gx_override *o, const cJSON *it, const char *p, gx_errs *e)
 {
-    memset(o, 0, sizeof *o);
-    o->opt = o->sched = o->shape = o->augment = -1;
-    o->lr = o->lr_min = o->momentum = o->weight_decay = o->period = -1;
+    if (!cJSON_IsArray(it)) {
+        qs_gx_err(e, p, "must be a list of fractions of the phase, e.g. [0.5, 0.75], not %s",
+                  type_name(it));
+        return;
+    }
+    int n = 0, bad = 0;
+    for (const cJSON *c = it->child; c; c = c->next, n++) {
+        char q[GX_PATH_LEN];
+        sub_idx(q, p, n);
+        if (n >= QS_MAX_MILESTONES) {
+            qs_gx_err(e, p, "at most %d milestones", QS_MAX_MILESTONES);
+            bad = 1;
+            break;
+        }
+        if (!cJSON_IsNumber(c) || !(c->valuedouble > 0 && c->valuedouble < 1)) {
+            qs_gx_err(e, q, "a milestone is a fraction of the phase in (0, 1), e.g. 0.5");
+            bad = 1;
+            continue;
+        }
+        double f = c->valuedouble;
+        if (n > 0 && !(f > o->ms[n - 1])) {
+            qs_gx_err(e, q, "milestones must increase");
+            bad = 1;
+        }
+        o->ms[n] = f;
+    }
+    if (!bad) {
+        o->nms = n;
+        o->set |= 1u << QS_JS_MILESTONES;
+    }
 }
 
-static void parse_override(gx_override *o, const cJSON *obj, const char *path, int is_clr,
+/* One protocol object (float / retrain / clr, top level or per dataset),
+ * validated and read as the job spec's rows say. */
+static void parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
                            gx_errs *e)
 {
-    static const char *const keys[] = {"optimizer", "lr", "lr_min", "momentum",
-                                       "weight_decay", "epochs", "milestones", "batch",
-                                       "period", "schedule", "augment", NULL};
-    static const char *const clr_keys[] = {"optimizer", "lr", "lr_max", "lr_min", "momentum",
-                                           "weight_decay", "epochs", "milestones", "batch",
-                                           "period", "shape", "schedule", "augment", NULL};
-    static const char *const opt_names[] = {"sgd", "adam", NULL};
-    static const char *const sched_names[] = {"const", "step", "cosine", "clr", NULL};
-    static const char *const shape_names[] = {"triangle", "sawtooth", NULL};
+    const char *keys[2 * QS_JS_N + 1];
+    int nk = 0;
+    for (int id = 0; id < QS_JS_N; id++) {
+        const qs_js_row *r = &qs_js_rows[id];
+        if (!(r->phases & (1u << ph)))
+            continue;
+        keys[nk++] = r->grid_key;
+        if (r->alias && ph == QS_PHASE_CLR)
+            keys[nk++] = r->alias;
+    }
+    keys[nk] = NULL;
     if (!want_object(obj, path, e))
         return;
-    check_keys(obj, path, is_clr ? clr_keys : keys, e);
+    check_keys(obj, path, keys, e);
     for (const cJSON *it = obj->child; it; it = it->next) {
         char p[GX_PATH_LEN];
         const char *k = it->string;
-        long long ll;
-        int x;
-        sub_key(p, path, k);
-        if (!strcmp(k, "optimizer")) {
-            if (get_enum(&x, it, p, opt_names, e))
-                o->opt = x;
-        } else if (!strcmp(k, "schedule")) {
-            if (get_enum(&x, it, p, sched_names, e))
-                o->sched = x;
-        } else if (!strcmp(k, "shape") && is_clr) {
-            if (get_enum(&x, it, p, shape_names, e))
-                o->shape = x;
-        } else if (!strcmp(k, "lr") || (!strcmp(k, "lr_max") && is_clr)) {
-            /* grid.md spells the clr peak "lr_max"; it is the same setting. */
-            if (o->lr >= 0) {
-                qs_gx_err(e, p, "lr and lr_max are the same setting: give one");
+        int id = 0;
+        for (; id < QS_JS_N; id++) {
+            const qs_js_row *r = &qs_js_rows[id];
+            if (!(r->phases & (1u << ph)))
                 continue;
-            }
-            get_num(&o->lr, it, p, 0, 1e6, 1, e);
-        } else if (!strcmp(k, "lr_min")) {
-            get_num(&o->lr_min, it, p, 0, 1e6, 0, e);
-        } else if (!strcmp(k, "momentum")) {
-            get_num(&o->momentum, it, p, 0, 1, 0, e);
-        } else if (!strcmp(k, "weight_decay")) {
-            get_num(&o->weight_decay, it, p, 0, 1, 0, e);
-        } else if (!strcmp(k, "period")) {
-            get_num(&o->period, it, p, 1e-3, 1e6, 0, e);
-        } else if (!strcmp(k, "epochs")) {
-            if (get_int(&ll, it, p, 1, 1000000, e))
-                o->epochs = (int)ll;
-        } else if (!strcmp(k, "batch")) {
-            if (get_int(&ll, it, p, 1, 1 << 20, e))
-                o->batch = (int)ll;
-        } else if (!strcmp(k, "augment")) {
-            if (get_bool(&x, it, p, e))
-                o->augment = x;
-        } else if (!strcmp(k, "milestones")) {
-            if (!cJSON_IsArray(it)) {
-                qs_gx_err(e, p, "must be a list of fractions of the phase, e.g. [0.5, 0.75], "
-                          "not %s", type_name(it));
-                continue;
-            }
-            int n = 0, bad = 0;
-            for (const cJSON *c = it->child; c; c = c->next, n++) {
-                char q[GX_PATH_LEN];
-                sub_idx(q, p, n);
-                if (n >= QS_MAX_MILESTONES) {
-                    qs_gx_err(e, p, "at most %d milestones", QS_MAX_MILESTONES);
-                    bad = 1;
-                    break;
-                }
-                double f;
-                if (!cJSON_IsNumber(c) || !(c->valuedouble > 0 && c->valuedouble < 1)) {
-                    qs_gx_err(e, q, "a milestone is a fraction of the phase in (0, 1), e.g. 0.5");
-                    bad = 1;
-                    continue;
-                }
-                f = c->valuedouble;
-                if (n > 0 && !(f > o->ms[n - 1])) {
-                    qs_gx_err(e, q, "milestones must increase");
-                    bad = 1;
-                }
-                o->ms[n] = f;
-            }
-            if (!bad) {
-                o->nms = n;
-                o->have_ms = 1;
-            }
+            if (!strcmp(k, r->grid_key))
+                break;
+            if (r->alias && ph == QS_PHASE_CLR && !strcmp(k, r->alias))
+                break;
         }
+        if (id == QS_JS_N)
+            continue; /* reported by check_keys */
+        const qs_js_row *r = &qs_js_rows[id];
+        sub_key(p, path, k);
+        if (qs_js_isset(o, id)) {
+            /* Only an alias can set a row twice (duplicates are refused). */
+            qs_gx_err(e, p, "%s and %s are the same setting: give one", r->grid_key,
+                      r->alias ? r->alias : k);
+            continue;
+        }
+        double x = 0;
+        long long ll;
+        int ix;
+        switch (r->type) {
+        case QS_JS_NUM:
+            if (!cJSON_IsNumber(it)) {
+                qs_gx_err(e, p, "must be a number, not %s", type_name(it));
+                continue;
+            }
+            x = it->valuedouble;
+            if (!isfinite(x) || !qs_js_in_range(r, x)) {
+                char range[64];
+                qs_js_range_text(range, sizeof range, r);
+                qs_gx_err(e, p, "%.17g is out of range (allowed: %s)", x, range);
+                continue;
+            }
+            break;
+        case QS_JS_INT:
+            if (!get_int(&ll, it, p, (long long)r->lo, (long long)r->hi, e))
+                continue;
+            x = (double)ll;
+            break;
+        case QS_JS_BOOL:
+            if (!get_bool(&ix, it, p, e))
+                continue;
+            x = ix;
+            break;
+        case QS_JS_NAME:
+            if (!get_enum(&ix, it, p, r->names, e))
+                continue;
+            x = ix;
+            break;
+        case QS_JS_LIST:
+            parse_milestones(o, it, p, e);
+            continue;
+        }
+        qs_js_setv(o, id, x);
     }
     /* The clr schedule is defined by its period; a float or retrain phase
      * switched to it needs one (the clr phase has the dataset's). */
-    if (o->sched == QS_SCHED_CLR && !is_clr && o->period < 0) {
+    if (qs_js_isset(o, QS_JS_SCHEDULE) && o->v[QS_JS_SCHEDULE] == QS_SCHED_CLR &&
+        ph != QS_PHASE_CLR && !qs_js_isset(o, QS_JS_PERIOD)) {
         char p[GX_PATH_LEN];
         sub_key(p, path, "schedule");
         qs_gx_err(e, p, "the clr schedule needs \"period\" (epochs per cycle)");
@@ -509,7 +532,7 @@ static void parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_
     for (int i = 0; i < 3; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(obj, phase_keys[i]))) {
             sub_key(p, path, phase_keys[i]);
-            parse_override(&d->ov[i], it, p, i == QS_PHASE_CLR, e);
+            parse_override(&d->ov[i], it, p, (qs_phase)i, e);
         }
 }
 
@@ -807,7 +830,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
         parse_exclude(s, it, e);
     for (int i = 0; i < 3; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(root, phase_keys[i])))
-            parse_override(&s->ov[i], it, phase_keys[i], i == QS_PHASE_CLR, e);
+            parse_override(&s->ov[i], it, phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))
         parse_quant(s, it, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "lipschitz")) &&

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "grid_int.h"
 #include "hash.h"
+#include "jsontext.h"
 
 /* Beyond this a grid is almost certainly a mistake (and would not fit the
  * database or a lifetime of compute). */
@@ -131,13 +132,11 @@ static const memo_ent *model_solve(memo *m, const qs_model_cfg *c, double params
 
 /* ---------------------------------------------------------- job table */
 
-typedef struct proto proto;
-
 typedef struct {
     qs_grid *g;
     int cap;
     memo mm;
-    proto *protos;          /* [dataset][phase] */
+    gx_proto *protos;       /* [dataset][phase] */
     char beta[40];          /* lipschitz.beta, formatted */
     /* The previous combination's float and retrain: consecutive
      * combinations differ in the innermost axes (bits, regularizer, clr)
@@ -216,209 +215,6 @@ static int index_rebuild(qs_grid *g)
     return QS_OK;
 }
 
-/* ---------------------------------------------------------- job JSON */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int first, overflow;
-} jbuf;
-
-/* Shortest text that reads back as the same double: stable ids need the
- * same text for the same value, and short text is readable. */
-static void fmt_num(char *out, size_t cap, double x)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, x);
-        if (strtod(out, NULL) == x)
-            return;
-    }
-}
-
-static void jb_raw(jbuf *b, const char *s)
-{
-    size_t l = strlen(s);
-    if (b->len + l + 1 > b->cap) {
-        b->overflow = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, l + 1);
-    b->len += l;
-}
-
-static void jb_key(jbuf *b, const char *k)
-{
-    jb_raw(b, b->first ? "{\"" : ",\"");
-    b->first = 0;
-    jb_raw(b, k);
-    jb_raw(b, "\":");
-}
-
-static void jb_str(jbuf *b, const char *k, const char *v)
-{
-    char esc[8];
-    jb_key(b, k);
-    jb_raw(b, "\"");
-    for (const unsigned char *s = (const unsigned char *)v; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*s;
-            esc[2] = 0;
-        } else if (*s < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", *s);
-        } else {
-            esc[0] = (char)*s;
-            esc[1] = 0;
-        }
-        jb_raw(b, esc);
-    }
-    jb_raw(b, "\"");
-}
-
-static void jb_int(jbuf *b, const char *k, long long v)
-{
-    char t[24], *p = t + sizeof t - 1;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    *p = 0;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    jb_key(b, k);
-    jb_raw(b, p);
-}
-
-/* A number already formatted by fmt_num. */
-static void jb_numtext(jbuf *b, const char *k, const char *text)
-{
-    jb_key(b, k);
-    jb_raw(b, text);
-}
-
-static void jb_bool(jbuf *b, const char *k, int v)
-{
-    jb_key(b, k);
-    jb_raw(b, v ? "true" : "false");
-}
-
-static void apply_override(qs_train_cfg *c, const gx_override *o)
-{
-    if (o->opt >= 0)
-        c->opt.kind = (qs_opt_kind)o->opt;
-    if (o->sched >= 0)
-        c->sched.kind = (qs_sched_kind)o->sched;
-    if (o->lr >= 0)
-        c->sched.lr = o->lr;
-    if (o->lr_min >= 0)
-        c->sched.lr_min = o->lr_min;
-    if (o->momentum >= 0)
-        c->opt.momentum = o->momentum;
-    if (o->weight_decay >= 0)
-        c->opt.weight_decay = o->weight_decay;
-    if (o->period > 0)
-        c->sched.period = o->period;
-    if (o->epochs > 0)
-        c->epochs = o->epochs;
-    if (o->batch > 0)
-        c->batch = o->batch;
-    if (o->have_ms) {
-        memcpy(c->sched.milestones, o->ms, sizeof o->ms);
-        c->sched.nmilestones = o->nms;
-    }
-    if (o->shape >= 0)
-        c->sched.clr_shape = o->shape;
-    if (o->augment >= 0)
-        c->augment = o->augment;
-}
-
-/* The effective protocol of one phase kind on one dataset, with its
- * numbers already formatted: a 100,000-phase grid formats them once, not
- * once per phase. */
-struct proto {
-    qs_train_cfg c;
-    char lr[40], lr_min[40], momentum[40], wd[40], period[40], ms[400];
-};
-
-/* The dataset's defaults (methods.md section 3), then the grid's top-level
- * override, then the dataset entry's. */
-static void proto_init(proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph)
-{
-    qs_train_cfg *c = &p->c;
-    qs_train_cfg_default(c, d->kind, ph);
-    apply_override(c, &s->ov[ph]);
-    apply_override(c, &d->ov[ph]);
-    fmt_num(p->lr, sizeof p->lr, c->sched.lr);
-    fmt_num(p->lr_min, sizeof p->lr_min, c->sched.lr_min);
-    fmt_num(p->momentum, sizeof p->momentum, c->opt.momentum);
-    fmt_num(p->wd, sizeof p->wd, c->opt.weight_decay);
-    fmt_num(p->period, sizeof p->period, c->sched.period);
-    p->ms[0] = 0;
-    for (int i = 0; i < c->sched.nmilestones; i++) {
-        char n[40];
-        fmt_num(n, sizeof n, c->sched.milestones[i]);
-        snprintf(p->ms + strlen(p->ms), sizeof p->ms - strlen(p->ms), "%s%s", i ? "," : "", n);
-    }
-}
-
-/* The job JSON. Keys are written in sorted order. A key is written when it
- * can change the result of this phase (so an irrelevant setting, say the
- * CLR period of a float phase, cannot split a phase into two ids). */
-static int job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
-                      const qs_model_cfg *mc, qs_phase ph, const proto *p,
-                      long long seed, const char *lipschitz)
-{
-    jbuf b = {out, 0, cap, 1, 0};
-    const qs_train_cfg *c = &p->c;
-    int quant = ph != QS_PHASE_FLOAT;
-    int clr_sched = c->sched.kind == QS_SCHED_CLR;
-    out[0] = 0;
-    jb_int(&b, "abits", mc->abits);
-    if (quant && mc->abits < 32)
-        jb_str(&b, "alpha_init", s->alpha_init);
-    jb_int(&b, "augment", c->augment);
-    jb_int(&b, "batch", c->batch);
-    if (mc->arch == QS_ARCH_RESNET)
-        jb_str(&b, "block", qs_block_name(mc->block));
-    if (clr_sched)
-        jb_str(&b, "clr_shape", c->sched.clr_shape == QS_CLR_SAWTOOTH ? "sawtooth" : "triangle");
-    jb_str(&b, "data", qs_data_kind_name(d->kind));
-    if (d->path)
-        jb_str(&b, "data_dir", d->path);
-    if (d->kind == QS_DATA_SYNTHETIC)
-        jb_int(&b, "data_seed", (long long)s->synth.seed);
-    jb_int(&b, "depth", mc->depth);
-    jb_int(&b, "epochs", c->epochs);
-    if (quant && mc->wbits < 32)
-        jb_int(&b, "first_last_bits", mc->first_last_bits);
-    jb_numtext(&b, "lipschitz", lipschitz);
-    jb_numtext(&b, "lr", p->lr);
-    if (clr_sched)
-        jb_numtext(&b, "lr_min", p->lr_min);
-    if (c->sched.kind == QS_SCHED_STEP)
-        jb_str(&b, "milestones", p->ms);
-    jb_str(&b, "model", mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn");
-    if (c->opt.kind == QS_OPT_SGD)
-        jb_numtext(&b, "momentum", p->momentum);
-    jb_str(&b, "optimizer", c->opt.kind == QS_OPT_ADAM ? "adam" : "sgd");
-    if (clr_sched)
-        jb_numtext(&b, "period", p->period);
-    jb_str(&b, "phase", qs_phase_name(ph));
-    if (mc->arch == QS_ARCH_FCDNN)
-        jb_bool(&b, "residual", mc->residual);
-    jb_str(&b, "schedule", qs_sched_name(c->sched.kind));
-    jb_int(&b, "seed", seed);
-    jb_int(&b, "test_limit", d->test_limit);
-    jb_int(&b, "threads", s->threads);
-    jb_int(&b, "train_limit", d->train_limit);
-    jb_int(&b, "wbits", mc->wbits);
-    jb_numtext(&b, "weight_decay", p->wd);
-    jb_int(&b, "width", mc->width);
-    jb_raw(&b, "}");
-    return b.overflow ? qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap) : QS_OK;
-}
-
 static int train_images(const gx_spec *s, const gx_dataset *d)
 {
     long n;
@@ -444,11 +240,11 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int 
 {
     int rc;
     qs_grid *g = x->g;
-    const proto *pr = &x->protos[3 * di + ph];
+    const gx_proto *pr = &x->protos[3 * di + ph];
     char cfg[2048], id[QS_PHASE_ID_LEN + 1];
     qs_hash128 h;
     const char *lip = (ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ) ? x->beta : "0";
-    if ((rc = job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
+    if ((rc = qs_gx_job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
         return rc;
     /* A copy: g->jobs may move when it grows below. */
     char pid[QS_PHASE_ID_LEN + 1] = "";
@@ -729,12 +525,6 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
             all_fc &= archs[i]->i == QS_ARCH_FCDNN;
         memset(&defds, 0, sizeof defds);
         defds.kind = all_fc ? QS_DATA_SYNTHETIC : QS_DATA_CIFAR10;
-        for (int i = 0; i < 3; i++) {
-            gx_override *o = &defds.ov[i];
-            memset(o, 0, sizeof *o);
-            o->opt = o->sched = o->shape = o->augment = -1;
-            o->lr = o->lr_min = o->momentum = o->weight_decay = o->period = -1;
-        }
         snprintf(defds.jpath, sizeof defds.jpath, "dataset");
         ds = &defds;
         nds = 1;
@@ -786,8 +576,8 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
     }
     for (int di = 0; di < nds; di++)
         for (int ph = 0; ph < 3; ph++)
-            proto_init(&x.protos[3 * di + ph], s, &ds[di], (qs_phase)ph);
-    fmt_num(x.beta, sizeof x.beta, s->beta);
+            qs_gx_proto_init(&x.protos[3 * di + ph], s, &ds[di], (qs_phase)ph);
+    qs_fmt_num(x.beta, sizeof x.beta, s->beta);
     x.last_f = x.last_r = -1;
 
     int ncase = s->ncases ? s->ncases : 1;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "grid.h"
+#include "jobspec.h"
 #include "optim.h"
 #include "quant.h"
 
@@ -41,17 +42,9 @@ typedef struct {
     unsigned set;
 } gx_exclude;
 
-/* Protocol overrides of one phase; unset fields keep the dataset default. */
-typedef struct {
-    int opt;                /* qs_opt_kind, -1 unset */
-    int sched;              /* qs_sched_kind, -1 unset */
-    double lr, lr_min, momentum, weight_decay, period; /* < 0 unset */
-    int epochs, batch;      /* 0 unset */
-    int have_ms, nms;
-    double ms[QS_MAX_MILESTONES];
-    int shape;              /* qs_clr_shape, -1 unset */
-    int augment;            /* -1 unset */
-} gx_override;
+/* Protocol overrides of one phase (the job spec's settings, worker/
+ * jobspec.def); unset ones keep the dataset default. */
+typedef qs_js_vals gx_override;
 
 typedef struct {
     qs_data_kind kind;
@@ -90,6 +83,23 @@ typedef struct {
     int threads;
     qs_synth_cfg synth;
 } gx_spec;
+
+/* The effective protocol of one phase kind on one dataset (dataset
+ * defaults, then the grid's top-level override, then the dataset entry's),
+ * with each setting's job JSON text formatted once: a 100,000-phase grid
+ * formats them once, not once per phase. */
+typedef struct {
+    qs_train_cfg c;
+    unsigned written;              /* bit id: the job JSON carries it */
+    char text[QS_JS_N][256];       /* its JSON text (qs_js_format) */
+} gx_proto;
+
+void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph);
+/* The canonical job JSON of one phase (grid_job.c); lipschitz is the
+ * formatted beta or "0". */
+int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
+                     const qs_model_cfg *mc, qs_phase ph, const gx_proto *p, long long seed,
+                     const char *lipschitz);
 
 void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

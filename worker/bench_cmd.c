@@ -138,7 +138,7 @@ int qs_cmd_bench(int argc, char **argv)
         return 2;
     }
     double load = load1();
-    int B = o.batch > 0 ? o.batch : 128, steps = o.steps > 0 ? o.steps : 5;
+    int B = qs_js_isset(&o.proto, QS_JS_BATCH) ? (int)o.proto.v[QS_JS_BATCH] : 128, steps = o.steps > 0 ? o.steps : 5;
     qs_set_threads(o.threads);
     if ((rc = qs_model_build(&m, &o.model, B))) {
         fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "num.h"
 #include "quant.h"
 
 void qs_job_opts_default(qs_job_opts *o)
@@ -20,8 +21,7 @@ void qs_job_opts_default(qs_job_opts *o)
     o->data = QS_DATA_SYNTHETIC;
     o->phase = QS_PHASE_FLOAT;
     o->seed = -1;
-    o->lr = o->lr_min = o->momentum = o->weight_decay = o->lipschitz = o->period = -1;
-    o->augment = -1;
+    o->lipschitz = -1;
     o->threads = 1;
     qs_synth_cfg_default(&o->synth);
 }
@@ -46,25 +46,19 @@ void qs_job_opts_usage(FILE *out)
         "failure (diverged), 2 bad usage or input.\n");
 }
 
-static int parse_int(int *out, const char *flag, const char *v, long lo, long hi)
+static int parse_int(int *out, const char *flag, const char *v, int lo, int hi)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return qs_err(QS_EINVAL, "%s: \"%s\" is not an integer in %ld..%ld", flag, v, lo, hi);
-    *out = (int)x;
+    if (qs_parse_int(out, v, lo, hi))
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not an integer in %d..%d", flag, v ? v : "",
+                      lo, hi);
     return QS_OK;
 }
 
 static int parse_num(double *out, const char *flag, const char *v, double lo, double hi)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
-        return qs_err(QS_EINVAL, "%s: \"%s\" is not a number in %g..%g", flag, v, lo, hi);
-    *out = x;
+    if (qs_parse_double(out, v, lo, hi))
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not a number in %g..%g", flag, v ? v : "", lo,
+                      hi);
     return QS_OK;
 }
 
@@ -91,36 +85,15 @@ static int one_of(const char *flag, const char *v, const char *const *allowed)
 static int load_config(qs_job_opts *o, const char *path, int allow_bench);
 static int is_switch(const char *f);
 
-/* "0.5,0.75": fractions of the planned iterations, increasing, in (0, 1). */
-static int parse_milestones(qs_job_opts *o, const char *flag, const char *v)
-{
-    const char *p = v;
-    o->nmilestones = 0;
-    while (*p) {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p || !(x > 0 && x < 1) || o->nmilestones == QS_MAX_MILESTONES ||
-            (o->nmilestones && x <= o->milestones[o->nmilestones - 1]))
-            return qs_err(QS_EINVAL, "%s: \"%s\" is not an increasing list of at most %d "
-                          "fractions in (0, 1), e.g. 0.5,0.75", flag, v, QS_MAX_MILESTONES);
-        o->milestones[o->nmilestones++] = x;
-        if (*end && *end != ',')
-            return qs_err(QS_EINVAL, "%s: \"%s\": expected comma-separated numbers", flag, v);
-        p = *end == ',' ? end + 1 : end;
-    }
-    o->have_milestones = 1;
-    return QS_OK;
-}
-
 /* One flag with its value (NULL for switches). */
 static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
 {
     static const char *const models[] = {"fcdnn", "resnet", NULL};
-    static const char *const opts[] = {"sgd", "adam", NULL};
-    static const char *const scheds[] = {"const", "step", "cosine", "clr", NULL};
-    static const char *const shapes[] = {"triangle", "sawtooth", NULL};
-    int rc = QS_OK;
-    if (!strcmp(f, "--model")) {
+    int rc = QS_OK, id = qs_js_find_flag(f);
+    if (id >= 0) {
+        /* A protocol setting: parsed as its job spec row says. */
+        rc = qs_js_parse_text(&o->proto, id, f, v);
+    } else if (!strcmp(f, "--model")) {
         if (!(rc = one_of(f, v, models)))
             o->model.arch = strcmp(v, "resnet") == 0 ? QS_ARCH_RESNET : QS_ARCH_FCDNN;
         o->have_model = 1;
@@ -169,8 +142,6 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
         rc = parse_num(&o->lipschitz, f, v, 0, 1e3);
-    } else if (!strcmp(f, "--epochs")) {
-        rc = parse_int(&o->epochs, f, v, 1, 1000000);
     } else if (!strcmp(f, "--stop-after")) {
         rc = parse_int(&o->stop_after, f, v, 1, 1000000);
     } else if (!strcmp(f, "--save")) {
@@ -179,33 +150,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         o->resume = v;
     } else if (!strcmp(f, "--decision-map")) {
         o->decision_map = v;
-    } else if (!strcmp(f, "--batch")) {
-        rc = parse_int(&o->batch, f, v, 1, 1 << 20);
-    } else if (!strcmp(f, "--lr")) {
-        rc = parse_num(&o->lr, f, v, 0, 1e6);
-    } else if (!strcmp(f, "--lr-min")) {
-        rc = parse_num(&o->lr_min, f, v, 0, 1e6);
-    } else if (!strcmp(f, "--momentum")) {
-        rc = parse_num(&o->momentum, f, v, 0, 1);
-    } else if (!strcmp(f, "--weight-decay")) {
-        rc = parse_num(&o->weight_decay, f, v, 0, 1);
-    } else if (!strcmp(f, "--period")) {
-        rc = parse_num(&o->period, f, v, 1e-3, 1e6);
-    } else if (!strcmp(f, "--milestones")) {
-        rc = parse_milestones(o, f, v);
-    } else if (!strcmp(f, "--optimizer")) {
-        if (!(rc = one_of(f, v, opts)))
-            o->optimizer = v;
-    } else if (!strcmp(f, "--schedule")) {
-        if (!(rc = one_of(f, v, scheds)))
-            o->schedule = v;
-    } else if (!strcmp(f, "--clr-shape")) {
-        if (!(rc = one_of(f, v, shapes)))
-            o->clr_shape = v;
     } else if (!strcmp(f, "--alpha-init")) {
         o->alpha_init = v;
-    } else if (!strcmp(f, "--augment")) {
-        rc = parse_int(&o->augment, f, v, 0, 1);
     } else if (!strcmp(f, "--data-seed")) {
         double s;
         if (!(rc = parse_num(&s, f, v, 0, 9007199254740992.0)))
@@ -356,41 +302,12 @@ int qs_job_opts_model(qs_job_opts *o)
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
 {
     qs_train_cfg_default(c, o->data, o->phase);
-    if (o->epochs > 0)
-        c->epochs = o->epochs;
-    if (o->batch > 0)
-        c->batch = o->batch;
+    qs_js_apply(c, &o->proto);
     c->threads = o->threads;
     if (o->seed >= 0)
         c->seed = (uint64_t)o->seed;
-    if (o->lr >= 0)
-        c->sched.lr = o->lr;
-    if (o->lr_min >= 0)
-        c->sched.lr_min = o->lr_min;
-    if (o->momentum >= 0)
-        c->opt.momentum = o->momentum;
-    if (o->weight_decay >= 0)
-        c->opt.weight_decay = o->weight_decay;
-    if (o->period > 0)
-        c->sched.period = o->period;
     if (o->lipschitz >= 0)
         c->lipschitz = o->lipschitz;
-    if (o->augment >= 0)
-        c->augment = o->augment;
-    if (o->optimizer)
-        c->opt.kind = strcmp(o->optimizer, "adam") == 0 ? QS_OPT_ADAM : QS_OPT_SGD;
-    if (o->schedule) {
-        static const char *const names[] = {"const", "step", "cosine", "clr"};
-        for (int k = 0; k < 4; k++)
-            if (!strcmp(o->schedule, names[k]))
-                c->sched.kind = (qs_sched_kind)k;
-    }
-    if (o->have_milestones) {
-        memcpy(c->sched.milestones, o->milestones, sizeof o->milestones);
-        c->sched.nmilestones = o->nmilestones;
-    }
-    if (o->clr_shape)
-        c->sched.clr_shape = strcmp(o->clr_shape, "sawtooth") == 0 ? QS_CLR_SAWTOOTH : QS_CLR_TRIANGLE;
     if (o->alpha_init) {
         const char *a = o->alpha_init;
         char *end;
