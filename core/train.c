@@ -369,8 +369,10 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
                               t->epoch_done + 1, b + 1);
             qs_data_batch(t->xb, t->yb, d, t->idx + (size_t)b * B, B, t->cfg.augment, &t->rng);
             const float *logits = qs_model_forward(m, t->xb, B, 1);
-            double loss = qs_softmax_xent(t->dlogits, &c, logits, t->yb, B, d->classes,
-                                          1.0f / B);
+            /* The smoothed loss is what is minimised, so it is the train_loss
+             * reported; evaluation (test_loss) stays plain cross-entropy. */
+            double loss = qs_softmax_xent_ls(t->dlogits, &c, logits, t->yb, B, d->classes,
+                                             1.0f / B, t->cfg.label_smoothing);
             if (!isfinite(loss))
                 return qs_err(QS_EDIVERGED, "diverged: loss is %g at epoch %d, iteration %d",
                               loss, t->epoch_done + 1, b + 1);

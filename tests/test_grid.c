@@ -335,6 +335,13 @@ static const bad_case BAD[] = {
      {"bad.json: colour: unknown key (allowed: name, "}},
     {"unknown nested key", "{\"name\":\"b\"," AX ",\"float\":{\"epoch\":3}}",
      {"bad.json: float.epoch: unknown key (allowed: optimizer, lr,"}},
+    {"label_smoothing negative", "{\"name\":\"b\"," AX ",\"float\":{\"label_smoothing\":-0.1}}",
+     {"bad.json: float.label_smoothing: -0.10000000000000001 is out of range (allowed: 0..1, "
+      "1 excluded)"}},
+    {"label_smoothing 1", "{\"name\":\"b\"," AX ",\"retrain\":{\"label_smoothing\":1.0}}",
+     {"bad.json: retrain.label_smoothing: 1 is out of range (allowed: 0..1, 1 excluded)"}},
+    {"label_smoothing string", "{\"name\":\"b\"," AX ",\"clr\":{\"label_smoothing\":\"x\"}}",
+     {"bad.json: clr.label_smoothing: must be a number, not a string"}},
     {"unknown axis", "{\"name\":\"b\",\"axes\":{\"depth\":4,\"width\":8,\"colour\":[1]}}",
      {"bad.json: axes.colour: unknown key"}},
     {"wrong type", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":\"4\",\"width\":128}}",
@@ -456,6 +463,44 @@ static void grid_load_missing_file(void)
     free(errors);
 }
 
+/* label_smoothing (one job spec row): written only when non-zero, so a
+ * grid without it keeps its ids; read back by the worker into the trainer's
+ * configuration. */
+static void grid_label_smoothing(void)
+{
+    qs_grid g, h;
+    char a[512], b[512];
+    snprintf(a, sizeof a, "{\"name\":\"ls\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+             "\"width\":16,\"wbits\":[32,2],\"abits\":[32,2]}}");
+    snprintf(b, sizeof b, "{\"name\":\"ls\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+             "\"width\":16,\"wbits\":[32,2],\"abits\":[32,2]},"
+             "\"float\":{\"label_smoothing\":0.1}}");
+    T_CHECK(ok_grid(&g, a) == QS_OK && ok_grid(&h, b) == QS_OK, "parse");
+    T_CHECK(g.njobs == 4 && h.njobs == 4, "%d, %d phases", g.njobs, h.njobs);
+    int floats = 0;
+    for (int i = 0; i < h.njobs; i++) {
+        const qs_grid_job *j = &h.jobs[i], *k = &g.jobs[i];
+        T_CHECK(isnan(cfg_num(k, "label_smoothing")), "written at its default: %s", k->config);
+        if (j->phase == QS_PHASE_FLOAT) {
+            floats++;
+            T_CHECK(cfg_num(j, "label_smoothing") == 0.1, "float: %s", j->config);
+            T_CHECK(strcmp(j->id, k->id) != 0, "float id unchanged by label_smoothing");
+            qs_job_opts o;
+            qs_train_cfg c;
+            qs_job_opts_default(&o);
+            T_CHECK(qs_job_opts_from_json(&o, j->config, "job", 0) == QS_OK &&
+                        qs_job_opts_train_cfg(&o, &c) == QS_OK, "%s", qs_errmsg());
+            T_CHECK(c.label_smoothing == 0.1, "read back %g", c.label_smoothing);
+        } else {
+            /* Another phase's override: retrains keep the default. */
+            T_CHECK(isnan(cfg_num(j, "label_smoothing")), "retrain: %s", j->config);
+        }
+    }
+    T_CHECK(floats == 1, "%d float phases", floats);
+    qs_grid_free(&g);
+    qs_grid_free(&h);
+}
+
 int main(void)
 {
     T_RUN(grid_spec_example);
@@ -467,6 +512,7 @@ int main(void)
     T_RUN(grid_exclude_and_cases);
     T_RUN(grid_fcdnn_block_residual);
     T_RUN(grid_mixed_datasets);
+    T_RUN(grid_label_smoothing);
     T_RUN(grid_bad_grids);
     T_RUN(grid_report_every_problem);
     T_RUN(grid_missing_data_dir);

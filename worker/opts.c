@@ -41,6 +41,7 @@ void qs_job_opts_usage(FILE *out)
         "                    [--schedule const|step|cosine|clr] [--period EPOCHS]\n"
         "                    [--clr-shape triangle|sawtooth] [--first-last-bits B]\n"
         "                    [--alpha-init mse|pNN.N|NUMBER] [--augment 0|1]\n"
+        "                    [--label-smoothing EPS (0 <= EPS < 1)]\n"
         "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
         "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
         "failure (diverged), 2 bad usage or input.\n");
