@@ -483,7 +483,7 @@ static void parse_override(gx_override *o, const cJSON *obj, const char *path, q
     if (qs_js_isset(o, QS_JS_SCHEDULE) && o->v[QS_JS_SCHEDULE] == QS_SCHED_CLR &&
         ph != QS_PHASE_CLR && !qs_js_isset(o, QS_JS_PERIOD)) {
         char p[GX_PATH_LEN];
-        sub_key(p, path, "schedule");
+        sub_key(p, path, qs_js_rows[QS_JS_SCHEDULE].grid_key);
         qs_gx_err(e, p, "the clr schedule needs \"period\" (epochs per cycle)");
     }
 }

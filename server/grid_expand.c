@@ -22,120 +22,12 @@
  * database or a lifetime of compute). */
 #define GX_MAX_COMBOS 10000000.0
 
-/* ---------------------------------------------------------- model memo */
-
-/* Planning a model (param count, cost, width solving) costs microseconds to
- * milliseconds; a 100,000-phase grid has only a few hundred distinct models,
- * so results are memoised by configuration. */
-typedef struct {
-    qs_model_cfg c;  /* all ints: no padding, so memcmp is exact */
-    double params;   /* > 0: width solving for this budget (c.width = 0) */
-} memo_key;
-
-typedef struct {
-    memo_key key;
-    int used;
-    int rc;
-    int width;          /* solved width */
-    long nparams;
-    qs_model_cost cost;
-    char *msg;          /* error message when rc != 0 */
-} memo_ent;
-
-typedef struct {
-    memo_ent *t;
-    size_t cap, n;
-} memo;
-
-static uint64_t memo_hash(const memo_key *k) { return qs_hash64(k, sizeof *k); }
-
-static memo_ent *memo_get(memo *m, const memo_key *k, int *fresh)
-{
-    if (2 * (m->n + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        memo_ent *t = calloc(cap, sizeof *t);
-        if (!t)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->t[i].used) {
-                size_t j = memo_hash(&m->t[i].key) & (cap - 1);
-                while (t[j].used)
-                    j = (j + 1) & (cap - 1);
-                t[j] = m->t[i];
-            }
-        free(m->t);
-        m->t = t;
-        m->cap = cap;
-    }
-    size_t j = memo_hash(k) & (m->cap - 1);
-    while (m->t[j].used) {
-        if (memcmp(&m->t[j].key, k, sizeof *k) == 0) {
-            *fresh = 0;
-            return &m->t[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->t[j].used = 1;
-    m->t[j].key = *k;
-    m->n++;
-    *fresh = 1;
-    return &m->t[j];
-}
-
-static void memo_free(memo *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->t[i].msg);
-    free(m->t);
-    memset(m, 0, sizeof *m);
-}
-
-/* Validation, params and cost of one configuration (width set). */
-static const memo_ent *model_info(memo *m, const qs_model_cfg *c)
-{
-    memo_key k;
-    int fresh;
-    memset(&k, 0, sizeof k);
-    k.c = *c;
-    memo_ent *e = memo_get(m, &k, &fresh);
-    if (!e || !fresh)
-        return e;
-    if ((e->rc = qs_model_cfg_validate(c)) == QS_OK)
-        e->rc = qs_model_cost_get(&e->cost, c);
-    if (e->rc == QS_OK && (e->nparams = qs_model_param_count(c)) < 0)
-        e->rc = QS_EINVAL;
-    if (e->rc != QS_OK)
-        e->msg = strdup(qs_errmsg());
-    return e;
-}
-
-/* The width whose count is nearest the budget (cfg->width ignored). */
-static const memo_ent *model_solve(memo *m, const qs_model_cfg *c, double params)
-{
-    memo_key k;
-    int fresh;
-    memset(&k, 0, sizeof k);
-    k.c = *c;
-    k.c.width = 0;
-    k.params = params;
-    memo_ent *e = memo_get(m, &k, &fresh);
-    if (!e || !fresh)
-        return e;
-    qs_model_cfg t = *c;
-    t.width = 1;
-    if ((e->rc = qs_model_cfg_validate(&t)) == QS_OK)
-        e->rc = qs_model_solve_width(&e->width, &t, params);
-    if (e->rc != QS_OK)
-        e->msg = strdup(qs_errmsg());
-    return e;
-}
-
 /* ---------------------------------------------------------- job table */
 
 typedef struct {
     qs_grid *g;
     int cap;
-    memo mm;
+    gx_memo mm;
     gx_proto *protos;       /* [dataset][phase] */
     char beta[40];          /* lipschitz.beta, formatted */
     /* The previous combination's float and retrain: consecutive
@@ -258,7 +150,7 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int 
     if ((*out = qs_grid_find(g, id)) >= 0)
         return QS_OK;
 
-    const memo_ent *info = model_info(&x->mm, mc);
+    const gx_memo_ent *info = qs_gx_model_info(&x->mm, mc);
     if (!info)
         return qs_err(QS_ENOMEM, "out of memory");
     if (info->rc)
@@ -374,14 +266,14 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
      * depth's path; then the width. */
     const char *err = NULL, *err_path = NULL;
     mc.width = 1;
-    const memo_ent *mi = model_info(&x->mm, &mc);
+    const gx_memo_ent *mi = qs_gx_model_info(&x->mm, &mc);
     if (!mi)
         return qs_err(QS_ENOMEM, "out of memory");
     if (mi->rc) {
         err = mi->msg;
         err_path = v[AX_DEPTH]->path;
     } else if (v[AX_WIDTH]->params > 0) {
-        const memo_ent *ms = model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
+        const gx_memo_ent *ms = qs_gx_model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
         if (!ms)
             return qs_err(QS_ENOMEM, "out of memory");
         if (ms->rc) {
@@ -394,7 +286,7 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
         mc.width = (int)v[AX_WIDTH]->i;
     }
     if (!err) {
-        if (!(mi = model_info(&x->mm, &mc)))
+        if (!(mi = qs_gx_model_info(&x->mm, &mc)))
             return qs_err(QS_ENOMEM, "out of memory");
         if (mi->rc) {
             err = mi->msg;
@@ -646,7 +538,7 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
     if (e->n == 0)
         rc = sort_jobs(g);
 cleanup:
-    memo_free(&x.mm);
+    qs_gx_memo_free(&x.mm);
     free(x.protos);
     if (rc != QS_OK)
         rc = qs_err_wrap(rc, "expanding grid %s", e->file);

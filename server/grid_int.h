@@ -101,6 +101,33 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
                      const qs_model_cfg *mc, qs_phase ph, const gx_proto *p, long long seed,
                      const char *lipschitz);
 
+/* Memoised model planning (grid_memo.c): validation, params and cost of a
+ * configuration, or the width solved for a parameter budget. */
+typedef struct {
+    qs_model_cfg c;  /* all ints: no padding, so memcmp is exact */
+    double params;   /* > 0: width solving for this budget (c.width = 0) */
+} gx_memo_key;
+
+typedef struct {
+    gx_memo_key key;
+    int used;
+    int rc;
+    int width;          /* solved width */
+    long nparams;
+    qs_model_cost cost;
+    char *msg;          /* error message when rc != 0 */
+} gx_memo_ent;
+
+typedef struct {
+    gx_memo_ent *t;
+    size_t cap, n;
+} gx_memo;
+
+const gx_memo_ent *qs_gx_model_info(gx_memo *m, const qs_model_cfg *c);
+/* The width whose count is nearest the budget (c->width ignored). */
+const gx_memo_ent *qs_gx_model_solve(gx_memo *m, const qs_model_cfg *c, double params);
+void qs_gx_memo_free(gx_memo *m);
+
 void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void qs_gx_spec_free(gx_spec *s);
