@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <signal.h>
 
+#include "num.h"
 #include "cmd.h"
 #include "coord.h"
 #include "db.h"
@@ -74,9 +75,13 @@ static int coordinator(int argc, char **argv, int size)
             retry = 1;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
-        else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc)
-            ckpt_interval = atof(argv[++i]);
-        else {
+        else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc) {
+            if (qs_parse_double(&ckpt_interval, argv[++i], 0, 1e9)) {
+                fprintf(stderr, "qsweep: --ckpt-interval %s: expected seconds from 0 to 1e9\n",
+                        argv[i]);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "qsweep: unknown or incomplete option \"%s\"\n", argv[i]);
             usage();
             return 2;
@@ -158,7 +163,7 @@ int qs_cmd_sweep(int argc, char **argv)
         double ckpt_interval = 10.0;
         for (int i = 1; i + 1 < argc; i++)
             if (!strcmp(argv[i], "--ckpt-interval"))
-                ckpt_interval = atof(argv[i + 1]);
+                qs_parse_double(&ckpt_interval, argv[i + 1], 0, 1e9); /* checked by rank 0 */
         status = qs_worker_loop(ckpt_interval) == QS_OK ? 0 : 1;
     }
     finalize_status = status;

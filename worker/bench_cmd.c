@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
+#include "num.h"
 #include "blas_fix.h"
 #include "cmd.h"
 #include "err.h"
@@ -14,20 +15,6 @@
 #include "opts.h"
 #include "optim.h"
 #include "simd.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* 1-minute load average, -1 when unknown */
 static double load1(void)
@@ -57,9 +44,9 @@ static double sgemm_gflops(void)
     }
     qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
     for (int r = 0; r < 3; r++) {
-        double t0 = now_s();
+        double t0 = qs_now_s();
         qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double g = 2.0 * n * n * n / (now_s() - t0) / 1e9;
+        double g = 2.0 * n * n * n / (qs_now_s() - t0) / 1e9;
         if (g > best)
             best = g;
     }
@@ -120,8 +107,7 @@ int qs_cmd_bench(int argc, char **argv)
         return qs_exit_status(QS_ENOMEM);
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-            if (reps < 1 || reps > 1000) {
+            if (qs_parse_int(&reps, argv[++i], 1, 1000)) {
                 fprintf(stderr, "qsweep bench: --reps %s is out of range (1..1000)\n", argv[i]);
                 free(av);
                 return 2;
@@ -172,8 +158,8 @@ int qs_cmd_bench(int argc, char **argv)
         double t0 = 0, c0 = 0;
         for (int s = r ? 0 : -1; s < steps; s++) { /* step -1 warms up */
             if (s == 0) {
-                t0 = now_s();
-                c0 = cpu_s();
+                t0 = qs_now_s();
+                c0 = qs_cpu_s();
             }
             const float *lg = qs_model_forward(&m, x, B, 1);
             qs_softmax_xent(dl, NULL, lg, y, B, o.model.classes, 1.0f / B);
@@ -181,7 +167,7 @@ int qs_cmd_bench(int argc, char **argv)
             qs_opt_step(m.param, m.opt_m, m.opt_v, m.grad, (size_t)m.nparam, &oc, 1e-3, t++);
             m.weights_dirty = 1;
         }
-        double w = now_s() - t0, c = cpu_s() - c0;
+        double w = qs_now_s() - t0, c = qs_cpu_s() - c0;
         if (r == 0 || w < secs) {
             secs = w;
             cpu = c;

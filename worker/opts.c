@@ -311,18 +311,15 @@ int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
         c->lipschitz = o->lipschitz;
     if (o->alpha_init) {
         const char *a = o->alpha_init;
-        char *end;
         if (!strcmp(a, "mse")) {
             c->alpha_init = QS_ALPHA_MSE;
         } else if (a[0] == 'p') {
             c->alpha_init = QS_ALPHA_PERCENTILE;
-            c->alpha_value = strtod(a + 1, &end);
-            if (end == a + 1 || *end || c->alpha_value <= 0 || c->alpha_value > 100)
+            if (qs_parse_double(&c->alpha_value, a + 1, 0, 100) || !(c->alpha_value > 0))
                 return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not a percentile like p99.9", a);
         } else {
             c->alpha_init = QS_ALPHA_VALUE;
-            c->alpha_value = strtod(a, &end);
-            if (end == a || *end || !(c->alpha_value > 0))
+            if (qs_parse_double(&c->alpha_value, a, 0, 1e300) || !(c->alpha_value > 0))
                 return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not mse, pNN.N or a positive number", a);
         }
     }
