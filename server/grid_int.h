@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "grid.h"
 #include "jobspec.h"
 #include "optim.h"
@@ -131,6 +133,34 @@ void qs_gx_memo_free(gx_memo *m);
 void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void qs_gx_spec_free(gx_spec *s);
+
+/* Typed reads of grid values (grid_json.c): each reports its problem at
+ * path into e and returns 0, or sets *out and returns 1. */
+const char *qs_gx_type_name(const cJSON *it);
+void qs_gx_sub_key(char *out, const char *path, const char *key); /* out: GX_PATH_LEN */
+void qs_gx_sub_idx(char *out, const char *path, int i);
+void qs_gx_list_names(char *out, size_t cap, const char *const *names);
+/* Every key of obj in allowed (NULL-terminated), and each once. */
+int qs_gx_check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                     gx_errs *e);
+int qs_gx_want_object(const cJSON *it, const char *path, gx_errs *e);
+int qs_gx_get_int(long long *out, const cJSON *it, const char *path, long long lo,
+                  long long hi, gx_errs *e);
+int qs_gx_get_num(double *out, const cJSON *it, const char *path, double lo, double hi,
+                  int lo_open, gx_errs *e);
+int qs_gx_get_enum(int *out, const cJSON *it, const char *path, const char *const *names,
+                   gx_errs *e);
+int qs_gx_get_bool(int *out, const cJSON *it, const char *path, gx_errs *e);
+int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_errs *e);
+
+/* Protocol and data settings (grid_proto.c). */
+extern const char *const qs_gx_phase_keys[3]; /* "float", "retrain", "clr" */
+void qs_gx_override_init(gx_override *o);
+void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
+                          gx_errs *e);
+void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e);
+void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e);
+void qs_gx_parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */
