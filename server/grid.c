@@ -155,6 +155,15 @@ static void parse_axes(gx_spec *s, const cJSON *obj, gx_errs *e)
 {
     if (!qs_gx_want_object(obj, "axes", e))
         return;
+    /* Protocol axes ("retrain.lr") are taken out of the tree first, so the
+     * model axes are checked as before. The tree is this parse's own. */
+    for (cJSON *it = obj->child, *next; it; it = next) {
+        next = it->next;
+        if (strchr(it->string, '.')) {
+            qs_gx_parse_paxis(s, it, e);
+            cJSON_Delete(cJSON_DetachItemViaPointer((cJSON *)obj, it));
+        }
+    }
     qs_gx_check_keys(obj, "axes", axis_keys_null, e);
     for (const cJSON *it = obj->child; it; it = it->next) {
         int k = axis_key(it->string);
@@ -379,6 +388,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "synthetic")))
         qs_gx_parse_synth(s, it, e);
+    qs_gx_check_paxes(s, e);
 cleanup:
     cJSON_Delete(root);
 }
@@ -396,6 +406,8 @@ void qs_gx_spec_free(gx_spec *s)
     for (int i = 0; i < s->nds; i++)
         free(s->ds[i].path);
     free(s->ds);
+    for (int i = 0; i < s->npax; i++)
+        free(s->pax[i].v);
     memset(s, 0, sizeof *s);
 }
 

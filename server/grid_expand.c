@@ -28,7 +28,7 @@ typedef struct {
     qs_grid *g;
     int cap;
     gx_memo mm;
-    gx_proto *protos;       /* [dataset][phase] */
+    gx_proto *protos;       /* [dataset][protocol combination][phase] */
     char beta[40];          /* lipschitz.beta, formatted */
     /* The previous combination's float and retrain: consecutive
      * combinations differ in the innermost axes (bits, regularizer, clr)
@@ -127,12 +127,13 @@ static int train_images(const gx_spec *s, const gx_dataset *d)
 }
 
 /* Adds (or finds) one phase; *out = its index. */
-static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+/* ps: the protocol set, dataset x protocol combination. */
+static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                    const qs_model_cfg *mc, qs_phase ph, long long seed, int reg, int parent)
 {
     int rc;
     qs_grid *g = x->g;
-    const gx_proto *pr = &x->protos[3 * di + ph];
+    const gx_proto *pr = &x->protos[3 * ps + ph];
     char cfg[2048], id[QS_PHASE_ID_LEN + 1];
     qs_hash128 h;
     const char *lip = (ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ) ? x->beta : "0";
@@ -228,7 +229,7 @@ static int excluded(const gx_spec *s, const gx_val *const *v, long long arch, in
 }
 
 /* One combination: validates its model and adds its phases. */
-static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                  const gx_val *const *v, gx_errs *e)
 {
     long long arch = v[AX_ARCH] ? v[AX_ARCH]->i
@@ -304,15 +305,15 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
 
     long long seed = v[AX_SEED]->i;
     int f, r, c, rc;
-    if (x->last_f >= 0 && x->last_ds == di && x->last_seed == seed &&
+    if (x->last_f >= 0 && x->last_ds == ps && x->last_seed == seed &&
         memcmp(&x->last_mc, &mc, sizeof mc) == 0) {
         f = x->last_f;
     } else {
-        if ((rc = add_job(&f, x, s, d, di, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
+        if ((rc = add_job(&f, x, s, d, ps, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
             return rc;
         x->last_f = f;
         x->last_r = -1;
-        x->last_ds = di;
+        x->last_ds = ps;
         x->last_seed = seed;
         x->last_mc = mc;
     }
@@ -323,14 +324,14 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
     if (x->last_r >= 0 && x->last_r_wb == wb && x->last_r_ab == ab && x->last_r_reg == reg) {
         r = x->last_r;
     } else {
-        if ((rc = add_job(&r, x, s, d, di, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
+        if ((rc = add_job(&r, x, s, d, ps, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
             return rc;
         x->last_r = r;
         x->last_r_wb = wb;
         x->last_r_ab = ab;
         x->last_r_reg = reg;
     }
-    if (clr && (rc = add_job(&c, x, s, d, di, &mc, QS_PHASE_CLR, seed, reg, r)))
+    if (clr && (rc = add_job(&c, x, s, d, ps, &mc, QS_PHASE_CLR, seed, reg, r)))
         return rc;
     return QS_OK;
 }
@@ -462,13 +463,27 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
             }
     }
 
-    if (!(x.protos = calloc((size_t)nds * 3, sizeof *x.protos))) {
+    /* Protocol combinations: the product of the protocol axes. */
+    int npc = 1;
+    for (int i = 0; i < s->npax; i++) {
+        if ((double)npc * s->pax[i].n > GX_MAX_PCOMBOS) {
+            qs_gx_err(e, "axes", "the protocol axes make more than %d protocol combinations",
+                      GX_MAX_PCOMBOS);
+            goto cleanup;
+        }
+        npc *= s->pax[i].n;
+    }
+    if (s->pax_bad)
+        goto cleanup; /* a protocol value is unknown: reported */
+    if (!(x.protos = calloc((size_t)nds * npc * 3, sizeof *x.protos))) {
         rc = qs_err(QS_ENOMEM, "out of memory");
         goto cleanup;
     }
     for (int di = 0; di < nds; di++)
-        for (int ph = 0; ph < 3; ph++)
-            qs_gx_proto_init(&x.protos[3 * di + ph], s, &ds[di], (qs_phase)ph);
+        for (int pc = 0; pc < npc; pc++)
+            for (int ph = 0; ph < 3; ph++)
+                qs_gx_proto_init(&x.protos[3 * (di * npc + pc) + ph], s, &ds[di], (qs_phase)ph,
+                                 pc);
     qs_fmt_num(x.beta, sizeof x.beta, s->beta);
     x.last_f = x.last_r = -1;
 
@@ -483,14 +498,16 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                     p *= s->axes[k].n;
             total += p;
         }
+    total *= npc;
     if (total > GX_MAX_COMBOS) {
         qs_gx_err(e, "axes", "%.0f combinations is more than the %.0f allowed", total,
                   GX_MAX_COMBOS);
         goto cleanup;
     }
 
-    for (int di = 0; di < nds && rc == QS_OK; di++)
+    for (int ps = 0; ps < nds * npc && rc == QS_OK; ps++)
         for (int ci = 0; ci < ncase && rc == QS_OK; ci++) {
+            int di = ps / npc;
             const gx_case *cs = s->ncases ? &s->cases[ci] : &none;
             const gx_val *lists[AX_N];
             int lens[AX_N], idx[AX_N], skip = 0;
@@ -517,7 +534,7 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 const gx_val *v[AX_N];
                 for (int k = 0; k < AX_N; k++)
                     v[k] = lists[k] ? &lists[k][idx[k]] : NULL;
-                if ((rc = combo(&x, s, &ds[di], di, v, e)))
+                if ((rc = combo(&x, s, &ds[di], ps, v, e)))
                     break;
                 /* Next combination, the quantization axes fastest so the
                  * float phase of one model is found once, not per variant. */

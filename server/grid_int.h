@@ -65,6 +65,20 @@ typedef struct {
     int oom;
 } gx_errs;
 
+/* A protocol axis, "retrain.lr": [1e-4, 1e-3] (grid_proto.c). */
+#define GX_MAX_PAXES 8
+/* Protocol combinations (the product of the protocol axes' lengths) above
+ * this are refused: each is a protocol per dataset and phase kind. */
+#define GX_MAX_PCOMBOS 1000
+typedef struct {
+    int phase;              /* qs_phase */
+    int id;                 /* job spec row */
+    double *v;              /* values, as qs_js_vals holds them */
+    int n;
+    char key[32];           /* as given: "lr" or "lr_max" */
+    char path[GX_PATH_LEN]; /* "axes.retrain.lr" */
+} gx_paxis;
+
 typedef struct {
     char *name;
     int json_ok;            /* the text was one JSON object */
@@ -79,6 +93,9 @@ typedef struct {
     int nds;
     int ds_bad;             /* a dataset entry has a problem (reported) */
     gx_override ov[3];      /* top-level "float", "retrain", "clr" */
+    gx_paxis pax[GX_MAX_PAXES];
+    int npax;
+    int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
@@ -96,7 +113,8 @@ typedef struct {
     char text[QS_JS_N][256];       /* its JSON text (qs_js_format) */
 } gx_proto;
 
-void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph);
+/* pc: the protocol combination, a mixed-radix index over s->pax. */
+void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc);
 /* The canonical job JSON of one phase (grid_job.c); lipschitz is the
  * formatted beta or "0". */
 int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
@@ -161,6 +179,10 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
 void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e);
 void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e);
 void qs_gx_parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e);
+/* One "PHASE.KEY" entry of axes; then, once all is parsed, the check that
+ * no phase object sets an axis's key too. */
+void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e);
+void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */

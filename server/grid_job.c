@@ -12,12 +12,23 @@
 #include "grid_int.h"
 #include "jsontext.h"
 
-void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph)
+void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
 {
     qs_train_cfg *c = &p->c;
+    qs_js_vals ax;
     qs_train_cfg_default(c, d->kind, ph);
     qs_js_apply(c, &s->ov[ph]);
     qs_js_apply(c, &d->ov[ph]);
+    /* This combination's protocol axis values (no phase object sets the
+     * same keys: qs_gx_check_paxes). */
+    memset(&ax, 0, sizeof ax);
+    for (int i = 0; i < s->npax; i++) {
+        const gx_paxis *a = &s->pax[i];
+        if (a->phase == (int)ph)
+            qs_js_setv(&ax, a->id, a->v[pc % a->n]);
+        pc /= a->n;
+    }
+    qs_js_apply(c, &ax);
     p->written = 0;
     for (int id = 0; id < QS_JS_N; id++) {
         p->text[id][0] = 0;

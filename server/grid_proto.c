@@ -49,6 +49,61 @@ static void parse_milestones(gx_override *o, const cJSON *it, const char *p, gx_
     }
 }
 
+/* One value of a (non-list) spec row; 0 after reporting its problem. */
+static int read_value(double *out, const qs_js_row *r, const cJSON *it, const char *p,
+                      gx_errs *e)
+{
+    long long ll;
+    int ix;
+    switch (r->type) {
+    case QS_JS_NUM:
+        if (!cJSON_IsNumber(it)) {
+            qs_gx_err(e, p, "must be a number, not %s", qs_gx_type_name(it));
+            return 0;
+        }
+        if (!isfinite(it->valuedouble) || !qs_js_in_range(r, it->valuedouble)) {
+            char range[64];
+            qs_js_range_text(range, sizeof range, r);
+            qs_gx_err(e, p, "%.17g is out of range (allowed: %s)", it->valuedouble, range);
+            return 0;
+        }
+        *out = it->valuedouble;
+        return 1;
+    case QS_JS_INT:
+        if (!qs_gx_get_int(&ll, it, p, (long long)r->lo, (long long)r->hi, e))
+            return 0;
+        *out = (double)ll;
+        return 1;
+    case QS_JS_BOOL:
+        if (!qs_gx_get_bool(&ix, it, p, e))
+            return 0;
+        *out = ix;
+        return 1;
+    case QS_JS_NAME:
+        if (!qs_gx_get_enum(&ix, it, p, r->names, e))
+            return 0;
+        *out = ix;
+        return 1;
+    case QS_JS_LIST:
+        break;
+    }
+    qs_gx_err(e, p, "a list setting cannot be read as one value");
+    return 0;
+}
+
+/* The row a grid key names in phase ph's object, or -1. */
+static int find_row(const char *k, qs_phase ph)
+{
+    for (int id = 0; id < QS_JS_N; id++) {
+        const qs_js_row *r = &qs_js_rows[id];
+        if (!(r->phases & (1u << ph)))
+            continue;
+        if (!strcmp(k, r->grid_key) || (r->alias && ph == QS_PHASE_CLR && !strcmp(k, r->alias)))
+            return id;
+    }
+    return -1;
+}
+
 /* One protocol object (float / retrain / clr, top level or per dataset),
  * validated and read as the job spec's rows say. */
 void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
@@ -71,17 +126,8 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
     for (const cJSON *it = obj->child; it; it = it->next) {
         char p[GX_PATH_LEN];
         const char *k = it->string;
-        int id = 0;
-        for (; id < QS_JS_N; id++) {
-            const qs_js_row *r = &qs_js_rows[id];
-            if (!(r->phases & (1u << ph)))
-                continue;
-            if (!strcmp(k, r->grid_key))
-                break;
-            if (r->alias && ph == QS_PHASE_CLR && !strcmp(k, r->alias))
-                break;
-        }
-        if (id == QS_JS_N)
+        int id = find_row(k, ph);
+        if (id < 0)
             continue; /* reported by qs_gx_check_keys */
         const qs_js_row *r = &qs_js_rows[id];
         qs_gx_sub_key(p, path, k);
@@ -91,42 +137,13 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
                       r->alias ? r->alias : k);
             continue;
         }
-        double x = 0;
-        long long ll;
-        int ix;
-        switch (r->type) {
-        case QS_JS_NUM:
-            if (!cJSON_IsNumber(it)) {
-                qs_gx_err(e, p, "must be a number, not %s", qs_gx_type_name(it));
-                continue;
-            }
-            x = it->valuedouble;
-            if (!isfinite(x) || !qs_js_in_range(r, x)) {
-                char range[64];
-                qs_js_range_text(range, sizeof range, r);
-                qs_gx_err(e, p, "%.17g is out of range (allowed: %s)", x, range);
-                continue;
-            }
-            break;
-        case QS_JS_INT:
-            if (!qs_gx_get_int(&ll, it, p, (long long)r->lo, (long long)r->hi, e))
-                continue;
-            x = (double)ll;
-            break;
-        case QS_JS_BOOL:
-            if (!qs_gx_get_bool(&ix, it, p, e))
-                continue;
-            x = ix;
-            break;
-        case QS_JS_NAME:
-            if (!qs_gx_get_enum(&ix, it, p, r->names, e))
-                continue;
-            x = ix;
-            break;
-        case QS_JS_LIST:
+        double x;
+        if (r->type == QS_JS_LIST) {
             parse_milestones(o, it, p, e);
             continue;
         }
+        if (!read_value(&x, r, it, p, e))
+            continue;
         qs_js_setv(o, id, x);
     }
     /* The clr schedule is defined by its period; a float or retrain phase
@@ -266,5 +283,109 @@ void qs_gx_parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e)
         if (ok && !same)
             qs_gx_err(e, p, "only the default (%s) can be used: `qsweep train` has no "
                       "flag to pass this setting to workers (synthetic.seed works)", defs);
+    }
+}
+
+/* ------------------------------------------------------- protocol axes */
+
+/* "axes": {"retrain.lr": [1e-4, 1e-3]}: a protocol setting of one phase
+ * kind swept like a model axis. Only that phase kind's job JSON (and so
+ * its id, and its children's) depends on the value: a float phase is
+ * shared by every retrain.lr value. */
+void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e)
+{
+    char p[GX_PATH_LEN], phase[16], list[400];
+    const char *dot = strchr(it->string, '.');
+    const char *key = dot + 1;
+    qs_gx_sub_key(p, "axes", it->string);
+    snprintf(phase, sizeof phase, "%.*s", (int)(dot - it->string < 15 ? dot - it->string : 15),
+             it->string);
+    int ph = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(phase, qs_gx_phase_keys[i]))
+            ph = i;
+    s->pax_bad = 1; /* until it is read whole */
+    if (ph < 0) {
+        qs_gx_err(e, p, "\"%s\" is not a phase (a protocol axis is PHASE.KEY, PHASE one of "
+                  "float, retrain, clr)", phase);
+        return;
+    }
+    int id = find_row(key, (qs_phase)ph);
+    if (id < 0) {
+        const char *keys[2 * QS_JS_N + 1];
+        int nk = 0;
+        for (int i = 0; i < QS_JS_N; i++)
+            if (qs_js_rows[i].phases & (1u << ph) && qs_js_rows[i].type != QS_JS_LIST)
+                keys[nk++] = qs_js_rows[i].grid_key;
+        keys[nk] = NULL;
+        qs_gx_list_names(list, sizeof list, keys);
+        qs_gx_err(e, p, "\"%s\" is not a protocol setting of the %s phase (allowed: %s)", key,
+                  phase, list);
+        return;
+    }
+    const qs_js_row *r = &qs_js_rows[id];
+    if (r->type == QS_JS_LIST) {
+        qs_gx_err(e, p, "%s is a list setting and cannot be an axis", key);
+        return;
+    }
+    for (int i = 0; i < s->npax; i++)
+        if (s->pax[i].phase == ph && s->pax[i].id == id) {
+            qs_gx_err(e, p, "the same setting as axes.%s.%s: give one", phase,
+                      s->pax[i].key);
+            return;
+        }
+    if (s->npax == GX_MAX_PAXES) {
+        qs_gx_err(e, p, "at most %d protocol axes", GX_MAX_PAXES);
+        return;
+    }
+    int n = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
+    if (n == 0) {
+        qs_gx_err(e, p, "empty list (give at least one value)");
+        return;
+    }
+    gx_paxis *a = &s->pax[s->npax];
+    memset(a, 0, sizeof *a);
+    if (!(a->v = calloc((size_t)n, sizeof *a->v))) {
+        e->oom = 1;
+        return;
+    }
+    int ok = 1;
+    if (cJSON_IsArray(it)) {
+        int i = 0;
+        for (const cJSON *c = it->child; c; c = c->next, i++) {
+            char q[GX_PATH_LEN];
+            qs_gx_sub_idx(q, p, i);
+            ok &= read_value(&a->v[i], r, c, q, e);
+        }
+    } else {
+        ok = read_value(&a->v[0], r, it, p, e);
+    }
+    a->n = n;
+    a->phase = ph;
+    a->id = id;
+    snprintf(a->key, sizeof a->key, "%s", key);
+    snprintf(a->path, sizeof a->path, "%s", p);
+    s->npax++;
+    if (ok)
+        s->pax_bad = 0;
+}
+
+/* A protocol axis and a phase object setting the same key: one would be
+ * silently ignored, so both are reported. */
+void qs_gx_check_paxes(gx_spec *s, gx_errs *e)
+{
+    for (int i = 0; i < s->npax; i++) {
+        const gx_paxis *a = &s->pax[i];
+        char p[GX_PATH_LEN], q[GX_PATH_LEN];
+        if (qs_js_isset(&s->ov[a->phase], a->id)) {
+            qs_gx_sub_key(p, qs_gx_phase_keys[a->phase], a->key);
+            qs_gx_err(e, p, "also an axis (%s): give one", a->path);
+        }
+        for (int d = 0; d < s->nds; d++)
+            if (qs_js_isset(&s->ds[d].ov[a->phase], a->id)) {
+                qs_gx_sub_key(q, s->ds[d].jpath, qs_gx_phase_keys[a->phase]);
+                qs_gx_sub_key(p, q, a->key);
+                qs_gx_err(e, p, "also an axis (%s): give one", a->path);
+            }
     }
 }
