@@ -249,7 +249,7 @@ int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need
     const uint8_t *mp = qs_ck_section(ck, "model", MODEL_INTS * sizeof(int32_t), what, &rc);
     const uint8_t *sp = qs_ck_section(ck, "state", sizeof(qs_ck_state), what, &rc);
     const uint8_t *cp =
-        need_cfg ? qs_ck_section(ck, "train_cfg", sizeof(qs_train_cfg), what, &rc) : NULL;
+        need_cfg ? qs_ck_section(ck, "train_cfg", QS_TRAIN_CFG_CKPT_SIZE, what, &rc) : NULL;
     if (rc)
         return rc;
     /* Sections are unaligned inside the buffer: copy, never cast. */
@@ -258,7 +258,18 @@ int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need
         return rc;
     if (!need_cfg)
         return QS_OK;
-    memcpy(&h->tcfg, cp, sizeof h->tcfg);
+    memcpy(&h->tcfg, cp, QS_TRAIN_CFG_CKPT_SIZE);
+    /* Optional: checkpoints from before label smoothing trained without. */
+    size_t lslen = 0;
+    const uint8_t *ls = qs_ckpt_get(ck, "label_smoothing", &lslen);
+    if (ls && lslen != sizeof h->tcfg.label_smoothing)
+        return qs_err(QS_EFORMAT, "%s: section \"label_smoothing\" is %zu bytes, expected %zu",
+                      what, lslen, sizeof h->tcfg.label_smoothing);
+    if (ls)
+        memcpy(&h->tcfg.label_smoothing, ls, lslen);
+    if (!(h->tcfg.label_smoothing >= 0 && h->tcfg.label_smoothing < 1))
+        return out_of_range(what, "label_smoothing", "eps", ls ? at(ck, ls, 0) : 0,
+                            h->tcfg.label_smoothing, 0, 1);
     if ((rc = check_cfg(&h->tcfg, ck, cp, what)))
         return rc;
     if (h->st.phase != (int32_t)h->tcfg.phase)

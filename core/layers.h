@@ -104,5 +104,11 @@ void qs_add_backward(float *da, float *db, const float *dy, float scale,
 double qs_softmax_xent(float *dlogits, int *correct, const float *logits,
                        const int *labels, int n, int classes,
                        float grad_scale);
+/* The same with label smoothing eps in [0, 1) as PyTorch defines it: the
+ * target is (1 - eps) onehot + eps / classes, the loss -sum_j t_j log p_j
+ * and dlogits (softmax - t) * grad_scale. eps = 0 is qs_softmax_xent. */
+double qs_softmax_xent_ls(float *dlogits, int *correct, const float *logits,
+                          const int *labels, int n, int classes,
+                          float grad_scale, double eps);
 
 #endif

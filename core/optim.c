@@ -1,6 +1,7 @@
 #include "optim.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "quant.h"
 
@@ -30,10 +31,23 @@ void qs_opt_step(float *p, float *m, float *v, const float *g, size_t n,
     }
 }
 
+/* The one spelling of each name, in enum order (NULL-terminated): the grid
+ * validator, the job JSON and the worker's flags all use these lists. */
+const char *const qs_opt_names[] = {"sgd", "adam", NULL};
+const char *const qs_sched_names[] = {"const", "step", "cosine", "clr", NULL};
+const char *const qs_clr_shape_names[] = {"triangle", "sawtooth", NULL};
+
+int qs_name_index(const char *const *names, const char *s)
+{
+    for (int i = 0; s && names[i]; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 const char *qs_sched_name(qs_sched_kind k)
 {
-    static const char *names[] = {"const", "step", "cosine", "clr"};
-    return (unsigned)k < 4 ? names[k] : "?";
+    return (unsigned)k < 4 ? qs_sched_names[k] : "?";
 }
 
 double qs_sched_lr(const qs_sched *s, long it, long total, int iters_per_epoch)

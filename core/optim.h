@@ -43,4 +43,12 @@ typedef struct {
 double qs_sched_lr(const qs_sched *s, long it, long total, int iters_per_epoch);
 const char *qs_sched_name(qs_sched_kind k);
 
+/* Names in enum order, NULL-terminated: qs_opt_kind, qs_sched_kind and
+ * qs_clr_shape (quant.h). */
+extern const char *const qs_opt_names[];
+extern const char *const qs_sched_names[];
+extern const char *const qs_clr_shape_names[];
+/* Index of s in names, or -1. */
+int qs_name_index(const char *const *names, const char *s);
+
 #endif

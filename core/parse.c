@@ -37,3 +37,29 @@ int qs_parse_num(double *out, const char *flag, const char *v, double lo, double
     *out = x;
     return QS_OK;
 }
+
+int qs_parse_ll(long long *out, const char *s, long long lo, long long hi)
+{
+    char *end = NULL;
+    if (!starts_clean(s))
+        return -1;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int qs_parse_double(double *out, const char *s, double lo, double hi)
+{
+    char *end = NULL;
+    if (!starts_clean(s))
+        return -1;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(x) || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}

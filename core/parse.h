@@ -12,4 +12,10 @@ int qs_parse_int(int *out, const char *flag, const char *v, long lo, long hi);
  * "FLAG: \"V\" is not a number in LO..HI". */
 int qs_parse_num(double *out, const char *flag, const char *v, double lo, double hi);
 
+/* The same rules without a message, for callers that word their own
+ * (the job spec's reader, environment settings): 0 and *out set, or -1
+ * with *out untouched. */
+int qs_parse_ll(long long *out, const char *s, long long lo, long long hi);
+int qs_parse_double(double *out, const char *s, double lo, double hi);
+
 #endif

@@ -1,10 +1,10 @@
 /* The epoch loop of one phase, with protocol defaults and checkpoints. */
+#include "clock.h"
 #include "train.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "err.h"
 #include "gemm.h"
@@ -106,13 +106,6 @@ void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
         }
         break;
     }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg *cfg,
@@ -366,7 +359,7 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
     if (quant && (rc = qs_trainer_prepare_quant(t)) != QS_OK)
         return rc;
     while (t->epoch_done < last) {
-        double t0 = now_s(), lsum = 0, rsum = 0, lr = 0;
+        double t0 = qs_now_s(), lsum = 0, rsum = 0, lr = 0;
         long correct = 0;
         for (int i = 0; i < d->n; i++)
             t->idx[i] = i;
@@ -378,8 +371,10 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
                               t->epoch_done + 1, b + 1);
             qs_data_batch(t->xb, t->yb, d, t->idx + (size_t)b * B, B, t->cfg.augment, &t->rng);
             const float *logits = qs_model_forward(m, t->xb, B, 1);
-            double loss = qs_softmax_xent(t->dlogits, &c, logits, t->yb, B, d->classes,
-                                          1.0f / B);
+            /* The smoothed loss is what is minimised, so it is the train_loss
+             * reported; evaluation (test_loss) stays plain cross-entropy. */
+            double loss = qs_softmax_xent_ls(t->dlogits, &c, logits, t->yb, B, d->classes,
+                                             1.0f / B, t->cfg.label_smoothing);
             if (!isfinite(loss))
                 return qs_err(QS_EDIVERGED, "diverged: loss is %g at epoch %d, iteration %d",
                               loss, t->epoch_done + 1, b + 1);
@@ -398,7 +393,7 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
                         &t->cfg.opt, lr, t->iter);
             m->weights_dirty = 1;
         }
-        double t1 = now_s();
+        double t1 = qs_now_s();
         qs_epoch_metrics em = {0};
         em.phase = qs_phase_name(t->cfg.phase);
         em.epoch = t->epoch_done + 1;
@@ -412,7 +407,7 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
         if (!isfinite(em.test_loss))
             return qs_err(QS_EDIVERGED, "diverged: test loss is %g at epoch %d",
                           em.test_loss, em.epoch);
-        em.seconds = now_s() - t0;
+        em.seconds = qs_now_s() - t0;
         em.img_per_s = (double)ipe * B / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
         t->epoch_done++;
         if (cb && cb(user, &em))

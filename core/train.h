@@ -4,6 +4,7 @@
 #ifndef QS_TRAIN_H
 #define QS_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data.h"
@@ -44,7 +45,14 @@ typedef struct {
     double alpha_value;    /* percentile (0..100) or the value itself */
     int calib_examples;    /* 2000 */
     uint64_t calib_seed;
+    /* Last, after every field of the first checkpoint layout: checkpoints
+     * store the struct up to here as "train_cfg" and this field in its own
+     * optional section, so older checkpoints still load (as 0). */
+    double label_smoothing; /* eps in [0, 1): target (1 - eps) one-hot + eps / K */
 } qs_train_cfg;
+
+/* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */
+#define QS_TRAIN_CFG_CKPT_SIZE offsetof(qs_train_cfg, label_smoothing)
 
 /* The dataset's protocol for a phase (methods.md section 3). Zeroes the
  * struct first so it can be written byte for byte into checkpoints. */

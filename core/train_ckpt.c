@@ -45,7 +45,9 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     qs_ck_model_ints(mi, &t->mcfg);
     qs_ckpt_writer_init(&w);
     if ((rc = qs_ckpt_writer_add(&w, "model", mi, sizeof mi)) ||
-        (rc = qs_ckpt_writer_add(&w, "train_cfg", &t->cfg, sizeof t->cfg)) ||
+        (rc = qs_ckpt_writer_add(&w, "train_cfg", &t->cfg, QS_TRAIN_CFG_CKPT_SIZE)) ||
+        (rc = qs_ckpt_writer_add(&w, "label_smoothing", &t->cfg.label_smoothing,
+                                 sizeof t->cfg.label_smoothing)) ||
         (rc = qs_ckpt_writer_add(&w, "state", &st, sizeof st)) ||
         (rc = qs_ckpt_writer_add(&w, "params", m->param, (size_t)m->nparam * 4)) ||
         (rc = qs_ckpt_writer_add(&w, "buffers", m->buf, (size_t)m->nbuf * 4)) ||

@@ -18,9 +18,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qsweep expand GRID.json [--dry-run]\n"
+    fprintf(f, "usage: qsweep expand GRID.json [--dry-run] [--job-json]\n"
                "prints one JSON object per phase (parents first), then a summary\n"
                "{\"phases\":N,\"gflop\":G,\"est_hours_1core\":H}; no data or database needed.\n"
+               "--job-json: instead, one line per phase: PHASE_ID, a tab, its job JSON.\n"
                "Exit 0, or 2 listing every problem of the grid.\n");
 }
 
@@ -62,6 +63,7 @@ static void print_job(const qs_grid_job *j)
 int qs_cmd_expand(int argc, char **argv)
 {
     const char *path = NULL;
+    int job_json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -69,6 +71,12 @@ int qs_cmd_expand(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--dry-run"))
             continue; /* expand never runs anything; accepted for symmetry with the sweep */
+        if (!strcmp(argv[i], "--job-json")) {
+            /* The exact text each id hashes: tests/fixtures/phase_ids.txt
+             * pins it so a refactor cannot move an id silently. */
+            job_json = 1;
+            continue;
+        }
         if (argv[i][0] == '-' || path) {
             fprintf(stderr, "qsweep expand: unexpected argument \"%s\"\n", argv[i]);
             usage(stderr);
@@ -88,6 +96,12 @@ int qs_cmd_expand(int argc, char **argv)
         fprintf(stderr, "qsweep expand: %s\n", qs_errmsg());
         free(errors);
         return qs_exit_status(rc);
+    }
+    if (job_json) {
+        for (int i = 0; i < g.njobs; i++)
+            printf("%s\t%s\n", g.jobs[i].id, g.jobs[i].config);
+        qs_grid_free(&g);
+        return 0;
     }
     double gflop = 0;
     for (int i = 0; i < g.njobs; i++) {

@@ -1,13 +1,16 @@
 /* Grid files: reading, JSON parsing and validation (../shared/spec/grid.md,
  * docs/grid.md). Every problem is collected with its JSON path and all are
  * reported together, so a user fixes a grid in one pass; nothing is expanded
- * (let alone run) from a grid with a problem. Expansion into the phase DAG
- * is in grid_expand.c. */
+ * (let alone run) from a grid with a problem. This file: the axes, cases,
+ * exclusions and the top level; grid_proto.c the protocol and data
+ * settings, grid_json.c the problem list and typed value reads. Expansion
+ * into the phase DAG is in grid_expand.c (job JSON: grid_job.c). */
 #include "grid.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,216 +21,6 @@
 
 const char *const qs_gx_axis_names[AX_N] = {"arch", "block", "depth", "width", "residual",
                                             "wbits", "abits", "regularizer", "clr", "seed"};
-
-/* Errors are capped so a grid with a systematic mistake (say, 10,000 bad
- * combinations) still gives a readable report. */
-#define GX_MAX_ERRORS 200
-
-void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
-{
-    char msg[512], line[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (path && *path)
-        snprintf(line, sizeof line, "%s: %s: %s", e->file, path, msg);
-    else
-        snprintf(line, sizeof line, "%s: %s", e->file, msg);
-    size_t ll = strlen(line);
-    /* Drop duplicates: one bad axis value shows up in many combinations. */
-    for (size_t off = 0; off < e->len;) {
-        const char *nl = memchr(e->buf + off, '\n', e->len - off);
-        size_t l = nl ? (size_t)(nl - (e->buf + off)) : e->len - off;
-        if (l == ll && memcmp(e->buf + off, line, ll) == 0)
-            return;
-        off += l + 1;
-    }
-    e->n++;
-    if (e->n > GX_MAX_ERRORS) {
-        if (e->n == GX_MAX_ERRORS + 1)
-            snprintf(line, sizeof line, "%s: more than %d problems; the rest are not listed",
-                     e->file, GX_MAX_ERRORS);
-        else
-            return;
-        ll = strlen(line);
-    }
-    if (e->len + ll + 2 > e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 1024;
-        while (cap < e->len + ll + 2)
-            cap *= 2;
-        char *nb = realloc(e->buf, cap);
-        if (!nb) {
-            e->oom = 1;
-            return;
-        }
-        e->buf = nb;
-        e->cap = cap;
-    }
-    if (e->len)
-        e->buf[e->len++] = '\n';
-    memcpy(e->buf + e->len, line, ll + 1);
-    e->len += ll;
-}
-
-/* ------------------------------------------------------------ JSON helpers */
-
-static const char *type_name(const cJSON *it)
-{
-    if (cJSON_IsString(it)) return "a string";
-    if (cJSON_IsNumber(it)) return "a number";
-    if (cJSON_IsBool(it)) return "a boolean";
-    if (cJSON_IsNull(it)) return "null";
-    if (cJSON_IsArray(it)) return "a list";
-    if (cJSON_IsObject(it)) return "an object";
-    return "invalid";
-}
-
-/* Paths longer than GX_PATH_LEN (a very long unknown key) are cut with
- * "..." rather than failing: they only label a message. */
-static void cut(char *out, int n)
-{
-    if (n >= GX_PATH_LEN)
-        memcpy(out + GX_PATH_LEN - 4, "...", 4);
-}
-
-static void sub_key(char *out, const char *path, const char *key)
-{
-    if (path && *path)
-        cut(out, snprintf(out, GX_PATH_LEN, "%s.%s", path, key));
-    else
-        cut(out, snprintf(out, GX_PATH_LEN, "%s", key));
-}
-
-static void sub_idx(char *out, const char *path, int i)
-{
-    cut(out, snprintf(out, GX_PATH_LEN, "%s[%d]", path, i));
-}
-
-static void list_names(char *out, size_t cap, const char *const *names)
-{
-    out[0] = 0;
-    for (int i = 0; names[i]; i++)
-        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? ", " : "", names[i]);
-}
-
-/* Every key of obj must be in allowed (NULL-terminated) and appear once. */
-static int check_keys(const cJSON *obj, const char *path, const char *const *allowed,
-                      gx_errs *e)
-{
-    int ok = 1;
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        char p[GX_PATH_LEN];
-        sub_key(p, path, it->string);
-        int known = 0;
-        for (int i = 0; allowed[i]; i++)
-            known |= strcmp(it->string, allowed[i]) == 0;
-        if (!known) {
-            char list[400];
-            list_names(list, sizeof list, allowed);
-            qs_gx_err(e, p, "unknown key (allowed: %s)", list);
-            ok = 0;
-            continue;
-        }
-        /* cJSON keeps duplicate keys and lookups see the first: a second
-         * one would be silently ignored. */
-        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0) {
-                qs_gx_err(e, p, "duplicate key");
-                ok = 0;
-                break;
-            }
-    }
-    return ok;
-}
-
-static int want_object(const cJSON *it, const char *path, gx_errs *e)
-{
-    if (cJSON_IsObject(it))
-        return 1;
-    qs_gx_err(e, path, "must be an object, not %s", type_name(it));
-    return 0;
-}
-
-static int get_int(long long *out, const cJSON *it, const char *path, long long lo,
-                   long long hi, gx_errs *e)
-{
-    if (!cJSON_IsNumber(it)) {
-        qs_gx_err(e, path, "must be an integer in %lld..%lld, not %s", lo, hi, type_name(it));
-        return 0;
-    }
-    double v = it->valuedouble;
-    if (!isfinite(v) || v != floor(v) || v < (double)lo || v > (double)hi) {
-        qs_gx_err(e, path, "%.17g is not an integer in %lld..%lld", v, lo, hi);
-        return 0;
-    }
-    *out = (long long)v;
-    return 1;
-}
-
-static int get_num(double *out, const cJSON *it, const char *path, double lo, double hi,
-                   int lo_open, gx_errs *e)
-{
-    if (!cJSON_IsNumber(it)) {
-        qs_gx_err(e, path, "must be a number, not %s", type_name(it));
-        return 0;
-    }
-    double v = it->valuedouble;
-    if (!isfinite(v) || v < lo || v > hi || (lo_open && v <= lo)) {
-        qs_gx_err(e, path, "%.17g is out of range (allowed: %s%g..%g)", v,
-                  lo_open ? "above " : "", lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-/* A string from a fixed set; *out = its index. */
-static int get_enum(int *out, const cJSON *it, const char *path, const char *const *names,
-                    gx_errs *e)
-{
-    char list[200];
-    list_names(list, sizeof list, names);
-    if (!cJSON_IsString(it)) {
-        qs_gx_err(e, path, "must be a string (allowed: %s), not %s", list, type_name(it));
-        return 0;
-    }
-    for (int i = 0; names[i]; i++)
-        if (strcmp(it->valuestring, names[i]) == 0) {
-            *out = i;
-            return 1;
-        }
-    qs_gx_err(e, path, "\"%s\" is not allowed (allowed: %s)", it->valuestring, list);
-    return 0;
-}
-
-static int get_bool(int *out, const cJSON *it, const char *path, gx_errs *e)
-{
-    if (!cJSON_IsBool(it)) {
-        qs_gx_err(e, path, "must be true or false, not %s", type_name(it));
-        return 0;
-    }
-    *out = cJSON_IsTrue(it);
-    return 1;
-}
-
-static int bits_value(int *out, const cJSON *it, const char *path, int min, gx_errs *e)
-{
-    long long b;
-    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
-        !((it->valuedouble >= min && it->valuedouble <= 8) || it->valuedouble == 32)) {
-        if (cJSON_IsNumber(it))
-            qs_gx_err(e, path, "%.17g is not a bit width (allowed: %d..8, or 32 = float)",
-                      it->valuedouble, min);
-        else
-            qs_gx_err(e, path, "must be a bit width (%d..8, or 32 = float), not %s", min,
-                      type_name(it));
-        return 0;
-    }
-    b = (long long)it->valuedouble;
-    *out = (int)b;
-    return 1;
-}
 
 /* ------------------------------------------------------------ axis values */
 
@@ -244,17 +37,17 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
     snprintf(v->path, sizeof v->path, "%s", path);
     switch (k) {
     case AX_ARCH:
-        if (!get_enum(&x, it, path, arch_names, e))
+        if (!qs_gx_get_enum(&x, it, path, arch_names, e))
             return 0;
         v->i = x == 0 ? QS_ARCH_FCDNN : QS_ARCH_RESNET;
         return 1;
     case AX_BLOCK:
-        if (!get_enum(&x, it, path, block_names, e))
+        if (!qs_gx_get_enum(&x, it, path, block_names, e))
             return 0;
         v->i = x; /* same order as qs_block */
         return 1;
     case AX_DEPTH:
-        if (!get_int(&ll, it, path, 2, QS_MAX_DEPTH, e))
+        if (!qs_gx_get_int(&ll, it, path, 2, QS_MAX_DEPTH, e))
             return 0;
         v->i = ll;
         return 1;
@@ -262,45 +55,45 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         if (cJSON_IsObject(it)) {
             static const char *const keys[] = {"params", NULL};
             char p[GX_PATH_LEN];
-            if (!check_keys(it, path, keys, e))
+            if (!qs_gx_check_keys(it, path, keys, e))
                 return 0;
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "params");
-            sub_key(p, path, "params");
+            qs_gx_sub_key(p, path, "params");
             if (!n) {
                 qs_gx_err(e, path, "a width budget needs \"params\": N");
                 return 0;
             }
-            return get_num(&v->params, n, p, 10, 1e12, 0, e);
+            return qs_gx_get_num(&v->params, n, p, 10, 1e12, 0, e);
         }
         if (!cJSON_IsNumber(it)) {
             qs_gx_err(e, path, "must be an integer width k or {\"params\": N}, not %s",
-                      type_name(it));
+                      qs_gx_type_name(it));
             return 0;
         }
-        if (!get_int(&ll, it, path, 1, 65536, e))
+        if (!qs_gx_get_int(&ll, it, path, 1, 65536, e))
             return 0;
         v->i = ll;
         return 1;
     case AX_RESIDUAL:
     case AX_CLR:
-        if (!get_bool(&x, it, path, e))
+        if (!qs_gx_get_bool(&x, it, path, e))
             return 0;
         v->i = x;
         return 1;
     case AX_WBITS:
     case AX_ABITS:
         /* PACT needs two levels: 1-bit activations are not supported. */
-        if (!bits_value(&x, it, path, k == AX_WBITS ? 1 : 2, e))
+        if (!qs_gx_bits_value(&x, it, path, k == AX_WBITS ? 1 : 2, e))
             return 0;
         v->i = x;
         return 1;
     case AX_REG:
-        if (!get_enum(&x, it, path, reg_names, e))
+        if (!qs_gx_get_enum(&x, it, path, reg_names, e))
             return 0;
         v->i = x;
         return 1;
     case AX_SEED:
-        if (!get_int(&ll, it, path, 0, 9007199254740992LL, e))
+        if (!qs_gx_get_int(&ll, it, path, 0, 9007199254740992LL, e))
             return 0;
         v->i = ll;
         return 1;
@@ -350,7 +143,7 @@ static int axis_list(gx_list *l, int k, const cJSON *it, const char *path, gx_er
     int i = 0;
     for (const cJSON *c = it->child; c; c = c->next, i++) {
         char p[GX_PATH_LEN];
-        sub_idx(p, path, i);
+        qs_gx_sub_idx(p, path, i);
         if (axis_value(&l->v[l->n], k, c, p, e))
             l->n++;
         else
@@ -359,255 +152,28 @@ static int axis_list(gx_list *l, int k, const cJSON *it, const char *path, gx_er
     return ok;
 }
 
-/* ------------------------------------------------------------- overrides */
-
-static void override_init(gx_override *o)
-{
-    memset(o, 0, sizeof *o);
-    o->opt = o->sched = o->shape = o->augment = -1;
-    o->lr = o->lr_min = o->momentum = o->weight_decay = o->period = -1;
-}
-
-static void parse_override(gx_override *o, const cJSON *obj, const char *path, int is_clr,
-                           gx_errs *e)
-{
-    static const char *const keys[] = {"optimizer", "lr", "lr_min", "momentum",
-                                       "weight_decay", "epochs", "milestones", "batch",
-                                       "period", "schedule", "augment", NULL};
-    static const char *const clr_keys[] = {"optimizer", "lr", "lr_max", "lr_min", "momentum",
-                                           "weight_decay", "epochs", "milestones", "batch",
-                                           "period", "shape", "schedule", "augment", NULL};
-    static const char *const opt_names[] = {"sgd", "adam", NULL};
-    static const char *const sched_names[] = {"const", "step", "cosine", "clr", NULL};
-    static const char *const shape_names[] = {"triangle", "sawtooth", NULL};
-    if (!want_object(obj, path, e))
-        return;
-    check_keys(obj, path, is_clr ? clr_keys : keys, e);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        char p[GX_PATH_LEN];
-        const char *k = it->string;
-        long long ll;
-        int x;
-        sub_key(p, path, k);
-        if (!strcmp(k, "optimizer")) {
-            if (get_enum(&x, it, p, opt_names, e))
-                o->opt = x;
-        } else if (!strcmp(k, "schedule")) {
-            if (get_enum(&x, it, p, sched_names, e))
-                o->sched = x;
-        } else if (!strcmp(k, "shape") && is_clr) {
-            if (get_enum(&x, it, p, shape_names, e))
-                o->shape = x;
-        } else if (!strcmp(k, "lr") || (!strcmp(k, "lr_max") && is_clr)) {
-            /* grid.md spells the clr peak "lr_max"; it is the same setting. */
-            if (o->lr >= 0) {
-                qs_gx_err(e, p, "lr and lr_max are the same setting: give one");
-                continue;
-            }
-            get_num(&o->lr, it, p, 0, QS_MAX_LR, 1, e);
-        } else if (!strcmp(k, "lr_min")) {
-            get_num(&o->lr_min, it, p, 0, QS_MAX_LR, 0, e);
-        } else if (!strcmp(k, "momentum")) {
-            get_num(&o->momentum, it, p, 0, 1, 0, e);
-        } else if (!strcmp(k, "weight_decay")) {
-            get_num(&o->weight_decay, it, p, 0, 1, 0, e);
-        } else if (!strcmp(k, "period")) {
-            get_num(&o->period, it, p, QS_MIN_PERIOD, QS_MAX_PERIOD, 0, e);
-        } else if (!strcmp(k, "epochs")) {
-            if (get_int(&ll, it, p, 1, QS_MAX_EPOCHS, e))
-                o->epochs = (int)ll;
-        } else if (!strcmp(k, "batch")) {
-            if (get_int(&ll, it, p, 1, QS_MAX_BATCH, e))
-                o->batch = (int)ll;
-        } else if (!strcmp(k, "augment")) {
-            if (get_bool(&x, it, p, e))
-                o->augment = x;
-        } else if (!strcmp(k, "milestones")) {
-            if (!cJSON_IsArray(it)) {
-                qs_gx_err(e, p, "must be a list of fractions of the phase, e.g. [0.5, 0.75], "
-                          "not %s", type_name(it));
-                continue;
-            }
-            int n = 0, bad = 0;
-            for (const cJSON *c = it->child; c; c = c->next, n++) {
-                char q[GX_PATH_LEN];
-                sub_idx(q, p, n);
-                if (n >= QS_MAX_MILESTONES) {
-                    qs_gx_err(e, p, "at most %d milestones", QS_MAX_MILESTONES);
-                    bad = 1;
-                    break;
-                }
-                double f;
-                if (!cJSON_IsNumber(c) || !(c->valuedouble > 0 && c->valuedouble < 1)) {
-                    qs_gx_err(e, q, "a milestone is a fraction of the phase in (0, 1), e.g. 0.5");
-                    bad = 1;
-                    continue;
-                }
-                f = c->valuedouble;
-                if (n > 0 && !(f > o->ms[n - 1])) {
-                    qs_gx_err(e, q, "milestones must increase");
-                    bad = 1;
-                }
-                o->ms[n] = f;
-            }
-            if (!bad) {
-                o->nms = n;
-                o->have_ms = 1;
-            }
-        }
-    }
-    /* The clr schedule is defined by its period; a float or retrain phase
-     * switched to it needs one (the clr phase has the dataset's). */
-    if (o->sched == QS_SCHED_CLR && !is_clr && o->period < 0) {
-        char p[GX_PATH_LEN];
-        sub_key(p, path, "schedule");
-        qs_gx_err(e, p, "the clr schedule needs \"period\" (epochs per cycle)");
-    }
-}
-
-/* ----------------------------------------------------------------- dataset */
-
-static const char *const phase_keys[3] = {"float", "retrain", "clr"};
-
-static void parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e)
-{
-    static const char *const keys[] = {"name", "path", "train_limit", "test_limit", "float",
-                                       "retrain", "clr", NULL};
-    static const char *const names[] = {"synthetic", "fashion-mnist", "cifar10", NULL};
-    char p[GX_PATH_LEN];
-    long long ll;
-    int x;
-    snprintf(d->jpath, sizeof d->jpath, "%s", path);
-    for (int i = 0; i < 3; i++)
-        override_init(&d->ov[i]);
-    if (!want_object(obj, path, e))
-        return;
-    check_keys(obj, path, keys, e);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "name");
-    sub_key(p, path, "name");
-    if (!it)
-        qs_gx_err(e, p, "missing (allowed: synthetic, fashion-mnist, cifar10)");
-    else if (get_enum(&x, it, p, names, e))
-        d->kind = (qs_data_kind)x; /* same order as qs_data_kind */
-    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "path"))) {
-        sub_key(p, path, "path");
-        if (!cJSON_IsString(it) || !it->valuestring[0])
-            qs_gx_err(e, p, "must be a non-empty string (a directory), not %s", type_name(it));
-        else if (!(d->path = strdup(it->valuestring)))
-            e->oom = 1;
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "train_limit"))) {
-        sub_key(p, path, "train_limit");
-        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
-            d->train_limit = (int)ll;
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "test_limit"))) {
-        sub_key(p, path, "test_limit");
-        if (get_int(&ll, it, p, 0, QS_MAX_EXAMPLES, e))
-            d->test_limit = (int)ll;
-    }
-    for (int i = 0; i < 3; i++)
-        if ((it = cJSON_GetObjectItemCaseSensitive(obj, phase_keys[i]))) {
-            sub_key(p, path, phase_keys[i]);
-            parse_override(&d->ov[i], it, p, i == QS_PHASE_CLR, e);
-        }
-}
-
-/* ------------------------------------------------------------------- quant */
-
-static void parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
-{
-    static const char *const keys[] = {"first_last_bits", "pact_alpha_init", NULL};
-    if (!want_object(obj, "quant", e))
-        return;
-    check_keys(obj, "quant", keys, e);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "first_last_bits");
-    if (it)
-        bits_value(&s->first_last_bits, it, "quant.first_last_bits", 1, e);
-    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "pact_alpha_init"))) {
-        const char *p = "quant.pact_alpha_init";
-        if (cJSON_IsNumber(it)) {
-            double a;
-            if (get_num(&a, it, p, 0, 1e6, 1, e))
-                snprintf(s->alpha_init, sizeof s->alpha_init, "%.17g", a);
-        } else if (cJSON_IsString(it)) {
-            const char *a = it->valuestring;
-            char *end;
-            double v = a[0] == 'p' ? strtod(a + 1, &end) : 0;
-            if (!strcmp(a, "mse") ||
-                (a[0] == 'p' && end != a + 1 && !*end && v > 0 && v <= 100 && strlen(a) < 32))
-                snprintf(s->alpha_init, sizeof s->alpha_init, "%s", a);
-            else
-                qs_gx_err(e, p, "\"%s\" is not allowed (allowed: \"mse\", a percentile like "
-                          "\"p99.9\", or a positive number)", a);
-        } else {
-            qs_gx_err(e, p, "must be \"mse\", \"pNN.N\" or a positive number, not %s",
-                      type_name(it));
-        }
-    }
-}
-
-/* --------------------------------------------------------------- synthetic */
-
-static void parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e)
-{
-    static const char *const keys[] = {"radii", "points", "copies", "sigma", "test_points",
-                                       "test_radius", "seed", NULL};
-    qs_synth_cfg def;
-    qs_synth_cfg_default(&def);
-    if (!want_object(obj, "synthetic", e))
-        return;
-    check_keys(obj, "synthetic", keys, e);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        char p[GX_PATH_LEN];
-        long long ll;
-        double d;
-        sub_key(p, "synthetic", it->string);
-        if (!strcmp(it->string, "seed")) {
-            if (get_int(&ll, it, p, 0, 9007199254740992LL, e))
-                s->synth.seed = (uint64_t)ll;
-            continue;
-        }
-        /* The data shape settings: validated, but `qsweep train` has no flag
-         * to pass them to a worker yet (only --data-seed), so a grid may
-         * only restate the defaults. */
-        int ok = 0, same = 0;
-        char defs[32];
-        if (!strcmp(it->string, "radii") || !strcmp(it->string, "points") ||
-            !strcmp(it->string, "copies") || !strcmp(it->string, "test_points")) {
-            int dv = !strcmp(it->string, "radii") ? def.radii
-                   : !strcmp(it->string, "points") ? def.points
-                   : !strcmp(it->string, "copies") ? def.copies : def.test_points;
-            ok = get_int(&ll, it, p, 0, 1 << 30, e);
-            same = ok && ll == dv;
-            snprintf(defs, sizeof defs, "%d", dv);
-        } else if (strcmp(it->string, "sigma") == 0 || strcmp(it->string, "test_radius") == 0) {
-            float dv = !strcmp(it->string, "sigma") ? def.sigma : def.test_radius;
-            ok = get_num(&d, it, p, 0, 1e6, 0, e);
-            same = ok && (float)d == dv;
-            snprintf(defs, sizeof defs, "%g", dv);
-        } else {
-            continue; /* unknown key: already reported */
-        }
-        if (ok && !same)
-            qs_gx_err(e, p, "only the default (%s) can be used: `qsweep train` has no "
-                      "flag to pass this setting to workers (synthetic.seed works)", defs);
-    }
-}
-
 /* -------------------------------------------------------------------- top */
 
 static void parse_axes(gx_spec *s, const cJSON *obj, gx_errs *e)
 {
-    if (!want_object(obj, "axes", e))
+    if (!qs_gx_want_object(obj, "axes", e))
         return;
-    check_keys(obj, "axes", axis_keys_null, e);
+    /* Protocol axes ("retrain.lr") are taken out of the tree first, so the
+     * model axes are checked as before. The tree is this parse's own. */
+    for (cJSON *it = obj->child, *next; it; it = next) {
+        next = it->next;
+        if (strchr(it->string, '.')) {
+            qs_gx_parse_paxis(s, it, e);
+            cJSON_Delete(cJSON_DetachItemViaPointer((cJSON *)obj, it));
+        }
+    }
+    qs_gx_check_keys(obj, "axes", axis_keys_null, e);
     for (const cJSON *it = obj->child; it; it = it->next) {
         int k = axis_key(it->string);
         char p[GX_PATH_LEN];
         if (k < 0 || s->axes[k].v)
             continue; /* unknown or duplicate: reported */
-        sub_key(p, "axes", it->string);
+        qs_gx_sub_key(p, "axes", it->string);
         if (!axis_list(&s->axes[k], k, it, p, e))
             s->axes_bad |= 1u << k;
         if (s->axes[k].n > 0)
@@ -618,7 +184,7 @@ static void parse_axes(gx_spec *s, const cJSON *obj, gx_errs *e)
 static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
 {
     if (!cJSON_IsArray(arr)) {
-        qs_gx_err(e, "cases", "must be a list of objects, not %s", type_name(arr));
+        qs_gx_err(e, "cases", "must be a list of objects, not %s", qs_gx_type_name(arr));
         return;
     }
     int n = cJSON_GetArraySize(arr);
@@ -634,11 +200,11 @@ static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         gx_case *cs = &s->cases[s->ncases++];
         char path[GX_PATH_LEN];
-        sub_idx(path, "cases", i);
+        qs_gx_sub_idx(path, "cases", i);
         snprintf(cs->path, sizeof cs->path, "%s", path);
-        if (!want_object(c, path, e))
+        if (!qs_gx_want_object(c, path, e))
             continue;
-        check_keys(c, path, axis_keys_null, e);
+        qs_gx_check_keys(c, path, axis_keys_null, e);
         if (!c->child)
             qs_gx_err(e, path, "empty case (set at least one key)");
         for (const cJSON *it = c->child; it; it = it->next) {
@@ -646,7 +212,7 @@ static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
             char p[GX_PATH_LEN];
             if (k < 0 || (cs->set & (1u << k)))
                 continue;
-            sub_key(p, path, it->string);
+            qs_gx_sub_key(p, path, it->string);
             if (cJSON_IsArray(it)) {
                 qs_gx_err(e, p, "a case pairs single values (put lists in axes)");
                 cs->bad |= 1u << k;
@@ -663,7 +229,7 @@ static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
 static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
 {
     if (!cJSON_IsArray(arr)) {
-        qs_gx_err(e, "exclude", "must be a list of objects, not %s", type_name(arr));
+        qs_gx_err(e, "exclude", "must be a list of objects, not %s", qs_gx_type_name(arr));
         return;
     }
     int n = cJSON_GetArraySize(arr);
@@ -677,10 +243,10 @@ static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         gx_exclude *x = &s->ex[s->nex++];
         char path[GX_PATH_LEN];
-        sub_idx(path, "exclude", i);
-        if (!want_object(c, path, e))
+        qs_gx_sub_idx(path, "exclude", i);
+        if (!qs_gx_want_object(c, path, e))
             continue;
-        check_keys(c, path, axis_keys_null, e);
+        qs_gx_check_keys(c, path, axis_keys_null, e);
         if (!c->child)
             qs_gx_err(e, path, "empty object would exclude everything");
         for (const cJSON *it = c->child; it; it = it->next) {
@@ -688,7 +254,7 @@ static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
             char p[GX_PATH_LEN];
             if (k < 0 || (x->set & (1u << k)))
                 continue;
-            sub_key(p, path, it->string);
+            qs_gx_sub_key(p, path, it->string);
             if (axis_list(&x->k[k], k, it, p, e))
                 x->set |= 1u << k;
         }
@@ -709,7 +275,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     s->threads = 1;
     qs_synth_cfg_default(&s->synth);
     for (int i = 0; i < 3; i++)
-        override_init(&s->ov[i]);
+        qs_gx_override_init(&s->ov[i]);
     if (!qs_gx_scan(text, e))
         return;
     if (!(root = cJSON_ParseWithOpts(text, &end, 1))) {
@@ -728,19 +294,19 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
         return;
     }
     if (!cJSON_IsObject(root)) {
-        qs_gx_err(e, NULL, "a grid is one JSON object, not %s", type_name(root));
+        qs_gx_err(e, NULL, "a grid is one JSON object, not %s", qs_gx_type_name(root));
         goto cleanup;
     }
     s->json_ok = 1;
     qs_gx_check_strings(root, text, e);
-    check_keys(root, "", top_keys, e);
+    qs_gx_check_keys(root, "", top_keys, e);
 
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!it) {
         qs_gx_err(e, "name", "missing (every grid names its sweep)");
     } else if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 200) {
         qs_gx_err(e, "name", "must be a non-empty string of at most 200 characters, not %s",
-                  cJSON_IsString(it) ? "that" : type_name(it));
+                  cJSON_IsString(it) ? "that" : qs_gx_type_name(it));
     } else {
         int bad = 0;
         for (const char *p = it->valuestring; *p; p++)
@@ -751,7 +317,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
             e->oom = 1;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "description")) && !cJSON_IsString(it))
-        qs_gx_err(e, "description", "must be a string, not %s", type_name(it));
+        qs_gx_err(e, "description", "must be a string, not %s", qs_gx_type_name(it));
 
     /* dataset: one object, or a list of them (a grid mixing synthetic FCDNNs
      * and image ResNets); absent = filled in by the expansion from arch. */
@@ -765,24 +331,24 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
             int i = 0;
             for (const cJSON *c = it->child; s->ds && c; c = c->next, i++) {
                 char p[GX_PATH_LEN];
-                sub_idx(p, "dataset", i);
+                qs_gx_sub_idx(p, "dataset", i);
                 int n0 = e->n;
-                parse_dataset(&s->ds[s->nds++], c, p, e);
+                qs_gx_parse_dataset(&s->ds[s->nds++], c, p, e);
                 s->ds_bad |= e->n > n0;
                 for (int j = 0; j < s->nds - 1; j++)
                     if (s->ds[j].kind == s->ds[s->nds - 1].kind) {
                         char q[GX_PATH_LEN];
-                        sub_key(q, p, "name");
+                        qs_gx_sub_key(q, p, "name");
                         qs_gx_err(e, q, "\"%s\" is listed twice",
                                   qs_data_kind_name(s->ds[j].kind));
                     }
             }
-        } else if (want_object(it, "dataset", e)) {
+        } else if (qs_gx_want_object(it, "dataset", e)) {
             if (!(s->ds = calloc(1, sizeof *s->ds)))
                 e->oom = 1;
             else {
                 int n0 = e->n;
-                parse_dataset(&s->ds[s->nds++], it, "dataset", e);
+                qs_gx_parse_dataset(&s->ds[s->nds++], it, "dataset", e);
                 s->ds_bad |= e->n > n0;
             }
         } else {
@@ -809,25 +375,26 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "exclude")))
         parse_exclude(s, it, e);
     for (int i = 0; i < 3; i++)
-        if ((it = cJSON_GetObjectItemCaseSensitive(root, phase_keys[i])))
-            parse_override(&s->ov[i], it, phase_keys[i], i == QS_PHASE_CLR, e);
+        if ((it = cJSON_GetObjectItemCaseSensitive(root, qs_gx_phase_keys[i])))
+            qs_gx_parse_override(&s->ov[i], it, qs_gx_phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))
-        parse_quant(s, it, e);
+        qs_gx_parse_quant(s, it, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "lipschitz")) &&
-        want_object(it, "lipschitz", e)) {
+        qs_gx_want_object(it, "lipschitz", e)) {
         static const char *const keys[] = {"beta", NULL};
-        check_keys(it, "lipschitz", keys, e);
+        qs_gx_check_keys(it, "lipschitz", keys, e);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "beta");
         if (b)
-            get_num(&s->beta, b, "lipschitz.beta", 0, QS_MAX_LIPSCHITZ, 1, e);
+            qs_gx_get_num(&s->beta, b, "lipschitz.beta", 0, QS_MAX_LIPSCHITZ, 1, e);
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "threads"))) {
         long long t;
-        if (get_int(&t, it, "threads", 1, QS_MAX_THREADS, e))
+        if (qs_gx_get_int(&t, it, "threads", 1, QS_MAX_THREADS, e))
             s->threads = (int)t;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "synthetic")))
-        parse_synth(s, it, e);
+        qs_gx_parse_synth(s, it, e);
+    qs_gx_check_paxes(s, e);
 cleanup:
     cJSON_Delete(root);
 }
@@ -845,6 +412,8 @@ void qs_gx_spec_free(gx_spec *s)
     for (int i = 0; i < s->nds; i++)
         free(s->ds[i].path);
     free(s->ds);
+    for (int i = 0; i < s->npax; i++)
+        free(s->pax[i].v);
     memset(s, 0, sizeof *s);
 }
 
@@ -874,7 +443,7 @@ int qs_grid_parse(qs_grid *g, const char *text, const char *path, int check_data
             if (qs_data_check(s.ds[i].kind, s.ds[i].path) != QS_OK) {
                 char p[GX_PATH_LEN];
                 if (s.ds[i].path)
-                    sub_key(p, s.ds[i].jpath, "path");
+                    qs_gx_sub_key(p, s.ds[i].jpath, "path");
                 else
                     snprintf(p, sizeof p, "%s", s.ds[i].jpath);
                 qs_gx_err(&e, p, "%s", qs_errmsg());

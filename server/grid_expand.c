@@ -16,128 +16,19 @@
 #include "err.h"
 #include "grid_int.h"
 #include "hash.h"
+#include "jsontext.h"
 
 /* Beyond this a grid is almost certainly a mistake (and would not fit the
  * database or a lifetime of compute). */
 #define GX_MAX_COMBOS 10000000.0
 
-/* ---------------------------------------------------------- model memo */
-
-/* Planning a model (param count, cost, width solving) costs microseconds to
- * milliseconds; a 100,000-phase grid has only a few hundred distinct models,
- * so results are memoised by configuration. */
-typedef struct {
-    qs_model_cfg c;  /* all ints: no padding, so memcmp is exact */
-    double params;   /* > 0: width solving for this budget (c.width = 0) */
-} memo_key;
-
-typedef struct {
-    memo_key key;
-    int used;
-    int rc;
-    int width;          /* solved width */
-    long nparams;
-    qs_model_cost cost;
-    char *msg;          /* error message when rc != 0 */
-} memo_ent;
-
-typedef struct {
-    memo_ent *t;
-    size_t cap, n;
-} memo;
-
-static uint64_t memo_hash(const memo_key *k) { return qs_hash64(k, sizeof *k); }
-
-static memo_ent *memo_get(memo *m, const memo_key *k, int *fresh)
-{
-    if (2 * (m->n + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        memo_ent *t = calloc(cap, sizeof *t);
-        if (!t)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->t[i].used) {
-                size_t j = memo_hash(&m->t[i].key) & (cap - 1);
-                while (t[j].used)
-                    j = (j + 1) & (cap - 1);
-                t[j] = m->t[i];
-            }
-        free(m->t);
-        m->t = t;
-        m->cap = cap;
-    }
-    size_t j = memo_hash(k) & (m->cap - 1);
-    while (m->t[j].used) {
-        if (memcmp(&m->t[j].key, k, sizeof *k) == 0) {
-            *fresh = 0;
-            return &m->t[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->t[j].used = 1;
-    m->t[j].key = *k;
-    m->n++;
-    *fresh = 1;
-    return &m->t[j];
-}
-
-static void memo_free(memo *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->t[i].msg);
-    free(m->t);
-    memset(m, 0, sizeof *m);
-}
-
-/* Validation, params and cost of one configuration (width set). */
-static const memo_ent *model_info(memo *m, const qs_model_cfg *c)
-{
-    memo_key k;
-    int fresh;
-    memset(&k, 0, sizeof k);
-    k.c = *c;
-    memo_ent *e = memo_get(m, &k, &fresh);
-    if (!e || !fresh)
-        return e;
-    if ((e->rc = qs_model_cfg_validate(c)) == QS_OK)
-        e->rc = qs_model_cost_get(&e->cost, c);
-    if (e->rc == QS_OK && (e->nparams = qs_model_param_count(c)) < 0)
-        e->rc = QS_EINVAL;
-    if (e->rc != QS_OK)
-        e->msg = strdup(qs_errmsg());
-    return e;
-}
-
-/* The width whose count is nearest the budget (cfg->width ignored). */
-static const memo_ent *model_solve(memo *m, const qs_model_cfg *c, double params)
-{
-    memo_key k;
-    int fresh;
-    memset(&k, 0, sizeof k);
-    k.c = *c;
-    k.c.width = 0;
-    k.params = params;
-    memo_ent *e = memo_get(m, &k, &fresh);
-    if (!e || !fresh)
-        return e;
-    qs_model_cfg t = *c;
-    t.width = 1;
-    if ((e->rc = qs_model_cfg_validate(&t)) == QS_OK)
-        e->rc = qs_model_solve_width(&e->width, &t, params);
-    if (e->rc != QS_OK)
-        e->msg = strdup(qs_errmsg());
-    return e;
-}
-
 /* ---------------------------------------------------------- job table */
-
-typedef struct proto proto;
 
 typedef struct {
     qs_grid *g;
     int cap;
-    memo mm;
-    proto *protos;          /* [dataset][phase] */
+    gx_memo mm;
+    gx_proto *protos;       /* [dataset][protocol combination][phase] */
     char beta[40];          /* lipschitz.beta, formatted */
     /* The previous combination's float and retrain: consecutive
      * combinations differ in the innermost axes (bits, regularizer, clr)
@@ -216,209 +107,6 @@ static int index_rebuild(qs_grid *g)
     return QS_OK;
 }
 
-/* ---------------------------------------------------------- job JSON */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int first, overflow;
-} jbuf;
-
-/* Shortest text that reads back as the same double: stable ids need the
- * same text for the same value, and short text is readable. */
-static void fmt_num(char *out, size_t cap, double x)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, x);
-        if (strtod(out, NULL) == x)
-            return;
-    }
-}
-
-static void jb_raw(jbuf *b, const char *s)
-{
-    size_t l = strlen(s);
-    if (b->len + l + 1 > b->cap) {
-        b->overflow = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, l + 1);
-    b->len += l;
-}
-
-static void jb_key(jbuf *b, const char *k)
-{
-    jb_raw(b, b->first ? "{\"" : ",\"");
-    b->first = 0;
-    jb_raw(b, k);
-    jb_raw(b, "\":");
-}
-
-static void jb_str(jbuf *b, const char *k, const char *v)
-{
-    char esc[8];
-    jb_key(b, k);
-    jb_raw(b, "\"");
-    for (const unsigned char *s = (const unsigned char *)v; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*s;
-            esc[2] = 0;
-        } else if (*s < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", *s);
-        } else {
-            esc[0] = (char)*s;
-            esc[1] = 0;
-        }
-        jb_raw(b, esc);
-    }
-    jb_raw(b, "\"");
-}
-
-static void jb_int(jbuf *b, const char *k, long long v)
-{
-    char t[24], *p = t + sizeof t - 1;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    *p = 0;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    jb_key(b, k);
-    jb_raw(b, p);
-}
-
-/* A number already formatted by fmt_num. */
-static void jb_numtext(jbuf *b, const char *k, const char *text)
-{
-    jb_key(b, k);
-    jb_raw(b, text);
-}
-
-static void jb_bool(jbuf *b, const char *k, int v)
-{
-    jb_key(b, k);
-    jb_raw(b, v ? "true" : "false");
-}
-
-static void apply_override(qs_train_cfg *c, const gx_override *o)
-{
-    if (o->opt >= 0)
-        c->opt.kind = (qs_opt_kind)o->opt;
-    if (o->sched >= 0)
-        c->sched.kind = (qs_sched_kind)o->sched;
-    if (o->lr >= 0)
-        c->sched.lr = o->lr;
-    if (o->lr_min >= 0)
-        c->sched.lr_min = o->lr_min;
-    if (o->momentum >= 0)
-        c->opt.momentum = o->momentum;
-    if (o->weight_decay >= 0)
-        c->opt.weight_decay = o->weight_decay;
-    if (o->period > 0)
-        c->sched.period = o->period;
-    if (o->epochs > 0)
-        c->epochs = o->epochs;
-    if (o->batch > 0)
-        c->batch = o->batch;
-    if (o->have_ms) {
-        memcpy(c->sched.milestones, o->ms, sizeof o->ms);
-        c->sched.nmilestones = o->nms;
-    }
-    if (o->shape >= 0)
-        c->sched.clr_shape = o->shape;
-    if (o->augment >= 0)
-        c->augment = o->augment;
-}
-
-/* The effective protocol of one phase kind on one dataset, with its
- * numbers already formatted: a 100,000-phase grid formats them once, not
- * once per phase. */
-struct proto {
-    qs_train_cfg c;
-    char lr[40], lr_min[40], momentum[40], wd[40], period[40], ms[400];
-};
-
-/* The dataset's defaults (methods.md section 3), then the grid's top-level
- * override, then the dataset entry's. */
-static void proto_init(proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph)
-{
-    qs_train_cfg *c = &p->c;
-    qs_train_cfg_default(c, d->kind, ph);
-    apply_override(c, &s->ov[ph]);
-    apply_override(c, &d->ov[ph]);
-    fmt_num(p->lr, sizeof p->lr, c->sched.lr);
-    fmt_num(p->lr_min, sizeof p->lr_min, c->sched.lr_min);
-    fmt_num(p->momentum, sizeof p->momentum, c->opt.momentum);
-    fmt_num(p->wd, sizeof p->wd, c->opt.weight_decay);
-    fmt_num(p->period, sizeof p->period, c->sched.period);
-    p->ms[0] = 0;
-    for (int i = 0; i < c->sched.nmilestones; i++) {
-        char n[40];
-        fmt_num(n, sizeof n, c->sched.milestones[i]);
-        snprintf(p->ms + strlen(p->ms), sizeof p->ms - strlen(p->ms), "%s%s", i ? "," : "", n);
-    }
-}
-
-/* The job JSON. Keys are written in sorted order. A key is written when it
- * can change the result of this phase (so an irrelevant setting, say the
- * CLR period of a float phase, cannot split a phase into two ids). */
-static int job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
-                      const qs_model_cfg *mc, qs_phase ph, const proto *p,
-                      long long seed, const char *lipschitz)
-{
-    jbuf b = {out, 0, cap, 1, 0};
-    const qs_train_cfg *c = &p->c;
-    int quant = ph != QS_PHASE_FLOAT;
-    int clr_sched = c->sched.kind == QS_SCHED_CLR;
-    out[0] = 0;
-    jb_int(&b, "abits", mc->abits);
-    if (quant && mc->abits < 32)
-        jb_str(&b, "alpha_init", s->alpha_init);
-    jb_int(&b, "augment", c->augment);
-    jb_int(&b, "batch", c->batch);
-    if (mc->arch == QS_ARCH_RESNET)
-        jb_str(&b, "block", qs_block_name(mc->block));
-    if (clr_sched)
-        jb_str(&b, "clr_shape", c->sched.clr_shape == QS_CLR_SAWTOOTH ? "sawtooth" : "triangle");
-    jb_str(&b, "data", qs_data_kind_name(d->kind));
-    if (d->path)
-        jb_str(&b, "data_dir", d->path);
-    if (d->kind == QS_DATA_SYNTHETIC)
-        jb_int(&b, "data_seed", (long long)s->synth.seed);
-    jb_int(&b, "depth", mc->depth);
-    jb_int(&b, "epochs", c->epochs);
-    if (quant && mc->wbits < 32)
-        jb_int(&b, "first_last_bits", mc->first_last_bits);
-    jb_numtext(&b, "lipschitz", lipschitz);
-    jb_numtext(&b, "lr", p->lr);
-    if (clr_sched)
-        jb_numtext(&b, "lr_min", p->lr_min);
-    if (c->sched.kind == QS_SCHED_STEP)
-        jb_str(&b, "milestones", p->ms);
-    jb_str(&b, "model", mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn");
-    if (c->opt.kind == QS_OPT_SGD)
-        jb_numtext(&b, "momentum", p->momentum);
-    jb_str(&b, "optimizer", c->opt.kind == QS_OPT_ADAM ? "adam" : "sgd");
-    if (clr_sched)
-        jb_numtext(&b, "period", p->period);
-    jb_str(&b, "phase", qs_phase_name(ph));
-    if (mc->arch == QS_ARCH_FCDNN)
-        jb_bool(&b, "residual", mc->residual);
-    jb_str(&b, "schedule", qs_sched_name(c->sched.kind));
-    jb_int(&b, "seed", seed);
-    jb_int(&b, "test_limit", d->test_limit);
-    jb_int(&b, "threads", s->threads);
-    jb_int(&b, "train_limit", d->train_limit);
-    jb_int(&b, "wbits", mc->wbits);
-    jb_numtext(&b, "weight_decay", p->wd);
-    jb_int(&b, "width", mc->width);
-    jb_raw(&b, "}");
-    return b.overflow ? qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap) : QS_OK;
-}
-
 static int train_images(const gx_spec *s, const gx_dataset *d)
 {
     long n;
@@ -439,16 +127,17 @@ static int train_images(const gx_spec *s, const gx_dataset *d)
 }
 
 /* Adds (or finds) one phase; *out = its index. */
-static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+/* ps: the protocol set, dataset x protocol combination. */
+static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                    const qs_model_cfg *mc, qs_phase ph, long long seed, int reg, int parent)
 {
     int rc;
     qs_grid *g = x->g;
-    const proto *pr = &x->protos[3 * di + ph];
+    const gx_proto *pr = &x->protos[3 * ps + ph];
     char cfg[2048], id[QS_PHASE_ID_LEN + 1];
     qs_hash128 h;
     const char *lip = (ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ) ? x->beta : "0";
-    if ((rc = job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
+    if ((rc = qs_gx_job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
         return rc;
     /* A copy: g->jobs may move when it grows below. */
     char pid[QS_PHASE_ID_LEN + 1] = "";
@@ -462,7 +151,7 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int 
     if ((*out = qs_grid_find(g, id)) >= 0)
         return QS_OK;
 
-    const memo_ent *info = model_info(&x->mm, mc);
+    const gx_memo_ent *info = qs_gx_model_info(&x->mm, mc);
     if (!info)
         return qs_err(QS_ENOMEM, "out of memory");
     if (info->rc)
@@ -545,7 +234,7 @@ static int excluded(const gx_spec *s, const gx_val *const *v, long long arch, in
 }
 
 /* One combination: validates its model and adds its phases. */
-static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
+static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                  const gx_val *const *v, gx_errs *e)
 {
     long long arch = v[AX_ARCH] ? v[AX_ARCH]->i
@@ -583,14 +272,14 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
      * depth's path; then the width. */
     const char *err = NULL, *err_path = NULL;
     mc.width = 1;
-    const memo_ent *mi = model_info(&x->mm, &mc);
+    const gx_memo_ent *mi = qs_gx_model_info(&x->mm, &mc);
     if (!mi)
         return qs_err(QS_ENOMEM, "out of memory");
     if (mi->rc) {
         err = mi->msg;
         err_path = v[AX_DEPTH]->path;
     } else if (v[AX_WIDTH]->params > 0) {
-        const memo_ent *ms = model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
+        const gx_memo_ent *ms = qs_gx_model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
         if (!ms)
             return qs_err(QS_ENOMEM, "out of memory");
         if (ms->rc) {
@@ -603,7 +292,7 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
         mc.width = (int)v[AX_WIDTH]->i;
     }
     if (!err) {
-        if (!(mi = model_info(&x->mm, &mc)))
+        if (!(mi = qs_gx_model_info(&x->mm, &mc)))
             return qs_err(QS_ENOMEM, "out of memory");
         if (mi->rc) {
             err = mi->msg;
@@ -621,15 +310,15 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
 
     long long seed = v[AX_SEED]->i;
     int f, r, c, rc;
-    if (x->last_f >= 0 && x->last_ds == di && x->last_seed == seed &&
+    if (x->last_f >= 0 && x->last_ds == ps && x->last_seed == seed &&
         memcmp(&x->last_mc, &mc, sizeof mc) == 0) {
         f = x->last_f;
     } else {
-        if ((rc = add_job(&f, x, s, d, di, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
+        if ((rc = add_job(&f, x, s, d, ps, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
             return rc;
         x->last_f = f;
         x->last_r = -1;
-        x->last_ds = di;
+        x->last_ds = ps;
         x->last_seed = seed;
         x->last_mc = mc;
     }
@@ -640,14 +329,14 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int di,
     if (x->last_r >= 0 && x->last_r_wb == wb && x->last_r_ab == ab && x->last_r_reg == reg) {
         r = x->last_r;
     } else {
-        if ((rc = add_job(&r, x, s, d, di, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
+        if ((rc = add_job(&r, x, s, d, ps, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
             return rc;
         x->last_r = r;
         x->last_r_wb = wb;
         x->last_r_ab = ab;
         x->last_r_reg = reg;
     }
-    if (clr && (rc = add_job(&c, x, s, d, di, &mc, QS_PHASE_CLR, seed, reg, r)))
+    if (clr && (rc = add_job(&c, x, s, d, ps, &mc, QS_PHASE_CLR, seed, reg, r)))
         return rc;
     return QS_OK;
 }
@@ -734,12 +423,6 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
             all_fc &= archs[i]->i == QS_ARCH_FCDNN;
         memset(&defds, 0, sizeof defds);
         defds.kind = all_fc ? QS_DATA_SYNTHETIC : QS_DATA_CIFAR10;
-        for (int i = 0; i < 3; i++) {
-            gx_override *o = &defds.ov[i];
-            memset(o, 0, sizeof *o);
-            o->opt = o->sched = o->shape = o->augment = -1;
-            o->lr = o->lr_min = o->momentum = o->weight_decay = o->period = -1;
-        }
         snprintf(defds.jpath, sizeof defds.jpath, "dataset");
         ds = &defds;
         nds = 1;
@@ -785,14 +468,28 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
             }
     }
 
-    if (!(x.protos = calloc((size_t)nds * 3, sizeof *x.protos))) {
+    /* Protocol combinations: the product of the protocol axes. */
+    int npc = 1;
+    for (int i = 0; i < s->npax; i++) {
+        if ((double)npc * s->pax[i].n > GX_MAX_PCOMBOS) {
+            qs_gx_err(e, "axes", "the protocol axes make more than %d protocol combinations",
+                      GX_MAX_PCOMBOS);
+            goto cleanup;
+        }
+        npc *= s->pax[i].n;
+    }
+    if (s->pax_bad)
+        goto cleanup; /* a protocol value is unknown: reported */
+    if (!(x.protos = calloc((size_t)nds * npc * 3, sizeof *x.protos))) {
         rc = qs_err(QS_ENOMEM, "out of memory");
         goto cleanup;
     }
     for (int di = 0; di < nds; di++)
-        for (int ph = 0; ph < 3; ph++)
-            proto_init(&x.protos[3 * di + ph], s, &ds[di], (qs_phase)ph);
-    fmt_num(x.beta, sizeof x.beta, s->beta);
+        for (int pc = 0; pc < npc; pc++)
+            for (int ph = 0; ph < 3; ph++)
+                qs_gx_proto_init(&x.protos[3 * (di * npc + pc) + ph], s, &ds[di], (qs_phase)ph,
+                                 pc);
+    qs_fmt_num(x.beta, sizeof x.beta, s->beta);
     x.last_f = x.last_r = -1;
 
     int ncase = s->ncases ? s->ncases : 1;
@@ -806,14 +503,16 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                     p *= s->axes[k].n;
             total += p;
         }
+    total *= npc;
     if (total > GX_MAX_COMBOS) {
         qs_gx_err(e, "axes", "%.0f combinations is more than the %.0f allowed", total,
                   GX_MAX_COMBOS);
         goto cleanup;
     }
 
-    for (int di = 0; di < nds && rc == QS_OK; di++)
+    for (int ps = 0; ps < nds * npc && rc == QS_OK; ps++)
         for (int ci = 0; ci < ncase && rc == QS_OK; ci++) {
+            int di = ps / npc;
             const gx_case *cs = s->ncases ? &s->cases[ci] : &none;
             const gx_val *lists[AX_N];
             int lens[AX_N], idx[AX_N], skip = 0;
@@ -840,7 +539,7 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 const gx_val *v[AX_N];
                 for (int k = 0; k < AX_N; k++)
                     v[k] = lists[k] ? &lists[k][idx[k]] : NULL;
-                if ((rc = combo(&x, s, &ds[di], di, v, e)))
+                if ((rc = combo(&x, s, &ds[di], ps, v, e)))
                     break;
                 /* Next combination, the quantization axes fastest so the
                  * float phase of one model is found once, not per variant. */
@@ -867,7 +566,7 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
     if (e->n == 0)
         rc = sort_jobs(g);
 cleanup:
-    memo_free(&x.mm);
+    qs_gx_memo_free(&x.mm);
     free(x.protos);
     if (rc != QS_OK)
         rc = qs_err_wrap(rc, "expanding grid %s", e->file);

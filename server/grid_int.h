@@ -5,7 +5,10 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "grid.h"
+#include "jobspec.h"
 #include "optim.h"
 #include "quant.h"
 
@@ -41,17 +44,9 @@ typedef struct {
     unsigned set;
 } gx_exclude;
 
-/* Protocol overrides of one phase; unset fields keep the dataset default. */
-typedef struct {
-    int opt;                /* qs_opt_kind, -1 unset */
-    int sched;              /* qs_sched_kind, -1 unset */
-    double lr, lr_min, momentum, weight_decay, period; /* < 0 unset */
-    int epochs, batch;      /* 0 unset */
-    int have_ms, nms;
-    double ms[QS_MAX_MILESTONES];
-    int shape;              /* qs_clr_shape, -1 unset */
-    int augment;            /* -1 unset */
-} gx_override;
+/* Protocol overrides of one phase (the job spec's settings, worker/
+ * jobspec.def); unset ones keep the dataset default. */
+typedef qs_js_vals gx_override;
 
 typedef struct {
     qs_data_kind kind;
@@ -70,6 +65,20 @@ typedef struct {
     int oom;
 } gx_errs;
 
+/* A protocol axis, "retrain.lr": [1e-4, 1e-3] (grid_proto.c). */
+#define GX_MAX_PAXES 8
+/* Protocol combinations (the product of the protocol axes' lengths) above
+ * this are refused: each is a protocol per dataset and phase kind. */
+#define GX_MAX_PCOMBOS 1000
+typedef struct {
+    int phase;              /* qs_phase */
+    int id;                 /* job spec row */
+    double *v;              /* values, as qs_js_vals holds them */
+    int n;
+    char key[32];           /* as given: "lr" or "lr_max" */
+    char path[GX_PATH_LEN]; /* "axes.retrain.lr" */
+} gx_paxis;
+
 typedef struct {
     char *name;
     int json_ok;            /* the text was one JSON object */
@@ -84,12 +93,60 @@ typedef struct {
     int nds;
     int ds_bad;             /* a dataset entry has a problem (reported) */
     gx_override ov[3];      /* top-level "float", "retrain", "clr" */
+    gx_paxis pax[GX_MAX_PAXES];
+    int npax;
+    int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
     int threads;
     qs_synth_cfg synth;
 } gx_spec;
+
+/* The effective protocol of one phase kind on one dataset (dataset
+ * defaults, then the grid's top-level override, then the dataset entry's),
+ * with each setting's job JSON text formatted once: a 100,000-phase grid
+ * formats them once, not once per phase. */
+typedef struct {
+    qs_train_cfg c;
+    unsigned written;              /* bit id: the job JSON carries it */
+    char text[QS_JS_N][256];       /* its JSON text (qs_js_format) */
+} gx_proto;
+
+/* pc: the protocol combination, a mixed-radix index over s->pax. */
+void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc);
+/* The canonical job JSON of one phase (grid_job.c); lipschitz is the
+ * formatted beta or "0". */
+int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
+                     const qs_model_cfg *mc, qs_phase ph, const gx_proto *p, long long seed,
+                     const char *lipschitz);
+
+/* Memoised model planning (grid_memo.c): validation, params and cost of a
+ * configuration, or the width solved for a parameter budget. */
+typedef struct {
+    qs_model_cfg c;  /* all ints: no padding, so memcmp is exact */
+    double params;   /* > 0: width solving for this budget (c.width = 0) */
+} gx_memo_key;
+
+typedef struct {
+    gx_memo_key key;
+    int used;
+    int rc;
+    int width;          /* solved width */
+    long nparams;
+    qs_model_cost cost;
+    char *msg;          /* error message when rc != 0 */
+} gx_memo_ent;
+
+typedef struct {
+    gx_memo_ent *t;
+    size_t cap, n;
+} gx_memo;
+
+const gx_memo_ent *qs_gx_model_info(gx_memo *m, const qs_model_cfg *c);
+/* The width whose count is nearest the budget (c->width ignored). */
+const gx_memo_ent *qs_gx_model_solve(gx_memo *m, const qs_model_cfg *c, double params);
+void qs_gx_memo_free(gx_memo *m);
 
 void qs_gx_err(gx_errs *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -101,6 +158,38 @@ struct cJSON;
 /* grid_scan.c: every key and string of the parsed text is free of \u0000
  * and valid UTF-8 (problems, with their paths, in e). */
 void qs_gx_check_strings(const struct cJSON *root, const char *text, gx_errs *e);
+
+/* Typed reads of grid values (grid_json.c): each reports its problem at
+ * path into e and returns 0, or sets *out and returns 1. */
+const char *qs_gx_type_name(const cJSON *it);
+void qs_gx_sub_key(char *out, const char *path, const char *key); /* out: GX_PATH_LEN */
+void qs_gx_sub_idx(char *out, const char *path, int i);
+void qs_gx_list_names(char *out, size_t cap, const char *const *names);
+/* Every key of obj in allowed (NULL-terminated), and each once. */
+int qs_gx_check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                     gx_errs *e);
+int qs_gx_want_object(const cJSON *it, const char *path, gx_errs *e);
+int qs_gx_get_int(long long *out, const cJSON *it, const char *path, long long lo,
+                  long long hi, gx_errs *e);
+int qs_gx_get_num(double *out, const cJSON *it, const char *path, double lo, double hi,
+                  int lo_open, gx_errs *e);
+int qs_gx_get_enum(int *out, const cJSON *it, const char *path, const char *const *names,
+                   gx_errs *e);
+int qs_gx_get_bool(int *out, const cJSON *it, const char *path, gx_errs *e);
+int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_errs *e);
+
+/* Protocol and data settings (grid_proto.c). */
+extern const char *const qs_gx_phase_keys[3]; /* "float", "retrain", "clr" */
+void qs_gx_override_init(gx_override *o);
+void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
+                          gx_errs *e);
+void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e);
+void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e);
+void qs_gx_parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e);
+/* One "PHASE.KEY" entry of axes; then, once all is parsed, the check that
+ * no phase object sets an axis's key too. */
+void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e);
+void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */

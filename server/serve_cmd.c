@@ -2,7 +2,6 @@
  * results dashboard. Prints its URL on stdout, serves until SIGINT or
  * SIGTERM. Start-up problems (no database, not a qsweep database, port in
  * use) exit 2 with a message; the database file is only ever read. */
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "api_db.h"
 #include "cmd.h"
 #include "err.h"
@@ -42,13 +42,7 @@ static void usage(FILE *f)
 
 static int parse_int(const char *flag, const char *s, long lo, long hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return qs_err(QS_EINVAL, "%s %s: expected an integer from %ld to %ld", flag, s, lo, hi);
-    *out = (int)v;
-    return QS_OK;
+    return qs_parse_int(out, flag, s, lo, hi);
 }
 
 static int parse(serve_opts *o, int argc, char **argv, int *help)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <signal.h>
 
+#include "parse.h"
 #include "cmd.h"
 #include "coord.h"
 #include "db.h"
@@ -135,11 +136,21 @@ static int coordinator(int argc, char **argv, int size)
             retry = 1;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
-        else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc)
-            ckpt_interval = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--lock-wait") && i + 1 < argc)
-            lock_wait = atof(argv[++i]);
-        else {
+        else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc) {
+            if (qs_parse_double(&ckpt_interval, argv[++i], 0, 1e9)) {
+                fprintf(stderr, "qsweep: --ckpt-interval %s: expected seconds from 0 to 1e9\n",
+                        argv[i]);
+                status = QS_EXIT_USAGE;
+                goto dismiss;
+            }
+        } else if (!strcmp(argv[i], "--lock-wait") && i + 1 < argc) {
+            if (qs_parse_double(&lock_wait, argv[++i], 0, 1e9)) {
+                fprintf(stderr, "qsweep: --lock-wait %s: expected seconds from 0 to 1e9\n",
+                        argv[i]);
+                status = QS_EXIT_USAGE;
+                goto dismiss;
+            }
+        } else {
             fprintf(stderr, "qsweep: unknown or incomplete option \"%s\"\n", argv[i]);
             usage();
             status = QS_EXIT_USAGE;
@@ -215,7 +226,7 @@ int qs_cmd_sweep(int argc, char **argv)
         double ckpt_interval = 10.0;
         for (int i = 1; i + 1 < argc; i++)
             if (!strcmp(argv[i], "--ckpt-interval"))
-                ckpt_interval = atof(argv[i + 1]);
+                qs_parse_double(&ckpt_interval, argv[i + 1], 0, 1e9); /* checked by rank 0 */
         /* A signal mpiexec forwarded reached every rank: each exits 130.
          * mpiexec reported 0 for a SIGTERM when only rank 0 did (3 of 3
          * runs, MPICH 4.0.2), so the workers' status must agree. */

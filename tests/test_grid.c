@@ -335,6 +335,26 @@ static const bad_case BAD[] = {
      {"bad.json: colour: unknown key (allowed: name, "}},
     {"unknown nested key", "{\"name\":\"b\"," AX ",\"float\":{\"epoch\":3}}",
      {"bad.json: float.epoch: unknown key (allowed: optimizer, lr,"}},
+    {"protocol axis value", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                            "\"retrain.lr\":[1e-3,0]}}",
+     {"bad.json: axes.retrain.lr[1]: 0 is out of range (allowed: above 0..1e+06)"}},
+    {"protocol axis phase", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                            "\"quant.lr\":[1e-3]}}",
+     {"bad.json: axes.quant.lr: \"quant\" is not a phase"}},
+    {"protocol axis key", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                          "\"float.shape\":\"triangle\",\"retrain.milestones\":[0.5]}}",
+     {"bad.json: axes.float.shape: \"shape\" is not a protocol setting of the float phase",
+      "bad.json: axes.retrain.milestones: milestones is a list setting and cannot be an axis"}},
+    {"protocol axis and object", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+                                 "\"width\":8,\"retrain.epochs\":[2,3]},\"retrain\":{\"epochs\":4}}",
+     {"bad.json: retrain.epochs: also an axis (axes.retrain.epochs): give one"}},
+    {"label_smoothing negative", "{\"name\":\"b\"," AX ",\"float\":{\"label_smoothing\":-0.1}}",
+     {"bad.json: float.label_smoothing: -0.10000000000000001 is out of range (allowed: 0..1, "
+      "1 excluded)"}},
+    {"label_smoothing 1", "{\"name\":\"b\"," AX ",\"retrain\":{\"label_smoothing\":1.0}}",
+     {"bad.json: retrain.label_smoothing: 1 is out of range (allowed: 0..1, 1 excluded)"}},
+    {"label_smoothing string", "{\"name\":\"b\"," AX ",\"clr\":{\"label_smoothing\":\"x\"}}",
+     {"bad.json: clr.label_smoothing: must be a number, not a string"}},
     {"unknown axis", "{\"name\":\"b\",\"axes\":{\"depth\":4,\"width\":8,\"colour\":[1]}}",
      {"bad.json: axes.colour: unknown key"}},
     {"wrong type", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":\"4\",\"width\":128}}",
@@ -456,6 +476,81 @@ static void grid_load_missing_file(void)
     free(errors);
 }
 
+/* label_smoothing (one job spec row): written only when non-zero, so a
+ * grid without it keeps its ids; read back by the worker into the trainer's
+ * configuration. */
+static void grid_label_smoothing(void)
+{
+    qs_grid g, h;
+    char a[512], b[512];
+    snprintf(a, sizeof a, "{\"name\":\"ls\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+             "\"width\":16,\"wbits\":[32,2],\"abits\":[32,2]}}");
+    snprintf(b, sizeof b, "{\"name\":\"ls\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+             "\"width\":16,\"wbits\":[32,2],\"abits\":[32,2]},"
+             "\"float\":{\"label_smoothing\":0.1}}");
+    T_CHECK(ok_grid(&g, a) == QS_OK && ok_grid(&h, b) == QS_OK, "parse");
+    T_CHECK(g.njobs == 4 && h.njobs == 4, "%d, %d phases", g.njobs, h.njobs);
+    int floats = 0;
+    for (int i = 0; i < h.njobs; i++) {
+        const qs_grid_job *j = &h.jobs[i], *k = &g.jobs[i];
+        T_CHECK(isnan(cfg_num(k, "label_smoothing")), "written at its default: %s", k->config);
+        if (j->phase == QS_PHASE_FLOAT) {
+            floats++;
+            T_CHECK(cfg_num(j, "label_smoothing") == 0.1, "float: %s", j->config);
+            T_CHECK(strcmp(j->id, k->id) != 0, "float id unchanged by label_smoothing");
+            qs_job_opts o;
+            qs_train_cfg c;
+            qs_job_opts_default(&o);
+            T_CHECK(qs_job_opts_from_json(&o, j->config, "job", 0) == QS_OK &&
+                        qs_job_opts_train_cfg(&o, &c) == QS_OK, "%s", qs_errmsg());
+            T_CHECK(c.label_smoothing == 0.1, "read back %g", c.label_smoothing);
+        } else {
+            /* Another phase's override: retrains keep the default. */
+            T_CHECK(isnan(cfg_num(j, "label_smoothing")), "retrain: %s", j->config);
+        }
+    }
+    T_CHECK(floats == 1, "%d float phases", floats);
+    qs_grid_free(&g);
+    qs_grid_free(&h);
+}
+
+/* "axes": {"retrain.lr": [...]}: the retrains (and their clr children)
+ * split by value; the float phases, which do not use it, keep the ids of
+ * the grid without the axis and are shared. */
+static void grid_protocol_axis(void)
+{
+    qs_grid g, h;
+    const char *plain = "{\"name\":\"p\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":[4,6],"
+                        "\"width\":16,\"wbits\":[32,2],\"abits\":2,\"clr\":[false,true]}}";
+    const char *swept = "{\"name\":\"p\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":[4,6],"
+                        "\"width\":16,\"wbits\":[32,2],\"abits\":2,\"clr\":[false,true],"
+                        "\"retrain.lr\":[1e-4,0.003],\"clr.shape\":[\"triangle\",\"sawtooth\"]}}";
+    T_CHECK(ok_grid(&g, plain) == QS_OK && ok_grid(&h, swept) == QS_OK, "parse");
+    int nf = 0, nr = 0, nc = 0;
+    for (int i = 0; i < h.njobs; i++) {
+        const qs_grid_job *j = &h.jobs[i];
+        nf += j->phase == QS_PHASE_FLOAT;
+        nr += j->phase == QS_PHASE_RETRAIN;
+        nc += j->phase == QS_PHASE_CLR;
+        if (j->phase == QS_PHASE_FLOAT)
+            T_CHECK(qs_grid_find(&g, j->id) >= 0, "float %s not shared with the plain grid",
+                    j->config);
+        if (j->phase == QS_PHASE_RETRAIN)
+            T_CHECK(cfg_num(j, "lr") == 1e-4 || cfg_num(j, "lr") == 0.003, "%s", j->config);
+        if (j->phase == QS_PHASE_CLR) {
+            const qs_grid_job *r = parent_of(&h, j);
+            T_CHECK(r && r->phase == QS_PHASE_RETRAIN, "clr parent");
+            T_CHECK(cfg_str_is(j, "clr_shape", "triangle") || cfg_str_is(j, "clr_shape", "sawtooth"),
+                    "%s", j->config);
+        }
+    }
+    /* 2 depths: 2 floats; 2 bits x 2 lr = 4 retrains each; 2 shapes per
+     * retrain for clr. */
+    T_CHECK(nf == 2 && nr == 8 && nc == 16, "%d float, %d retrain, %d clr", nf, nr, nc);
+    qs_grid_free(&g);
+    qs_grid_free(&h);
+}
+
 int main(void)
 {
     T_RUN(grid_spec_example);
@@ -467,6 +562,8 @@ int main(void)
     T_RUN(grid_exclude_and_cases);
     T_RUN(grid_fcdnn_block_residual);
     T_RUN(grid_mixed_datasets);
+    T_RUN(grid_label_smoothing);
+    T_RUN(grid_protocol_axis);
     T_RUN(grid_bad_grids);
     T_RUN(grid_report_every_problem);
     T_RUN(grid_missing_data_dir);

@@ -982,6 +982,68 @@ static void softmax_xent_grad(void)
     }
 }
 
+typedef struct {
+    xent_ctx x;
+    double eps;
+} xent_ls_ctx;
+
+static double xent_ls_loss(void *p)
+{
+    xent_ls_ctx *c = p;
+    return qs_softmax_xent_ls(NULL, NULL, c->x.z, c->x.labels, c->x.n, c->x.classes, 1.0f,
+                              c->eps);
+}
+
+/* Label smoothing (PyTorch's definition): the gradient of the smoothed loss
+ * by finite differences, its closed form on uniform logits, and eps = 0
+ * giving the plain loss bit for bit. */
+static void softmax_xent_label_smoothing(void)
+{
+    static const int labels[4] = {2, 0, 6, 2};
+    xent_ls_ctx c = {{.n = 4, .classes = 7, .labels = labels}, 0.1};
+    c.x.z = rbuf(28, -3.0f, 3.0f);
+    float *d = fbuf(28);
+    double loss = qs_softmax_xent_ls(d, NULL, c.x.z, labels, 4, 7, 0.25f, c.eps);
+    double plain = qs_softmax_xent(NULL, NULL, c.x.z, labels, 4, 7, 0.25f);
+    T_CHECK(isfinite(loss) && loss != plain, "smoothed loss %g, plain %g", loss, plain);
+    T_CHECK(grad_check("dlogits (eps 0.1)", xent_ls_loss, &c, c.x.z, d, 28, 1e-2f, RTOL,
+                       1e-4) == 0,
+            "%s", msg);
+    for (int i = 0; i < 4; i++) {
+        double s = 0;
+        for (int j = 0; j < 7; j++)
+            s += d[i * 7 + j];
+        T_CHECK(fabs(s) < 1e-6, "row %d of smoothed dlogits sums to %g", i, s);
+    }
+    c.eps = 0.6;
+    qs_softmax_xent_ls(d, NULL, c.x.z, labels, 4, 7, 0.25f, c.eps);
+    T_CHECK(grad_check("dlogits (eps 0.6)", xent_ls_loss, &c, c.x.z, d, 28, 1e-2f, RTOL,
+                       1e-4) == 0,
+            "%s", msg);
+
+    /* Uniform logits: p = 1/K whatever eps, so loss log K; dlogits
+     * (1/K - t) with t_y = 1 - eps + eps/K, t_j = eps/K. */
+    float z[5] = {0}, du[5];
+    int y = 3;
+    loss = qs_softmax_xent_ls(du, NULL, z, &y, 1, 5, 1.0f, 0.2);
+    T_CHECK(fabs(loss - log(5.0)) < 1e-6, "uniform smoothed loss %.9g", loss);
+    T_CHECK(fabsf(du[3] - (0.2f - (0.8f + 0.04f))) < 1e-6f && fabsf(du[0] - (0.2f - 0.04f)) < 1e-6f,
+            "uniform smoothed dlogits %g %g", du[0], du[3]);
+    /* One confident row: loss = lse - (1 - eps) z_y - eps/K sum z. */
+    float zc[3] = {2.0f, -1.0f, 0.5f};
+    int yc = 0;
+    double lse = log(exp(2.0) + exp(-1.0) + exp(0.5));
+    loss = qs_softmax_xent_ls(NULL, NULL, zc, &yc, 1, 3, 1.0f, 0.3);
+    double want = lse - 0.7 * 2.0 - 0.1 * 1.5;
+    T_CHECK(fabs(loss - want) < 1e-9, "smoothed loss %.12g want %.12g", loss, want);
+
+    /* eps = 0 is the plain loss and gradient, bit for bit. */
+    float *d0 = fbuf(28), *d1 = fbuf(28);
+    double l0 = qs_softmax_xent(d0, NULL, c.x.z, labels, 4, 7, 0.25f);
+    double l1 = qs_softmax_xent_ls(d1, NULL, c.x.z, labels, 4, 7, 0.25f, 0.0);
+    T_CHECK(l0 == l1 && memcmp(d0, d1, 28 * sizeof *d0) == 0, "eps 0 differs from plain");
+}
+
 static void softmax_xent_values(void)
 {
     /* uniform logits: loss log(classes), gradient (1/C - onehot) scale */
@@ -1221,6 +1283,7 @@ static const struct {
     C(linear_accumulate_and_null),
     C(softmax_xent_grad),
     C(softmax_xent_values),
+    C(softmax_xent_label_smoothing),
 #undef C
 };
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
 #include "blas_fix.h"
 #include "cmd.h"
 #include "err.h"
@@ -17,20 +17,6 @@
 #include "optim.h"
 #include "parse.h"
 #include "simd.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* 1-minute load average, -1 when unknown */
 static double load1(void)
@@ -60,9 +46,9 @@ static double sgemm_gflops(void)
     }
     qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
     for (int r = 0; r < 3; r++) {
-        double t0 = now_s();
+        double t0 = qs_now_s();
         qs_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double g = 2.0 * n * n * n / (now_s() - t0) / 1e9;
+        double g = 2.0 * n * n * n / (qs_now_s() - t0) / 1e9;
         if (g > best)
             best = g;
     }
@@ -143,7 +129,7 @@ int qs_cmd_bench(int argc, char **argv)
         return 2;
     }
     double load = load1();
-    int B = o.batch > 0 ? o.batch : 128, steps = o.steps > 0 ? o.steps : 5;
+    int B = qs_js_isset(&o.proto, QS_JS_BATCH) ? (int)o.proto.v[QS_JS_BATCH] : 128, steps = o.steps > 0 ? o.steps : 5;
     qs_set_threads(o.threads);
     if ((rc = qs_model_build(&m, &o.model, B))) {
         fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
@@ -179,8 +165,8 @@ int qs_cmd_bench(int argc, char **argv)
         double t0 = 0, c0 = 0;
         for (int s = r ? 0 : -1; s < steps; s++) { /* step -1 warms up */
             if (s == 0) {
-                t0 = now_s();
-                c0 = cpu_s();
+                t0 = qs_now_s();
+                c0 = qs_cpu_s();
             }
             const float *lg = qs_model_forward(&m, x, B, 1);
             qs_softmax_xent(dl, NULL, lg, y, B, o.model.classes, 1.0f / B);
@@ -188,7 +174,7 @@ int qs_cmd_bench(int argc, char **argv)
             qs_opt_step(m.param, m.opt_m, m.opt_v, m.grad, (size_t)m.nparam, &oc, 1e-3, t++);
             m.weights_dirty = 1;
         }
-        double w = now_s() - t0, c = cpu_s() - c0;
+        double w = qs_now_s() - t0, c = qs_cpu_s() - c0;
         if (r == 0 || w < secs) {
             secs = w;
             cpu = c;

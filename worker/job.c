@@ -1,9 +1,9 @@
+#include "clock.h"
 #include "job.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
 #include "err.h"
@@ -56,13 +56,6 @@ typedef struct {
     int rc;
 } run_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int on_epoch(void *user, const qs_epoch_metrics *m)
 {
     run_ctx *c = user;
@@ -72,14 +65,14 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
         c->sink->epoch(c->sink->user, m, c->r->model_bits, c->r->bops);
     /* Intermediate checkpoints only: the final one travels with DONE. */
     if (c->sink->checkpoint && m->epoch < m->epochs &&
-        now_s() - c->last_ckpt >= c->sink->ckpt_interval) {
+        qs_now_s() - c->last_ckpt >= c->sink->ckpt_interval) {
         uint8_t *buf = NULL;
         size_t len = 0;
         if ((c->rc = qs_trainer_encode(c->t, &buf, &len)) != QS_OK)
             return 1;
         c->sink->checkpoint(c->sink->user, m->epoch, buf, len);
         free(buf);
-        c->last_ckpt = now_s();
+        c->last_ckpt = qs_now_s();
     }
     return 0;
 }
@@ -145,7 +138,7 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
         goto done;
     t.interrupt = sink->interrupt;
     t.interrupt_user = sink->user;
-    run_ctx ctx = {sink, &t, r, now_s(), QS_OK};
+    run_ctx ctx = {sink, &t, r, qs_now_s(), QS_OK};
     rc = qs_trainer_run(&t, 0, on_epoch, &ctx);
     if (rc == QS_OK && ctx.rc)
         rc = ctx.rc;

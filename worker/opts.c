@@ -23,8 +23,7 @@ void qs_job_opts_default(qs_job_opts *o)
     o->data = QS_DATA_SYNTHETIC;
     o->phase = QS_PHASE_FLOAT;
     o->seed = -1;
-    o->lr = o->lr_min = o->momentum = o->weight_decay = o->lipschitz = o->period = -1;
-    o->augment = -1;
+    o->lipschitz = -1;
     o->threads = 1;
     qs_synth_cfg_default(&o->synth);
 }
@@ -49,6 +48,7 @@ void qs_job_opts_usage(FILE *out)
         "                    [--schedule const|step|cosine|clr] [--period EPOCHS]\n"
         "                    [--clr-shape triangle|sawtooth] [--first-last-bits B]\n"
         "                    [--alpha-init mse|pNN.N|NUMBER] [--augment 0|1]\n"
+        "                    [--label-smoothing EPS (0 <= EPS < 1)]\n"
         "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
         "quantizer:          [--quantizer hwang-pact|lsq+] [--lsq-per-channel 0|1]\n"
         "                    [--lsq-winit mse|mean]\n"
@@ -169,36 +169,15 @@ static int imnet_model(qs_job_opts *o)
     return qs_model_cfg_validate(m);
 }
 
-/* "0.5,0.75": fractions of the planned iterations, increasing, in (0, 1). */
-static int parse_milestones(qs_job_opts *o, const char *flag, const char *v)
-{
-    const char *p = v;
-    o->nmilestones = 0;
-    while (*p) {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p || !(x > 0 && x < 1) || o->nmilestones == QS_MAX_MILESTONES ||
-            (o->nmilestones && x <= o->milestones[o->nmilestones - 1]))
-            return qs_err(QS_EINVAL, "%s: \"%s\" is not an increasing list of at most %d "
-                          "fractions in (0, 1), e.g. 0.5,0.75", flag, v, QS_MAX_MILESTONES);
-        o->milestones[o->nmilestones++] = x;
-        if (*end && *end != ',')
-            return qs_err(QS_EINVAL, "%s: \"%s\": expected comma-separated numbers", flag, v);
-        p = *end == ',' ? end + 1 : end;
-    }
-    o->have_milestones = 1;
-    return QS_OK;
-}
-
 /* One flag with its value (NULL for switches). */
 static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
 {
     static const char *const models[] = {"fcdnn", "resnet", "imagenet-resnet", "mobilenetv2", NULL};
-    static const char *const opts[] = {"sgd", "adam", NULL};
-    static const char *const scheds[] = {"const", "step", "cosine", "clr", NULL};
-    static const char *const shapes[] = {"triangle", "sawtooth", NULL};
-    int rc = QS_OK;
-    if (!strcmp(f, "--model")) {
+    int rc = QS_OK, id = qs_js_find_flag(f);
+    if (id >= 0) {
+        /* A protocol setting: parsed as its job spec row says. */
+        rc = qs_js_parse_text(&o->proto, id, f, v);
+    } else if (!strcmp(f, "--model")) {
         if (!(rc = one_of(f, v, models)))
             o->model.arch = !strcmp(v, "resnet") ? QS_ARCH_RESNET
                             : !strcmp(v, "imagenet-resnet") ? QS_ARCH_IMNET_RESNET
@@ -258,8 +237,6 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
         rc = qs_parse_num(&o->lipschitz, f, v, 0, QS_MAX_LIPSCHITZ);
-    } else if (!strcmp(f, "--epochs")) {
-        rc = qs_parse_int(&o->epochs, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--stop-after")) {
         rc = qs_parse_int(&o->stop_after, f, v, 1, QS_MAX_EPOCHS);
     } else if (!strcmp(f, "--save")) {
@@ -268,33 +245,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         o->resume = v;
     } else if (!strcmp(f, "--decision-map")) {
         o->decision_map = v;
-    } else if (!strcmp(f, "--batch")) {
-        rc = qs_parse_int(&o->batch, f, v, 1, QS_MAX_BATCH);
-    } else if (!strcmp(f, "--lr")) {
-        rc = qs_parse_num(&o->lr, f, v, 0, QS_MAX_LR);
-    } else if (!strcmp(f, "--lr-min")) {
-        rc = qs_parse_num(&o->lr_min, f, v, 0, QS_MAX_LR);
-    } else if (!strcmp(f, "--momentum")) {
-        rc = qs_parse_num(&o->momentum, f, v, 0, 1);
-    } else if (!strcmp(f, "--weight-decay")) {
-        rc = qs_parse_num(&o->weight_decay, f, v, 0, 1);
-    } else if (!strcmp(f, "--period")) {
-        rc = qs_parse_num(&o->period, f, v, QS_MIN_PERIOD, QS_MAX_PERIOD);
-    } else if (!strcmp(f, "--milestones")) {
-        rc = parse_milestones(o, f, v);
-    } else if (!strcmp(f, "--optimizer")) {
-        if (!(rc = one_of(f, v, opts)))
-            o->optimizer = v;
-    } else if (!strcmp(f, "--schedule")) {
-        if (!(rc = one_of(f, v, scheds)))
-            o->schedule = v;
-    } else if (!strcmp(f, "--clr-shape")) {
-        if (!(rc = one_of(f, v, shapes)))
-            o->clr_shape = v;
     } else if (!strcmp(f, "--alpha-init")) {
         o->alpha_init = v;
-    } else if (!strcmp(f, "--augment")) {
-        rc = qs_parse_int(&o->augment, f, v, 0, 1);
     } else if (!strcmp(f, "--data-seed")) {
         double s;
         if (!(rc = qs_parse_num(&s, f, v, 0, 9007199254740992.0)))
@@ -441,55 +393,23 @@ int qs_job_opts_model(qs_job_opts *o)
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
 {
     qs_train_cfg_default(c, o->data, o->phase);
-    if (o->epochs > 0)
-        c->epochs = o->epochs;
-    if (o->batch > 0)
-        c->batch = o->batch;
+    qs_js_apply(c, &o->proto);
     c->threads = o->threads;
     if (o->seed >= 0)
         c->seed = (uint64_t)o->seed;
-    if (o->lr >= 0)
-        c->sched.lr = o->lr;
-    if (o->lr_min >= 0)
-        c->sched.lr_min = o->lr_min;
-    if (o->momentum >= 0)
-        c->opt.momentum = o->momentum;
-    if (o->weight_decay >= 0)
-        c->opt.weight_decay = o->weight_decay;
-    if (o->period > 0)
-        c->sched.period = o->period;
     if (o->lipschitz >= 0)
         c->lipschitz = o->lipschitz;
-    if (o->augment >= 0)
-        c->augment = o->augment;
-    if (o->optimizer)
-        c->opt.kind = strcmp(o->optimizer, "adam") == 0 ? QS_OPT_ADAM : QS_OPT_SGD;
-    if (o->schedule) {
-        static const char *const names[] = {"const", "step", "cosine", "clr"};
-        for (int k = 0; k < 4; k++)
-            if (!strcmp(o->schedule, names[k]))
-                c->sched.kind = (qs_sched_kind)k;
-    }
-    if (o->have_milestones) {
-        memcpy(c->sched.milestones, o->milestones, sizeof o->milestones);
-        c->sched.nmilestones = o->nmilestones;
-    }
-    if (o->clr_shape)
-        c->sched.clr_shape = strcmp(o->clr_shape, "sawtooth") == 0 ? QS_CLR_SAWTOOTH : QS_CLR_TRIANGLE;
     if (o->alpha_init) {
         const char *a = o->alpha_init;
-        char *end;
         if (!strcmp(a, "mse")) {
             c->alpha_init = QS_ALPHA_MSE;
         } else if (a[0] == 'p') {
             c->alpha_init = QS_ALPHA_PERCENTILE;
-            c->alpha_value = strtod(a + 1, &end);
-            if (end == a + 1 || *end || c->alpha_value <= 0 || c->alpha_value > 100)
+            if (qs_parse_double(&c->alpha_value, a + 1, 0, 100) || !(c->alpha_value > 0))
                 return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not a percentile like p99.9", a);
         } else {
             c->alpha_init = QS_ALPHA_VALUE;
-            c->alpha_value = strtod(a, &end);
-            if (end == a || *end || !(c->alpha_value > 0))
+            if (qs_parse_double(&c->alpha_value, a, 0, 1e300) || !(c->alpha_value > 0))
                 return qs_err(QS_EINVAL, "--alpha-init: \"%s\" is not mse, pNN.N or a positive number", a);
         }
     }

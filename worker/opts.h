@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "data.h"
+#include "jobspec.h"
 #include "model.h"
 #include "train.h"
 
@@ -23,14 +24,12 @@ typedef struct {
     qs_phase phase;
     const char *from, *save, *resume, *decision_map;
     int stop_after;
-    /* Protocol overrides; negative / 0 = the dataset's default. */
-    int epochs, batch, threads;
-    long long seed;
-    double lr, lr_min, momentum, weight_decay, lipschitz, period;
-    const char *optimizer, *schedule, *clr_shape, *alpha_init;
-    int augment;             /* -1 default */
-    double milestones[QS_MAX_MILESTONES];
-    int nmilestones, have_milestones;
+    /* Protocol settings given (jobspec.def); the rest keep the dataset's. */
+    qs_js_vals proto;
+    int threads;
+    long long seed;          /* -1 default */
+    double lipschitz;        /* -1 default */
+    const char *alpha_init;
     int have_model, have_depth, have_width, have_data;
     /* bench */
     int steps;

@@ -169,9 +169,10 @@ int qs_cmd_train(int argc, char **argv)
     if (o.resume) {
         rc = qs_trainer_resume(&t, o.resume);
         /* The checkpoint's plan wins; a different horizon is a mistake. */
-        if (rc == QS_OK && o.epochs > 0 && o.epochs != t.cfg.epochs)
+        int epochs = qs_js_isset(&o.proto, QS_JS_EPOCHS) ? (int)o.proto.v[QS_JS_EPOCHS] : 0;
+        if (rc == QS_OK && epochs > 0 && epochs != t.cfg.epochs)
             rc = qs_err(QS_EINVAL, "--epochs %d differs from the plan in %s (%d epochs); "
-                        "--resume continues that plan", o.epochs, o.resume, t.cfg.epochs);
+                        "--resume continues that plan", epochs, o.resume, t.cfg.epochs);
         else if (rc == QS_OK)
             fprintf(stderr, "qsweep train: resuming %s at epoch %d of %d with its saved "
                     "settings (seed, schedule, threads)\n", o.resume, t.epoch_done,

@@ -21,7 +21,7 @@ sweep_phase_counts() {
     # table5: 17 rows x (float + W2AF + WFA2 + W2A2); table4: 4 depths x
     # (float, W2A2, W2A2 + lipschitz, its clr); demo: 6 models x 6.
     local f want got bad=""
-    for f in table5:68 table5-mini:48 table4:16 demo:36 fig1:9 fig2-3:48 fig9:72; do
+    for f in table5:68 table5-mini:48 table4:16 demo:36 fig1:9 fig2-3:48 fig9:72 fig9-lr:126; do
         want=${f#*:}
         got=$("$Q" expand "sweeps/${f%%:*}.json" | grep -c '"phase_id"')
         [ "$got" = "$want" ] || bad="$bad ${f%%:*}: $got phases, want $want;"
@@ -39,6 +39,18 @@ table5_matches_paper() {
         grep -oE '"model":"[^"]+"' | cut -d'"' -f4 | sort > "$T/got"
     if diff "$T/want" "$T/got" > "$T/diff"; then pass table5_matches_paper
     else fail table5_matches_paper "$(tr '\n' ' ' < "$T/diff")"; fi
+}
+
+fig9_lr_shares_floats() {
+    # The retrain lr axis splits retrains only: fig9-lr's float phases are
+    # fig9's, and its 1e-4 retrains (the synthetic default) are fig9's too.
+    "$Q" expand sweeps/fig9.json --job-json | cut -f1 | sort > "$T/f9"
+    "$Q" expand sweeps/fig9-lr.json --job-json > "$T/f9lr"
+    local floats shared
+    floats=$(grep -c '"phase":"float"' "$T/f9lr")
+    shared=$(cut -f1 "$T/f9lr" | sort | comm -12 - "$T/f9" | wc -l)
+    if [ "$floats" = 18 ] && [ "$shared" = 72 ]; then pass fig9_lr_shares_floats
+    else fail fig9_lr_shares_floats "$floats float phases (want 18), $shared ids shared with fig9 (want 72)"; fi
 }
 
 expand_ids_stable() {
@@ -93,5 +105,5 @@ expand_usage() {
     else fail expand_usage "no grid: $a, bad flag: $b, --dry-run: $c"; fi
 }
 
-run_cases sweeps_all_expand sweep_phase_counts table5_matches_paper expand_ids_stable \
+run_cases fig9_lr_shares_floats sweeps_all_expand sweep_phase_counts table5_matches_paper expand_ids_stable \
     expand_needs_no_data expand_bad_grid_lists_all expand_missing_file expand_usage

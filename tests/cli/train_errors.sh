@@ -165,6 +165,10 @@ test_bad_choices() {
         train $FC --optimizer rmsprop
     expect_usage train_err_bad_phase 'unknown phase "qat".*allowed: float, retrain, clr' \
         train $FC --phase qat
+    expect_usage train_err_label_smoothing_1 '--label-smoothing: "1" is not a number \(allowed: 0\.\.1, 1 excluded\)' \
+        train $FC --label-smoothing 1
+    expect_usage train_err_label_smoothing_neg '--label-smoothing: "-0.1" is not a number' \
+        train $FC --label-smoothing -0.1
     expect_usage train_err_positional 'unexpected argument "extra"' train $FC extra
     expect_usage train_err_no_model '--model is required' train --depth 4 --width 8 --data synthetic
 }

@@ -1,0 +1,131 @@
+/* The canonical job JSON of a phase: the text its id hashes and the worker
+ * reads back (`qsweep train --config`). Protocol settings come from the job
+ * spec (worker/jobspec.def); model, data and identity keys from the grid's
+ * axes and top-level settings. Keys are written in sorted order, and a key
+ * only when it can change the result of this phase, so an irrelevant
+ * setting (say the CLR period of a float phase) cannot split a phase into
+ * two ids. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "grid_int.h"
+#include "jsontext.h"
+
+void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
+{
+    qs_train_cfg *c = &p->c;
+    qs_js_vals ax;
+    qs_train_cfg_default(c, d->kind, ph);
+    qs_js_apply(c, &s->ov[ph]);
+    qs_js_apply(c, &d->ov[ph]);
+    /* This combination's protocol axis values (no phase object sets the
+     * same keys: qs_gx_check_paxes). */
+    memset(&ax, 0, sizeof ax);
+    for (int i = 0; i < s->npax; i++) {
+        const gx_paxis *a = &s->pax[i];
+        if (a->phase == (int)ph)
+            qs_js_setv(&ax, a->id, a->v[pc % a->n]);
+        pc /= a->n;
+    }
+    qs_js_apply(c, &ax);
+    p->written = 0;
+    for (int id = 0; id < QS_JS_N; id++) {
+        p->text[id][0] = 0;
+        if (!qs_js_written(id, c))
+            continue;
+        p->written |= 1u << id;
+        qs_js_format(p->text[id], sizeof p->text[id], id, c);
+    }
+}
+
+/* One key of the job JSON: text is JSON already (numbers, spec rows); str
+ * is escaped on writing. */
+typedef struct {
+    const char *key;
+    const char *text, *str;
+    long long i;
+    enum { JE_TEXT, JE_STR, JE_INT, JE_BOOL } kind;
+} jent;
+
+typedef struct {
+    jent e[64];
+    int n;
+} jlist;
+
+static void put(jlist *l, const char *key, int kind, const char *s, long long i)
+{
+    if (l->n == (int)(sizeof l->e / sizeof l->e[0]))
+        return; /* cannot happen: the keys are a fixed set, counted below */
+    jent *e = &l->e[l->n++];
+    e->key = key;
+    e->kind = kind;
+    e->text = kind == JE_TEXT ? s : NULL;
+    e->str = kind == JE_STR ? s : NULL;
+    e->i = i;
+}
+
+static int jent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const jent *)a)->key, ((const jent *)b)->key);
+}
+
+int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
+                     const qs_model_cfg *mc, qs_phase ph, const gx_proto *p, long long seed,
+                     const char *lipschitz)
+{
+    jlist l;
+    qs_jobj b;
+    int quant = ph != QS_PHASE_FLOAT;
+    l.n = 0;
+    put(&l, "abits", JE_INT, NULL, mc->abits);
+    if (quant && mc->abits < 32)
+        put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
+    if (mc->arch == QS_ARCH_RESNET)
+        put(&l, "block", JE_STR, qs_block_name(mc->block), 0);
+    put(&l, "data", JE_STR, qs_data_kind_name(d->kind), 0);
+    if (d->path)
+        put(&l, "data_dir", JE_STR, d->path, 0);
+    if (d->kind == QS_DATA_SYNTHETIC)
+        put(&l, "data_seed", JE_INT, NULL, (long long)s->synth.seed);
+    put(&l, "depth", JE_INT, NULL, mc->depth);
+    if (quant && mc->wbits < 32)
+        put(&l, "first_last_bits", JE_INT, NULL, mc->first_last_bits);
+    put(&l, "lipschitz", JE_TEXT, lipschitz, 0);
+    put(&l, "model", JE_STR, mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn", 0);
+    put(&l, "phase", JE_STR, qs_phase_name(ph), 0);
+    if (mc->arch == QS_ARCH_FCDNN)
+        put(&l, "residual", JE_BOOL, NULL, mc->residual);
+    put(&l, "seed", JE_INT, NULL, seed);
+    put(&l, "test_limit", JE_INT, NULL, d->test_limit);
+    put(&l, "threads", JE_INT, NULL, s->threads);
+    put(&l, "train_limit", JE_INT, NULL, d->train_limit);
+    put(&l, "wbits", JE_INT, NULL, mc->wbits);
+    put(&l, "width", JE_INT, NULL, mc->width);
+    for (int id = 0; id < QS_JS_N; id++)
+        if (p->written & (1u << id))
+            put(&l, qs_js_rows[id].key, JE_TEXT, p->text[id], 0);
+    qsort(l.e, (size_t)l.n, sizeof l.e[0], jent_cmp);
+
+    qs_jobj_init(&b, out, cap);
+    for (int i = 0; i < l.n; i++) {
+        const jent *e = &l.e[i];
+        switch (e->kind) {
+        case JE_TEXT:
+            qs_jobj_text(&b, e->key, e->text);
+            break;
+        case JE_STR:
+            qs_jobj_str(&b, e->key, e->str);
+            break;
+        case JE_INT:
+            qs_jobj_int(&b, e->key, e->i);
+            break;
+        case JE_BOOL:
+            qs_jobj_bool(&b, e->key, (int)e->i);
+            break;
+        }
+    }
+    if (qs_jobj_end(&b))
+        return qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap);
+    return QS_OK;
+}
