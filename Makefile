@@ -23,12 +23,23 @@ PC_MODS    := openblas zlib libcjson sqlite3 libmicrohttpd mpich libturbojpeg
 DEP_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs $(PC_MODS) 2>/dev/null) -lm -lpthread
 
-CORE_SRC   := $(wildcard core/*.c)
-WORKER_SRC := $(wildcard worker/*.c)
+# Layers, one way down: server -> worker -> core. Each layer is compiled
+# with only its own rooms and the lower layers' on the include path, so an
+# upward include does not compile (tests/cli/layers.sh shows it).
+CORE_ROOMS   := $(patsubst %/,%,$(sort $(dir $(wildcard core/*/*.[ch]))))
+WORKER_ROOMS := $(patsubst %/,%,$(sort $(dir $(wildcard worker/*/*.[ch]))))
+SERVER_ROOMS := $(patsubst %/,%,$(sort $(dir $(wildcard server/*/*.[ch]))))
+CORE_INC     := $(addprefix -I,$(CORE_ROOMS))
+WORKER_INC   := $(addprefix -I,$(WORKER_ROOMS)) $(CORE_INC)
+SERVER_INC   := $(addprefix -I,$(SERVER_ROOMS)) $(WORKER_INC)
+
+CORE_SRC   := $(wildcard core/*/*.c)
+WORKER_SRC := $(wildcard worker/*/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=build/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=build/%.o)
-SERVER_SRC := $(wildcard server/*.c)
+SERVER_SRC := $(wildcard server/*/*.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/gen/schema_sql.o
+MAIN_OBJ   := build/server/cli/main.o
 APP_OBJ    := $(WORKER_OBJ) $(SERVER_OBJ)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=build/tests/%)
@@ -43,7 +54,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(filter-out worker/main.c,$(WORKER_SRC)) $(SERVER_SRC)) \
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(WORKER_SRC) $(filter-out server/cli/main.c,$(SERVER_SRC))) \
                 build/fuzz/obj/gen/schema_sql.o
 
 APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev \
@@ -60,11 +71,23 @@ check-deps:
 	  for p in $(MISSING); do echo "missing dependency: pkg-config module $${p%%:*} (Debian package $${p##*:}); run 'make setup'" >&2; done; \
 	  exit 1; fi
 
-build/%.o: %.c
+build/core/%.o: core/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Iserver -c $< -o $@
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CORE_INC) -c $< -o $@
 
-# sql/schema.sql compiled in as the C string qs_schema_sql (server/db.c):
+build/worker/%.o: worker/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(WORKER_INC) -c $< -o $@
+
+build/server/%.o: server/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(SERVER_INC) -c $< -o $@
+
+# The include flags of a layer, for tests/cli/layers.sh.
+print-inc-%:
+	@echo $($(shell echo $* | tr a-z A-Z)_INC)
+
+# sql/schema.sql compiled in as the C string qs_schema_sql (server/db/db.c):
 # the binary creates databases without finding the .sql file at run time.
 build/gen/schema_sql.o: sql/schema.sql
 	@mkdir -p build/gen
@@ -83,7 +106,7 @@ bin/qsweep: $(APP_OBJ) build/libqscore.a
 # the worker and server modules directly.
 build/tests/%: tests/%.c build/libqscore.a $(APP_OBJ) tests/tharness.h
 	@mkdir -p build/tests
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Iworker -Iserver -Itests -o $@ $< $(filter-out build/worker/main.o,$(APP_OBJ)) build/libqscore.a $(DEP_LIBS)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(SERVER_INC) -Itests -o $@ $< $(filter-out $(MAIN_OBJ),$(APP_OBJ)) build/libqscore.a $(DEP_LIBS)
 
 tests: $(TEST_BIN)
 
@@ -115,6 +138,9 @@ demo: setup
 	@$(MAKE) --no-print-directory all
 	@bash tests/demo.sh
 
+# The include flags of the layer a source file is in.
+layer_inc = $(if $(filter core/%,$(1)),$(CORE_INC),$(if $(filter worker/%,$(1)),$(WORKER_INC),$(SERVER_INC)))
+
 # Fuzz targets (docs/fuzzing.md): every tests/fuzz/fuzz_NAME.c defines
 # LLVMFuzzerTestOneInput and is linked with the project's objects rebuilt by
 # clang with libFuzzer, ASan and UBSan in build/fuzz/; its seeds are
@@ -123,14 +149,14 @@ demo: setup
 # build/fuzz/corpus/NAME/, crashes to build/fuzz/crash-NAME-*.
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP $(DEP_CFLAGS) -Icore -Iworker -Iserver -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP $(DEP_CFLAGS) $(call layer_inc,$<) -c $< -o $@
 
 build/fuzz/obj/gen/schema_sql.o: build/gen/schema_sql.o
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c build/gen/schema_sql.c -o $@
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEP_CFLAGS) -Icore -Iworker -Iserver -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEP_CFLAGS) $(SERVER_INC) -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
 
 fuzz-build: check-deps
 	@if [ -z "$(FUZZ_CC_OK)" ]; then echo "$(FUZZ_CC) not found: run 'make setup'" >&2; exit 1; fi

@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 [ -x bin/qsweep ] || { echo "run make first" >&2; exit 2; }
-objs=$(ls build/worker/*.o build/server/*.o build/gen/*.o | grep -v '^build/worker/main\.o$')
+objs=$(ls build/worker/*/*.o build/server/*/*.o build/gen/*.o | grep -v '^build/server/cli/main\.o$')
 # shellcheck disable=SC2046
-cc -O2 -std=c11 -D_GNU_SOURCE -Icore -Iworker -Iserver $(pkg-config --cflags libcjson sqlite3) \
+cc -O2 -std=c11 -D_GNU_SOURCE $(make -s print-inc-server) $(pkg-config --cflags libcjson sqlite3) \
    -o "$tmp/expand_scale" bench/expand_scale.c $objs build/libqscore.a \
    $(pkg-config --libs openblas zlib libcjson sqlite3 libmicrohttpd mpich) -lm -lpthread
 widths=$(seq -s, 16 8 248)   # 30 widths

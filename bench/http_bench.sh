@@ -47,7 +47,7 @@ if command -v wrk >/dev/null 2>&1; then TOOL=wrk
 elif command -v ab >/dev/null 2>&1; then TOOL=ab
 else echo "http_bench: needs wrk or ab (apt-get install wrk)" >&2; exit 1; fi
 
-cc -O2 -std=c11 -D_GNU_SOURCE -Itests -Iserver tests/tool_gen_db.c server/paper.c -o "$OUT/tool_gen_db" \
+cc -O2 -std=c11 -D_GNU_SOURCE -Itests -Iserver/report tests/tool_gen_db.c server/report/paper.c -o "$OUT/tool_gen_db" \
     $(pkg-config --cflags --libs sqlite3 zlib) -lm || exit 1
 if [ ! -s "$DB" ]; then
     echo "# generating $DB ($PHASES phases, $EPOCH_ROWS epoch rows)" >&2

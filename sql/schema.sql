@@ -125,7 +125,7 @@ FROM sweep_phases sp
 JOIN sweeps s ON s.id = sp.sweep_id
 JOIN phases p ON p.id = sp.phase_id;
 
--- The coordinator's claim on this database: at most one row (server/db_lock.h,
+-- The coordinator's claim on this database: at most one row (server/db/db_lock.h,
 -- docs/cluster.md). A second coordinator is refused while the holder's
 -- heartbeat is fresh and its pid alive; a stale claim is taken over.
 CREATE TABLE IF NOT EXISTS coordinator (

@@ -19,7 +19,7 @@
  *                    the benchmark: 10,000 phases, 2,000,000 epoch rows
  *
  * Header-only so that a test can include it; tests/tool_gen_db.c is the
- * command-line front end. Needs sqlite3, zlib and server/paper.c (the
+ * command-line front end. Needs sqlite3, zlib and server/report/paper.c (the
  * published tables, which the generated accuracies follow). */
 #ifndef QS_GEN_DB_H
 #define QS_GEN_DB_H
@@ -695,7 +695,7 @@ static int qs_gen_live(qs_gen *g)
                 n++;
             }
         }
-    /* The live sweep's coordinator claim (server/db_lock.h): this process,
+    /* The live sweep's coordinator claim (server/db/db_lock.h): this process,
      * on this host, stands in for a running coordinator while it lives;
      * its heartbeat never ages, so a long test stays "running". */
     char host[64] = "", sql[512];

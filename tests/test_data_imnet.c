@@ -1,4 +1,4 @@
-/* ImageNet folder loader (core/data_imnet.h) on a tiny generated tree:
+/* ImageNet folder loader (core/data/data_imnet.h) on a tiny generated tree:
  * JPEGs written with tjCompress2 into a temp dir in the train/<wnid>/
  * layout, then scanned and loaded. Checks: class order and labels, batch
  * shapes, the eval centre crop of a known image against an independent

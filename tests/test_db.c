@@ -1,4 +1,4 @@
-/* The results database layer (server/db.c): file checks on open, sweep
+/* The results database layer (server/db/db.c): file checks on open, sweep
  * registration, requeue / retry, progress, read-only use next to a writer.
  * Real SQLite files in a temporary directory. */
 #include <sqlite3.h>

@@ -1,5 +1,5 @@
-/* Export of integer weight codes and scales (core/export.h, the JSON of
- * docs/export.md) and the integer-code FCDNN inference (core/intinfer.h):
+/* Export of integer weight codes and scales (core/io/export.h, the JSON of
+ * docs/export.md) and the integer-code FCDNN inference (core/quant/intinfer.h):
  * a checkpoint loads back to the model it was evaluated as, codes times
  * steps are the fake-quant weights bit for bit, the JSON round-trips, and
  * integer inference agrees with the fake-quant predictions on >= 99.9% of

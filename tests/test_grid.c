@@ -1,4 +1,4 @@
-/* Grid files (server/grid.c, grid_expand.c): every kind of bad grid with
+/* Grid files (server/grid/grid.c, grid_expand.c): every kind of bad grid with
  * its message, expansion into the phase DAG, ids, ordering, and the job
  * JSON read back by the worker's own parser. */
 #include <cjson/cJSON.h>

@@ -1,4 +1,4 @@
-/* LSQ / LSQ+ quantizers (core/lsq.h) against the Hwang-Sung and PACT
+/* LSQ / LSQ+ quantizers (core/quant/lsq.h) against the Hwang-Sung and PACT
  * quantizers, finite differences of the straight-through surrogate, the
  * gradient scales and brute-force searches. */
 #include "lsq.h"

@@ -1,4 +1,4 @@
-/* Max pool and ReLU6 (core/layers_imnet.h): forward and backward against
+/* Max pool and ReLU6 (core/nn/layers_imnet.h): forward and backward against
  * naive references written from PyTorch's definition (padding -inf, first
  * maximum in row-major window order wins ties), a hand-worked example, a
  * finite-difference gradient check on tie-free inputs, and the acc / set

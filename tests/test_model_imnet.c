@@ -1,4 +1,4 @@
-/* ImageNet-scale models (core/model_imnet.c): parameter counts against
+/* ImageNet-scale models (core/nn/model_imnet.c): parameter counts against
  * torchvision's (resnet18, resnet50, mobilenet_v2 with 1000 classes: every
  * weight, bias and BN gamma/beta, no running stats) and Table 1's rows,
  * shapes, configuration errors, and a whole-model directional

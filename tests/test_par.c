@@ -1,4 +1,4 @@
-/* The thread pool behind qs_par_for (core/par.c): every index runs once,
+/* The thread pool behind qs_par_for (core/kernels/par.c): every index runs once,
  * on the range and thread slot par.h documents; a call from inside a job
  * runs serially instead of waiting on itself; thousands of back-to-back
  * jobs (the parked workers' wake-up path) all complete; a forked child

@@ -1,4 +1,4 @@
-/* Quantizers and regularizers of core/quant.h against brute force, finite
+/* Quantizers and regularizers of core/quant/quant.h against brute force, finite
  * differences and hand-computed values. */
 #include "quant.h"
 #include "rng.h"

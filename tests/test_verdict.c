@@ -1,4 +1,4 @@
-/* Claim verdicts with their intervals (server/stats.c, cells.c, claims.c,
+/* Claim verdicts with their intervals (server/report/stats.c, cells.c, claims.c,
  * report_tables.c) on a database with known per-seed accuracies
  * (tests/verdict_db.sql): Student's t quantile against tabulated values,
  * Welch's interval against numbers worked out by hand below, each of the

@@ -4,7 +4,7 @@
  *   tool_gen_db --out F [--schema sql/schema.sql] [--indexes sql/indexes.sql]
  *               [--phases N --epoch-rows M] [--seed S]
  *   tool_gen_db --advance F [--steps N] [--interval-ms T]
- * Built by hand (not a test binary), with server/paper.c: see
+ * Built by hand (not a test binary), with server/report/paper.c: see
  * tests/cli/browser.sh. */
 #include <stdio.h>
 #include <stdlib.h>

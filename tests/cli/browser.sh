@@ -34,7 +34,7 @@ if [ ! -x "$Q" ]; then
 fi
 
 # The generator is a test tool, not part of bin/qsweep: built here.
-if ! cc -O2 -std=c11 -D_GNU_SOURCE -Itests -Iserver tests/tool_gen_db.c server/paper.c -o "$T/gen" \
+if ! cc -O2 -std=c11 -D_GNU_SOURCE -Itests -Iserver/report tests/tool_gen_db.c server/report/paper.c -o "$T/gen" \
     $(pkg-config --cflags --libs sqlite3 zlib) -lm 2>"$T/cc.err"; then
     echo "FAIL browser_dashboard: building tests/tool_gen_db.c: $(head -c 300 "$T/cc.err")"
     exit 1

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 test_tool_imnet() {
-    if ! cc -O2 -std=c11 -D_GNU_SOURCE -Icore tests/tool_imnet.c build/libqscore.a \
+    if ! cc -O2 -std=c11 -D_GNU_SOURCE $(make -s print-inc-core) tests/tool_imnet.c build/libqscore.a \
         $(pkg-config --libs libturbojpeg) -lpthread -lm -o "$T/tool_imnet" 2>"$T/cc.err"; then
         fail imnet_tool "building tests/tool_imnet.c: $(head -c 300 "$T/cc.err")"
         return

@@ -1,4 +1,4 @@
-/* Fuzz target for the request checks of `qsweep serve` (server/http_req.c):
+/* Fuzz target for the request checks of `qsweep serve` (server/http/http_req.c):
  * the raw request target as libmicrohttpd reads it (any bytes, NULs too),
  * then header lines. Input: the target up to the first '\n', then one
  * "name:value" per line. Beyond the sanitizers, every answer is checked

@@ -1,7 +1,7 @@
 """PyTorch reference of qsweep's quantization-aware training on the synthetic
 FCDNNs (methods.md sections 2-6), independent of the C code.
 
-Same quantizers as core/wquant.c and core/pact.c:
+Same quantizers as core/quant/wquant.c and core/quant/pact.c:
 - weights: one step D per layer, M = 2^(b-1) - 1, z = clip(round(w / D), -M, M)
   (round half away from zero); first quantization: best of the 64 candidates
   D = (j/64) max|w| / M, then alternating minimisation until z stops changing
@@ -183,7 +183,7 @@ class QFCDNN(nn.Module):
 
 
 def load_qsc(path, model):
-    """Float weights of an fcdnn checkpoint written by qsweep (core/ckpt.h)."""
+    """Float weights of an fcdnn checkpoint written by qsweep (core/io/ckpt.h)."""
     raw = open(path, "rb").read()
     assert raw[:4] == b"QSCK", f"{path}: not a qsweep checkpoint"
     nsec, off, sec = struct.unpack_from("<I", raw, 8)[0], 12, {}

@@ -163,7 +163,7 @@ def train(model, data, epochs, lr, wd, gen, pact_l2=1e-4, milestones=None,
 def calibrate(model, xtr, n=2000, seed=20201, prep=common.normalise, cap=0):
     """Alphas from the float model (plain ReLU, float weights, BN eval).
     cap > 0: a layer with more than `cap` recorded values keeps every
-    ceil(count / cap)-th (qsweep's bound, core/train.c); 0: all values."""
+    ceil(count / cap)-th (qsweep's bound, core/train/train.c); 0: all values."""
     model.eval()
     convs = [m for m in model.modules() if isinstance(m, (QConv, QLin))]
     bits = [m.bits for m in convs]

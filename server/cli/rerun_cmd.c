@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "db_lock.h"
 
 #define QS_RERUN_DEFAULT_RETRIES 3

@@ -8,7 +8,7 @@
 #include "model.h"
 #include "train.h"
 
-#define QS_PHASE_ID_LEN 32 /* hex chars of a phase id */
+#include "proto.h" /* QS_PHASE_ID_LEN */
 
 /* What reading a grid may cost (docs/grid.md, "Limits"). The shipped grids
  * are under 2 KB, 200 values and depth 5; the scale benchmark's grid has

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "grid.h"
+#define QS_PHASE_ID_LEN 32 /* hex chars of a phase id */
 
 enum {
     QS_MSG_READY = 1,

@@ -11,7 +11,7 @@
 
 #include "parse.h"
 #include "api_db.h"
-#include "cmd.h"
+#include "cli.h"
 #include "err.h"
 #include "http.h"
 #include "http_static.h"

@@ -1,6 +1,6 @@
 /* The canonical job JSON of a phase: the text its id hashes and the worker
  * reads back (`qsweep train --config`). Protocol settings come from the job
- * spec (worker/jobspec.def); model, data and identity keys from the grid's
+ * spec (worker/job/jobspec.def); model, data and identity keys from the grid's
  * axes and top-level settings. Keys are written in sorted order, and a key
  * only when it can change the result of this phase, so an irrelevant
  * setting (say the CLR period of a float phase) cannot split a phase into

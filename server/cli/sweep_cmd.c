@@ -9,7 +9,7 @@
 #include <signal.h>
 
 #include "parse.h"
-#include "cmd.h"
+#include "cli.h"
 #include "coord.h"
 #include "db.h"
 #include "db_phase.h"

@@ -1,5 +1,5 @@
 /* Grid validation of the protocol and data settings: the float / retrain /
- * clr objects (driven by the job spec, worker/jobspec.def), dataset
+ * clr objects (driven by the job spec, worker/job/jobspec.def), dataset
  * entries, quant and synthetic. */
 #include <cjson/cJSON.h>
 #include <math.h>

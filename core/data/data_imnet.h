@@ -47,7 +47,7 @@ int qs_imnet_scan(qs_imnet_index *ix, const char *root, const char *split,
                   const qs_imnet_index *classes);
 void qs_imnet_index_free(qs_imnet_index *ix);
 
-/* ---- one image (core/data_imnet_img.c) ---------------------------------- */
+/* ---- one image (core/data/data_imnet_img.c) ---------------------------------- */
 
 typedef struct {
     uint8_t *rgb;       /* [h, w, 3] */
@@ -81,7 +81,7 @@ void qs_imnet_eval_tf(float *x, const qs_imnet_img *img, const qs_imnet_tf *tf);
  * get_params): top-left (*x0, *y0) and size *cw x *ch, in pixels. */
 void qs_imnet_rrc_box(int *x0, int *y0, int *cw, int *ch, int w, int h, qs_rng *r);
 
-/* ---- batches on worker threads (core/data_imnet.c) ---------------------- */
+/* ---- batches on worker threads (core/data/data_imnet.c) ---------------------- */
 
 typedef struct qs_imnet_loader qs_imnet_loader;
 

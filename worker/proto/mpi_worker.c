@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coord.h"
 #include "err.h"
 #include "job.h"
 #include "mpi_msg.h"
+#include "worker.h"
 
 volatile int qs_stop_requested;
 

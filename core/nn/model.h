@@ -18,7 +18,7 @@
 #include "rng.h"
 
 /* resnet: the CIFAR ResNets; imagenet-resnet and mobilenetv2: the
- * ImageNet-scale models of Table 1 / Figure 7 (core/model_imnet.c). */
+ * ImageNet-scale models of Table 1 / Figure 7 (core/nn/model_imnet.c). */
 typedef enum {
     QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1, QS_ARCH_IMNET_RESNET = 2, QS_ARCH_MOBILENETV2 = 3
 } qs_arch;

@@ -1,4 +1,5 @@
-/* Subcommands; each returns the process exit status (interfaces.md:
+/* The worker layer's subcommands (the server's are server/cli/cli.h); each
+ * returns the process exit status (interfaces.md:
  * 0 success, 1 training failure, 2 bad usage or input). */
 #ifndef QS_CMD_H
 #define QS_CMD_H
@@ -6,15 +7,7 @@
 int qs_cmd_train(int argc, char **argv);
 int qs_cmd_bench(int argc, char **argv);
 int qs_cmd_info(int argc, char **argv);
-int qs_cmd_expand(int argc, char **argv);  /* server/expand_cmd.c */
-int qs_cmd_status(int argc, char **argv);  /* server/status_cmd.c */
-int qs_cmd_serve(int argc, char **argv);   /* server/serve_cmd.c */
-int qs_cmd_report(int argc, char **argv);  /* server/report_cmd.c */
-int qs_cmd_export(int argc, char **argv);  /* worker/export_cmd.c */
-/* `mpirun -n N qsweep GRID.json [...]`: argv[0] is the grid path. */
-int qs_cmd_sweep(int argc, char **argv);   /* server/sweep_cmd.c */
-/* `qsweep run-until-done GRID.json ...`: reruns after a lost rank. */
-int qs_cmd_run_until_done(int argc, char **argv); /* server/rerun_cmd.c */
+int qs_cmd_export(int argc, char **argv);
 
 /* Process exit statuses: the one list (README, docs/cluster.md). A sweep
  * exits 0 only when every phase is done and every result is committed. */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "blas_fix.h"
-#include "cmd.h"
+#include "cli.h"
 #include "err.h"
 #include "gemm.h"
 #include "simd.h"

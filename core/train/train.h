@@ -17,8 +17,8 @@ typedef enum { QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2 } qs_p
 const char *qs_phase_name(qs_phase p);
 int qs_phase_parse(qs_phase *out, const char *s);
 
-/* Ranges of the training settings. The flags (worker/opts.c), grid files
- * (server/grid.c) and checkpoints (ckpt_check.c) all check these. */
+/* Ranges of the training settings. The flags (worker/job/opts.c), grid files
+ * (server/grid/grid.c) and checkpoints (ckpt_check.c) all check these. */
 #define QS_MAX_EPOCHS 1000000
 #define QS_MAX_BATCH (1 << 20)
 #define QS_MAX_THREADS 256

@@ -1,4 +1,5 @@
-/* The sweep coordinator (MPI rank 0) and the worker loop (ranks 1..N-1). */
+/* The sweep coordinator (MPI rank 0); the worker loop of the other ranks
+ * is worker/proto/worker.h. */
 #ifndef QS_COORD_H
 #define QS_COORD_H
 
@@ -7,6 +8,7 @@
 #include "db.h"
 #include "db_lock.h"
 #include "grid.h"
+#include "worker.h" /* qs_stop_requested */
 
 typedef struct {
     double ckpt_interval;  /* seconds between intermediate checkpoints (0: every epoch) */
@@ -24,18 +26,11 @@ typedef struct {
 int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size,
                  const qs_coord_opts *opts);
 
-/* parent[j] = index of job j's parent in g, or -1 (server/coord_dag.c). */
+/* parent[j] = index of job j's parent in g, or -1 (server/coord/coord_dag.c). */
 int qs_coord_link_parents(int *parent, const qs_grid *g);
 
 /* Tells every worker there is nothing to do and waits until each has
  * answered (the grid or database was refused). */
 void qs_coord_dismiss(int size);
-
-/* The worker loop of ranks >= 1: returns when the coordinator says STOP. */
-int qs_worker_loop(double ckpt_interval);
-
-/* Set by the SIGINT/SIGTERM handler of every rank. */
-extern volatile int qs_stop_requested;
-void qs_install_stop_handlers(void);
 
 #endif
