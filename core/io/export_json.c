@@ -9,27 +9,11 @@
 #include <string.h>
 
 #include "err.h"
+#include "jsonw.h"
 
 #define QS_EXPORT_VERSION 1
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void put_b64(FILE *f, const uint8_t *p, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        fputc(b64[v >> 18], f);
-        fputc(b64[(v >> 12) & 63], f);
-        fputc(i + 1 < n ? b64[(v >> 6) & 63] : '=', f);
-        fputc(i + 2 < n ? b64[v & 63] : '=', f);
-    }
-    fputc('"', f);
-}
 
 static int b64_val(int ch)
 {
@@ -57,60 +41,84 @@ static int get_b64(uint8_t *out, size_t n, const char *s)
     return 0;
 }
 
-/* %.9g: every float32 reads back to the same bits. */
-static void put_floats(FILE *f, const char *key, const float *v, long n)
+static void put_floats(qs_jw *w, const char *key, const float *v, long n)
 {
-    fprintf(f, ",\"%s\":[", key);
+    qs_jw_arr(w, key);
     for (long i = 0; i < n; i++)
-        fprintf(f, "%s%.9g", i ? "," : "", (double)v[i]);
-    fputc(']', f);
+        qs_jw_float(w, NULL, v[i]);
+    qs_jw_end_arr(w);
 }
 
-static void put_node(FILE *f, const qs_export *e, int i)
+static void put_ints(qs_jw *w, const char *key, const int *v, int n)
+{
+    qs_jw_arr(w, key);
+    for (int i = 0; i < n; i++)
+        qs_jw_int(w, NULL, v[i]);
+    qs_jw_end_arr(w);
+}
+
+static void put_node(qs_jw *w, const qs_export *e, int i)
 {
     const qs_export_node *x = &e->nodes[i];
-    fprintf(f, "%s\n{\"id\":%d,\"type\":\"%s\",\"shape\":[%d,%d,%d]", i ? "," : "", i,
-            qs_export_type_name(x), x->c, x->h, x->w);
-    if (x->in0 >= 0)
-        fprintf(f, ",\"inputs\":[%d%s", x->in0, x->in1 >= 0 ? "," : "]");
-    if (x->in0 >= 0 && x->in1 >= 0)
-        fprintf(f, "%d]", x->in1);
+    int shape[3] = {x->c, x->h, x->w};
+    qs_jw_obj(w, NULL);
+    qs_jw_int(w, "id", i);
+    qs_jw_str(w, "type", qs_export_type_name(x));
+    put_ints(w, "shape", shape, 3);
+    if (x->in0 >= 0) {
+        int in[2] = {x->in0, x->in1};
+        put_ints(w, "inputs", in, x->in1 >= 0 ? 2 : 1);
+    }
     switch (x->type) {
     case QS_NODE_CONV:
     case QS_NODE_DWCONV:
     case QS_NODE_LINEAR:
-        fprintf(f, ",\"weight_shape\":[%d,%d,%d,%d],\"stride\":%d,\"pad\":%d,\"bits\":%d",
-                x->shape[0], x->shape[1], x->shape[2], x->shape[3], x->stride, x->pad, x->bits);
+        put_ints(w, "weight_shape", x->shape, 4);
+        qs_jw_int(w, "stride", x->stride);
+        qs_jw_int(w, "pad", x->pad);
+        qs_jw_int(w, "bits", x->bits);
         if (x->bits < 32) {
-            fprintf(f, ",\"step\":%.9g,\"codes\":", (double)x->step);
-            put_b64(f, (const uint8_t *)x->codes, (size_t)x->wlen);
+            qs_jw_float(w, "step", x->step);
+            qs_jw_b64(w, "codes", x->codes, (size_t)x->wlen);
         } else {
             /* Little-endian float32 bytes (every supported target). */
-            fprintf(f, ",\"weights_f32\":");
-            put_b64(f, (const uint8_t *)x->wf, (size_t)x->wlen * 4);
+            qs_jw_b64(w, "weights_f32", x->wf, (size_t)x->wlen * 4);
         }
         if (x->bias)
-            put_floats(f, "bias", x->bias, x->c);
+            put_floats(w, "bias", x->bias, x->c);
         break;
     case QS_NODE_BN:
-        fprintf(f, ",\"eps\":%.9g", (double)x->eps);
-        put_floats(f, "gamma", x->gamma, x->c);
-        put_floats(f, "beta", x->beta, x->c);
-        put_floats(f, "mean", x->mean, x->c);
-        put_floats(f, "var", x->var, x->c);
+        qs_jw_float(w, "eps", x->eps);
+        put_floats(w, "gamma", x->gamma, x->c);
+        put_floats(w, "beta", x->beta, x->c);
+        put_floats(w, "mean", x->mean, x->c);
+        put_floats(w, "var", x->var, x->c);
         break;
     case QS_NODE_RELU:
-        if (x->abits < 32)
-            fprintf(f, ",\"bits\":%d,\"alpha\":%.9g,\"levels\":%ld", x->abits,
-                    (double)x->alpha, (1L << x->abits) - 1);
+        if (x->abits < 32) {
+            qs_jw_int(w, "bits", x->abits);
+            qs_jw_float(w, "alpha", x->alpha);
+            qs_jw_int(w, "levels", (1L << x->abits) - 1);
+        }
         break;
     case QS_NODE_ADD:
-        fprintf(f, ",\"scale\":%.9g", (double)x->scale);
+        qs_jw_float(w, "scale", x->scale);
         break;
     default:
         break;
     }
-    fputc('}', f);
+    qs_jw_end_obj(w);
+}
+
+/* Writes what the buffer holds and empties it: the codes of a large model
+ * are megabytes, so the text goes out node by node. */
+static int flush(FILE *f, qs_buf *b)
+{
+    int rc = qs_buf_ok(b);
+    if (rc == QS_OK && b->len && fwrite(b->p, 1, b->len, f) != b->len)
+        rc = QS_EIO;
+    qs_buf_reset(b);
+    return rc;
 }
 
 int qs_export_write_json(const qs_export *e, const char *path)
@@ -119,21 +127,46 @@ int qs_export_write_json(const qs_export *e, const char *path)
     FILE *f = fopen(path, "wb");
     if (!f)
         return qs_err(QS_EIO, "%s: cannot write: %s", path, strerror(errno));
-    fprintf(f, "{\"format\":\"qsweep-export\",\"version\":%d,\"model\":\"%s\","
-            "\"arch\":\"%s\",\"block\":\"%s\",\"depth\":%d,\"width\":%d,\"residual\":%s,"
-            "\"input\":[%d,%d,%d],\"classes\":%d,\"wbits\":%d,\"abits\":%d,"
-            "\"first_last_bits\":%d,\"phase\":\"%s\",\"epoch\":%d,\"epochs\":%d,"
-            "\"output\":%d,\"nodes\":[",
-            QS_EXPORT_VERSION, e->model, c->arch == QS_ARCH_FCDNN ? "fcdnn" : "resnet",
-            qs_block_name(c->block), c->depth, c->width, c->residual ? "true" : "false",
-            c->in_c, c->in_h, c->in_w, c->classes, c->wbits, c->abits, c->first_last_bits,
-            e->phase, e->epoch_done, e->epochs, e->n - 1);
-    for (int i = 0; i < e->n; i++)
-        put_node(f, e, i);
-    fprintf(f, "\n]}\n");
+    qs_buf b;
+    qs_jw w;
+    int input[3] = {c->in_c, c->in_h, c->in_w};
+    qs_buf_init(&b);
+    qs_jw_init(&w, &b);
+    qs_jw_obj(&w, NULL);
+    qs_jw_str(&w, "format", "qsweep-export");
+    qs_jw_int(&w, "version", QS_EXPORT_VERSION);
+    qs_jw_str(&w, "model", e->model);
+    qs_jw_str(&w, "arch", c->arch == QS_ARCH_FCDNN ? "fcdnn" : "resnet");
+    qs_jw_str(&w, "block", qs_block_name(c->block));
+    qs_jw_int(&w, "depth", c->depth);
+    qs_jw_int(&w, "width", c->width);
+    qs_jw_bool(&w, "residual", c->residual);
+    put_ints(&w, "input", input, 3);
+    qs_jw_int(&w, "classes", c->classes);
+    qs_jw_int(&w, "wbits", c->wbits);
+    qs_jw_int(&w, "abits", c->abits);
+    qs_jw_int(&w, "first_last_bits", c->first_last_bits);
+    qs_jw_str(&w, "phase", e->phase);
+    qs_jw_int(&w, "epoch", e->epoch_done);
+    qs_jw_int(&w, "epochs", e->epochs);
+    qs_jw_int(&w, "output", e->n - 1);
+    qs_jw_arr(&w, "nodes");
+    int rc = QS_OK;
+    for (int i = 0; i < e->n && rc == QS_OK; i++) {
+        put_node(&w, e, i);
+        /* One node per line: a diff of two exports reads node by node. */
+        qs_buf_add(&b, "\n", 1);
+        rc = flush(f, &b);
+    }
+    qs_jw_end_arr(&w);
+    qs_jw_end_obj(&w);
+    qs_buf_add(&b, "\n", 1);
+    if (rc == QS_OK)
+        rc = flush(f, &b);
+    qs_buf_free(&b);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return qs_err(QS_EIO, "%s: write failed", path);
+    if (fclose(f) != 0 || bad || rc != QS_OK)
+        return qs_err(rc == QS_ENOMEM ? QS_ENOMEM : QS_EIO, "%s: write failed", path);
     return QS_OK;
 }
 

@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#include "http_buf.h"
+#include "buf.h"
 
 #define QS_API_MAX_PARAMS 32
 #define QS_API_MAX_VALUE 256 /* longest accepted parameter value, bytes */

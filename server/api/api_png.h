@@ -3,7 +3,7 @@
 #ifndef QS_API_PNG_H
 #define QS_API_PNG_H
 
-#include "http_buf.h"
+#include "buf.h"
 
 /* labels: w*h bytes, row-major from the top. Appends the PNG to out. */
 int qs_png_labels(qs_buf *out, const unsigned char *labels, int w, int h);

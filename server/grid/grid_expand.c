@@ -16,7 +16,7 @@
 #include "err.h"
 #include "grid_int.h"
 #include "hash.h"
-#include "jsontext.h"
+#include "jsonw.h"
 
 /* Beyond this a grid is almost certainly a mistake (and would not fit the
  * database or a lifetime of compute). */

@@ -10,7 +10,7 @@
 
 #include "err.h"
 #include "grid_int.h"
-#include "jsontext.h"
+#include "jsonw.h"
 
 void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
 {
@@ -75,7 +75,6 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
                      const char *lipschitz)
 {
     jlist l;
-    qs_jobj b;
     int quant = ph != QS_PHASE_FLOAT;
     l.n = 0;
     put(&l, "abits", JE_INT, NULL, mc->abits);
@@ -107,25 +106,36 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
             put(&l, qs_js_rows[id].key, JE_TEXT, p->text[id], 0);
     qsort(l.e, (size_t)l.n, sizeof l.e[0], jent_cmp);
 
-    qs_jobj_init(&b, out, cap);
+    qs_buf buf;
+    qs_jw w;
+    qs_buf_init(&buf);
+    qs_jw_init(&w, &buf);
+    qs_jw_obj(&w, NULL);
     for (int i = 0; i < l.n; i++) {
         const jent *e = &l.e[i];
         switch (e->kind) {
         case JE_TEXT:
-            qs_jobj_text(&b, e->key, e->text);
+            qs_jw_raw(&w, e->key, e->text);
             break;
         case JE_STR:
-            qs_jobj_str(&b, e->key, e->str);
+            qs_jw_str(&w, e->key, e->str);
             break;
         case JE_INT:
-            qs_jobj_int(&b, e->key, e->i);
+            qs_jw_int(&w, e->key, e->i);
             break;
         case JE_BOOL:
-            qs_jobj_bool(&b, e->key, (int)e->i);
+            qs_jw_bool(&w, e->key, (int)e->i);
             break;
         }
     }
-    if (qs_jobj_end(&b))
-        return qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap);
+    qs_jw_end_obj(&w);
+    int rc = qs_buf_ok(&buf);
+    if (rc == QS_OK && buf.len + 1 > cap)
+        rc = qs_err(QS_EINTERNAL, "job JSON longer than %zu bytes", cap);
+    if (rc == QS_OK)
+        memcpy(out, buf.p, buf.len + 1);
+    qs_buf_free(&buf);
+    if (rc != QS_OK)
+        return rc;
     return QS_OK;
 }

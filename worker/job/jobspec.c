@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "jsontext.h"
+#include "jsonw.h"
 #include "parse.h"
 
 #define JS_TYPE_num QS_JS_NUM

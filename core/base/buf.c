@@ -1,4 +1,4 @@
-#include "http_buf.h"
+#include "buf.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,8 +1,9 @@
-/* A growable byte buffer for response bodies, with JSON and CSV escaping.
+/* A growable byte buffer (HTTP bodies, JSON text, exports), with JSON and
+ * CSV escaping.
  * Errors are sticky: after an allocation failure every call is a no-op
  * returning QS_ENOMEM, so a writer checks once at the end (qs_buf_ok). */
-#ifndef QS_HTTP_BUF_H
-#define QS_HTTP_BUF_H
+#ifndef QS_BUF_H
+#define QS_BUF_H
 
 #include <stddef.h>
 
