@@ -187,4 +187,4 @@ fuzz: fuzz-build fuzz-seeds
 clean:
 	rm -rf build bin
 
--include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(TEST_BIN:=.d)
