@@ -1,4 +1,5 @@
-/* The epoch loop of one phase, with protocol defaults and checkpoints. */
+/* The epoch loop of one phase: init, calibration, epochs, evaluation. The
+ * protocol defaults are in train_proto.c, checkpoints in train_ckpt.c. */
 #include "clock.h"
 #include "train.h"
 
@@ -12,101 +13,6 @@
 #include "lsq.h"
 #include "lsq_model.h"
 #include "quant.h"
-
-const char *qs_phase_name(qs_phase p)
-{
-    static const char *names[] = {"float", "retrain", "clr"};
-    return (unsigned)p < 3 ? names[p] : "?";
-}
-
-int qs_phase_parse(qs_phase *out, const char *s)
-{
-    for (int p = 0; p < 3; p++)
-        if (strcmp(s, qs_phase_name((qs_phase)p)) == 0) {
-            *out = (qs_phase)p;
-            return QS_OK;
-        }
-    return qs_err(QS_EINVAL, "unknown phase \"%s\" (allowed: float, retrain, clr)", s);
-}
-
-void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
-{
-    memset(c, 0, sizeof *c);
-    c->phase = phase;
-    c->batch = 128;
-    c->seed = 1;
-    c->threads = 1;
-    c->pact_l2 = 1e-4;
-    c->alpha_init = QS_ALPHA_MSE;
-    c->calib_examples = 2000;
-    c->calib_seed = 20201;
-    c->opt.kind = QS_OPT_SGD;
-    c->opt.momentum = 0.9;
-    c->opt.beta1 = 0.9;
-    c->opt.beta2 = 0.999;
-    c->opt.eps = 1e-8;
-    c->sched.gamma = 0.1;
-    c->sched.clr_shape = QS_CLR_TRIANGLE;
-    c->augment = data != QS_DATA_SYNTHETIC;
-    if (phase == QS_PHASE_CLR) {
-        c->sched.kind = QS_SCHED_CLR;
-        c->sched.lr = 1e-3;
-        c->sched.lr_min = 1e-5;
-    }
-    switch (data) {
-    case QS_DATA_CIFAR10:
-        if (phase == QS_PHASE_FLOAT) {
-            c->epochs = 200;
-            c->sched.kind = QS_SCHED_STEP;
-            c->sched.lr = 0.1;
-            c->sched.milestones[0] = 0.5;
-            c->sched.milestones[1] = 0.75;
-            c->sched.nmilestones = 2;
-            c->opt.weight_decay = 5e-4;
-        } else if (phase == QS_PHASE_RETRAIN) {
-            c->epochs = 100;
-            c->sched.kind = QS_SCHED_STEP;
-            c->sched.lr = 0.01;
-            c->sched.milestones[0] = 0.5;
-            c->sched.milestones[1] = 0.8;
-            c->sched.nmilestones = 2;
-        } else {
-            c->epochs = 40;
-            c->sched.period = 8;
-        }
-        break;
-    case QS_DATA_FMNIST:
-        c->sched.kind = phase == QS_PHASE_CLR ? QS_SCHED_CLR : QS_SCHED_COSINE;
-        if (phase == QS_PHASE_FLOAT) {
-            c->epochs = 30;
-            c->sched.lr = 0.1;
-            c->opt.weight_decay = 5e-4;
-        } else if (phase == QS_PHASE_RETRAIN) {
-            c->epochs = 15;
-            c->sched.lr = 0.01;
-        } else {
-            c->epochs = 8;
-            c->sched.period = 4;
-        }
-        break;
-    case QS_DATA_SYNTHETIC:
-        c->opt.kind = QS_OPT_ADAM;
-        c->sched.kind = phase == QS_PHASE_CLR ? QS_SCHED_CLR : QS_SCHED_COSINE;
-        if (phase == QS_PHASE_FLOAT) {
-            c->epochs = 100;
-            c->sched.lr = 1e-3;
-        } else if (phase == QS_PHASE_RETRAIN) {
-            c->epochs = 30;
-            c->sched.lr = 1e-4;
-        } else {
-            c->epochs = 16;
-            c->sched.lr = 1e-4;
-            c->sched.lr_min = 1e-6;
-            c->sched.period = 8;
-        }
-        break;
-    }
-}
 
 int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg *cfg,
                     const qs_dataset *train, const qs_dataset *test)
