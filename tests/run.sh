@@ -41,7 +41,7 @@ for t in build/tests/test_*; do
     [ -x "$t" ] || continue
     run_one "$t" "$t"
 done
-numerical="test_layers test_layers_dw test_layers_nn test_model test_quant test_qat test_qat_e2e test_gemm test_par test_lsq test_lsq_model"
+numerical="test_layers test_layers_dw test_layers_nn test_model test_quant test_pact test_qat test_qat_e2e test_gemm test_par test_lsq test_lsq_model"
 # shellcheck disable=SC2046
 set -- $(bin/qsweep version | sed -n 's/^kernels_supported: *//p')
 [ $# -gt 0 ] && shift   # the widest ran above
