@@ -9,6 +9,13 @@ double qs_now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+double qs_wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 double qs_cpu_s(void)
 {
     struct timespec ts;

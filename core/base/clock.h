@@ -5,6 +5,9 @@
 
 /* Monotonic seconds (never jumps with the wall clock): for durations. */
 double qs_now_s(void);
+/* Unix seconds by the wall clock: for timestamps stored in the database and
+ * compared between processes and hosts (started, finished, heartbeats). */
+double qs_wall_s(void);
 /* CPU seconds of this process (all threads). */
 double qs_cpu_s(void);
 

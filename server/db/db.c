@@ -2,6 +2,7 @@
  * sweep, progress. The schema text is sql/schema.sql, compiled in as
  * qs_schema_sql (Makefile: build/gen/schema_sql.o). */
 #include "db.h"
+#include "db_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,29 +12,25 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 
 extern const char qs_schema_sql[];
 
 #define QS_DB_BUSY_MS 5000
 
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int exec_sql(qs_db *db, const char *sql)
+int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = qs_err(QS_EIO, "%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
+    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
         sqlite3_free(msg);
         return rc;
     }
     return QS_OK;
 }
+
+static int exec_sql(qs_db *db, const char *sql) { return qs_db_exec_sql(db->h, db->path, sql); }
 
 static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
 {
@@ -241,7 +238,7 @@ int qs_db_sweep_begin(qs_db *db, const qs_grid *g, const char *host, const char 
     size_t nids = 0;
     sqlite3_stmt *sw = NULL, *ph = NULL, *ln = NULL, *rq = NULL;
     int rc, in_tx = 0;
-    double now = now_unix();
+    double now = qs_wall_s();
     if (db->readonly)
         return qs_err(QS_EINVAL, "%s: opened read-only", db->path);
     if ((rc = exec_sql(db, "BEGIN IMMEDIATE")))
@@ -386,7 +383,7 @@ static int exec_id(qs_db *db, const char *sql, int64_t id, int bind_now)
         return rc;
     int i = 1;
     if (bind_now)
-        sqlite3_bind_double(st, i++, now_unix());
+        sqlite3_bind_double(st, i++, qs_wall_s());
     sqlite3_bind_int64(st, i, id);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = step_err(db);

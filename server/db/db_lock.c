@@ -10,17 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "db_int.h"
 #include "err.h"
 
 /* How often a claimant looks again while it waits for a live holder. */
 #define QS_LOCK_POLL_S 1.0
 
-double qs_db_lock_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+double qs_db_lock_now(void) { return qs_wall_s(); }
 
 static void my_host(char *out, size_t cap)
 {
@@ -124,16 +121,6 @@ static void new_token(char *out)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static int exec_sql(sqlite3 *h, const char *path, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
-        sqlite3_free(msg);
-        return rc;
-    }
-    return QS_OK;
-}
 
 /* One attempt inside one write transaction, so two claimants cannot both
  * see the row free. QS_EBUSY with *holder filled when a live one has it. */
@@ -143,7 +130,7 @@ static int try_claim(qs_db *db, const char *sweep, const char *token, qs_db_hold
     char host[64];
     int rc;
     double now = qs_db_lock_now();
-    if ((rc = exec_sql(db->h, db->path, "BEGIN IMMEDIATE")))
+    if ((rc = qs_db_exec_sql(db->h, db->path, "BEGIN IMMEDIATE")))
         return rc;
     int known;
     if ((rc = qs_db_holder_get(holder, &known, db->h))) {
@@ -171,7 +158,7 @@ static int try_claim(qs_db *db, const char *sweep, const char *token, qs_db_hold
         rc = qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
         goto cleanup;
     }
-    rc = exec_sql(db->h, db->path, "COMMIT");
+    rc = qs_db_exec_sql(db->h, db->path, "COMMIT");
 cleanup:
     sqlite3_finalize(st);
     if (rc)

@@ -5,25 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "db_int.h"
 #include "err.h"
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int exec_sql(qs_db *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = qs_err(QS_EIO, "%s: %s (%s)", db->path, msg ? msg : "sqlite error", sql);
-        sqlite3_free(msg);
-        return rc;
-    }
-    return QS_OK;
-}
+static int exec_sql(qs_db *db, const char *sql) { return qs_db_exec_sql(db->h, db->path, sql); }
 
 int qs_db_begin(qs_db *db) { return exec_sql(db, "BEGIN IMMEDIATE"); }
 int qs_db_commit(qs_db *db) { return exec_sql(db, "COMMIT"); }
@@ -94,7 +80,7 @@ int qs_db_phase_start(qs_db *db, const char *id, const char *host, const char *v
                            "started = COALESCE(started, ?), updated = ? WHERE id = ?");
     if (rc)
         return rc;
-    double now = wall_now();
+    double now = qs_wall_s();
     sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, now);
@@ -123,7 +109,7 @@ int qs_db_phase_epoch(qs_db *db, const char *id, int epoch, const double *m)
         return rc;
     sqlite3_bind_int(st, 1, epoch);
     bind_latest(st, 2, m);
-    sqlite3_bind_double(st, 9, wall_now());
+    sqlite3_bind_double(st, 9, qs_wall_s());
     sqlite3_bind_text(st, 10, id, -1, SQLITE_STATIC);
     return step_done(db, st);
 }
@@ -141,7 +127,7 @@ int qs_db_checkpoint_put(qs_db *db, const char *id, int epoch, int final,
     sqlite3_bind_int(st, 3, final);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
     sqlite3_bind_blob64(st, 5, bytes, len, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, wall_now());
+    sqlite3_bind_double(st, 6, qs_wall_s());
     return step_done(db, st);
 }
 
@@ -202,7 +188,7 @@ int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m
                            "WHERE id = ?");
     if (rc)
         return rc;
-    double now = wall_now();
+    double now = qs_wall_s();
     sqlite3_bind_int(st, 1, epochs_done);
     bind_latest(st, 2, m);
     sqlite3_bind_double(st, 9, seconds);
@@ -220,7 +206,7 @@ int qs_db_phase_fail(qs_db *db, const char *id, const char *error)
                            "updated = ? WHERE id = ?");
     if (rc)
         return rc;
-    double now = wall_now();
+    double now = qs_wall_s();
     sqlite3_bind_text(st, 1, error, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 2, now);
     sqlite3_bind_double(st, 3, now);
@@ -248,7 +234,7 @@ int qs_db_phase_requeue(qs_db *db, const char *id)
                            "AND status = 'running'");
     if (rc)
         return rc;
-    sqlite3_bind_double(st, 1, wall_now());
+    sqlite3_bind_double(st, 1, qs_wall_s());
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     return step_done(db, st);
 }
