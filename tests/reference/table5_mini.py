@@ -24,9 +24,10 @@ uses a fixed-seed sample of 2,000 training images, as qsweep does), e.g.
 
   OMP_NUM_THREADS=1 /usr/bin/python3 tests/reference/table5_mini.py \\
       --protocol table5-small --block basic --depth 20 --width 10 \\
-      --variants W2A2 --seeds 1 2 --qsweep-db /path/table5-small.db
+      --variants W2A2 --seeds 1 2 --qsweep-db docs/results/table5-small.csv
 """
 import argparse
+import csv
 import functools
 import json
 import os
@@ -67,12 +68,19 @@ def run_seed(args, seed, data):
     return acc
 
 
-def qsweep_numbers(db, model, sweep):
-    """{variant: {seed: test_acc}} of qsweep's runs of this model."""
+def qsweep_numbers(src, model, sweep):
+    """{variant: {seed: test_acc}} of qsweep's runs of this model, from a sweep
+    database or from a CSV export of its runs view (docs/results/*.csv)."""
     out = {}
-    with sqlite3.connect(db) as con:
-        rows = con.execute("select wbits, abits, seed, test_acc from runs where sweep = ? and "
-                           "model = ? and status = 'done' order by seed", (sweep, model)).fetchall()
+    if src.endswith(".csv"):
+        with open(src, newline="") as f:
+            rows = sorted((int(r["wbits"]), int(r["abits"]), int(r["seed"]), float(r["test_acc"]))
+                          for r in csv.DictReader(f)
+                          if r["sweep"] == sweep and r["model"] == model and r["status"] == "done")
+    else:
+        with sqlite3.connect(src) as con:
+            rows = con.execute("select wbits, abits, seed, test_acc from runs where sweep = ? and "
+                               "model = ? and status = 'done' order by seed", (sweep, model)).fetchall()
     names = {v: k for k, v in SETTINGS.items()}
     for wb, ab, seed, acc in rows:
         out.setdefault(names.get((wb, ab), "float"), {})[str(seed)] = acc
@@ -100,7 +108,8 @@ def main():
     p.add_argument("--calib-cap", type=int, default=1 << 20,
                    help="values per layer kept for the alpha calibration (qsweep's 2^20; 0 = all)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--qsweep-db", default=None, help="add qsweep's numbers from this sweep db")
+    p.add_argument("--qsweep-db", default=None, help="add qsweep's numbers from this sweep db or runs CSV "
+                   "(e.g. docs/results/table5-small.csv)")
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args()
     if args.protocol == "table5-small":
