@@ -182,9 +182,7 @@ int qs_report_table(const qs_report_sel *sel, int table4)
     qs_claim claims[QS_CLAIMS_MAX];
     qs_db *db = sel->db;
     int fmt = sel->fmt;
-    const char *dataset = sel->dataset ? sel->dataset
-                          : table4     ? qs_paper_table4_dataset
-                                       : qs_paper_table5_dataset;
+    const char *dataset = sel->dataset ? sel->dataset : qs_cells_default_dataset(table4);
     int rc = qs_cells_init(&t, table4);
     if (rc)
         return rc;
