@@ -55,6 +55,23 @@ help_lists_what_parses() {
     else fail help_lists_what_parses "listed in help but refused:$bad"; fi
 }
 
+# train, bench and info read the job spec's flags (worker/job/jobspec.def):
+# train's help names every one of them, and bench's every bench-only flag.
+train_help_complete() {
+    local k miss=""
+    for k in $(sed -nE 's/^QS_JOB_SETTING\([A-Z0-9_]+, "([a-z0-9_]+)".*/\1/p' worker/job/jobspec.def | tr _ -); do
+        grep -q -- "--$k\b" "$T/help-train.out" || miss="$miss --$k"
+    done
+    for k in --steps --reps --batch --threads; do
+        grep -q -- "$k\b" "$T/help-bench.out" || miss="$miss bench:$k"
+    done
+    if [ -z "$miss" ] && [ -n "$(sed -n '/QS_JOB_SETTING(/p' worker/job/jobspec.def)" ]; then
+        pass train_help_complete
+    else
+        fail train_help_complete "missing from the help:$miss"
+    fi
+}
+
 usage_errors() {
     expect_usage info_bare 'qsweep info: which model\? give --model resnet\|fcdnn' info
     expect_usage info_unknown 'qsweep info: unknown option "--bogus"' info --model resnet --bogus 1
@@ -104,4 +121,4 @@ info_model() {
     else fail info_model "$(why info_ok) $(cat "$T/info_ok.out")"; fi
 }
 
-run_cases help_everywhere version_everywhere help_lists_what_parses usage_errors equals_form info_model
+run_cases help_everywhere version_everywhere help_lists_what_parses train_help_complete usage_errors equals_form info_model
