@@ -87,6 +87,11 @@ int qs_args_parse(qs_args *out, const qs_cmd_spec *s, int argc, char **argv)
 {
     memset(out, 0, sizeof *out);
     out->spec = s;
+    int nopt = 0;
+    while (s->opts && s->opts[nopt].name)
+        nopt++;
+    if (nopt > QS_ARGS_MAXOPT) /* a table the values cannot hold: a programming error */
+        return qs_args_fail(s, "internal error: %d options, at most %d", nopt, QS_ARGS_MAXOPT);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
