@@ -218,7 +218,8 @@ static int capture(char *buf, size_t cap, const char *sweep, int fmt, int table4
     qs_db db;
     int rc = qs_db_open(&db, dbpath, 1);
     if (!rc) {
-        rc = qs_report_table(&db, sweep, NULL, fmt, table4);
+        qs_report_sel sel = {&db, sweep, NULL, fmt};
+        rc = qs_report_table(&sel, table4);
         qs_db_close(&db);
     }
     fflush(stdout);

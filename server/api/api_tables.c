@@ -83,7 +83,7 @@ static int load(qs_api_req *r, qs_cells *t, int table4, const char **dataset)
 {
     sqlite3_stmt *st = NULL;
     const char *sweep;
-    int rc = qs_cells_init(t, table4), s;
+    int rc = qs_cells_init(t, table4);
     if (!rc)
         rc = qs_api_str(r, "sweep", &sweep);
     if (!rc)
@@ -93,16 +93,8 @@ static int load(qs_api_req *r, qs_cells *t, int table4, const char **dataset)
     if (rc)
         goto cleanup;
     if (!*dataset)
-        *dataset = table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset;
-    qs_cells_bind(st, table4, sweep, *dataset);
-    while ((s = qs_api_step(st)) == SQLITE_ROW)
-        if ((rc = qs_cells_add(t, st)) != QS_OK)
-            goto cleanup;
-    if (s != SQLITE_DONE) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
-    rc = qs_cells_finish(t);
+        *dataset = qs_cells_default_dataset(table4);
+    rc = qs_cells_read(t, st, sweep, *dataset, QS_EINTERNAL, "database read failed");
 cleanup:
     sqlite3_finalize(st);
     return rc;

@@ -3,12 +3,15 @@
 #ifndef QS_CLI_H
 #define QS_CLI_H
 
+#include "args.h"
 #include "cmd.h"
 
 int qs_cmd_expand(int argc, char **argv);
 int qs_cmd_status(int argc, char **argv);
 int qs_cmd_serve(int argc, char **argv);
 int qs_cmd_report(int argc, char **argv);
+/* `qsweep checkpoint get`: a phase's stored checkpoint written to a file. */
+int qs_cmd_checkpoint(int argc, char **argv);
 /* `mpirun -n N qsweep GRID.json [...]`: argv[0] is the grid path. */
 int qs_cmd_sweep(int argc, char **argv);
 /* `qsweep run-until-done GRID.json ...`: reruns after a lost rank. */

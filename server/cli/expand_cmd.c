@@ -16,14 +16,15 @@
  * estimate is a lower bound (docs/grid.md). */
 #define QS_EST_GFLOP_S_1CORE 55.0
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: qsweep expand GRID.json [--dry-run] [--job-json]\n"
-               "prints one JSON object per phase (parents first), then a summary\n"
-               "{\"phases\":N,\"gflop\":G,\"est_hours_1core\":H}; no data or database needed.\n"
-               "--job-json: instead, one line per phase: PHASE_ID, a tab, its job JSON.\n"
-               "Exit 0, or 2 listing every problem of the grid.\n");
-}
+static const qs_opt expand_opts[] = {
+    {"--job-json", NULL, "instead, one line per phase: PHASE_ID, a tab, its job JSON"},
+    {"--dry-run", NULL, "accepted for symmetry with the sweep (expand never runs anything)"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec expand_spec = {
+    "expand", "expand GRID.json [--job-json]", expand_opts,
+    "prints one JSON object per phase (parents first), then a summary\n"
+    "{\"phases\":N,\"gflop\":G,\"est_hours_1core\":H}; no data or database needed.\n"
+    "Exit 0, or 2 listing every problem of the grid.\n", 1, 0, NULL};
 
 static void print_jstr(const char *s)
 {
@@ -62,32 +63,16 @@ static void print_job(const qs_grid_job *j)
 
 int qs_cmd_expand(int argc, char **argv)
 {
-    const char *path = NULL;
-    int job_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--dry-run"))
-            continue; /* expand never runs anything; accepted for symmetry with the sweep */
-        if (!strcmp(argv[i], "--job-json")) {
-            /* The exact text each id hashes: tests/fixtures/phase_ids.txt
-             * pins it so a refactor cannot move an id silently. */
-            job_json = 1;
-            continue;
-        }
-        if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "qsweep expand: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        path = argv[i];
-    }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    qs_args a;
+    int st = qs_args_parse(&a, &expand_spec, argc, argv);
+    if (st >= 0)
+        return st;
+    if (a.npos == 0)
+        return qs_args_fail(&expand_spec, "give the grid file (GRID.json)");
+    const char *path = a.pos[0];
+    /* The exact text each id hashes: tests/fixtures/phase_ids.txt pins it
+     * so a refactor cannot move an id silently. */
+    int job_json = qs_arg_given(&a, "--job-json");
     qs_grid g;
     char *errors = NULL;
     int rc = qs_grid_load(&g, path, 0, &errors);

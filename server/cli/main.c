@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "blas_fix.h"
 #include "cli.h"
 #include "err.h"
-#include "gemm.h"
 #include "simd.h"
 
 static void usage(FILE *f)
@@ -20,24 +20,14 @@ static void usage(FILE *f)
             "  run-until-done GRID.json [--db F] [--retries N] [-- MPIRUN_OPTIONS]\n"
             "           run a sweep under mpirun, rerun it after a lost rank or node\n"
             "  expand GRID.json   the phases of a grid, their parameters and cost\n"
-            "  status [--db F]    progress of the sweeps in a database\n"
+            "  status [--db F] [--sweep S] [--json]   progress of the sweeps in a database\n"
             "  serve [--db F] [--port 8080] [--bind 127.0.0.1]   the dashboard\n"
-            "  report table5|table4|best|pivot [--db F] [--sweep S] [--dataset D] [--format text|markdown|csv]\n"
+            "  report table5|table4|best|pivot|pareto [--db F] [--sweep S] [--dataset D]\n"
+            "           [--format text|markdown|csv]   tables of the results\n"
+            "  checkpoint get --db F --phase ID --out FILE   a phase's checkpoint as a file\n"
             "  export --from CK --out FILE   integer weight codes and scales\n"
             "  version  version, BLAS core and kernel paths of this machine\n"
-            "run 'qsweep COMMAND --help' for a command's options\n");
-}
-
-/* Key: value lines; `kernels_supported` lists every path this CPU runs,
- * widest first (the test runner repeats the numerical tests on each). */
-static int print_version(void)
-{
-    printf("qsweep: %s\nblas: %s\nblas_core: %s\nkernels: %s\nkernels_supported:",
-           QS_VERSION, qs_blas_name(), qs_blas_core(), qs_kpath_name(qs_simd_path()));
-    for (int p = qs_simd_best(); p >= 0; p--)
-        printf(" %s", qs_kpath_name((qs_kpath)p));
-    printf("\n");
-    return 0;
+            "run 'qsweep COMMAND --help' for a command's options; docs/cli.md has them all\n");
 }
 
 int main(int argc, char **argv)
@@ -53,7 +43,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
-        return print_version();
+        return qs_print_version(stdout);
     if (strcmp(cmd, "train") == 0)
         return qs_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
@@ -72,6 +62,8 @@ int main(int argc, char **argv)
         return qs_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return qs_cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "checkpoint") == 0)
+        return qs_cmd_checkpoint(argc - 1, argv + 1);
     size_t len = strlen(cmd);
     if (len > 5 && strcmp(cmd + len - 5, ".json") == 0)
         return qs_cmd_sweep(argc - 1, argv + 1);

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "db_lock.h"
+#include "parse.h"
 
 #define QS_RERUN_DEFAULT_RETRIES 3
 /* A rerun after a lost node may find rank 0's claim from that node, which
@@ -34,17 +35,21 @@ static void on_signal(int sig)
         kill((pid_t)child_pid, sig);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: qsweep run-until-done GRID.json [--db results.db] [--retries N]\n"
-               "           [--ckpt-interval S] [--quiet] [--retry-failed] [--mpirun PROGRAM]\n"
-               "           [-- MPIRUN_OPTIONS...]\n"
-               "runs `mpirun MPIRUN_OPTIONS qsweep GRID.json ...` and reruns it after a lost rank\n"
-               "or node, until every phase is done (exit 0) or N reruns (default %d) are spent.\n"
-               "Stops at once on what a rerun cannot fix: 1 failed phases, 2 bad grid or database\n"
-               "held by another coordinator, 3 storage error, 130 SIGINT/SIGTERM.\n",
-            QS_RERUN_DEFAULT_RETRIES);
-}
+static const qs_opt rerun_opts[] = {
+    {"--db", "FILE", "results database (default results.db)"},
+    {"--retries", "N", "reruns after a lost rank or node, 0..1000000 (default 3)"},
+    {"--ckpt-interval", "S", "passed on to the sweep: seconds between checkpoints"},
+    {"--quiet", NULL, "passed on to the sweep: no progress line"},
+    {"--retry-failed", NULL, "failed phases run again (on the first run only)"},
+    {"--mpirun", "PROGRAM", "the launcher (default $QSWEEP_MPIRUN, else mpirun)"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec rerun_spec = {
+    "run-until-done", "run-until-done GRID.json [options] [-- MPIRUN_OPTIONS...]", rerun_opts,
+    "runs `mpirun MPIRUN_OPTIONS qsweep GRID.json ...` and reruns it after a lost rank\n"
+    "or node, until every phase is done (exit 0) or the reruns are spent.\n"
+    "Stops at once on what a rerun cannot fix: 1 failed phases, 2 bad grid or database\n"
+    "held by another coordinator, 3 storage error, 130 SIGINT/SIGTERM.\n",
+    1, 1, NULL};
 
 /* What the exit status of one attempt means for the loop. */
 static const char *final_reason(int code)
@@ -83,55 +88,34 @@ static int run_once(char **argv)
 
 int qs_cmd_run_until_done(int argc, char **argv)
 {
-    const char *grid = NULL, *db = "results.db", *mpirun = getenv("QSWEEP_MPIRUN");
+    const char *grid, *db, *mpirun = getenv("QSWEEP_MPIRUN");
     const char *pass[8];
-    int npass = 0, retries = QS_RERUN_DEFAULT_RETRIES, retry_failed = 0, i;
+    int npass = 0, retries = QS_RERUN_DEFAULT_RETRIES, retry_failed, st;
     char self[PATH_MAX], wait_s[32];
+    qs_args a;
+    if ((st = qs_args_parse(&a, &rerun_spec, argc, argv)) >= 0)
+        return st;
+    if (a.npos == 0)
+        return qs_args_fail(&rerun_spec, "give the grid file (GRID.json)");
+    grid = a.pos[0];
+    db = qs_arg(&a, "--db") ? qs_arg(&a, "--db") : "results.db";
+    if (qs_arg(&a, "--mpirun"))
+        mpirun = qs_arg(&a, "--mpirun");
     if (!mpirun || !mpirun[0])
         mpirun = "mpirun";
-    for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-        if (npass + 2 > (int)(sizeof pass / sizeof pass[0])) {
-            fprintf(stderr, "qsweep run-until-done: too many options\n");
-            return QS_EXIT_USAGE;
-        }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return QS_EXIT_OK;
-        } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-            db = argv[++i];
-        } else if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 0 || n > 1000000) {
-                fprintf(stderr, "qsweep run-until-done: --retries wants a count, not \"%s\"\n",
-                        argv[i]);
-                return QS_EXIT_USAGE;
-            }
-            retries = (int)n;
-        } else if (!strcmp(argv[i], "--mpirun") && i + 1 < argc) {
-            mpirun = argv[++i];
-        } else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc) {
-            pass[npass++] = argv[i];
-            pass[npass++] = argv[++i];
-        } else if (!strcmp(argv[i], "--quiet")) {
-            pass[npass++] = argv[i];
-        } else if (!strcmp(argv[i], "--retry-failed")) {
-            retry_failed = 1;
-        } else if (argv[i][0] != '-' && !grid) {
-            grid = argv[i];
-        } else {
-            fprintf(stderr, "qsweep run-until-done: unknown or incomplete option \"%s\"\n",
-                    argv[i]);
-            usage(stderr);
-            return QS_EXIT_USAGE;
-        }
+    if (qs_arg(&a, "--retries") &&
+        qs_parse_int(&retries, "--retries", qs_arg(&a, "--retries"), 0, 1000000))
+        return qs_args_fail(&rerun_spec, "%s", qs_errmsg());
+    retry_failed = qs_arg_given(&a, "--retry-failed");
+    /* The sweep checks the values it is passed (exit 2 on the first run). */
+    if (qs_arg(&a, "--ckpt-interval")) {
+        pass[npass++] = "--ckpt-interval";
+        pass[npass++] = qs_arg(&a, "--ckpt-interval");
     }
-    if (!grid) {
-        usage(stderr);
-        return QS_EXIT_USAGE;
-    }
-    int nmpi = i < argc ? argc - i - 1 : 0;
-    char **mpi_args = argv + i + 1;
+    if (qs_arg_given(&a, "--quiet"))
+        pass[npass++] = "--quiet";
+    int nmpi = a.nrest;
+    char **mpi_args = a.rest;
     /* mpirun, its options, this binary, the grid, 3 + 2 + 1 own, passed on, NULL */
     if (nmpi + npass + 10 > QS_RERUN_MAX_ARGS) {
         fprintf(stderr, "qsweep run-until-done: too many arguments\n");

@@ -16,101 +16,47 @@
 #include "http.h"
 #include "http_static.h"
 
-typedef struct {
-    const char *db, *bind, *web;
-    int port, threads, cache;
-} serve_opts;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: qsweep serve [--db results.db] [--port 8080] [--bind 127.0.0.1]\n"
-            "                    [--web DIR] [--threads N] [--no-cache]\n"
-            "  --db F       results database (read only; default results.db)\n"
-            "  --port P     TCP port; 0 picks a free one (default 8080)\n"
-            "  --bind A     address to listen on (default 127.0.0.1: this machine only)\n"
-            "  --web DIR    the dashboard's files (default ../web next to the binary,\n"
-            "               then /usr/share/qsweep/web)\n"
-            "  --threads N  database queries at once (default 4; each connection has\n"
-            "               its own thread, cached answers need no query)\n"
-            "  --no-cache   query the database on every request (for measurements;\n"
-            "               by default identical requests between two commits of\n"
-            "               the sweep share one answer for up to 2 s)\n"
-            "Prints the URL, then serves until Ctrl-C. The page and docs/api.md\n"
-            "describe what it shows.\n");
-}
-
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out)
-{
-    return qs_parse_int(out, flag, s, lo, hi);
-}
-
-static int parse(serve_opts *o, int argc, char **argv, int *help)
-{
-    *help = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            *help = 1;
-            return QS_OK;
-        }
-        if (!strcmp(a, "--no-cache")) {
-            o->cache = 0;
-            continue;
-        }
-        static const char *const known[] = {"--db", "--bind", "--web", "--port", "--threads"};
-        int ok = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            ok |= !strcmp(a, known[k]);
-        if (!ok)
-            return qs_err(QS_EINVAL, "%s option %s (see qsweep serve --help)",
-                          a[0] == '-' ? "unknown" : "unexpected argument, not an", a);
-        if (i + 1 >= argc)
-            return qs_err(QS_EINVAL, "%s needs a value", a);
-        const char *v = argv[++i];
-        int rc = QS_OK;
-        if (!strcmp(a, "--db"))
-            o->db = v;
-        else if (!strcmp(a, "--bind"))
-            o->bind = v;
-        else if (!strcmp(a, "--web"))
-            o->web = v;
-        else if (!strcmp(a, "--port"))
-            rc = parse_int(a, v, 0, 65535, &o->port);
-        else
-            rc = parse_int(a, v, 1, 64, &o->threads);
-        if (rc)
-            return rc;
-    }
-    return QS_OK;
-}
+static const qs_opt serve_opts[] = {
+    {"--db", "FILE", "results database (read only; default results.db)"},
+    {"--port", "P", "TCP port; 0 picks a free one (default 8080)"},
+    {"--bind", "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
+    {"--web", "DIR", "the dashboard's files (default ../web next to the binary, then "
+                     "/usr/share/qsweep/web)"},
+    {"--threads", "N", "database queries at once, 1..64 (default 4; cached answers need none)"},
+    {"--no-cache", NULL, "query the database on every request (for measurements; by default "
+                         "identical requests between two commits share one answer for up to 2 s)"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec serve_spec = {
+    "serve", "serve [--db results.db] [--port 8080] [--bind 127.0.0.1] [--web DIR] "
+    "[--threads N] [--no-cache]", serve_opts,
+    "Prints the URL, then serves until Ctrl-C. The page and docs/api.md\n"
+    "describe what it shows.\n", 0, 0, NULL};
 
 int qs_cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {"results.db", "127.0.0.1", NULL, 8080, 4, 1};
     qs_dbpool *pool = NULL;
     qs_cache *cache = NULL;
     qs_http *http = NULL;
     char webdir[PATH_MAX], chartjs[PATH_MAX];
     sigset_t sigs, old;
-    int help, status = 2, masked = 0;
-
-    if (parse(&o, argc, argv, &help)) {
-        fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
-        usage(stderr);
-        return 2;
-    }
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
+    int status = 2, masked = 0, port = 8080, threads = 4;
+    qs_args a;
+    if ((status = qs_args_parse(&a, &serve_spec, argc, argv)) >= 0)
+        return status;
+    status = 2;
+    const char *db = qs_arg(&a, "--db") ? qs_arg(&a, "--db") : "results.db";
+    const char *bind = qs_arg(&a, "--bind") ? qs_arg(&a, "--bind") : "127.0.0.1";
+    if ((qs_arg(&a, "--port") && qs_parse_int(&port, "--port", qs_arg(&a, "--port"), 0, 65535)) ||
+        (qs_arg(&a, "--threads") &&
+         qs_parse_int(&threads, "--threads", qs_arg(&a, "--threads"), 1, 64)))
+        return qs_args_fail(&serve_spec, "%s", qs_errmsg());
     /* --threads read connections: that many requests query at once; the
      * rest wait for a free one (cached answers need none). */
-    if (qs_dbpool_create(&pool, o.db, o.threads)) {
+    if (qs_dbpool_create(&pool, db, threads)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
     }
-    if (qs_static_find_webdir(o.web, webdir, sizeof webdir)) {
+    if (qs_static_find_webdir(qs_arg(&a, "--web"), webdir, sizeof webdir)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
     }
@@ -129,23 +75,23 @@ int qs_cmd_serve(int argc, char **argv)
     /* A client that hangs up mid-response must not kill the server. */
     signal(SIGPIPE, SIG_IGN);
 
-    if (o.cache && qs_cache_create(&cache, (size_t)64 << 20, 2.0)) {
+    if (!qs_arg_given(&a, "--no-cache") && qs_cache_create(&cache, (size_t)64 << 20, 2.0)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
     }
-    qs_http_cfg cfg = {o.bind, o.port, webdir, chartjs, pool, cache};
+    qs_http_cfg cfg = {bind, port, webdir, chartjs, pool, cache};
     if (qs_http_start(&http, &cfg)) {
         fprintf(stderr, "qsweep serve: %s\n", qs_errmsg());
         goto cleanup;
     }
-    int v6 = strchr(o.bind, ':') != NULL;
-    printf("qsweep serve: http://%s%s%s:%d/\n", v6 ? "[" : "", o.bind, v6 ? "]" : "",
+    int v6 = strchr(bind, ':') != NULL;
+    printf("qsweep serve: http://%s%s%s:%d/\n", v6 ? "[" : "", bind, v6 ? "]" : "",
            qs_http_port(http));
     fflush(stdout);
-    fprintf(stderr, "qsweep serve: database %s (read only), web files %s\n", o.db, webdir);
+    fprintf(stderr, "qsweep serve: database %s (read only), web files %s\n", db, webdir);
     if (!qs_dbpool_fast(pool))
         fprintf(stderr, "qsweep serve: note: %s lacks the index phases_read (sql/indexes.sql); "
-                        "large sweeps will answer slower\n", o.db);
+                        "large sweeps will answer slower\n", db);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)

@@ -1,7 +1,8 @@
-/* `qsweep status [--db results.db]`: one line per sweep (phases done /
+/* `qsweep status [--db results.db] [--sweep NAME] [--json]`: one line per sweep (phases done /
  * running / failed / queued, throughput, ETA), then its failed phases with
  * the reason. Read-only: safe while a sweep writes (WAL readers never block
  * the writer), and it never creates or alters a file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,22 @@
 #include "db.h"
 #include "db_lock.h"
 #include "err.h"
+#include "jsonw.h"
 
 /* Failed phases listed per sweep; the rest are counted (docs/queries.md has
  * the query for all of them). */
 #define MAX_FAILED_SHOWN 20
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: qsweep status [--db results.db]\n"
-               "one line per sweep: phases done/running/failed/queued, img/s, ETA;\n"
-               "then each failed phase with its reason. Read-only.\n");
-}
+static const qs_opt status_opts[] = {
+    {"--db", "FILE", "results database, opened read-only (default results.db)"},
+    {"--sweep", "NAME", "only this sweep (an error if the database has none of that name)"},
+    {"--json", NULL, "one JSON object per sweep instead of the text lines (docs/cli.md)"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec status_spec = {
+    "status", "status [--db results.db] [--sweep NAME] [--json]", status_opts,
+    "one line per sweep: phases done/running/failed/queued, img/s (points/s for\n"
+    "synthetic data), ETA; then each failed phase with its reason. Read-only.\n",
+    0, 0, NULL};
 
 static void fmt_eta(char *out, size_t cap, double s)
 {
@@ -86,28 +92,73 @@ static int print_failed(qs_db *db, const char *sweep)
     return rc;
 }
 
+/* --json: the same numbers as the text line, one flat object per sweep;
+ * rates and the ETA are null when not measured. */
+static int print_json(const char *name, int state, const qs_db_progress *p, int running,
+                      int interrupted)
+{
+    qs_buf b;
+    qs_jw w;
+    qs_buf_init(&b);
+    qs_jw_init(&w, &b);
+    qs_jw_obj(&w, NULL);
+    qs_jw_str(&w, "sweep", name);
+    qs_jw_str(&w, "state", qs_sweep_state_name(state));
+    qs_jw_int(&w, "total", p->done + p->running + p->failed + p->queued);
+    qs_jw_int(&w, "done", p->done);
+    qs_jw_int(&w, "running", running);
+    qs_jw_int(&w, "interrupted", interrupted);
+    qs_jw_int(&w, "failed", p->failed);
+    qs_jw_int(&w, "queued", p->queued);
+    qs_jw_num(&w, "img_per_s", running && p->img_per_s > 0 ? p->img_per_s : NAN);
+    qs_jw_num(&w, "points_per_s", running && p->points_per_s > 0 ? p->points_per_s : NAN);
+    qs_jw_num(&w, "eta_s", state == QS_SWEEP_FINISHED ? 0
+                           : state == QS_SWEEP_RUNNING && p->eta_s >= 0 ? p->eta_s : NAN);
+    qs_jw_end_obj(&w);
+    int rc = qs_buf_ok(&b);
+    if (rc == QS_OK)
+        printf("%s\n", b.p);
+    qs_buf_free(&b);
+    return rc;
+}
+
+static int sweep_exists(qs_db *db, const char *name, int *found)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "SELECT 1 FROM sweeps WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    *found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return QS_OK;
+}
+
 int qs_cmd_status(int argc, char **argv)
 {
-    const char *path = "results.db";
+    const char *path, *only;
     qs_db db;
+    qs_args a;
     sqlite3_stmt *st = NULL;
-    int rc, nsweep = 0, s;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-            path = argv[++i];
-            continue;
-        }
-        fprintf(stderr, "qsweep status: unexpected argument \"%s\"\n", argv[i]);
-        usage(stderr);
-        return 2;
-    }
+    int rc, nsweep = 0, s, json;
+    if ((rc = qs_args_parse(&a, &status_spec, argc, argv)) >= 0)
+        return rc;
+    path = qs_arg(&a, "--db") ? qs_arg(&a, "--db") : "results.db";
+    only = qs_arg(&a, "--sweep");
+    json = qs_arg_given(&a, "--json");
     if ((rc = qs_db_open(&db, path, 1))) {
         fprintf(stderr, "qsweep status: %s\n", qs_errmsg());
         return 2;
+    }
+    if (only) {
+        int found = 0;
+        if ((rc = sweep_exists(&db, only, &found)))
+            goto cleanup;
+        if (!found) {
+            rc = qs_err(QS_EINVAL, "%s has no sweep named \"%s\" (qsweep status --db %s lists "
+                        "them)", path, only, path);
+            goto cleanup;
+        }
     }
     /* Liveness from what is read (the claim's heartbeat and pid): status
      * never writes, and may run where the database is read-only. */
@@ -118,11 +169,13 @@ int qs_cmd_status(int argc, char **argv)
         goto cleanup;
     }
     if (sqlite3_prepare_v2(db.h, "SELECT name, finished IS NOT NULL AND (started IS NULL OR "
-                           "finished >= started) FROM sweeps ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           "finished >= started) FROM sweeps WHERE ?1 IS NULL OR name = ?1 "
+                           "ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
         rc = qs_err(QS_EIO, "%s: %s", path, sqlite3_errmsg(db.h));
         goto cleanup;
     }
+    if (only)
+        sqlite3_bind_text(st, 1, only, -1, SQLITE_STATIC);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         int ended = sqlite3_column_int(st, 1);
@@ -139,7 +192,12 @@ int qs_cmd_status(int argc, char **argv)
         if (running && !qs_running_is_live(&claim)) {
             snprintf(interrupted, sizeof interrupted, ", %d interrupted", running);
             running = 0;
-            p.img_per_s = 0;
+            p.img_per_s = p.points_per_s = 0;
+        }
+        if (json) {
+            if ((rc = print_json(name, state, &p, running, p.running - running)))
+                goto cleanup;
+            continue;
         }
         if (state == QS_SWEEP_FINISHED) {
             snprintf(eta, sizeof eta, "nothing left");
@@ -158,8 +216,16 @@ int qs_cmd_status(int argc, char **argv)
             fmt_eta(t, sizeof t, p.eta_s);
             snprintf(eta, sizeof eta, "ETA %s", t);
         }
-        printf("%s: %d/%d done, %d running, %d failed, %d queued%s; %.1f img/s; %s\n", name,
-               p.done, total, running, p.failed, p.queued, interrupted, p.img_per_s, eta);
+        /* Images and points are not one unit: each rate is shown on its
+         * own, img/s alone when neither was measured. */
+        char rate[96] = "";
+        if (p.img_per_s > 0 || !(p.points_per_s > 0))
+            snprintf(rate, sizeof rate, "; %.1f img/s", p.img_per_s);
+        if (p.points_per_s > 0)
+            snprintf(rate + strlen(rate), sizeof rate - strlen(rate), "; %.0f points/s",
+                     p.points_per_s);
+        printf("%s: %d/%d done, %d running, %d failed, %d queued%s%s; %s\n", name, p.done,
+               total, running, p.failed, p.queued, interrupted, rate, eta);
         if (p.failed && (rc = print_failed(&db, name)))
             goto cleanup;
     }
@@ -167,7 +233,7 @@ int qs_cmd_status(int argc, char **argv)
         rc = qs_err(QS_EIO, "%s: %s", path, sqlite3_errmsg(db.h));
         goto cleanup;
     }
-    if (nsweep == 0)
+    if (nsweep == 0 && !json)
         printf("%s: no sweeps yet\n", path);
 cleanup:
     sqlite3_finalize(st);

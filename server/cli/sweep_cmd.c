@@ -22,12 +22,26 @@
 #define QS_VERSION "dev"
 #endif
 
-static void usage(void)
+static const qs_opt sweep_opts[] = {
+    {"--db", "FILE", "results database, created if missing (default results.db)"},
+    {"--dry-run", NULL, "list the phases and which would run; train nothing, write nothing"},
+    {"--retry-failed", NULL, "failed phases of this sweep run again"},
+    {"--ckpt-interval", "S", "seconds between a running phase's checkpoints (default 10)"},
+    {"--lock-wait", "S", "wait up to S seconds for another coordinator's claim (default 0)"},
+    {"--quiet", NULL, "no progress line on stderr"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec sweep_spec = {
+    "", "GRID.json [options]   (under mpirun -n N)", sweep_opts,
+    "rank 0 coordinates and writes the database, ranks 1..N-1 train; with -n 1\n"
+    "rank 0 also trains. Exit statuses: docs/cluster.md.\n", 0, 0, NULL};
+
+/* A seconds option, if given: -1 when fine, else 2 with the message. */
+static int seconds_opt(double *out, const qs_args *a, const char *flag)
 {
-    fprintf(stderr, "usage: mpirun -n N qsweep GRID.json [--db results.db] [--dry-run] "
-                    "[--retry-failed] [--ckpt-interval SECONDS] [--lock-wait SECONDS] [--quiet]\n"
-                    "rank 0 coordinates and writes the database, ranks 1..N-1 train; "
-                    "with -n 1 rank 0 also trains.\n");
+    const char *v = qs_arg(a, flag);
+    if (v && qs_parse_double(out, v, 0, 1e9))
+        return qs_args_fail(&sweep_spec, "%s %s: expected seconds from 0 to 1e9", flag, v);
+    return -1;
 }
 
 /* --dry-run: what would run, against the database if there is one. */
@@ -127,35 +141,20 @@ static int coordinator(int argc, char **argv, int size)
     qs_grid g;
     qs_db db;
     memset(&g, 0, sizeof g);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--db") && i + 1 < argc)
-            dbpath = argv[++i];
-        else if (!strcmp(argv[i], "--dry-run"))
-            dry = 1;
-        else if (!strcmp(argv[i], "--retry-failed"))
-            retry = 1;
-        else if (!strcmp(argv[i], "--quiet"))
-            quiet = 1;
-        else if (!strcmp(argv[i], "--ckpt-interval") && i + 1 < argc) {
-            if (qs_parse_double(&ckpt_interval, argv[++i], 0, 1e9)) {
-                fprintf(stderr, "qsweep: --ckpt-interval %s: expected seconds from 0 to 1e9\n",
-                        argv[i]);
-                status = QS_EXIT_USAGE;
-                goto dismiss;
-            }
-        } else if (!strcmp(argv[i], "--lock-wait") && i + 1 < argc) {
-            if (qs_parse_double(&lock_wait, argv[++i], 0, 1e9)) {
-                fprintf(stderr, "qsweep: --lock-wait %s: expected seconds from 0 to 1e9\n",
-                        argv[i]);
-                status = QS_EXIT_USAGE;
-                goto dismiss;
-            }
-        } else {
-            fprintf(stderr, "qsweep: unknown or incomplete option \"%s\"\n", argv[i]);
-            usage();
-            status = QS_EXIT_USAGE;
-            goto dismiss;
-        }
+    qs_args a;
+    if (qs_args_parse(&a, &sweep_spec, argc, argv) >= 0) {
+        status = QS_EXIT_USAGE; /* --help and --version never get here (qs_cmd_sweep) */
+        goto dismiss;
+    }
+    if (qs_arg(&a, "--db"))
+        dbpath = qs_arg(&a, "--db");
+    dry = qs_arg_given(&a, "--dry-run");
+    retry = qs_arg_given(&a, "--retry-failed");
+    quiet = qs_arg_given(&a, "--quiet");
+    if (seconds_opt(&ckpt_interval, &a, "--ckpt-interval") >= 0 ||
+        seconds_opt(&lock_wait, &a, "--lock-wait") >= 0) {
+        status = QS_EXIT_USAGE;
+        goto dismiss;
     }
     /* Everything is validated before the database is opened: a bad grid
      * never touches it. */
@@ -211,11 +210,9 @@ static void finalize_timeout(int sig)
 int qs_cmd_sweep(int argc, char **argv)
 {
     int rank = 0, size = 1, status;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage();
-            return 0;
-        }
+    /* Before MPI_Init: `qsweep GRID.json --help` needs no mpirun. */
+    if ((status = qs_args_meta(&sweep_spec, argc, argv)) >= 0)
+        return status;
     MPI_Init(NULL, NULL);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

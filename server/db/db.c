@@ -468,10 +468,14 @@ int qs_db_progress_get(qs_db *db, const char *sweep, qs_db_progress *p)
     sqlite3_finalize(st);
     st = NULL;
 
-    /* Throughput of the running phases: each one's latest epoch. */
+    /* Throughput of the running phases: each one's latest epoch. A
+     * synthetic example is a 2-D point, not an image: its rate is summed
+     * apart (a ring FCDNN does 10^5 points/s, a ResNet 10^2 images/s). */
     snprintf(sql, sizeof sql,
-             "SELECT total((SELECT e.img_per_s FROM epochs e WHERE e.phase_id = p.id "
-             "ORDER BY e.epoch DESC LIMIT 1)) FROM %s AND p.status = 'running'", scope);
+             "SELECT total(CASE WHEN p.dataset IS NOT 'synthetic' THEN r END), "
+             "total(CASE WHEN p.dataset = 'synthetic' THEN r END) FROM (SELECT p.dataset, "
+             "(SELECT e.img_per_s FROM epochs e WHERE e.phase_id = p.id "
+             "ORDER BY e.epoch DESC LIMIT 1) AS r FROM %s AND p.status = 'running') p", scope);
     if ((rc = prep(db, &st, sql)))
         goto cleanup;
     if (sweep)
@@ -481,6 +485,7 @@ int qs_db_progress_get(qs_db *db, const char *sweep, qs_db_progress *p)
         goto cleanup;
     }
     p->img_per_s = sqlite3_column_double(st, 0);
+    p->points_per_s = sqlite3_column_double(st, 1);
     sqlite3_finalize(st);
     st = NULL;
 

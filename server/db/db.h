@@ -36,7 +36,8 @@ int qs_db_retry_failed(qs_db *db, int64_t sweep_id);
 typedef struct {
     int queued, running, done, failed;
     double gflop_left, gflop_done; /* estimated cost of unfinished / finished phases */
-    double img_per_s;              /* sum over running phases (latest epoch) */
+    double img_per_s;              /* sum over running image phases (latest epoch) */
+    double points_per_s;           /* the same for synthetic (2-D point) phases */
     double eta_s;                  /* < 0 when unknown */
 } qs_db_progress;
 

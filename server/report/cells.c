@@ -112,20 +112,24 @@ void qs_cells_free(qs_cells *t)
     t->n = t->cap = t->ncand = t->candcap = 0;
 }
 
-void qs_cells_bind(sqlite3_stmt *st, int table4, const char *sweep, const char *dataset)
+const char *qs_cells_default_dataset(int table4)
+{
+    return table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset;
+}
+
+static void bind(sqlite3_stmt *st, int table4, const char *sweep, const char *dataset)
 {
     if (sweep)
         sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, dataset ? dataset
-                                     : table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset,
-                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dataset ? dataset : qs_cells_default_dataset(table4), -1,
+                      SQLITE_STATIC);
     if (table4) {
         sqlite3_bind_text(st, 3, qs_paper_table4_block, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 4, qs_paper_table4_width);
     }
 }
 
-int qs_cells_add(qs_cells *t, sqlite3_stmt *st)
+static int add(qs_cells *t, sqlite3_stmt *st)
 {
     const char *block = (const char *)sqlite3_column_text(st, 1);
     int depth = sqlite3_column_int(st, 2), width = sqlite3_column_int(st, 3);
@@ -161,7 +165,7 @@ int qs_cells_add(qs_cells *t, sqlite3_stmt *st)
                       block, depth, width, QS_CELL_MAXVALS);
     cell->v[cell->n] = sqlite3_column_double(st, 6);
     cell->seed[cell->n] = sqlite3_column_int64(st, 5);
-    cell->params += sqlite3_column_double(st, 4); /* a sum until qs_cells_finish */
+    cell->params += sqlite3_column_double(st, 4); /* a sum until finish() */
     cell->n++;
     return QS_OK;
 }
@@ -170,7 +174,7 @@ int qs_cells_add(qs_cells *t, sqlite3_stmt *st)
  * ran it, else the only width we ran there (a reduced-budget design
  * such as sweeps/table5-small.json); several widths and none published
  * is no fixed-budget design (a width sweep): left out, counted. */
-int qs_cells_finish(qs_cells *t)
+static int finish(qs_cells *t)
 {
     t->have_ours = 1;
     for (int i = 0; i < t->ncand;) {
@@ -212,6 +216,19 @@ int qs_cells_finish(qs_cells *t)
     return QS_OK;
 }
 
+int qs_cells_read(qs_cells *t, sqlite3_stmt *st, const char *sweep, const char *dataset,
+                  int read_err, const char *what)
+{
+    int rc, s;
+    bind(st, t->table4, sweep, dataset);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = add(t, st)) != QS_OK)
+            return rc;
+    if (s != SQLITE_DONE)
+        return qs_err(read_err, "%s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
+    return finish(t);
+}
+
 int qs_cells_load(qs_cells *t, sqlite3 *db, const char *dbpath, const char *sweep,
                   const char *dataset)
 {
@@ -219,22 +236,12 @@ int qs_cells_load(qs_cells *t, sqlite3 *db, const char *dbpath, const char *swee
     const char *at = strstr(tmpl, "{RUNS}");
     char sql[2048];
     sqlite3_stmt *st = NULL;
-    int rc = QS_OK, s;
+    int rc;
     snprintf(sql, sizeof sql, "%.*sruns%s", (int)(at - tmpl), tmpl, at + 6);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         rc = qs_err(QS_EIO, "%s: %s", dbpath, sqlite3_errmsg(db));
-        goto cleanup;
-    }
-    qs_cells_bind(st, t->table4, sweep, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = qs_cells_add(t, st)) != QS_OK)
-            goto cleanup;
-    if (s != SQLITE_DONE) {
-        rc = qs_err(QS_EIO, "%s: %s", dbpath, sqlite3_errmsg(db));
-        goto cleanup;
-    }
-    rc = qs_cells_finish(t);
-cleanup:
+    else
+        rc = qs_cells_read(t, st, sweep, dataset, QS_EIO, dbpath);
     sqlite3_finalize(st);
     return rc;
 }

@@ -55,15 +55,18 @@ int qs_cells_init(qs_cells *t, int table4);
 void qs_cells_free(qs_cells *t);
 
 /* The query of one table's done phases, with {RUNS} for the runs view (or
- * the API's narrow copy of it, qs_api_prepare_src): bind qs_cells_bind,
- * then pass every row to qs_cells_add. */
+ * the API's narrow copy of it, qs_api_prepare_src). */
 extern const char qs_cells_t5_sql[], qs_cells_t4_sql[];
-void qs_cells_bind(sqlite3_stmt *st, int table4, const char *sweep, const char *dataset);
-int qs_cells_add(qs_cells *t, sqlite3_stmt *st);
-/* After the last row: picks each row's width, computes the cells, sorts. */
-int qs_cells_finish(qs_cells *t);
-/* The three steps on the runs view of db (the report). dataset NULL: the
- * table's own (cifar10). */
+/* The dataset a table reads when none is asked for: the paper's (cifar10). */
+const char *qs_cells_default_dataset(int table4);
+/* The table's cells from st, that query prepared by the caller: binds the
+ * sweep (NULL: all) and dataset (NULL: the table's own), reads every row,
+ * picks each row's width, computes the cells (one-seed std NAN) and sorts.
+ * A read error is `read_err` with the message "WHAT: sqlite's message".
+ * The one computation of a cell, for the report and the API alike. */
+int qs_cells_read(qs_cells *t, sqlite3_stmt *st, const char *sweep, const char *dataset,
+                  int read_err, const char *what);
+/* qs_cells_read on the runs view of db (the report). */
 int qs_cells_load(qs_cells *t, sqlite3 *db, const char *dbpath, const char *sweep,
                   const char *dataset);
 int qs_cells_matched(const qs_cells *t); /* cells of ours with a done phase */

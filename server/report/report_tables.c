@@ -19,16 +19,9 @@ static void fmt_num(char *buf, size_t n, double v, const char *f)
         snprintf(buf, n, f, v);
 }
 
-/* mean±std; the mean alone for one seed (no spread to show) and in CSV,
- * which has its own std column. */
 static void fmt_cell(char *buf, size_t n, const qs_cell *c, int fmt)
 {
-    if (c->n == 0)
-        snprintf(buf, n, "-");
-    else if (fmt == QS_FMT_CSV || c->n < 2)
-        snprintf(buf, n, "%.2f", c->mean);
-    else
-        snprintf(buf, n, "%.2f±%.2f", c->mean, c->std);
+    qs_fmt_stat(buf, n, c->mean, c->std, c->n, fmt);
 }
 
 static void print_table(const qs_cells *t, const char *const *labels, int fmt)
@@ -79,7 +72,7 @@ static void print_table(const qs_cells *t, const char *const *labels, int fmt)
             fmt_cell(b, sizeof b, o, fmt);
             fmt_num(c, sizeof c, o->n ? o->mean - r->paper[s] : NAN, "%+.2f");
             if (fmt == QS_FMT_CSV) {
-                fmt_num(sd, sizeof sd, o->std, "%.2f");
+                fmt_num(sd, sizeof sd, o->std, "%.2f"); /* "-" as every missing number here */
                 printf(",%s,%s,%s,%d,%s", a, b, sd, o->n, c);
             } else if (fmt == QS_FMT_MD) {
                 printf(" %s | %s | %s |", a, b, c);
@@ -160,25 +153,48 @@ static void print_claims(const qs_claim *c, int nc, int fmt)
     }
 }
 
-int qs_report_table(qs_db *db, const char *sweep, const char *dataset, int fmt, int table4)
+/* A table with none of our cells says what a cell needs and what the
+ * selection has instead (stderr in CSV, which stays one table). */
+static void print_no_cells_hint(const qs_report_sel *sel, int table4, const char *dataset)
+{
+    char ds[512], want[160];
+    FILE *f = sel->fmt == QS_FMT_CSV ? stderr : stdout;
+    qs_report_datasets(ds, sizeof ds, sel);
+    if (table4)
+        snprintf(want, sizeof want, "a ResNet %s block of width %d: float, W2A2 retrain, or "
+                 "W2A2 CLR after a Lipschitz retrain", qs_paper_table4_block,
+                 qs_paper_table4_width);
+    else
+        snprintf(want, sizeof want, "a ResNet: float, or retrain at W2AF, WFA2 or W2A2 without "
+                 "regularizer or CLR");
+    fprintf(f, "\nno %s cells of ours: the selection (dataset %s, %s%s) has no done phase of %s"
+               ".\n%s\n(sweeps/%s runs the design; --dataset picks another dataset)\n",
+            table4 ? "Table 4" : "Table 5", dataset, sel->sweep ? "sweep " : "every sweep",
+            sel->sweep ? sel->sweep : "", want, ds[0] ? ds : "it has no done phase at all",
+            table4 ? "table4.json" : "table5.json");
+}
+
+int qs_report_table(const qs_report_sel *sel, int table4)
 {
     static const char *const l5[] = {"float", "W2AF", "WFA2", "W2A2"};
     static const char *const l4[] = {"float", "W2A2", "W2A2+Lip+CLR"};
     qs_cells t;
     qs_claim claims[QS_CLAIMS_MAX];
+    qs_db *db = sel->db;
+    int fmt = sel->fmt;
+    const char *dataset = sel->dataset ? sel->dataset : qs_cells_default_dataset(table4);
     int rc = qs_cells_init(&t, table4);
     if (rc)
         return rc;
-    if (db && (rc = qs_cells_load(&t, db->h, db->path, sweep, dataset)) != QS_OK)
+    if (db && (rc = qs_cells_load(&t, db->h, db->path, sel->sweep, dataset)) != QS_OK)
         goto cleanup;
     if (fmt != QS_FMT_CSV) {
         printf("%s%s (%s): published%s\n", fmt == QS_FMT_MD ? "### " : "",
                table4 ? "Table 4, basic ResNets, Lipschitz + CLR" : "Table 5, ~1M parameters",
                qs_paper_source, db ? " and ours (mean±std over seeds; diff = ours - paper)" : "");
         if (db)
-            printf("%sours: dataset %s%s%s\n", fmt == QS_FMT_MD ? "\n" : "",
-                   dataset ? dataset : table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset,
-                   sweep ? ", sweep " : ", every sweep", sweep ? sweep : "");
+            printf("%sours: dataset %s%s%s\n", fmt == QS_FMT_MD ? "\n" : "", dataset,
+                   sel->sweep ? ", sweep " : ", every sweep", sel->sweep ? sel->sweep : "");
         if (t.ambiguous)
             printf("%s%d (block, depth) pair(s) left out: several widths there and none the "
                    "published one, not one fixed-budget design (select a sweep with --sweep)\n",
@@ -187,6 +203,8 @@ int qs_report_table(qs_db *db, const char *sweep, const char *dataset, int fmt, 
             printf("\n");
     }
     print_table(&t, table4 ? l4 : l5, fmt);
+    if (db && !qs_cells_matched(&t) && !t.ambiguous)
+        print_no_cells_hint(sel, table4, dataset);
     if (!db && fmt != QS_FMT_CSV)
         printf("\n(no database: the claims' comparisons on the published rows, whose single "
                "numbers give a direction, not a verdict)");
@@ -196,14 +214,16 @@ cleanup:
     return rc;
 }
 
-int qs_report_claims_if_any(qs_db *db, const char *sweep, const char *dataset, int fmt)
+int qs_report_claims_if_any(const qs_report_sel *sel)
 {
+    qs_db *db = sel->db;
+    int fmt = sel->fmt;
     qs_cells t;
     qs_claim claims[QS_CLAIMS_MAX];
     int rc = qs_cells_init(&t, 0);
     if (rc)
         return rc;
-    if ((rc = qs_cells_load(&t, db->h, db->path, sweep, dataset)) != QS_OK) {
+    if ((rc = qs_cells_load(&t, db->h, db->path, sel->sweep, sel->dataset)) != QS_OK) {
         /* The pivot above stands on its own: a selection the cells cannot
          * take (too many phases in one cell) leaves out only the claims. */
         if (rc == QS_EINVAL) {

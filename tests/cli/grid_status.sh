@@ -44,8 +44,8 @@ status_progress_and_failures() {
     "$Q" status --db "$T/r.db" > "$T/out" 2> "$T/err"
     local rc=$? miss=""
     # Left: queued 100 + running 50 + 0 = 150 GFLOP; rate 10 GFLOP/s per
-    # rank x 1 running = 15 s.
-    grep -q '^t: 2/6 done, 1 running, 2 failed, 1 queued; 250.0 img/s; ETA 15s$' "$T/out" || miss="$miss [progress line]"
+    # rank x 1 running = 15 s. The phases are synthetic: points, not images.
+    grep -q '^t: 2/6 done, 1 running, 2 failed, 1 queued; 250 points/s; ETA 15s$' "$T/out" || miss="$miss [progress line]"
     grep -q '^  failed: fcdnn-128-4 retrain w2a2 lipschitz seed 1 (d): diverged$' "$T/out" || miss="$miss [failed retrain]"
     grep -q '^  failed: fcdnn-128-4 clr w2a2 lipschitz seed 1 (e): parent failed: diverged$' "$T/out" || miss="$miss [failed child]"
     if [ "$rc" = 0 ] && [ -z "$miss" ]; then pass status_progress_and_failures

@@ -78,7 +78,7 @@ pivot_claims() {
         fail pivot_claims "no claims under the pivot: $(echo "$out" | tail -3)"; return
     fi
     out=$("$Q" report pivot --db "$DB" --sweep verdict --format csv 2>&1)
-    if ! echo "$out" | grep -q '^resnet-depthwise-29-8,88\.00,,1,87\.15,0\.21,2$'; then
+    if ! echo "$out" | grep -q '^resnet-depthwise-29-8,88\.00,,1,87\.15,0\.21,2,cifar10$'; then
         fail pivot_claims "csv one-seed std not empty: $(echo "$out" | grep depthwise-29)"; return
     fi
     pass pivot_claims

@@ -202,8 +202,9 @@ test_report_pivot() {
         fail report_pivot "fcdnn-32-4 W2A2 csv '$got', sqlite3 '$want'"; return
     fi
     out=$("$Q" report pivot --db "$T/ref.db" --sweep nope 2>&1)
-    if ! echo "$out" | grep -q "no done phase in sweep nope"; then
-        fail report_pivot "unknown sweep: $out"; return
+    local rcs=$?
+    if [ $rcs -ne 2 ] || ! echo "$out" | grep -q "\-\-sweep nope: .*ref.db has no sweep of that name"; then
+        fail report_pivot "unknown sweep: rc $rcs, $out"; return
     fi
     out=$("$Q" report pivot --db "$T/missing.db" 2>&1)
     local rc=$?

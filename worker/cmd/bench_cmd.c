@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "clock.h"
+#include "args.h"
 #include "blas_fix.h"
 #include "cmd.h"
 #include "err.h"
@@ -59,24 +60,67 @@ cleanup:
     return best;
 }
 
+/* The model options bench and info read (the train flags of the job
+ * spec, the same parser as `qsweep train`). */
+#define MODEL_OPTS_HELP \
+    "  --model resnet|fcdnn|imagenet-resnet|mobilenetv2\n" \
+    "  --block basic|preact|depthwise (resnet; imagenet-resnet: basic|bottleneck)\n" \
+    "  --depth D  --width K | --params N (width solved for a parameter budget)\n" \
+    "  --residual (fcdnn)  --blocks N1,N2,N3,N4  --width-mult M (mobilenetv2)\n" \
+    "  --data synthetic|fashion-mnist|cifar10 (input shape and classes; no files read)\n" \
+    "  --wbits B --abits B (1..8, 32 = float)  --first-last-bits B\n" \
+    "  --quantizer hwang-pact|lsq+\n"
+
+static void bench_help(FILE *f)
+{
+    fprintf(f, MODEL_OPTS_HELP
+               "  (without --model: resnet basic, depth 20, width 31 on CIFAR-10's input)\n"
+               "  --batch N (128)  --threads T (1)  --steps N (5)  --reps R (1)\n"
+               "every other `qsweep train` flag is accepted and ignored\n"
+               "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
+               "peak_fraction, rss_mb, blas, blas_core, kernels; also load1 (load\n"
+               "average at the start) and cpu_util (CPU seconds / (wall\n"
+               "seconds x threads) of the best rep: < 0.9 means other\n"
+               "processes took the cores). --reps R times R runs of N steps\n"
+               "and reports the fastest.\n");
+}
+
+static void info_help(FILE *f)
+{
+    fprintf(f, MODEL_OPTS_HELP
+               "--model is required, and the shape train would need (--depth, --width or\n"
+               "--params for resnet and fcdnn). Prints one JSON object: model, width,\n"
+               "params, macs, gflop_per_img_train, wbits, abits, model_bits, bops.\n");
+}
+
+static const qs_cmd_spec bench_spec = {
+    "bench", "bench [model options] [--batch N] [--threads T] [--steps N] [--reps R]", NULL,
+    NULL, 0, 0, bench_help};
+static const qs_cmd_spec info_spec = {
+    "info", "info --model M [model options]", NULL, NULL, 0, 0, info_help};
+
 static int parse_model(qs_job_opts *o, int argc, char **argv, int bench)
 {
     int rc;
     qs_job_opts_default(o);
     if ((rc = qs_job_opts_parse(o, argc, argv, bench)))
         return rc;
-    /* bench/info default to Table 5's basic-20-31 on CIFAR-sized input. */
+    /* info describes the model asked for; bench times Table 5's basic-20-31
+     * on CIFAR-sized input unless told otherwise. */
+    if (!o->have_model && !bench)
+        return qs_err(QS_EINVAL, "which model? give --model resnet|fcdnn|imagenet-resnet|"
+                      "mobilenetv2 and its shape, e.g. --model resnet --depth 20 --width 31");
     if (!o->have_model) {
         o->model.arch = QS_ARCH_RESNET;
         o->have_model = 1;
     }
     if (!o->have_data)
         o->data = o->model.arch == QS_ARCH_RESNET ? QS_DATA_CIFAR10 : QS_DATA_SYNTHETIC;
-    if (!o->have_depth && o->model.arch == QS_ARCH_RESNET) {
+    if (bench && !o->have_depth && o->model.arch == QS_ARCH_RESNET) {
         o->model.depth = 20;
         o->have_depth = 1;
     }
-    if (!o->have_width && o->model.arch == QS_ARCH_RESNET) {
+    if (bench && !o->have_width && o->model.arch == QS_ARCH_RESNET) {
         o->model.width = 31;
         o->have_width = 1;
     }
@@ -89,22 +133,8 @@ int qs_cmd_bench(int argc, char **argv)
     qs_model m;
     int rc;
     memset(&m, 0, sizeof m);
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fprintf(stderr, "usage: qsweep bench [--model resnet|fcdnn|imagenet-resnet|mobilenetv2]\n"
-                            "                    [--block B] [--depth D] [--blocks N1,N2,N3,N4]\n"
-                            "                    [--width-mult M] (see qsweep train --help)\n"
-                            "                    [--width K] [--batch 128] [--threads 1]\n"
-                            "                    [--wbits B --abits B] [--quantizer hwang-pact|lsq+]\n"
-                            "                    [--steps N] [--reps R]\n"
-                            "prints one JSON object: img_per_s, gflop_s, sgemm_gflop_s,\n"
-                            "peak_fraction, rss_mb, blas, blas_core, kernels; also load1 (load\n"
-                            "average at the start) and cpu_util (CPU seconds / (wall\n"
-                            "seconds x threads) of the best rep: < 0.9 means other\n"
-                            "processes took the cores). --reps R times R runs of N steps\n"
-                            "and reports the fastest (default 1).\n");
-            return 0;
-        }
+    if ((rc = qs_args_meta(&bench_spec, argc, argv)) >= 0)
+        return rc;
     /* --reps is bench-only: take it out before the shared option parser */
     int reps = 1, ac = 0;
     char **av = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -113,9 +143,8 @@ int qs_cmd_bench(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             if (qs_parse_int(&reps, "--reps", argv[++i], 1, 1000)) {
-                fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
                 free(av);
-                return 2;
+                return qs_args_fail(&bench_spec, "%s", qs_errmsg());
             }
             continue;
         }
@@ -124,10 +153,8 @@ int qs_cmd_bench(int argc, char **argv)
     av[ac] = NULL;
     rc = parse_model(&o, ac, av, 1);
     free(av);
-    if (rc) {
-        fprintf(stderr, "qsweep bench: %s\n", qs_errmsg());
-        return 2;
-    }
+    if (rc)
+        return qs_args_fail(&bench_spec, "%s", qs_errmsg());
     double load = load1();
     int B = qs_js_isset(&o.proto, QS_JS_BATCH) ? (int)o.proto.v[QS_JS_BATCH] : 128, steps = o.steps > 0 ? o.steps : 5;
     qs_set_threads(o.threads);
@@ -216,10 +243,11 @@ int qs_cmd_info(int argc, char **argv)
 {
     qs_job_opts o;
     qs_model_cost cost;
-    if (parse_model(&o, argc, argv, 0) || qs_model_cost_get(&cost, &o.model)) {
-        fprintf(stderr, "qsweep info: %s\n", qs_errmsg());
-        return 2;
-    }
+    int rc = qs_args_meta(&info_spec, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (parse_model(&o, argc, argv, 0) || qs_model_cost_get(&cost, &o.model))
+        return qs_args_fail(&info_spec, "%s", qs_errmsg());
     char name[64];
     qs_model_name(name, sizeof name, &o.model);
     printf("{\"model\":\"%s\",\"width\":%d,\"params\":%ld,\"macs\":%.0f,\"gflop_per_img_train\":%.4f,"

@@ -4,18 +4,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "cmd.h"
 #include "err.h"
 #include "export.h"
 #include "model.h"
 #include "train.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: qsweep export --from CK --out FILE\n"
-               "  writes the integer weight codes, step sizes, PACT alphas and float\n"
-               "  biases / BN of a retrain or clr checkpoint as JSON (docs/export.md)\n");
-}
+static const qs_opt export_opts[] = {
+    {"--from", "CK", "a retrain or clr checkpoint (required)"},
+    {"--out", "FILE", "the JSON file to write (required)"},
+    {NULL, NULL, NULL}};
+static const qs_cmd_spec export_spec = {
+    "export", "export --from CK --out FILE", export_opts,
+    "writes the integer weight codes, step sizes, PACT alphas and float\n"
+    "biases / BN of a retrain or clr checkpoint as JSON (docs/export.md)\n",
+    0, 0, NULL};
 
 /* A path as a JSON string: quotes, backslashes and control bytes escaped. */
 static void put_json_string(const char *s)
@@ -42,29 +46,13 @@ int qs_cmd_export(int argc, char **argv)
     int rc;
     memset(&m, 0, sizeof m);
     memset(&e, 0, sizeof e);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((!strcmp(argv[i], "--from") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
-            *(argv[i][2] == 'f' ? &from : &out) = argv[i + 1];
-            i++;
-            continue;
-        }
-        fprintf(stderr, "qsweep export: %s \"%s\"\n",
-                strncmp(argv[i], "--", 2) ? "unexpected argument" :
-                (!strcmp(argv[i], "--from") || !strcmp(argv[i], "--out")) ? "a value is missing after"
-                                                                            : "unknown option",
-                argv[i]);
-        usage(stderr);
-        return 2;
-    }
-    if (!from || !out) {
-        fprintf(stderr, "qsweep export: --from CK and --out FILE are required\n");
-        usage(stderr);
-        return 2;
-    }
+    qs_args a;
+    if ((rc = qs_args_parse(&a, &export_spec, argc, argv)) >= 0)
+        return rc;
+    from = qs_arg(&a, "--from");
+    out = qs_arg(&a, "--out");
+    if (!from || !out)
+        return qs_args_fail(&export_spec, "--from CK and --out FILE are required");
     if ((rc = qs_model_load_ckpt(&m, &info, from, 1)))
         goto done;
     if ((rc = qs_export_from_model(&e, &m, qs_phase_name(info.phase), info.epoch_done,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cmd.h"
 #include "err.h"
 #include "gemm.h"
@@ -104,6 +105,9 @@ cleanup:
     return rc;
 }
 
+/* The flags are the job spec's (worker/job/opts.c), listed by its usage. */
+static const qs_cmd_spec train_spec = {"train", NULL, NULL, NULL, 0, 0, qs_job_opts_usage};
+
 int qs_cmd_train(int argc, char **argv)
 {
     qs_job_opts o;
@@ -115,16 +119,11 @@ int qs_cmd_train(int argc, char **argv)
 
     memset(&t, 0, sizeof t);
     qs_job_opts_default(&o);
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            qs_job_opts_usage(stdout);
-            return 0;
-        }
+    if ((rc = qs_args_meta(&train_spec, argc, argv)) >= 0)
+        return rc;
     if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_model(&o)) ||
-        (rc = qs_job_opts_train_cfg(&o, &cfg))) {
-        fprintf(stderr, "qsweep train: %s\n", qs_errmsg());
-        return 2;
-    }
+        (rc = qs_job_opts_train_cfg(&o, &cfg)))
+        return qs_args_fail(&train_spec, "%s", qs_errmsg());
     if ((o.model.arch == QS_ARCH_IMNET_RESNET || o.model.arch == QS_ARCH_MOBILENETV2) &&
         !o.have_data) {
         fprintf(stderr, "qsweep train: --model %s needs --data (cifar10 or fashion-mnist; "
