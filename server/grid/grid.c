@@ -1,5 +1,5 @@
-/* Grid files: reading, JSON parsing and validation (../shared/spec/grid.md,
- * docs/grid.md). Every problem is collected with its JSON path and all are
+/* Grid files: reading, JSON parsing and validation (docs/grid.md).
+ * Every problem is collected with its JSON path and all are
  * reported together, so a user fixes a grid in one pass; nothing is expanded
  * (let alone run) from a grid with a problem. This file: the axes, cases,
  * exclusions and the top level; grid_proto.c the protocol and data
