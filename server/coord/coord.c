@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db_phase.h"
 #include "err.h"
 #include "job.h"
@@ -34,7 +35,7 @@ static int tx(coord *c)
         note(c, rc);
         if (rc == QS_OK) {
             c->in_tx = 1;
-            c->last_commit = qs_coord_now();
+            c->last_commit = qs_now_s();
         }
     }
     return c->in_tx && c->rc == QS_OK;
@@ -120,7 +121,8 @@ static void on_epoch(coord *c, int j, int rank, int epoch, const double *m)
     if (tx(c))
         note(c, qs_db_phase_epoch(c->db, c->g->jobs[j].id, epoch, m));
     c->epochs_seen[j] = epoch;
-    qs_coord_measure(c, rank, j, m);
+    if (rank >= 0)
+        qs_coord_measure(c, rank, j, m);
 }
 
 static void on_ckpt(coord *c, int j, int epoch, const uint8_t *b, size_t n)
@@ -138,7 +140,7 @@ static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t 
     if (dmn && tx(c))
         note(c, qs_db_decision_map_put(c->db, id, 256, 256, dm, dmn));
     if (tx(c))
-        note(c, qs_db_phase_done(c->db, id, epochs, m, qs_coord_now() - c->started[j]));
+        note(c, qs_db_phase_done(c->db, id, epochs, m, qs_now_s() - c->started[j]));
     set_state(c, j, J_DONE);
 }
 
@@ -157,7 +159,7 @@ static void on_start(coord *c, int j, const char *host)
     if (tx(c))
         note(c, qs_db_phase_start(c->db, c->g->jobs[j].id, host, c->opts->version));
     set_state(c, j, J_RUNNING);
-    c->started[j] = qs_coord_now();
+    c->started[j] = qs_now_s();
 }
 
 /* ------------------------------------------------------------ one rank */
@@ -333,7 +335,7 @@ static int run_mpi(coord *c)
             handle(c, &m, idle);
             qs_msg_free(&m);
             got = 1;
-            if (qs_coord_now() - c->last_commit > 0.5)
+            if (qs_now_s() - c->last_commit > 0.5)
                 break;
         }
         tx_commit(c);
@@ -408,7 +410,7 @@ int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size
     c.db = db;
     c.opts = opts;
     c.size = size;
-    c.t0 = qs_coord_now();
+    c.t0 = qs_now_s();
     c.tty = isatty(2);
     c.progress_interval = opts->progress ? qs_coord_progress_interval() : 0;
     gethostname(c.host, sizeof c.host - 1);
@@ -476,7 +478,7 @@ int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size
                 rc == QS_EINTR ? "stopped by a signal"
                 : rc           ? "stopped by the error above"
                                : "finished",
-                qs_coord_now() - c.t0, cpu,
+                qs_now_s() - c.t0, cpu,
                 size > 1 ? "" : " (it also trained)");
     }
 cleanup:

@@ -8,7 +8,7 @@
 enum { J_QUEUED, J_RUNNING, J_DONE, J_FAILED };
 
 /* What a rank last measured, kept across its phases so a rank that just
- * started a phase still has a rate to show (docs/cluster.md, "Progress"). */
+ * started a phase still has a rate to show (docs/cluster.md, "Watching it"). */
 typedef struct {
     double per_s;          /* examples per second; 0: nothing measured yet */
     int points;            /* the examples were synthetic points, not images */
@@ -38,13 +38,12 @@ typedef struct {
     char host[64];
 } coord;
 
-double qs_coord_now(void);
-
 /* Rank `rank` finished an epoch of job j in m[QS_M_SECONDS] seconds at
  * m[QS_M_IMG_PER_S] examples/s. */
 void qs_coord_measure(coord *c, int rank, int j, const double *m);
 
-/* Prints the progress line when it is due (final: always, then a newline). */
+/* Prints the progress line when it is due; final: the closing line, unless
+ * the last one printed already says the same. */
 void qs_coord_progress(coord *c, int final);
 
 /* The interval from QSWEEP_PROGRESS_INTERVAL (default 10 s); a bad value

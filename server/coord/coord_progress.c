@@ -1,26 +1,19 @@
 /* The coordinator's progress line on stderr: counts, the measured rates
  * (images and synthetic points apart) and an ETA from the measured compute
- * rate. docs/cluster.md, "Progress", documents the line. */
+ * rate. docs/cluster.md, "Watching it", documents the line. */
 #include "coord_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "parse.h"
 #include "proto.h" /* QS_M_* */
 
 #define QS_PROGRESS_DEFAULT_S 10.0
 #define QS_PROGRESS_TTY_S 2.0
 #define QS_PROGRESS_MAX_S 86400.0
-
-double qs_coord_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 double qs_coord_progress_interval(void)
 {
@@ -119,7 +112,7 @@ static double eta_s(const coord *c)
 
 void qs_coord_progress(coord *c, int final)
 {
-    double t = qs_coord_now();
+    double t = qs_now_s();
     if (!c->opts->progress)
         return;
     if (final && !c->tty && !c->progress_dirty && c->progress_lines > 0)
