@@ -250,6 +250,19 @@ static double add_lipschitz(qs_model *m, double beta)
     return r;
 }
 
+/* A finite loss far above chance is a diverged run too (a 2-class FCDNN
+ * at train loss 2e21 and 53 %): the bound is relative to ln(classes), the
+ * loss of a uniform guess, so it needs no state and a resumed phase fails
+ * at the same epoch as an uninterrupted one. */
+static int check_bound(const qs_epoch_metrics *em, int classes)
+{
+    double bound = QS_DIVERGE_FACTOR * log(classes > 1 ? classes : 2);
+    if (em->train_loss > bound)
+        return qs_err(QS_EDIVERGED, "diverged at epoch %d: train loss %.3g > %g x ln(%d classes) "
+                      "= %.3g", em->epoch, em->train_loss, QS_DIVERGE_FACTOR, classes, bound);
+    return QS_OK;
+}
+
 int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
 {
     qs_model *m = &t->model;
@@ -282,8 +295,8 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
             double loss = qs_softmax_xent_ls(t->dlogits, &c, logits, t->yb, B, d->classes,
                                              1.0f / B, t->cfg.label_smoothing);
             if (!isfinite(loss))
-                return qs_err(QS_EDIVERGED, "diverged: loss is %g at epoch %d, iteration %d",
-                              loss, t->epoch_done + 1, b + 1);
+                return qs_err(QS_EDIVERGED, "diverged at epoch %d: train loss %g at iteration %d",
+                              t->epoch_done + 1, loss, b + 1);
             lsum += loss * B;
             correct += c;
             qs_model_backward(m, t->dlogits, B);
@@ -308,11 +321,13 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
         em.train_loss = lsum / ((double)ipe * B);
         em.train_acc = 100.0 * correct / ((double)ipe * B);
         em.lipschitz = ipe ? rsum / ipe : 0;
+        if ((rc = check_bound(&em, d->classes)))
+            return rc;
         if (t->test && t->test->n > 0)
             qs_trainer_eval(t, t->test, &em.test_loss, &em.test_acc);
         if (!isfinite(em.test_loss))
-            return qs_err(QS_EDIVERGED, "diverged: test loss is %g at epoch %d",
-                          em.test_loss, em.epoch);
+            return qs_err(QS_EDIVERGED, "diverged at epoch %d: test loss %g", em.epoch,
+                          em.test_loss);
         em.seconds = qs_now_s() - t0;
         em.img_per_s = (double)ipe * B / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
         t->epoch_done++;

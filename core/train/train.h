@@ -28,6 +28,13 @@ int qs_phase_parse(qs_phase *out, const char *s);
 #define QS_MAX_LIPSCHITZ 1e3
 #define QS_MAX_EXAMPLES (1 << 30)
 
+/* Divergence (docs/methods.md, "Divergence"): a phase fails with
+ * QS_EDIVERGED when a batch loss or the test loss is NaN/inf, or when an
+ * epoch's mean train loss exceeds QS_DIVERGE_FACTOR x ln(classes), ten
+ * times the loss of a model that guesses uniformly. Not a job setting:
+ * phase ids do not depend on it. */
+#define QS_DIVERGE_FACTOR 10.0
+
 typedef enum { QS_ALPHA_MSE = 0, QS_ALPHA_PERCENTILE = 1, QS_ALPHA_VALUE = 2 } qs_alpha_init;
 
 typedef struct {
@@ -107,7 +114,9 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len);
 int qs_trainer_save(const qs_trainer *t, const char *path);
 
 /* Runs epochs epoch_done+1 .. min(cfg.epochs, stop_after) (stop_after <= 0:
- * to the end), calling cb after each. QS_EDIVERGED on a NaN/inf loss. */
+ * to the end), calling cb after each. QS_EDIVERGED on a NaN/inf loss or a
+ * train loss over the QS_DIVERGE_FACTOR bound, its message saying the
+ * epoch and the loss ("diverged at epoch 3: ..."). */
 int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
 /* Mean loss and accuracy (%) on a dataset, eval mode, partial batch kept. */
 int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *acc);

@@ -1,53 +1,25 @@
 /* The coordinator: schedules the phase DAG over the worker ranks, is the
  * only writer of the database, prints progress, and stops cleanly. */
-#include "coord.h"
+#include "coord_int.h"
 
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db_phase.h"
 #include "err.h"
 #include "job.h"
 #include "mpi_msg.h"
 
-enum { J_QUEUED, J_RUNNING, J_DONE, J_FAILED };
-
-typedef struct {
-    qs_grid *g;
-    qs_db *db;
-    const qs_coord_opts *opts;
-    int *state;            /* per job */
-    int *parent;           /* per job: parent's index or -1 */
-    double *started;       /* per job: wall time this attempt started */
-    int *epochs_seen;      /* per job: latest epoch reported */
-    int *worker_job;       /* per rank: running job or -1 */
-    double *worker_ips;    /* per rank: latest img/s */
-    char (*worker_host)[64]; /* per rank: its hostname, from READY */
-    int size;
-    int counts[4];
-    double gflop_total, gflop_done_run, t0, last_progress, last_commit;
-    int in_tx;
-    int rc;                /* first database error: ends the sweep */
-    char host[64];
-} coord;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static void note(coord *c, int rc)
 {
     if (rc && c->rc == QS_OK) {
         c->rc = rc;
-        fprintf(stderr, "%sqsweep: database error: %s\n", isatty(2) ? "\n" : "", qs_errmsg());
+        fprintf(stderr, "%sqsweep: database error: %s\n", c->tty ? "\n" : "", qs_errmsg());
     }
 }
 
@@ -63,7 +35,7 @@ static int tx(coord *c)
         note(c, rc);
         if (rc == QS_OK) {
             c->in_tx = 1;
-            c->last_commit = now_s();
+            c->last_commit = qs_now_s();
         }
     }
     return c->in_tx && c->rc == QS_OK;
@@ -90,6 +62,7 @@ static void check_claim(coord *c)
 
 static void set_state(coord *c, int j, int s)
 {
+    c->progress_dirty = 1;
     c->counts[c->state[j]]--;
     c->state[j] = s;
     c->counts[s]++;
@@ -124,47 +97,6 @@ static int next_job(const coord *c)
     return best;
 }
 
-static void fmt_dur(char *buf, size_t n, double s)
-{
-    if (s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 3600)
-        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-static void progress(coord *c, int final)
-{
-    double t = now_s();
-    /* A terminal gets a line refreshed in place; a log file one line every
-     * 30 s rather than a flood. */
-    if (!c->opts->progress || (!final && t - c->last_progress < (isatty(2) ? 2.0 : 30.0)))
-        return;
-    c->last_progress = t;
-    double ips = 0, left = 0, partial = 0;
-    for (int r = 0; r < c->size; r++)
-        if (c->worker_job[r] >= 0)
-            ips += c->worker_ips[r];
-    for (int j = 0; j < c->g->njobs; j++) {
-        const qs_grid_job *jb = &c->g->jobs[j];
-        if (c->state[j] == J_QUEUED)
-            left += jb->gflop;
-        else if (c->state[j] == J_RUNNING) {
-            double f = jb->epochs ? (double)c->epochs_seen[j] / jb->epochs : 0;
-            left += jb->gflop * (1 - f);
-            partial += jb->gflop * f;
-        }
-    }
-    double rate = (c->gflop_done_run + partial) / (t - c->t0 > 1e-3 ? t - c->t0 : 1e-3);
-    char eta[32];
-    fmt_dur(eta, sizeof eta, rate > 0 ? left / rate : -1);
-    fprintf(stderr, "%sqsweep: %d done, %d running, %d failed, %d queued | %.0f img/s | ETA %s%s",
-            isatty(2) ? "\r" : "", c->counts[J_DONE], c->counts[J_RUNNING], c->counts[J_FAILED],
-            c->counts[J_QUEUED], ips, eta, isatty(2) && !final ? "   " : "\n");
-    fflush(stderr);
-}
-
 /* Loads what a job needs to start: parent's final checkpoint, own latest. */
 static int job_inputs(coord *c, int j, uint8_t **parent, size_t *plen, uint8_t **resume,
                       size_t *rlen)
@@ -190,7 +122,7 @@ static void on_epoch(coord *c, int j, int rank, int epoch, const double *m)
         note(c, qs_db_phase_epoch(c->db, c->g->jobs[j].id, epoch, m));
     c->epochs_seen[j] = epoch;
     if (rank >= 0)
-        c->worker_ips[rank] = m[QS_M_IMG_PER_S];
+        qs_coord_measure(c, rank, j, m);
 }
 
 static void on_ckpt(coord *c, int j, int epoch, const uint8_t *b, size_t n)
@@ -208,16 +140,15 @@ static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t 
     if (dmn && tx(c))
         note(c, qs_db_decision_map_put(c->db, id, 256, 256, dm, dmn));
     if (tx(c))
-        note(c, qs_db_phase_done(c->db, id, epochs, m, now_s() - c->started[j]));
+        note(c, qs_db_phase_done(c->db, id, epochs, m, qs_now_s() - c->started[j]));
     set_state(c, j, J_DONE);
-    c->gflop_done_run += c->g->jobs[j].gflop;
 }
 
 static void on_failed(coord *c, int j, const char *error)
 {
     if (tx(c))
         note(c, qs_db_phase_fail(c->db, c->g->jobs[j].id, error));
-    fprintf(stderr, "%sqsweep: %s %s W%dA%d failed: %s\n", isatty(2) ? "\n" : "",
+    fprintf(stderr, "%sqsweep: %s %s W%dA%d failed: %s\n", c->tty ? "\n" : "",
             c->g->jobs[j].model_name, qs_phase_name(c->g->jobs[j].phase),
             c->g->jobs[j].model.wbits, c->g->jobs[j].model.abits, error);
     fail_tree(c, j);
@@ -228,7 +159,7 @@ static void on_start(coord *c, int j, const char *host)
     if (tx(c))
         note(c, qs_db_phase_start(c->db, c->g->jobs[j].id, host, c->opts->version));
     set_state(c, j, J_RUNNING);
-    c->started[j] = now_s();
+    c->started[j] = qs_now_s();
 }
 
 /* ------------------------------------------------------------ one rank */
@@ -244,9 +175,8 @@ static void l_epoch(void *u, const qs_epoch_metrics *e, double bits, double bops
     double m[QS_M_COUNT] = {e->lr, e->train_loss, e->train_acc, e->test_loss, e->test_acc,
                             e->lipschitz, e->seconds, e->img_per_s, bits, bops};
     on_epoch(l->c, l->j, 0, e->epoch, m);
-    l->c->worker_ips[0] = e->img_per_s;
     tx_commit(l->c);
-    progress(l->c, 0);
+    qs_coord_progress(l->c, 0);
 }
 
 static void l_ckpt(void *u, int epoch, const uint8_t *b, size_t n)
@@ -298,7 +228,7 @@ static int run_local(coord *c)
         }
         qs_job_result_free(&r);
         tx_commit(c);
-        progress(c, 0);
+        qs_coord_progress(c, 0);
     }
     qs_data_cache_free(&cache);
     return c->rc ? c->rc : qs_stop_requested ? QS_EINTR : QS_OK;
@@ -323,7 +253,6 @@ static void send_job(coord *c, int rank, int j)
     h.len_c = rlen;
     on_start(c, j, c->worker_host ? c->worker_host[rank] : "");
     c->worker_job[rank] = j;
-    c->worker_ips[rank] = 0;
     if ((rc = qs_msg_send(rank, QS_MSG_JOB, &h, c->g->jobs[j].config, parent, resume)))
         note(c, rc);
     free(parent);
@@ -406,7 +335,7 @@ static int run_mpi(coord *c)
             handle(c, &m, idle);
             qs_msg_free(&m);
             got = 1;
-            if (now_s() - c->last_commit > 0.5)
+            if (qs_now_s() - c->last_commit > 0.5)
                 break;
         }
         tx_commit(c);
@@ -440,7 +369,7 @@ static int run_mpi(coord *c)
                     send_stop(r);
             }
         }
-        progress(c, 0);
+        qs_coord_progress(c, 0);
         if (got)
             qs_backoff_reset(&bo);
         else
@@ -481,16 +410,18 @@ int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size
     c.db = db;
     c.opts = opts;
     c.size = size;
-    c.t0 = now_s();
+    c.t0 = qs_now_s();
+    c.tty = isatty(2);
+    c.progress_interval = opts->progress ? qs_coord_progress_interval() : 0;
     gethostname(c.host, sizeof c.host - 1);
     c.state = calloc((size_t)g->njobs + 1, sizeof(int));
     c.parent = malloc(((size_t)g->njobs + 1) * sizeof(int));
     c.started = calloc((size_t)g->njobs + 1, sizeof(double));
     c.epochs_seen = calloc((size_t)g->njobs + 1, sizeof(int));
     c.worker_job = malloc((size_t)size * sizeof(int));
-    c.worker_ips = calloc((size_t)size, sizeof(double));
+    c.rate = calloc((size_t)size, sizeof *c.rate);
     c.worker_host = calloc((size_t)size, sizeof *c.worker_host);
-    if (!c.state || !c.parent || !c.started || !c.epochs_seen || !c.worker_job || !c.worker_ips) {
+    if (!c.state || !c.parent || !c.started || !c.epochs_seen || !c.worker_job || !c.rate) {
         rc = qs_err(QS_ENOMEM, "out of memory for %d phases", g->njobs);
         goto cleanup;
     }
@@ -536,7 +467,7 @@ int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size
     /* After a database error the counts in memory are not what the file
      * holds; the caller reports from the file. */
     if (!c.rc)
-        progress(&c, 1);
+        qs_coord_progress(&c, 1);
     *nfailed = c.counts[J_FAILED];
     if (opts->progress) {
         struct rusage ru;
@@ -547,7 +478,7 @@ int qs_coord_run(int *nfailed, qs_grid *g, qs_db *db, int64_t sweep_id, int size
                 rc == QS_EINTR ? "stopped by a signal"
                 : rc           ? "stopped by the error above"
                                : "finished",
-                now_s() - c.t0, cpu,
+                qs_now_s() - c.t0, cpu,
                 size > 1 ? "" : " (it also trained)");
     }
 cleanup:
@@ -558,7 +489,7 @@ cleanup:
     free(c.started);
     free(c.epochs_seen);
     free(c.worker_job);
-    free(c.worker_ips);
+    free(c.rate);
     free(c.worker_host);
     return rc;
 }

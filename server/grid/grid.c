@@ -1,5 +1,5 @@
-/* Grid files: reading, JSON parsing and validation (../shared/spec/grid.md,
- * docs/grid.md). Every problem is collected with its JSON path and all are
+/* Grid files: reading, JSON parsing and validation (docs/grid.md).
+ * Every problem is collected with its JSON path and all are
  * reported together, so a user fixes a grid in one pass; nothing is expanded
  * (let alone run) from a grid with a problem. This file: the axes, cases,
  * exclusions and the top level; grid_proto.c the protocol and data
@@ -334,6 +334,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
                 qs_gx_sub_idx(p, "dataset", i);
                 int n0 = e->n;
                 qs_gx_parse_dataset(&s->ds[s->nds++], c, p, e);
+                s->ds[s->nds - 1].bad = e->n > n0;
                 s->ds_bad |= e->n > n0;
                 for (int j = 0; j < s->nds - 1; j++)
                     if (s->ds[j].kind == s->ds[s->nds - 1].kind) {
@@ -349,6 +350,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
             else {
                 int n0 = e->n;
                 qs_gx_parse_dataset(&s->ds[s->nds++], it, "dataset", e);
+                s->ds[0].bad = e->n > n0;
                 s->ds_bad |= e->n > n0;
             }
         } else {
@@ -438,9 +440,11 @@ int qs_grid_parse(qs_grid *g, const char *text, const char *path, int check_data
      * parse problems so the user sees them all at once. */
     if (!e.oom && s.json_ok)
         rc = qs_gx_expand(g, &s, &e);
-    if (rc == QS_OK && !e.oom && e.n == 0 && check_data) {
+    /* Missing data files are reported beside the other problems, for every
+     * entry whose name and path were read. */
+    if (rc == QS_OK && !e.oom && check_data) {
         for (int i = 0; i < s.nds; i++)
-            if (qs_data_check(s.ds[i].kind, s.ds[i].path) != QS_OK) {
+            if (!s.ds[i].bad && qs_data_check(s.ds[i].kind, s.ds[i].path) != QS_OK) {
                 char p[GX_PATH_LEN];
                 if (s.ds[i].path)
                     qs_gx_sub_key(p, s.ds[i].jpath, "path");

@@ -1,4 +1,4 @@
-/* Grid files (../shared/spec/grid.md, docs/grid.md): parsing with cJSON,
+/* Grid files (docs/grid.md): parsing with cJSON,
  * validation with every problem collected, and expansion into the phase
  * DAG: float -> retrain (per bits x regularizer) -> clr. */
 #ifndef QS_GRID_H

@@ -54,6 +54,7 @@ typedef struct {
     int train_limit, test_limit;
     gx_override ov[3];      /* per-dataset phase overrides (win over the top level) */
     char jpath[GX_PATH_LEN];/* "dataset" or "dataset[1]" */
+    int bad;                /* this entry has a problem (reported) */
 } gx_dataset;
 
 /* Collected problems: "FILE: json.path: message" lines, duplicates dropped. */
@@ -194,5 +195,11 @@ void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */
 int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e);
+
+/* The job list (grid_index.c): adds job `job` (g->jobs[job], not yet
+ * counted in g->njobs) to the id table; sorts the jobs parents first,
+ * then the longest first, and rebuilds the table. */
+int qs_gx_index_insert(qs_grid *g, int job);
+int qs_gx_sort_jobs(qs_grid *g);
 
 #endif

@@ -87,6 +87,37 @@ JSON
     else fail expand_bad_grid_lists_all "rc $rc, missing:$missing; stderr: $(head -c 500 "$T/err")"; fi
 }
 
+# The depth rule and missing data files beside problems that used to stop
+# the check before them (a wholly bad axis, a bad dataset entry, a bad
+# protocol axis): one run lists them all. The sweep itself checks the data
+# files (expand does not) and leaves the database untouched.
+grid_every_problem_one_pass() {
+    local n=grid_every_problem_one_pass
+    cat > "$T/both.json" <<'JSON'
+{"name": "both", "dataset": [{"name": "cifar10", "path": "/nonexistent/cifar"}, {"name": "mnist"}],
+ "axes": {"block": "basic", "depth": [8, 21], "width": 16, "wbits": [32, 2], "abits": 2,
+          "seed": "one", "retrain.lr": ["fast", 0.01]}}
+JSON
+    local w1="$T/both.json: axes.depth\[1\]: depth 21 is not 6n+2 for block \"basic\""
+    local w2="$T/both.json: axes.seed: must be an integer"
+    local w3="$T/both.json: dataset\[1\].name: \"mnist\" is not allowed"
+    local w4="$T/both.json: axes.retrain.lr\[0\]: must be a number"
+    local w5="$T/both.json: dataset\[0\].path: /nonexistent/cifar/data_batch_1.bin: No such file"
+    "$Q" expand "$T/both.json" > "$T/$n.out" 2> "$T/$n.err"
+    local rc=$? missing="" w
+    for w in "$w1" "$w2" "$w3" "$w4"; do grep -q "$w" "$T/$n.err" || missing="$missing [$w]"; done
+    if [ "$rc" != 2 ] || [ -n "$missing" ] || ! grep -q "has 4 problems" "$T/$n.err"; then
+        fail $n "expand: rc $rc, missing:$missing; stderr: $(head -c 700 "$T/$n.err")"; return
+    fi
+    timeout -k 5 120 mpirun -n 1 "$Q" "$T/both.json" --db "$T/both.db" > "$T/$n.sweep.out" 2> "$T/$n.sweep.err"
+    rc=$?
+    for w in "$w1" "$w2" "$w3" "$w4" "$w5"; do grep -q "$w" "$T/$n.sweep.err" || missing="$missing [$w]"; done
+    if [ "$rc" != 2 ] || [ -n "$missing" ] || [ -e "$T/both.db" ]; then
+        fail $n "sweep: rc $rc, missing:$missing, db $(ls "$T/both.db" 2>&1); stderr: $(head -c 700 "$T/$n.sweep.err")"; return
+    fi
+    pass $n
+}
+
 expand_missing_file() {
     "$Q" expand "$T/nope.json" > "$T/out" 2> "$T/err"
     local rc=$?
@@ -106,4 +137,4 @@ expand_usage() {
 }
 
 run_cases fig9_lr_shares_floats sweeps_all_expand sweep_phase_counts table5_matches_paper expand_ids_stable \
-    expand_needs_no_data expand_bad_grid_lists_all expand_missing_file expand_usage
+    expand_needs_no_data expand_bad_grid_lists_all grid_every_problem_one_pass expand_missing_file expand_usage

@@ -10,7 +10,8 @@ int qs_cmd_info(int argc, char **argv);
 int qs_cmd_export(int argc, char **argv);
 
 /* Process exit statuses: the one list (README, docs/cluster.md). A sweep
- * exits 0 only when every phase is done and every result is committed. */
+ * exits 0 only when every phase is done and every result is committed;
+ * a diverged phase (docs/methods.md, "Divergence") is a failed one. */
 enum {
     QS_EXIT_OK = 0,
     QS_EXIT_FAILED = 1,   /* training failure; for a sweep: some phase failed */

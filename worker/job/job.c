@@ -152,8 +152,8 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
 done:
     free(parent);
     free(resume);
-    if (rc == QS_EDIVERGED)
-        snprintf(r->error, sizeof r->error, "diverged");
+    if (rc == QS_EDIVERGED) /* "diverged at epoch E: train loss L ..." */
+        snprintf(r->error, sizeof r->error, "%s", qs_errmsg());
     else if (rc != QS_OK)
         snprintf(r->error, sizeof r->error, "error: %s", qs_errmsg());
     if (ready)

@@ -42,7 +42,7 @@ typedef struct {
     size_t ckpt_len;
     uint8_t *dmap;               /* zlib-compressed 256x256 labels, synthetic only */
     size_t dmap_len;
-    char error[512];             /* "diverged" or "error: ..." on failure */
+    char error[512];             /* "diverged at epoch E: ..." or "error: ..." */
 } qs_job_result;
 
 void qs_job_result_free(qs_job_result *r);
