@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS phases (
     status      TEXT NOT NULL DEFAULT 'queued'
                 CHECK (status IN ('queued', 'running', 'done', 'failed')),
     attempts    INTEGER NOT NULL DEFAULT 0,
-    error       TEXT,                 -- 'diverged', 'error: ...', 'parent failed: ...'
+    error       TEXT,                 -- 'diverged at epoch E: train loss L ...', 'error: ...', 'parent failed: ...'
     epochs_done INTEGER NOT NULL DEFAULT 0,
     test_acc    REAL,                 -- final epoch (never the best epoch)
     test_loss   REAL,
