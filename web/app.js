@@ -18,13 +18,34 @@ function datasetsOf(sweepName) {
   return [...set].sort();
 }
 
+/* The dataset with the most phases in the selection: the page opens on it
+ * (ties: the first by name), so a mixed sweep shows its larger half. */
+function defaultDataset(sweepName) {
+  const n = new Map();
+  for (const s of state.sweeps) {
+    if (sweepName && s.name !== sweepName) continue;
+    for (const [k, v] of Object.entries(s.dataset_phases || {})) n.set(k, (n.get(k) || 0) + v);
+  }
+  let best = '';
+  for (const k of [...n.keys()].sort()) if (!best || n.get(k) > n.get(best)) best = k;
+  return best;
+}
+
+/* The dataset menu: "all datasets" ('') then each name. state.dataset null
+ * means not chosen yet: the default. */
+function fillDatasets() {
+  const ds = datasetsOf(state.sweep);
+  const cur = state.dataset === null || (state.dataset !== '' && !ds.includes(state.dataset))
+    ? defaultDataset(state.sweep) : state.dataset;
+  fillSelect($('sel-dataset'), [''].concat(ds), cur, ['all datasets'].concat(ds));
+  state.dataset = $('sel-dataset').value;
+}
+
 function fillMenus() {
   const names = state.sweeps.map((s) => s.name);
   fillSelect($('sel-sweep'), [''].concat(names), state.sweep, ['all sweeps'].concat(names));
   state.sweep = $('sel-sweep').value;
-  const ds = datasetsOf(state.sweep);
-  fillSelect($('sel-dataset'), ds, state.dataset);
-  state.dataset = $('sel-dataset').value;
+  fillDatasets();
   $('sel-phase').value = state.phase;
   $('sel-reg').value = state.reg;
   $('sel-budget').value = state.budget;
@@ -44,7 +65,7 @@ function readHash() {
 function writeHash() {
   const h = new URLSearchParams();
   h.set('sweep', state.sweep);
-  if (state.dataset) h.set('dataset', state.dataset);
+  if (state.dataset !== null) h.set('dataset', state.dataset);
   if (state.phase !== 'retrain') h.set('phase', state.phase);
   if (state.reg !== 'none') h.set('regularizer', state.reg);
   if (state.budget) h.set('budget', state.budget);
@@ -52,11 +73,12 @@ function writeHash() {
   history.replaceState(null, '', '#' + h.toString());
 }
 
-function onControls() {
+function onControls(e) {
+  const sweepChanged = state.sweep !== $('sel-sweep').value;
   state.sweep = $('sel-sweep').value;
-  const ds = datasetsOf(state.sweep);
-  fillSelect($('sel-dataset'), ds, $('sel-dataset').value);
-  state.dataset = $('sel-dataset').value;
+  // A new sweep opens on its own default dataset unless one was picked.
+  state.dataset = sweepChanged && !(e && e.target && e.target.id === 'sel-dataset') ? null : $('sel-dataset').value;
+  fillDatasets();
   state.phase = $('sel-phase').value;
   state.reg = $('sel-reg').value;
   state.budget = $('sel-budget').value;

@@ -26,7 +26,7 @@ const VARIANT_COLORS = {
 const state = {
   sweeps: [],
   sweep: '',
-  dataset: '',
+  dataset: null, // null: not chosen, the default; '': every dataset
   phase: 'retrain',
   reg: 'none',
   budget: '',
