@@ -1,6 +1,6 @@
 /* qsweep dashboard: menus, the URL hash, loading and live updates; starts the
  * page. Loaded last: the views are in common.js, chart_util.js, charts.js,
- * tables.js, runs.js and maps.js. */
+ * tables.js, runs.js, maps.js, pareto.js and detail.js. */
 'use strict';
 
 /* ---------- menus and state ---------- */
@@ -51,6 +51,13 @@ function fillMenus() {
   $('sel-budget').value = state.budget;
 }
 
+/* The view in the URL's #...: menus, the runs table's sort, filters and
+ * page, the selected run, the compared runs and the Pareto axis, so a
+ * link shows the same view. Values are checked here or by the API (a bad
+ * one is a clear error banner, never a silent other view). */
+const FILTER_KEYS = ['phase', 'status', 'block', 'setting', 'regularizer', 'depth', 'width', 'seed'];
+const isPhaseId = (x) => /^[0-9a-f]{32}$/.test(x);
+
 function readHash() {
   const h = new URLSearchParams(location.hash.slice(1));
   if (h.has('sweep')) state.sweep = h.get('sweep');
@@ -58,7 +65,13 @@ function readHash() {
   if (h.has('phase')) state.phase = h.get('phase') === 'clr' ? 'clr' : 'retrain';
   if (h.has('regularizer')) state.reg = h.get('regularizer') === 'lipschitz' ? 'lipschitz' : 'none';
   if (h.has('budget')) state.budget = h.get('budget');
-  if (h.has('run')) state.phaseId = h.get('run');
+  if (h.has('run') && isPhaseId(h.get('run'))) state.phaseId = h.get('run');
+  if (h.has('compare')) state.compare = h.get('compare').split(',').filter(isPhaseId).slice(0, MAX_COMPARE);
+  if (h.has('x')) state.paretoX = h.get('x') === 'bops' ? 'bops' : 'bits';
+  if (h.has('sort')) state.runs.sort = h.get('sort');
+  if (h.has('order')) state.runs.order = h.get('order') === 'desc' ? 'desc' : 'asc';
+  if (h.has('page')) state.runs.offset = Math.max(0, (parseInt(h.get('page'), 10) - 1) * state.runs.limit || 0);
+  for (const k of FILTER_KEYS) if (h.get('f.' + k)) state.runs.filters[k] = h.get('f.' + k);
   return h.has('sweep');
 }
 
@@ -70,7 +83,20 @@ function writeHash() {
   if (state.reg !== 'none') h.set('regularizer', state.reg);
   if (state.budget) h.set('budget', state.budget);
   if (state.phaseId) h.set('run', state.phaseId);
+  if (state.compare.length) h.set('compare', state.compare.join(','));
+  if (state.paretoX !== 'bits') h.set('x', state.paretoX);
+  if (state.runs.sort !== 'config') h.set('sort', state.runs.sort);
+  if (state.runs.order !== 'asc') h.set('order', state.runs.order);
+  if (state.runs.offset) h.set('page', String(Math.floor(state.runs.offset / state.runs.limit) + 1));
+  for (const k of FILTER_KEYS) if (state.runs.filters[k]) h.set('f.' + k, state.runs.filters[k]);
   history.replaceState(null, '', '#' + h.toString());
+}
+
+/* The filter form shows state.runs.filters (after a link restored them). */
+function fillFilters() {
+  for (const input of $('run-filters').elements) {
+    if (input.name) input.value = state.runs.filters[input.name] || '';
+  }
 }
 
 function onControls(e) {
@@ -94,6 +120,19 @@ function onFilters() {
   for (const input of $('run-filters').elements) if (input.name && input.value !== '') f[input.name] = input.value;
   state.runs.filters = f;
   state.runs.offset = 0;
+  writeHash();
+  loadRuns().catch(report);
+}
+
+function onParetoX() {
+  state.paretoX = $('sel-pareto-x').value === 'bops' ? 'bops' : 'bits';
+  writeHash();
+  loadPareto().catch(report);
+}
+
+function movePage(delta) {
+  state.runs.offset = Math.max(0, state.runs.offset + delta * state.runs.limit);
+  writeHash();
   loadRuns().catch(report);
 }
 
@@ -102,8 +141,10 @@ function selectPhase(id) {
   writeHash();
   for (const tr of document.querySelectorAll('#runs-table tbody tr')) {
     tr.classList.toggle('sel', tr.dataset.phase === id);
+    tr.setAttribute('aria-selected', tr.dataset.phase === id ? 'true' : 'false');
   }
   loadCurves().catch(report);
+  loadDetail().catch(report);
   $('chart-curves').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
@@ -111,10 +152,12 @@ function selectPhase(id) {
 
 async function refreshAll(pickPhase) {
   showMessage('');
-  const jobs = [loadDepth(), loadWidth(), loadEffect(), loadTable5(), loadTable4(), loadFailures(), loadMaps()];
+  const jobs = [loadDepth(), loadWidth(), loadEffect(), loadPareto(), loadTable5(), loadTable4(), loadFailures(),
+    loadMaps()];
   const runs = await loadRuns();
   if (pickPhase && !state.phaseId) {
-    // Default curve: a running phase of the selection, else its first run.
+    // Default curve: a running phase of the selection, else the run of
+    // this page with the most epochs (a 1-epoch CLR run draws one dot).
     let pick = null;
     try {
       const running = await api('runs', runParams({ status: 'running', limit: 1 }));
@@ -122,10 +165,11 @@ async function refreshAll(pickPhase) {
     } catch (e) {
       pick = null;
     }
-    pick = pick || runs.rows.find((r) => r.epochs_done > 0) || null;
+    for (const r of runs.rows) if (!pick || r.epochs_done > pick.epochs_done) pick = r;
+    if (pick && !pick.epochs_done) pick = null;
     state.phaseId = pick ? pick.phase_id : null;
   }
-  jobs.push(loadCurves());
+  jobs.push(loadCurves(), loadDetail());
   const results = await Promise.allSettled(jobs);
   const failed = results.filter((r) => r.status === 'rejected');
   if (failed.length) report(failed[0].reason);
@@ -152,7 +196,7 @@ async function poll() {
       await refreshAll(false);
       document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
     } else if (state.phaseRunning) {
-      await loadCurves();
+      await Promise.all([loadCurves(), loadDetail()]);
     }
   } catch (e) {
     report(e);
@@ -186,14 +230,20 @@ async function init() {
     e.preventDefault();
     onFilters();
   });
-  $('prev').addEventListener('click', () => {
-    state.runs.offset = Math.max(0, state.runs.offset - state.runs.limit);
-    loadRuns().catch(report);
-  });
-  $('next').addEventListener('click', () => {
-    state.runs.offset += state.runs.limit;
-    loadRuns().catch(report);
-  });
+  $('prev').addEventListener('click', () => movePage(-1));
+  $('next').addEventListener('click', () => movePage(1));
+  $('sel-pareto-x').value = state.paretoX;
+  $('sel-pareto-x').addEventListener('change', onParetoX);
+  fillFilters();
+  // Light / dark follows the system; the charts are redrawn in the new
+  // theme's colours.
+  if (window.matchMedia) {
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+      for (const c of Object.values(state.charts)) c.destroy();
+      state.charts = {};
+      refreshAll(false).catch(report);
+    });
+  }
   await refreshAll(true);
   writeHash();
   document.body.dataset.ready = '1';

@@ -72,7 +72,7 @@ const emptyNote = {
     if (n > 0) return;
     const { ctx, chartArea: a } = chart;
     ctx.save();
-    ctx.fillStyle = '#8a94a3';
+    ctx.fillStyle = themeColor('--muted');
     ctx.font = '14px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.fillText(chart.options.qsEmptyText || 'no done runs for this selection',
@@ -88,6 +88,9 @@ function chartOk() {
 function drawChart(id, config) {
   if (!chartOk()) return;
   const canvas = $(id);
+  // Text and lines in the theme's colours (light or dark mode).
+  window.Chart.defaults.color = themeColor('--muted');
+  window.Chart.defaults.borderColor = themeColor('--line');
   config.plugins = [errorBars, drawnMarker, emptyNote];
   const old = state.charts[id];
   if (old) {
@@ -108,8 +111,8 @@ function lineOptions(xTitle, yTitle, extra) {
     normalized: true,
     interaction: { mode: 'nearest', intersect: true },
     scales: {
-      x: { type: 'linear', title: { display: true, text: xTitle }, grid: { color: '#eef1f5' } },
-      y: { title: { display: true, text: yTitle }, grid: { color: '#eef1f5' } },
+      x: { type: 'linear', title: { display: true, text: xTitle }, grid: { color: themeColor('--grid') } },
+      y: { title: { display: true, text: yTitle }, grid: { color: themeColor('--grid') } },
     },
     plugins: {
       legend: { position: 'bottom', labels: { usePointStyle: true, boxWidth: 8, font: { size: 11 } } },

@@ -1,5 +1,5 @@
 /* qsweep dashboard: the accuracy charts (depth, width, the W2A2 effect of the
- * Lipschitz regularizer and CLR) and a run's learning curves. */
+ * Lipschitz regularizer and CLR). Learning curves: detail.js; Pareto: pareto.js. */
 'use strict';
 
 /* ---------- sections ---------- */
@@ -110,55 +110,4 @@ async function loadEffect() {
     data: { datasets: ds },
     options: lineOptions('depth', 'test accuracy (%)', { qsEmptyText: 'no W2A2 runs in this selection' }),
   });
-}
-
-async function loadCurves() {
-  if (!state.phaseId) {
-    drawChart('chart-curves', {
-      type: 'line',
-      data: { datasets: [] },
-      options: lineOptions('epoch', 'accuracy (%)', { qsEmptyText: 'no run selected' }),
-    });
-    return;
-  }
-  const d = await api('curves', { phase_id: state.phaseId });
-  const r = d.run;
-  state.phaseRunning = r.status === 'running' && d.running_live !== false;
-  const what = r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits);
-  $('curve-title').textContent = r.model + ' · ' + what +
-    (r.regularizer !== 'none' ? ' + ' + r.regularizer : '') + ' · seed ' + r.seed + ' · ' +
-    shownStatus(r.status, d.running_live) + ' ' + r.epochs_done + '/' + r.epochs;
-  const e = d.epochs;
-  const series = (key, axis, label, color, dash) => ({
-    label,
-    data: e.epoch.map((x, i) => ({ x, y: e[key][i], std: null, n: 1 })),
-    yAxisID: axis,
-    borderColor: color,
-    backgroundColor: color,
-    borderDash: dash,
-    pointRadius: e.epoch.length > 60 ? 0 : 2,
-    borderWidth: 1.8,
-    spanGaps: false,
-    qsNoBars: true,
-  });
-  const ds = [
-    series('test_acc', 'y', 'test accuracy', '#1f77b4', []),
-    series('train_acc', 'y', 'train accuracy', '#7fb3e0', [5, 3]),
-    series('test_loss', 'y2', 'test loss', '#d62728', []),
-    series('train_loss', 'y2', 'train loss', '#f0a09f', [5, 3]),
-  ];
-  const opts = lineOptions('epoch', 'accuracy (%)');
-  opts.scales.y2 = { position: 'right', title: { display: true, text: 'cross-entropy loss' }, grid: { drawOnChartArea: false } };
-  opts.plugins.tooltip = {
-    mode: 'index',
-    intersect: false,
-    callbacks: {
-      title: (items) => (items.length ? 'epoch ' + items[0].raw.x + (e.lr[items[0].dataIndex] !== null
-        ? '  (lr ' + e.lr[items[0].dataIndex] + ')' : '') : ''),
-      label: (c) => c.dataset.label + ': ' + fmtNum(c.raw.y, 3),
-    },
-  };
-  opts.interaction = { mode: 'index', intersect: false };
-  opts.onClick = null;
-  drawChart('chart-curves', { type: 'line', data: { datasets: ds }, options: opts });
 }

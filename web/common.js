@@ -23,6 +23,8 @@ const VARIANT_COLORS = {
   clr: '#2ca02c', 'lipschitz+clr': '#d62728',
 };
 
+const MAX_COMPARE = 8; // runs overlaid in the learning curves
+
 const state = {
   sweeps: [],
   sweep: '',
@@ -31,7 +33,9 @@ const state = {
   reg: 'none',
   budget: '',
   runs: { sort: 'config', order: 'asc', offset: 0, limit: 50, filters: {} },
-  phaseId: null,
+  phaseId: null, // the run in the detail panel
+  compare: [], // runs overlaid in the learning curves, besides phaseId
+  paretoX: 'bits', // bits | bops
   phaseRunning: false,
   sig: '',
   charts: {},
@@ -39,6 +43,25 @@ const state = {
 };
 
 /* ---------- small helpers ---------- */
+
+/* A clickable element made usable by keyboard: in the tab order, Enter or
+ * Space act as a click (rows, cards, map cells). */
+function keyable(e, role) {
+  e.tabIndex = 0;
+  if (role) e.setAttribute('role', role);
+  e.addEventListener('keydown', (ev) => {
+    if (ev.target !== e || (ev.key !== 'Enter' && ev.key !== ' ')) return;
+    ev.preventDefault();
+    e.click();
+  });
+  return e;
+}
+
+/* A colour of the current theme (style.css custom properties), so the
+ * charts follow light and dark mode. */
+function themeColor(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
 
 const $ = (id) => document.getElementById(id);
 

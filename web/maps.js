@@ -36,11 +36,12 @@ async function loadMaps() {
         grid.appendChild(el('div', { class: 'map-cell empty', text: '-' }));
         continue;
       }
-      const canvas = el('canvas', {
+      const canvas = keyable(el('canvas', {
         width: c.map_width, height: c.map_height, class: 'map',
         title: c.model + ' ' + s + ': ' + fmtAcc(c.test_acc) + '% test accuracy',
+        'aria-label': c.model + ' ' + s + ' decision map, ' + fmtAcc(c.test_acc) + '% test accuracy',
         onclick: () => selectPhase(c.phase_id),
-      });
+      }), 'button');
       grid.appendChild(el('div', { class: 'map-cell' }, canvas, fmtAcc(c.test_acc) + '%'));
       jobs.push(drawMap(canvas, c.phase_id));
     }
@@ -70,19 +71,27 @@ function renderOverview(d) {
   for (const s of d.sweeps) {
     const tot = Math.max(1, s.phases);
     const pct = (n) => (100 * n / tot).toFixed(2) + '%';
-    const eta = s.state === 'finished' ? 'finished'
-      : s.state === 'interrupted' ? 'coordinator gone: run the grid again to continue'
-        : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
-    const card = el('div', {
-      class: 'card' + (s.name === state.sweep ? ' selected' : ''),
+    // A finished sweep with failed phases is not a success: amber, and
+    // the card says how many failed.
+    const failedFinish = s.state === 'finished' && s.failed > 0;
+    const shown = failedFinish ? 'finished with failures' : s.state;
+    const eta = failedFinish ? s.failed + ' failed phase' + (s.failed > 1 ? 's' : '') + ' (see Failures)'
+      : s.state === 'finished' ? 'finished'
+        : s.state === 'interrupted' ? 'coordinator gone: run the grid again to continue'
+          : s.eta_s === null ? 'ETA unknown' : 'ETA ' + fmtDur(s.eta_s);
+    const card = keyable(el('div', {
+      class: 'card' + (s.name === state.sweep ? ' selected' : '') + (failedFinish ? ' warn' : ''),
       'data-sweep': s.name,
+      'data-state': shown,
+      'aria-pressed': s.name === state.sweep ? 'true' : 'false',
       title: 'show ' + s.name,
       onclick: () => {
         $('sel-sweep').value = s.name;
         onControls();
       },
     },
-    el('div', { class: 'name' }, el('span', { text: s.name }), el('span', { class: 'badge ' + s.state, text: s.state })),
+    el('div', { class: 'name' }, el('span', { text: s.name }),
+      el('span', { class: 'badge ' + (failedFinish ? 'warn' : s.state), text: shown })),
     el('div', { class: 'bar' },
       el('span', { class: 'done', style: 'width:' + pct(s.done) }),
       el('span', { class: 'running', style: 'width:' + pct(s.running) }),
@@ -95,7 +104,7 @@ function renderOverview(d) {
       el('span', { class: 'k-queued' }, el('b', { text: s.queued }), ' queued'),
       s.interrupted ? el('span', { class: 'k-interrupted' }, el('b', { text: s.interrupted }), ' interrupted') : null),
     el('div', { class: 'meta', text: eta + ' · ' + (100 * s.progress).toFixed(0) + '% of the compute · ' +
-      s.datasets.join(', ') + ' · started ' + fmtAgo(s.started, d.now) + (s.ranks ? ' · ' + s.ranks + ' ranks' : '') }));
+      s.datasets.join(', ') + ' · started ' + fmtAgo(s.started, d.now) + (s.ranks ? ' · ' + s.ranks + ' ranks' : '') })), 'button');
     box.appendChild(card);
   }
   if (!d.sweeps.length) box.appendChild(el('div', { class: 'empty', text: 'no sweeps in this database yet' }));

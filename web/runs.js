@@ -42,24 +42,43 @@ async function loadRuns() {
   const d = await api('runs', runParams({ limit: state.runs.limit, offset: state.runs.offset }));
   const t = $('runs-table');
   t.textContent = '';
-  const head = el('tr');
+  const head = el('tr', {}, el('th', { class: 'l', title: 'overlay up to ' + MAX_COMPARE + ' runs in the learning curves', text: 'cmp' }));
   for (const [label, key, , cls] of RUN_COLUMNS) {
     const active = state.runs.sort === key;
-    head.appendChild(el('th', {
+    // The sort control is a button in the header: in the tab order, Enter
+    // and Space work, and aria-sort tells a screen reader the order.
+    const th = el('th', {
       class: (cls === 'l' || cls === 'err' ? 'l ' : '') + (key ? 'sortable' : ''),
-      title: key ? 'sort by ' + label : null,
-      onclick: key ? () => sortRuns(key) : null,
-      text: label + (active ? (state.runs.order === 'desc' ? ' ▾' : ' ▴') : ''),
-    }));
+      'aria-sort': key ? (active ? (state.runs.order === 'desc' ? 'descending' : 'ascending') : 'none') : null,
+    });
+    if (key) {
+      th.appendChild(el('button', {
+        type: 'button', class: 'sort', 'data-sort': key, title: 'sort by ' + label,
+        onclick: () => sortRuns(key),
+        text: label + (active ? (state.runs.order === 'desc' ? ' ▾' : ' ▴') : ''),
+      }));
+    } else {
+      th.textContent = label;
+    }
+    head.appendChild(th);
   }
   t.appendChild(el('thead', {}, head));
   const body = el('tbody');
   for (const r of d.rows) {
-    const tr = el('tr', {
+    const tr = keyable(el('tr', {
       class: r.phase_id === state.phaseId ? 'sel' : null,
       'data-phase': r.phase_id,
-      onclick: () => selectPhase(r.phase_id),
+      'aria-selected': r.phase_id === state.phaseId ? 'true' : 'false',
+      onclick: (e) => {
+        if (e.target.tagName !== 'INPUT') selectPhase(r.phase_id);
+      },
+    }));
+    const box = el('input', {
+      type: 'checkbox', class: 'cmp', 'aria-label': 'compare ' + r.model + ' seed ' + r.seed,
+      onchange: (e) => toggleCompare(r.phase_id, e.target.checked),
     });
+    box.checked = state.compare.includes(r.phase_id);
+    tr.appendChild(el('td', { class: 'l' }, box));
     for (const [, key, fn, cls] of RUN_COLUMNS) {
       if (key === 'status') {
         const st = shownStatus(r.status, d.running_live);
@@ -72,7 +91,7 @@ async function loadRuns() {
     body.appendChild(tr);
   }
   if (!d.rows.length) {
-    body.appendChild(el('tr', {}, el('td', { class: 'l empty', colspan: RUN_COLUMNS.length, text: 'no runs match' })));
+    body.appendChild(el('tr', {}, el('td', { class: 'l empty', colspan: RUN_COLUMNS.length + 1, text: 'no runs match' })));
   }
   t.appendChild(body);
   const a = d.total ? d.offset + 1 : 0;
@@ -94,7 +113,26 @@ function sortRuns(key) {
     state.runs.order = key === 'test_acc' ? 'desc' : 'asc';
   }
   state.runs.offset = 0;
-  loadRuns().catch(report);
+  writeHash();
+  // Focus stays on the header just used: the table is rebuilt under it.
+  loadRuns().then(() => {
+    const b = document.querySelector('#runs-table button.sort[data-sort="' + key + '"]');
+    if (b) b.focus();
+  }).catch(report);
+}
+
+/* Adds or removes a run from the learning-curve overlay (at most
+ * MAX_COMPARE, the oldest dropped first). */
+function toggleCompare(id, on) {
+  state.compare = state.compare.filter((x) => x !== id);
+  if (on) state.compare.push(id);
+  while (state.compare.length > MAX_COMPARE) state.compare.shift();
+  for (const b of document.querySelectorAll('#runs-table tbody tr')) {
+    const c = b.querySelector('input.cmp');
+    if (c) c.checked = state.compare.includes(b.dataset.phase);
+  }
+  writeHash();
+  loadCurves().catch(report);
 }
 
 async function loadFailures() {
@@ -115,12 +153,12 @@ async function loadFailures() {
     .map((h, i) => el('th', { class: i < 5 || i === 8 ? 'l' : null, text: h })))));
   const body = el('tbody');
   for (const r of d.rows) {
-    body.appendChild(el('tr', { onclick: () => selectPhase(r.phase_id), style: 'cursor:pointer' },
+    body.appendChild(keyable(el('tr', { class: 'link', onclick: () => selectPhase(r.phase_id), 'data-phase': r.phase_id },
       el('td', { class: 'l', text: r.sweep }), el('td', { class: 'l', text: r.model }),
       el('td', { class: 'l', text: r.phase }), el('td', { class: 'l', text: setting(r.wbits, r.abits) }),
       el('td', { class: 'l', text: r.regularizer }), el('td', { text: r.seed }),
       el('td', { text: r.epochs_done + '/' + r.epochs }), el('td', { text: r.attempts }),
-      el('td', { class: 'err', title: r.error, text: r.error })));
+      el('td', { class: 'err', title: r.error, text: r.error }))));
   }
   t.appendChild(body);
 }

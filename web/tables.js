@@ -36,6 +36,8 @@ async function loadTable5() {
   }
   t.appendChild(body);
   t.dataset.matched = String(d.cells_matched);
+  // A table of '-' says nothing: without a matching cell only the hint shows.
+  t.parentElement.hidden = !d.cells_matched;
   $('t5-hint').textContent = 'ours (mean ± std over seeds) beside the published numbers' +
     (d.cells_matched ? '' : ' · no run of this selection has a Table 5 design (CIFAR-10 ResNets, one width a depth)') +
     (d.rows_left_out ? ' · ' + d.rows_left_out + ' (block, depth) left out: several widths, pick a sweep' : '');
@@ -99,6 +101,8 @@ async function loadTable4() {
   }
   t.appendChild(body);
   t.dataset.matched = String(d.cells_matched);
+  // A table of '-' says nothing: without a matching cell only the hint shows.
+  t.parentElement.hidden = !d.cells_matched;
   $('t4-hint').textContent = 'basic block, width ' + d.width + '; ' + d.settings;
   drawClaims($('t4-claims'), d);
 }
