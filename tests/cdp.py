@@ -98,9 +98,10 @@ class _Socket:
 class Page:
     """One tab, attached through the browser connection (flat sessions)."""
 
-    def __init__(self, browser, session):
+    def __init__(self, browser, session, target):
         self.b = browser
         self.session = session
+        self.target = target
         self.console_errors = []
 
     def call(self, method, **params):
@@ -149,6 +150,16 @@ class Page:
 
     def goto(self, url):
         self.call("Page.navigate", url=url)
+
+    def click_at(self, x, y):
+        """A left click at page coordinates (CSS pixels of the viewport)."""
+        for t in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=t, x=x, y=y, button="left",
+                      clickCount=0 if t == "mouseMoved" else 1)
+
+    def close(self):
+        self.b.pages.pop(self.session, None)
+        self.b.call("Target.closeTarget", {"targetId": self.target})
 
 
 class Browser:
@@ -229,7 +240,7 @@ class Browser:
     def open(self, url, width=1400, height=2000, scheme=None):
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
+        page = Page(self, session, target)
         self.pages[session] = page
         for m in ("Runtime.enable", "Log.enable", "Page.enable"):
             page.call(m)

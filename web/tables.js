@@ -79,7 +79,7 @@ function drawClaims(box, d) {
     n++;
   }
   t.appendChild(body);
-  box.appendChild(t);
+  box.appendChild(el('div', { class: 'scroll' }, t));
   box.appendChild(el('p', { class: 'hint', text: d.interval + '; holds / within noise / contradicted: the interval above 0, containing 0, below 0; not enough data: under 2 seeds a side. A claim holds when each comparison holds; the row beside it is the comparison that decides it.' }));
   box.dataset.claims = String(n);
 }
