@@ -37,10 +37,16 @@ async function loadDepth() {
     type: 'line',
     data: { datasets: ds },
     options: lineOptions('depth', 'test accuracy (%)', {
-      qsEmptyText: depths.size === 1 ? 'one depth (' + [...depths][0] + ') in this selection'
+      qsEmptyText: depths.size === 1 ? 'one depth (' + [...depths][0] + ') in this selection' + otherDatasets()
         : 'no done runs for this selection',
     }),
   });
+}
+
+/* The empty-chart note's pointer to the rest of a mixed sweep (the demo's
+ * ResNets vary depth on one dataset, its FCDNNs width on another). */
+function otherDatasets() {
+  return state.dataset && datasetsOf(state.sweep).length > 1 ? '; try "all datasets"' : '';
 }
 
 function styleOfSetting(s) {
@@ -79,7 +85,7 @@ async function loadWidth() {
     type: 'line',
     data: { datasets: ds },
     options: lineOptions('width', 'test accuracy (%)', {
-      qsEmptyText: widths.size === 1 ? 'one width (' + [...widths][0] + ') in this selection'
+      qsEmptyText: widths.size === 1 ? 'one width (' + [...widths][0] + ') in this selection' + otherDatasets()
         : 'no done runs for this selection',
     }),
   });

@@ -60,9 +60,10 @@ async function loadPareto() {
 /* 2.1e6 -> "2.1M": axis ticks and tooltips of bit and BOP counts. */
 function fmtBig(v) {
   const a = Math.abs(v);
-  if (a >= 1e12) return (v / 1e12).toPrecision(2) + 'T';
-  if (a >= 1e9) return (v / 1e9).toPrecision(2) + 'G';
-  if (a >= 1e6) return (v / 1e6).toPrecision(2) + 'M';
-  if (a >= 1e3) return (v / 1e3).toPrecision(2) + 'k';
-  return String(v);
+  const p = (x) => String(Number(x.toPrecision(2))); // 100 -> "100", never "1.0e+2"
+  if (a >= 1e12) return p(v / 1e12) + 'T';
+  if (a >= 1e9) return p(v / 1e9) + 'G';
+  if (a >= 1e6) return p(v / 1e6) + 'M';
+  if (a >= 1e3) return p(v / 1e3) + 'k';
+  return p(v);
 }
