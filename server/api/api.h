@@ -101,6 +101,18 @@ int qs_api_sweep_limit(qs_api_req *r, const char **sweep, long long *limit);
 int qs_api_prepare_sweep(sqlite3 *db, const char *sql, const char *sweep, long long limit,
                          sqlite3_stmt **st);
 
+/* The charts' shared pieces (api_agg.c). fcdnn models have no block; in
+ * the charts they are a "block" of their own. */
+#define QS_API_BLOCK_EXPR                                                                \
+    "CASE WHEN arch = 'fcdnn' THEN (CASE WHEN residual THEN 'fcdnn-res' ELSE 'fcdnn' END)" \
+    " ELSE block END"
+/* "float", "W2AF", "WFA2", "W2A2", "W4A8": the paper's names. */
+void qs_api_setting_label(char *out, size_t n, long long wbits, long long abits);
+/* Reads sweep, dataset, phase (retrain | clr | float) and regularizer and
+ * binds them to ?1..?4 of st: the selection of /api/depth, /api/width and
+ * /api/pareto (float phases always in, phase picks the quantized ones). */
+int qs_api_chart_params(qs_api_req *r, sqlite3_stmt *st);
+
 /* Endpoints. */
 int qs_api_sweeps(qs_api_req *r);         /* api_sweeps.c */
 int qs_api_failures(qs_api_req *r);       /* api_sweeps.c */
@@ -109,9 +121,13 @@ int qs_api_runs_csv(qs_api_req *r);       /* api_runs.c */
 int qs_api_decision_maps(qs_api_req *r);  /* api_runs.c */
 int qs_api_curves(qs_api_req *r);         /* api_phase.c */
 int qs_api_decision_map(qs_api_req *r);   /* api_phase.c */
+int qs_api_run(qs_api_req *r);            /* api_run.c */
+int qs_api_config(qs_api_req *r);         /* api_run.c */
+int qs_api_checkpoint(qs_api_req *r);     /* api_run.c */
 int qs_api_depth(qs_api_req *r);          /* api_agg.c */
 int qs_api_width(qs_api_req *r);          /* api_agg.c */
 int qs_api_effect(qs_api_req *r);         /* api_agg.c */
+int qs_api_pareto(qs_api_req *r);         /* api_pareto.c */
 int qs_api_table5(qs_api_req *r);         /* api_tables.c */
 int qs_api_table4(qs_api_req *r);         /* api_tables.c */
 

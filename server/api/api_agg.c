@@ -8,10 +8,7 @@
 #include "api.h"
 #include "api_json.h"
 
-/* fcdnn models have no block; in the charts they are a "block" of their own. */
-#define BLOCK_EXPR                                                                       \
-    "CASE WHEN arch = 'fcdnn' THEN (CASE WHEN residual THEN 'fcdnn-res' ELSE 'fcdnn' END)" \
-    " ELSE block END"
+#define BLOCK_EXPR QS_API_BLOCK_EXPR
 
 /* Columns after the group keys: the value, then what a tooltip shows. */
 #define RUN_COLS "test_acc, phase_id, seed, depth AS run_depth, width AS run_width, params, model"
@@ -91,8 +88,7 @@ static void key_write(qs_jw *w, const char *name, const keyval *k)
         qs_jw_null(w, name);
 }
 
-/* "float", "W2AF", "WFA2", "W2A2", "W4A8": the paper's names. */
-static void setting_label(char *out, size_t n, long long wb, long long ab)
+void qs_api_setting_label(char *out, size_t n, long long wb, long long ab)
 {
     if (wb >= 32 && ab >= 32) {
         snprintf(out, n, "float");
@@ -137,7 +133,7 @@ static void group_emit(qs_jw *w, const group_spec *g, group_acc *a)
     }
     if (g->wbits_key >= 0) {
         char label[64];
-        setting_label(label, sizeof label, a->keys[g->wbits_key].i, a->keys[g->abits_key].i);
+        qs_api_setting_label(label, sizeof label, a->keys[g->wbits_key].i, a->keys[g->abits_key].i);
         qs_jw_str(w, "setting", label);
     }
     double mean = a->sum / a->n;
@@ -224,9 +220,7 @@ cleanup:
     return rc;
 }
 
-/* sweep, dataset, phase (retrain | clr | float) and regularizer, shared by
- * /api/depth and /api/width. */
-static int common_params(qs_api_req *r, sqlite3_stmt *st)
+int qs_api_chart_params(qs_api_req *r, sqlite3_stmt *st)
 {
     static const char *const phases[] = {"retrain", "clr", "float", NULL};
     static const char *const regs[] = {"none", "lipschitz", NULL};
@@ -264,7 +258,7 @@ int qs_api_depth(qs_api_req *r)
     rc = qs_api_prepare_src(r, depth_sql, &st);
     if (rc)
         goto cleanup;
-    rc = common_params(r, st);
+    rc = qs_api_chart_params(r, st);
     if (rc)
         goto cleanup;
     if (have_b)
@@ -289,7 +283,7 @@ int qs_api_width(qs_api_req *r)
     rc = qs_api_prepare_src(r, width_sql, &st);
     if (rc)
         goto cleanup;
-    rc = common_params(r, st);
+    rc = qs_api_chart_params(r, st);
     if (rc)
         goto cleanup;
     if (have_d)

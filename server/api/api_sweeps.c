@@ -32,6 +32,12 @@ static const char sweeps_sql[] =
     " GROUP BY s.id"
     " ORDER BY s.started DESC, s.id DESC";
 
+/* Phases per dataset of one sweep: the page opens on the dataset with the
+ * most phases. */
+static const char dataset_phases_sql[] =
+    "SELECT p.dataset, count(*) FROM sweep_phases sp JOIN phases p ON p.id = sp.phase_id"
+    " WHERE sp.sweep_id = ?1 GROUP BY p.dataset ORDER BY p.dataset";
+
 /* A comma-joined column as a JSON array of strings. */
 static void csv_list(qs_jw *w, const char *key, const char *s)
 {
@@ -48,11 +54,13 @@ static void csv_list(qs_jw *w, const char *key, const char *s)
 int qs_api_sweeps(qs_api_req *r)
 {
     const char *sweep;
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *ds = NULL;
     int rc = qs_api_str(r, "sweep", &sweep);
     if (rc)
         return rc;
     rc = qs_api_prepare_src(r, sweeps_sql, &st);
+    if (!rc)
+        rc = qs_api_prepare(r->db, dataset_phases_sql, &ds);
     if (rc)
         goto cleanup;
     if (sweep)
@@ -124,6 +132,17 @@ int qs_api_sweeps(qs_api_req *r)
         qs_jw_col(&w, "updated", st, 16);
         csv_list(&w, "datasets", (const char *)sqlite3_column_text(st, 17));
         csv_list(&w, "blocks", (const char *)sqlite3_column_text(st, 18));
+        qs_jw_obj(&w, "dataset_phases");
+        sqlite3_reset(ds);
+        sqlite3_bind_int64(ds, 1, sqlite3_column_int64(st, 0));
+        int d;
+        while ((d = qs_api_step(ds)) == SQLITE_ROW)
+            qs_jw_col(&w, (const char *)sqlite3_column_text(ds, 0), ds, 1);
+        if (d != SQLITE_DONE) {
+            rc = QS_EINTERNAL;
+            goto cleanup;
+        }
+        qs_jw_end_obj(&w);
         qs_jw_end_obj(&w);
     }
     if (s != SQLITE_DONE) {
@@ -134,6 +153,7 @@ int qs_api_sweeps(qs_api_req *r)
     qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);
+    sqlite3_finalize(ds);
     return rc;
 }
 
