@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "db.h"
 #include "err.h"
+#include "lsq_model.h"
 #include "report.h"
 #include "stats.h"
 #include "parse.h"
@@ -36,8 +37,9 @@ static void fmt_cell(char *buf, size_t n, cell c)
         snprintf(buf, n, "%.2f", c.mean);
 }
 
+/* quant: the quantizer whose phases compete (float phases belong to all). */
 static int report_best(qs_db *db, const char *sweep, double budget, const char *bits,
-                       double tol, int fmt)
+                       double tol, const char *quant, int fmt)
 {
     int wb = 32, ab = 32;
     if (strcmp(bits, "float") != 0 &&
@@ -55,7 +57,8 @@ static int report_best(qs_db *db, const char *sweep, double budget, const char *
         "SUM(test_acc * test_acc), SUM(test_acc), COUNT(*) FROM (SELECT DISTINCT phase_id, "
         "COALESCE(block, arch) AS block, depth, width, params, phase, regularizer, test_acc "
         "FROM runs WHERE status = 'done' AND test_acc IS NOT NULL AND wbits = ?2 AND abits = ?3 "
-        "AND params BETWEEN ?4 AND ?5 AND (?1 IS NULL OR sweep = ?1)) "
+        "AND params BETWEEN ?4 AND ?5 AND (?1 IS NULL OR sweep = ?1) "
+        "AND quantizer IN ('none', ?6)) "
         "GROUP BY block, depth, width, phase, regularizer ORDER BY block, AVG(test_acc) DESC";
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
@@ -65,13 +68,14 @@ static int report_best(qs_db *db, const char *sweep, double budget, const char *
     sqlite3_bind_int(st, 3, ab);
     sqlite3_bind_double(st, 4, budget * (1 - tol));
     sqlite3_bind_double(st, 5, budget * (1 + tol));
+    sqlite3_bind_text(st, 6, quant, -1, SQLITE_STATIC);
     char last[32] = "";
     int found = 0;
     if (fmt == QS_FMT_CSV)
         printf("block,depth,width,params,phase,regularizer,test_acc,std,n\n");
     else
-        printf("best design per block at %s, %.3gM parameters +-%.0f%%:\n", bits, budget / 1e6,
-               100 * tol);
+        printf("best design per block at %s (%s), %.3gM parameters +-%.0f%%:\n", bits, quant,
+               budget / 1e6, 100 * tol);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *block = (const char *)sqlite3_column_text(st, 0);
         if (!strcmp(block, last))
@@ -105,9 +109,10 @@ static int report_best(qs_db *db, const char *sweep, double budget, const char *
 #define PIVOT_MAXCOL 24
 
 /* Column label of a phase: float, W2AF, WFA2, W2A2 (F = 32 bits), with
- * "+lip" for the Lipschitz regularizer and "+clr" for the clr phase. */
+ * "+lip" for the Lipschitz regularizer, "+clr" for the clr phase and
+ * "[lsq+]" for a quantizer other than the default (the paper's). */
 static void pivot_label(char *buf, size_t n, const char *phase, int wb, int ab,
-                        const char *reg)
+                        const char *reg, const char *quant)
 {
     char w[12], a[12];
     snprintf(w, sizeof w, wb >= 32 ? "F" : "%d", wb % 100);
@@ -118,6 +123,8 @@ static void pivot_label(char *buf, size_t n, const char *phase, int wb, int ab,
     else
         snprintf(buf, n, "W%sA%s%s%s", w, a, strcmp(reg, "none") ? "+lip" : "",
                  strcmp(phase, "clr") ? "" : "+clr");
+    if (strcmp(quant, "none") && strcmp(quant, "hwang-pact"))
+        snprintf(buf + strlen(buf), n - strlen(buf), "[%s]", quant);
 }
 
 /* Rows: models (their order in the database: arch, width, depth); columns:
@@ -127,13 +134,15 @@ static int report_pivot(qs_db *db, const char *sweep, const char *dataset, int f
 {
     const char *sql =
         "SELECT model, phase, wbits, abits, regularizer, SUM(test_acc), "
-        "SUM(test_acc * test_acc), COUNT(*) FROM (SELECT DISTINCT phase_id, arch, width, "
-        "depth, block, residual, model, phase, wbits, abits, regularizer, test_acc FROM runs WHERE "
+        "SUM(test_acc * test_acc), COUNT(*), quantizer FROM (SELECT DISTINCT phase_id, arch, "
+        "width, depth, block, residual, model, phase, wbits, abits, regularizer, quantizer, "
+        "test_acc FROM runs WHERE "
         "status = 'done' AND test_acc IS NOT NULL AND (?1 IS NULL OR sweep = ?1)) "
-        "GROUP BY model, phase, wbits, abits, regularizer "
+        "GROUP BY model, phase, wbits, abits, regularizer, quantizer "
         "ORDER BY MIN(arch), MIN(COALESCE(block, '')), MIN(residual), MIN(depth), "
         "MIN(width), model, wbits = 32 AND abits = 32 DESC, abits DESC, wbits DESC, "
-        "regularizer, CASE phase WHEN 'float' THEN 0 WHEN 'retrain' THEN 1 ELSE 2 END";
+        "quantizer = 'lsq+', regularizer, "
+        "CASE phase WHEN 'float' THEN 0 WHEN 'retrain' THEN 1 ELSE 2 END";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
@@ -150,7 +159,8 @@ static int report_pivot(qs_db *db, const char *sweep, const char *dataset, int f
         char lab[40];
         pivot_label(lab, sizeof lab, (const char *)sqlite3_column_text(st, 1),
                     sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
-                    (const char *)sqlite3_column_text(st, 4));
+                    (const char *)sqlite3_column_text(st, 4),
+                    (const char *)sqlite3_column_text(st, 8));
         int k = 0;
         while (k < ncol && strcmp(cols[k], lab))
             k++;
@@ -237,6 +247,7 @@ static void usage(void)
                     "[--dataset cifar10] [--format text|markdown|csv]\n"
                     "       qsweep report best --budget 1e6 --bits w2a2 [--db results.db] "
                     "[--sweep NAME] [--tolerance 0.25]\n"
+                    "                         [--quantizer hwang-pact|lsq+]\n"
                     "       qsweep report pivot [--db results.db] [--sweep NAME] "
                     "[--dataset cifar10] [--format text|markdown|csv]\n"
                     "table5/table4 without --db print the published table alone; --dataset\n"
@@ -246,7 +257,7 @@ static void usage(void)
 int qs_cmd_report(int argc, char **argv)
 {
     const char *kind = argc > 1 ? argv[1] : NULL, *dbpath = NULL, *sweep = NULL,
-               *bits = "w2a2", *dataset = NULL;
+               *bits = "w2a2", *dataset = NULL, *quant = "hwang-pact";
     double budget = 1e6, tol = 0.25;
     int fmt = QS_FMT_TEXT, rc;
     if (!kind || (strcmp(kind, "table5") && strcmp(kind, "table4") && strcmp(kind, "best") &&
@@ -269,6 +280,14 @@ int qs_cmd_report(int argc, char **argv)
             dataset = v;
         else if (!strcmp(f, "--bits"))
             bits = v;
+        else if (!strcmp(f, "--quantizer")) {
+            qs_quantizer q;
+            if (qs_quantizer_parse(&q, v)) {
+                fprintf(stderr, "qsweep report: --quantizer: %s\n", qs_errmsg());
+                return 2;
+            }
+            quant = qs_quantizer_name(q);
+        }
         else if (!strcmp(f, "--budget") || !strcmp(f, "--tolerance")) {
             if (qs_parse_num(f[2] == 'b' ? &budget : &tol, f, v, f[2] == 'b' ? 1 : 0,
                              f[2] == 'b' ? 1e12 : 1)) {
@@ -307,7 +326,7 @@ int qs_cmd_report(int argc, char **argv)
     if (!strcmp(kind, "pivot"))
         rc = report_pivot(&db, sweep, dataset, fmt);
     else if (!strcmp(kind, "best"))
-        rc = report_best(&db, sweep, budget, bits, tol, fmt);
+        rc = report_best(&db, sweep, budget, bits, tol, quant, fmt);
     else
         rc = qs_report_table(dbpath ? &db : NULL, sweep, dataset, fmt, !strcmp(kind, "table4"));
     if (dbpath)

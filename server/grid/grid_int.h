@@ -14,8 +14,9 @@
 
 /* The keys that `axes`, `cases` and `exclude` may set. */
 enum { AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH, AX_RESIDUAL, AX_WBITS, AX_ABITS,
-       AX_REG, AX_CLR, AX_SEED, AX_N };
-extern const char *const qs_gx_axis_names[AX_N];
+       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_N };
+/* In enum order, NULL-terminated (the "allowed:" list of unknown keys). */
+extern const char *const qs_gx_axis_names[AX_N + 1];
 
 enum { GX_REG_NONE = 0, GX_REG_LIPSCHITZ = 1 };
 
@@ -97,6 +98,7 @@ typedef struct {
     int npax;
     int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
+    int lsq_per_channel, lsq_winit; /* quant.lsq_*: the lsq+ phases' settings */
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
     int threads;
