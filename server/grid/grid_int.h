@@ -194,6 +194,11 @@ void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e);
 void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
+/* The phase table (grid_jobs.c): adds job (already in g->jobs, not yet
+ * counted in g->njobs) to the id index; sorts the phases parents first,
+ * then the longest expected first, then by id, and rebuilds the index. */
+int qs_gx_index_insert(qs_grid *g, int job);
+int qs_gx_sort_jobs(qs_grid *g);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */
 int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e);
 
