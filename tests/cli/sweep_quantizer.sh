@@ -184,5 +184,41 @@ quantizer_report_pivot() {
     pass quantizer_report_pivot
 }
 
+# Table 5 cells count Hwang-PACT phases only: an lsq+ twin (accuracy 0)
+# of every quantized phase of the verdict database changes no byte of
+# the report. `report best` competes the quantizer asked for.
+quantizer_tables_and_best() {
+    local db=$T/verdict.db a b
+    if ! cat sql/schema.sql tests/verdict_db.sql | sqlite3 "$db" >/dev/null 2>"$T/sq.err"; then
+        fail quantizer_tables_and_best "verdict database: $(head -c 200 "$T/sq.err")"; return
+    fi
+    a=$("$Q" report table5 --db "$db" --sweep verdict --format csv 2>&1)
+    sqlite3 "$db" "INSERT INTO phases(id, phase, config, model, dataset, arch, block, depth, width,
+        params, wbits, abits, regularizer, clr, seed, threads, epochs, status, epochs_done, test_acc)
+        SELECT 'l' || substr(id, 2), phase, '{\"quantizer\":\"lsq+\"}', model, dataset, arch, block,
+        depth, width, params, wbits, abits, regularizer, clr, seed, threads, epochs, status,
+        epochs_done, 0 FROM phases WHERE phase <> 'float';
+        INSERT INTO sweep_phases(sweep_id, phase_id) SELECT sp.sweep_id, 'l' || substr(sp.phase_id, 2)
+        FROM sweep_phases sp JOIN phases p ON p.id = sp.phase_id WHERE p.phase <> 'float'"
+    b=$("$Q" report table5 --db "$db" --sweep verdict --format csv 2>&1)
+    local n
+    n=$(sqlite3 "$db" "SELECT COUNT(*) FROM runs WHERE quantizer = 'lsq+'")
+    if [ "${n:-0}" -lt 10 ] || [ "$a" != "$b" ]; then
+        fail quantizer_tables_and_best "$n lsq+ rows; table5 changed: $(diff <(echo "$a") <(echo "$b") | head -3)"; return
+    fi
+    local q want got
+    for q in hwang-pact lsq+; do
+        want=$(sqlite3 "$T/ref.db" "SELECT printf('%.2f', MAX(test_acc)) FROM runs WHERE wbits = 2
+               AND quantizer = '$q'")
+        got=$("$Q" report best --db "$T/ref.db" --budget 1000 --tolerance 1 --bits w2a2 \
+              --quantizer "$q" --format csv | awk -F, 'NR == 2 { print $7 }')
+        if [ -z "$got" ] || [ "$got" != "$want" ]; then
+            fail quantizer_tables_and_best "best at $q: '$got', want '$want'"; return
+        fi
+    done
+    pass quantizer_tables_and_best
+}
+
 run_cases quantizer_phase_ids quantizer_sweep_rows quantizer_sweep_reuse \
-    quantizer_sweep_kill9_resume quantizer_api_filter quantizer_report_pivot
+    quantizer_sweep_kill9_resume quantizer_api_filter quantizer_report_pivot \
+    quantizer_tables_and_best
