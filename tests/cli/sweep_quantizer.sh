@@ -219,6 +219,30 @@ quantizer_tables_and_best() {
     pass quantizer_tables_and_best
 }
 
+# A database whose runs view predates the quantizer column (its writer was
+# an older qsweep): readers see the current view and the file is untouched.
+quantizer_older_view() {
+    cp "$T/ref.db" "$T/old.db"
+    sqlite3 "$T/old.db" "DROP VIEW runs; CREATE VIEW runs AS SELECT s.name AS sweep, p.id AS phase_id,
+        p.parent_id, p.phase, p.status, p.dataset, p.arch, p.block, p.depth, p.width, p.residual,
+        p.model, p.params, p.wbits, p.abits, p.regularizer, p.clr, p.seed, p.threads, p.epochs,
+        p.test_acc, p.test_loss, p.train_loss, p.train_acc, p.epochs_done, p.seconds, p.img_per_s,
+        p.model_bits, p.bops, p.error, p.attempts, p.version, p.started, p.finished
+        FROM sweep_phases sp JOIN sweeps s ON s.id = sp.sweep_id JOIN phases p ON p.id = sp.phase_id;
+        PRAGMA wal_checkpoint(TRUNCATE)"
+    local before after out
+    before=$(sha256sum "$T/old.db" | cut -d' ' -f1)
+    out=$("$Q" report pivot --db "$T/old.db" --format csv 2>&1)
+    after=$(sha256sum "$T/old.db" | cut -d' ' -f1)
+    if ! echo "$out" | head -1 | grep -q 'W2A2\[lsq+\]' || [ "$before" != "$after" ]; then
+        fail quantizer_older_view "pivot: $(echo "$out" | head -2); file changed: $([ "$before" != "$after" ] && echo yes || echo no)"; return
+    fi
+    if sqlite3 "$T/old.db" "SELECT quantizer FROM runs" >/dev/null 2>&1; then
+        fail quantizer_older_view "the file's own view gained the column"; return
+    fi
+    pass quantizer_older_view
+}
+
 run_cases quantizer_phase_ids quantizer_sweep_rows quantizer_sweep_reuse \
     quantizer_sweep_kill9_resume quantizer_api_filter quantizer_report_pivot \
-    quantizer_tables_and_best
+    quantizer_tables_and_best quantizer_older_view
