@@ -114,10 +114,19 @@ CREATE TABLE IF NOT EXISTS decision_maps (
 );
 
 -- The user-facing view: one row per (sweep, phase).
-CREATE VIEW IF NOT EXISTS runs AS
+-- quantizer: the job JSON names it only when it is not the default (so the
+-- ids of Hwang-PACT phases never changed); a float phase has none and is
+-- the parent of every quantizer's retrain. The view is derived data, so it
+-- is dropped and made again whenever a writer opens the file: a database
+-- written by an older qsweep gets the new columns then.
+DROP VIEW IF EXISTS runs;
+CREATE VIEW runs AS
 SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
-       p.params, p.wbits, p.abits, p.regularizer, p.clr, p.seed, p.threads,
+       p.params, p.wbits, p.abits, p.regularizer,
+       CASE WHEN p.phase = 'float' THEN 'none'
+            ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,
+       p.clr, p.seed, p.threads,
        p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,
        p.epochs_done, p.seconds, p.img_per_s, p.model_bits, p.bops, p.error,
        p.attempts, p.version, p.started, p.finished

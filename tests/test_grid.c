@@ -391,6 +391,20 @@ static const bad_case BAD[] = {
      {"bad.json: retrain.milestones[1]: milestones must increase"}},
     {"alpha init", "{\"name\":\"b\"," AX ",\"quant\":{\"pact_alpha_init\":\"q5\"}}",
      {"bad.json: quant.pact_alpha_init: \"q5\" is not allowed"}},
+    {"unknown quantizer", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                          "\"wbits\":2,\"quantizer\":[\"hwang-pact\",\"lsq\"]}}",
+     {"bad.json: axes.quantizer[1]: \"lsq\" is not allowed (allowed: hwang-pact, lsq+)"}},
+    {"quantizer type", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"width\":8},"
+                       "\"cases\":[{\"depth\":4,\"quantizer\":2}]}",
+     {"bad.json: cases[0].quantizer: must be a string (allowed: hwang-pact, lsq+), not a number"}},
+    {"lsq settings", "{\"name\":\"b\"," AX ",\"quant\":{\"lsq_per_channel\":1,"
+                     "\"lsq_winit\":\"max\"}}",
+     {"bad.json: quant.lsq_per_channel: must be true or false, not a number",
+      "bad.json: quant.lsq_winit: \"max\" is not allowed (allowed: mse, mean)"}},
+    {"lsq+ at 1 bit", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                      "\"wbits\":[1,2],\"abits\":2,\"quantizer\":\"lsq+\"}}",
+     {"bad.json: axes.quantizer: \"lsq+\" needs at least 2 weight bits (this combination has "
+      "wbits 1"}},
     {"regularizer", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":128,"
                     "\"regularizer\":[\"none\",\"l2\"]}}",
      {"bad.json: axes.regularizer[1]: \"l2\" is not allowed (allowed: none, lipschitz)"}},

@@ -7,20 +7,23 @@
 #include "lsq.h"
 #include "quant.h"
 
+/* Indexed by qs_quantizer / qs_lsq_winit. */
+const char *const qs_quantizer_names[] = {"hwang-pact", "lsq+", NULL};
+const char *const qs_lsq_winit_names[] = {"mse", "mean", NULL};
+
 const char *qs_quantizer_name(qs_quantizer q)
 {
-    return q == QS_QUANT_LSQ ? "lsq+" : q == QS_QUANT_HWANG_PACT ? "hwang-pact" : "?";
+    return (unsigned)q <= QS_QUANT_LSQ ? qs_quantizer_names[q] : "?";
 }
 
 int qs_quantizer_parse(qs_quantizer *out, const char *s)
 {
-    if (!strcmp(s, "hwang-pact"))
-        *out = QS_QUANT_HWANG_PACT;
-    else if (!strcmp(s, "lsq+"))
-        *out = QS_QUANT_LSQ;
-    else
-        return qs_err(QS_EINVAL, "unknown quantizer \"%s\" (allowed: hwang-pact, lsq+)", s);
-    return QS_OK;
+    for (int i = 0; qs_quantizer_names[i]; i++)
+        if (!strcmp(s, qs_quantizer_names[i])) {
+            *out = (qs_quantizer)i;
+            return QS_OK;
+        }
+    return qs_err(QS_EINVAL, "unknown quantizer \"%s\" (allowed: hwang-pact, lsq+)", s);
 }
 
 void qs_quant_cfg_ints(int32_t v[QS_QUANT_NINTS], const qs_model_cfg *c)

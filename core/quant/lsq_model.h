@@ -11,7 +11,10 @@
 #include "model.h"
 #include "train.h"
 
-/* "hwang-pact" / "lsq+" */
+/* NULL-terminated names, indexed by qs_quantizer ("hwang-pact", "lsq+") and
+ * by qs_lsq_winit ("mse", "mean"): the flags, the grid and the job JSON. */
+extern const char *const qs_quantizer_names[];
+extern const char *const qs_lsq_winit_names[];
 const char *qs_quantizer_name(qs_quantizer q);
 int qs_quantizer_parse(qs_quantizer *out, const char *s);
 

@@ -10,8 +10,8 @@
 
 /* Filters shared by the endpoints that select runs (api_runs.c). */
 #define RUN_FILTERS                                                                   \
-    "sweep dataset arch block depth width wbits abits regularizer clr phase status seed " \
-    "phase_id"
+    "sweep dataset arch block depth width wbits abits regularizer quantizer clr phase status " \
+    "seed phase_id"
 
 static const qs_api_route routes[] = {
     {"/api/sweeps", qs_api_sweeps, "sweep"},
@@ -154,12 +154,17 @@ int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 }
 
 /* The `runs` view restricted to QS_API_FAST_COLUMNS, reading phases
- * through the covering index. Same join as the view (sql/schema.sql). */
+ * through the covering index. Same join and columns as the view
+ * (sql/schema.sql); quantizer reads the config off the table row, which
+ * only a query naming that column pays for. */
 static const char runs_fast[] =
     "(SELECT s.name AS sweep, p.id AS phase_id, p.phase AS phase, p.status AS status,"
     " p.dataset AS dataset, p.arch AS arch, p.block AS block, p.residual AS residual,"
     " p.depth AS depth, p.width AS width, p.params AS params, p.wbits AS wbits, p.abits AS abits,"
-    " p.regularizer AS regularizer, p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
+    " p.regularizer AS regularizer,"
+    " CASE WHEN p.phase = 'float' THEN 'none'"
+    "  ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,"
+    " p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
     " p.model AS model, p.epochs AS epochs, p.epochs_done AS epochs_done,"
     " p.img_per_s AS img_per_s, p.finished AS finished"
     " FROM sweep_phases sp JOIN sweeps s ON s.id = sp.sweep_id"

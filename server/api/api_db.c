@@ -49,6 +49,8 @@ static int open_serving(sqlite3 **out, const char *path)
         sqlite3_free(msg);
         goto cleanup;
     }
+    if ((rc = qs_db_runs_view_current(h, path)))
+        goto cleanup;
     *out = h;
     h = NULL;
 cleanup:

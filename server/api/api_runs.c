@@ -16,6 +16,9 @@ static const char *const block_vals[] = {"basic", "preact", "depthwise", "none",
 static const char *const reg_vals[] = {"none", "lipschitz", NULL};
 static const char *const phase_vals[] = {"float", "retrain", "clr", NULL};
 static const char *const status_vals[] = {"queued", "running", "done", "failed", NULL};
+/* The runs view's quantizer values: a float phase's "none", then the
+ * quantizers (qs_quantizer_names, core/quant/lsq_model.c). */
+static const char *const quant_vals[] = {"none", "hwang-pact", "lsq+", NULL};
 
 static const struct {
     const char *name, *sql; /* sql: a condition with one placeholder */
@@ -32,6 +35,7 @@ static const struct {
     {"wbits", "wbits = ?", F_INT, 1, 32, NULL},
     {"abits", "abits = ?", F_INT, 1, 32, NULL},
     {"regularizer", "regularizer = ?", F_ENUM, 0, 0, reg_vals},
+    {"quantizer", "quantizer = ?", F_ENUM, 0, 0, quant_vals},
     {"clr", "clr = ?", F_BOOL, 0, 0, NULL},
     {"phase", "phase = ?", F_ENUM, 0, 0, phase_vals},
     {"status", "status = ?", F_ENUM, 0, 0, status_vals},
@@ -43,14 +47,14 @@ static const struct {
 /* Sort keys: the parameter value maps to a column name written by us. */
 static const char *const sort_keys[] = {
     "sweep", "phase_id", "phase", "status", "dataset", "arch", "block", "depth", "width",
-    "params", "wbits", "abits", "regularizer", "clr", "seed", "epochs", "test_acc",
+    "params", "wbits", "abits", "regularizer", "quantizer", "clr", "seed", "epochs", "test_acc",
     "test_loss", "train_loss", "train_acc", "epochs_done", "seconds", "img_per_s",
     "model_bits", "bops", "error", "attempts", "started", "finished", "model", NULL};
 /* "config" (the default) groups runs the way the paper's tables read:
  * float, W2AF, WFA2, W2A2 within an architecture. */
 static const char config_order[] =
     "sweep, dataset, arch, block, depth, width, phase, (wbits < 32) + 2 * (abits < 32), wbits DESC,"
-    " abits DESC, regularizer, clr, seed";
+    " abits DESC, regularizer, quantizer, clr, seed";
 
 typedef struct {
     int kind;
@@ -62,7 +66,7 @@ typedef struct {
     qs_buf where; /* " WHERE ... AND ..." or "" */
     bind_val binds[NFILTERS];
     int nbinds;
-    char order[160];
+    char order[256];
     long long limit, offset;
     int have_limit;
 } run_query;

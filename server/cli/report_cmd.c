@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "db.h"
 #include "err.h"
+#include "lsq_model.h"
 #include "parse.h"
 #include "report.h"
 
@@ -23,6 +24,8 @@ static const qs_opt report_opts[] = {
     {"--budget", "N", "best: parameter budget (default 1e6)"},
     {"--tolerance", "T", "best: relative width of the budget window, 0..1 (default 0.25)"},
     {"--x", "AXIS", "pareto: bits (model size in bits, default) or bops"},
+    {"--quantizer", "Q", "best: whose phases compete, hwang-pact (default, the paper's) or lsq+ "
+                         "(float phases belong to both)"},
     {NULL, NULL, NULL}};
 
 static const qs_cmd_spec report_spec = {
@@ -80,9 +83,17 @@ int qs_cmd_report(int argc, char **argv)
             return qs_args_fail(&report_spec, "--x \"%s\" (allowed: bits, bops)", v);
         bops = !strcmp(v, "bops");
     }
+    const char *quant = "hwang-pact";
+    if ((v = qs_arg(&a, "--quantizer"))) {
+        qs_quantizer q;
+        if (qs_quantizer_parse(&q, v))
+            return qs_args_fail(&report_spec, "--quantizer: %s", qs_errmsg());
+        quant = qs_quantizer_name(q);
+    }
     /* An option that the report asked for ignores is a mistake to say. */
     static const struct { const char *opt, *kind; } only[] = {
-        {"--bits", "best"}, {"--budget", "best"}, {"--tolerance", "best"}, {"--x", "pareto"}};
+        {"--bits", "best"}, {"--budget", "best"}, {"--tolerance", "best"}, {"--x", "pareto"},
+        {"--quantizer", "best"}};
     for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
         if (qs_arg_given(&a, only[i].opt) && strcmp(kind, only[i].kind))
             return qs_args_fail(&report_spec, "%s is an option of report %s, not of %s",
@@ -103,7 +114,7 @@ int qs_cmd_report(int argc, char **argv)
         if (table)
             rc = qs_report_table(&sel, !strcmp(kind, "table4"));
         else if (!strcmp(kind, "best"))
-            rc = qs_report_best(&sel, budget, tol, wb, ab);
+            rc = qs_report_best(&sel, budget, tol, wb, ab, quant);
         else if (!strcmp(kind, "pivot"))
             rc = qs_report_pivot(&sel);
         else

@@ -192,8 +192,11 @@ int qs_db_open(qs_db *db, const char *path, int readonly)
      * first, so a foreign database is never opened for writing. */
     if ((rc = open_h(db, SQLITE_OPEN_READONLY)) || (rc = check_identity(db)))
         goto fail;
-    if (readonly)
+    if (readonly) {
+        if ((rc = qs_db_runs_view_current(db->h, path)))
+            goto fail;
         return QS_OK;
+    }
     sqlite3_close(db->h);
     db->h = NULL;
     /* The schema is all IF NOT EXISTS: running it again adds the tables a
@@ -204,6 +207,30 @@ int qs_db_open(qs_db *db, const char *path, int readonly)
     return QS_OK;
 fail:
     qs_db_close(db);
+    return rc;
+}
+
+int qs_db_runs_view_current(sqlite3 *h, const char *path)
+{
+    /* The view's newest column: present means the view is current. */
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(h, "SELECT quantizer FROM runs LIMIT 0", -1, &st, NULL) ==
+             SQLITE_OK;
+    sqlite3_finalize(st);
+    if (ok)
+        return QS_OK;
+    static const char head[] = "CREATE VIEW runs AS";
+    const char *a = strstr(qs_schema_sql, head), *b = a ? strchr(a, ';') : NULL;
+    char *sql = b ? sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS runs AS %.*s", (int)(b - a -
+                                    (int)strlen(head)), a + strlen(head)) : NULL;
+    char *msg = NULL;
+    int rc = QS_OK;
+    if (!sql)
+        return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no runs view to read with", path);
+    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+        rc = qs_err(QS_EIO, "%s: reading its older runs view: %s", path, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_free(sql);
     return rc;
 }
 

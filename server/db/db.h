@@ -21,6 +21,11 @@ typedef struct {
 /* readonly: open without creating (the dashboard, `qsweep status`). */
 int qs_db_open(qs_db *db, const char *path, int readonly);
 void qs_db_close(qs_db *db);
+/* A reader of a file whose `runs` view is older than this qsweep's (no
+ * writer of this version has opened it yet; the writer remakes the view):
+ * the current definition, from sql/schema.sql, as a TEMP view of this
+ * connection, which shadows the file's. Nothing in the file changes. */
+int qs_db_runs_view_current(sqlite3 *h, const char *path);
 
 /* Registers a sweep run in one transaction: the sweeps row (inserted or
  * updated: grid text, host, version, ranks, started), every phase of the

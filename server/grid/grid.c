@@ -18,9 +18,11 @@
 #include "err.h"
 #include "io.h"
 #include "grid_int.h"
+#include "lsq_model.h"
 
-const char *const qs_gx_axis_names[AX_N] = {"arch", "block", "depth", "width", "residual",
-                                            "wbits", "abits", "regularizer", "clr", "seed"};
+const char *const qs_gx_axis_names[AX_N + 1] = {"arch", "block", "depth", "width",
+                                                "residual", "wbits", "abits", "regularizer",
+                                                "clr", "seed", "quantizer", NULL};
 
 /* ------------------------------------------------------------ axis values */
 
@@ -97,6 +99,11 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
             return 0;
         v->i = ll;
         return 1;
+    case AX_QUANT:
+        if (!qs_gx_get_enum(&x, it, path, qs_quantizer_names, e))
+            return 0;
+        v->i = x; /* a qs_quantizer */
+        return 1;
     }
     return 0;
 }
@@ -108,10 +115,6 @@ static int axis_key(const char *name)
             return k;
     return -1;
 }
-
-static const char *const axis_keys_null[] = {"arch", "block", "depth", "width", "residual",
-                                             "wbits", "abits", "regularizer", "clr",
-                                             "seed", NULL};
 
 /* A single value or a list of values of key k. */
 static int axis_list(gx_list *l, int k, const cJSON *it, const char *path, gx_errs *e)
@@ -167,7 +170,7 @@ static void parse_axes(gx_spec *s, const cJSON *obj, gx_errs *e)
             cJSON_Delete(cJSON_DetachItemViaPointer((cJSON *)obj, it));
         }
     }
-    qs_gx_check_keys(obj, "axes", axis_keys_null, e);
+    qs_gx_check_keys(obj, "axes", qs_gx_axis_names, e);
     for (const cJSON *it = obj->child; it; it = it->next) {
         int k = axis_key(it->string);
         char p[GX_PATH_LEN];
@@ -204,7 +207,7 @@ static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
         snprintf(cs->path, sizeof cs->path, "%s", path);
         if (!qs_gx_want_object(c, path, e))
             continue;
-        qs_gx_check_keys(c, path, axis_keys_null, e);
+        qs_gx_check_keys(c, path, qs_gx_axis_names, e);
         if (!c->child)
             qs_gx_err(e, path, "empty case (set at least one key)");
         for (const cJSON *it = c->child; it; it = it->next) {
@@ -246,7 +249,7 @@ static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
         qs_gx_sub_idx(path, "exclude", i);
         if (!qs_gx_want_object(c, path, e))
             continue;
-        qs_gx_check_keys(c, path, axis_keys_null, e);
+        qs_gx_check_keys(c, path, qs_gx_axis_names, e);
         if (!c->child)
             qs_gx_err(e, path, "empty object would exclude everything");
         for (const cJSON *it = c->child; it; it = it->next) {

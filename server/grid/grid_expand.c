@@ -2,7 +2,8 @@
  * each dataset), minus exclusions, becomes up to three phases:
  *   float   per (dataset, arch, block, depth, width, residual, seed),
  *           shared by every quantized variant of that model;
- *   retrain per (wbits, abits) != (32, 32) x regularizer, parent = float;
+ *   retrain per (wbits, abits) != (32, 32) x regularizer x quantizer,
+ *           parent = float;
  *   clr     when the combination has clr true, parent = that retrain.
  * A phase is identified by the hash of its job JSON (every effective setting,
  * keys sorted) plus its parent's id, so equal work is found again across
@@ -31,7 +32,7 @@ typedef struct {
     /* The previous combination's float and retrain: consecutive
      * combinations differ in the innermost axes (bits, regularizer, clr)
      * and mostly share them, so they are not rebuilt and hashed again. */
-    int last_ds, last_f, last_r, last_r_reg, last_r_wb, last_r_ab;
+    int last_ds, last_f, last_r, last_r_reg, last_r_wb, last_r_ab, last_r_q;
     qs_model_cfg last_mc;
     long long last_seed;
 } ctx;
@@ -172,9 +173,11 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         return QS_OK; /* reported once for the arch value, or another dataset's */
     int wb = (int)v[AX_WBITS]->i, ab = (int)v[AX_ABITS]->i;
     int reg = (int)v[AX_REG]->i, clr = (int)v[AX_CLR]->i;
-    /* grid.md: the float phase with a regularizer or CLR means nothing;
-     * the combination is dropped rather than reported. */
-    if (wb == 32 && ab == 32 && (reg != GX_REG_NONE || clr))
+    qs_quantizer q = (qs_quantizer)v[AX_QUANT]->i;
+    /* grid.md: the float phase with a regularizer, CLR or a quantizer other
+     * than the default means nothing; the combination is dropped rather
+     * than reported. */
+    if (wb == 32 && ab == 32 && (reg != GX_REG_NONE || clr || q != QS_QUANT_HWANG_PACT))
         return QS_OK;
 
     qs_model_cfg mc;
@@ -236,6 +239,13 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         qs_gx_err(e, err_path, "%s", err);
         return QS_OK;
     }
+    /* Symmetric LSQ has no 1-bit form (the model refuses it too). */
+    if (q == QS_QUANT_LSQ && wb < 32 && (wb == 1 || s->first_last_bits == 1)) {
+        qs_gx_err(e, v[AX_QUANT]->path, "\"lsq+\" needs at least 2 weight bits (this "
+                  "combination has wbits %d, quant.first_last_bits %d; exclude it)", wb,
+                  s->first_last_bits);
+        return QS_OK;
+    }
 
     long long seed = v[AX_SEED]->i;
     int f, r, c, rc;
@@ -255,7 +265,15 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         return QS_OK;
     mc.wbits = wb;
     mc.abits = ab;
-    if (x->last_r >= 0 && x->last_r_wb == wb && x->last_r_ab == ab && x->last_r_reg == reg) {
+    /* The quantizer belongs to the quantized phases only: both quantizers'
+     * retrains share one float parent. */
+    mc.quantizer = q;
+    if (q == QS_QUANT_LSQ) {
+        mc.lsq_per_channel = s->lsq_per_channel;
+        mc.lsq_winit = s->lsq_winit;
+    }
+    if (x->last_r >= 0 && x->last_r_wb == wb && x->last_r_ab == ab && x->last_r_reg == reg &&
+        x->last_r_q == (int)q) {
         r = x->last_r;
     } else {
         if ((rc = add_job(&r, x, s, d, ps, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
@@ -264,6 +282,7 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         x->last_r_wb = wb;
         x->last_r_ab = ab;
         x->last_r_reg = reg;
+        x->last_r_q = (int)q;
     }
     if (clr && (rc = add_job(&c, x, s, d, ps, &mc, QS_PHASE_CLR, seed, reg, r)))
         return rc;
@@ -276,7 +295,8 @@ static const gx_val *default_val(int k)
     static int init;
     if (!init) {
         /* grid.md: regularizer none, clr false, seed 1, residual false,
-         * wbits 32, abits 32; block basic (ignored by fcdnn). */
+         * wbits 32, abits 32, quantizer hwang-pact (0); block basic
+         * (ignored by fcdnn). */
         defs[AX_BLOCK].i = QS_BLOCK_BASIC;
         defs[AX_WBITS].i = 32;
         defs[AX_ABITS].i = 32;
@@ -458,8 +478,8 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 /* Next combination, the quantization axes fastest so the
                  * float phase of one model is found once, not per variant. */
                 static const int order[AX_N] = {AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH,
-                                                AX_RESIDUAL, AX_SEED, AX_WBITS, AX_ABITS,
-                                                AX_REG, AX_CLR};
+                                                AX_RESIDUAL, AX_SEED, AX_QUANT, AX_WBITS,
+                                                AX_ABITS, AX_REG, AX_CLR};
                 int q = AX_N - 1;
                 while (q >= 0 && ++idx[order[q]] == lens[order[q]])
                     idx[order[q--]] = 0;

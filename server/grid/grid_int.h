@@ -14,8 +14,9 @@
 
 /* The keys that `axes`, `cases` and `exclude` may set. */
 enum { AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH, AX_RESIDUAL, AX_WBITS, AX_ABITS,
-       AX_REG, AX_CLR, AX_SEED, AX_N };
-extern const char *const qs_gx_axis_names[AX_N];
+       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_N };
+/* In enum order, NULL-terminated (the "allowed:" list of unknown keys). */
+extern const char *const qs_gx_axis_names[AX_N + 1];
 
 enum { GX_REG_NONE = 0, GX_REG_LIPSCHITZ = 1 };
 
@@ -98,6 +99,7 @@ typedef struct {
     int npax;
     int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
+    int lsq_per_channel, lsq_winit; /* quant.lsq_*: the lsq+ phases' settings */
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
     int threads;
@@ -193,6 +195,11 @@ void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e);
 void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
+/* The phase table (grid_index.c): adds job (already in g->jobs, not yet
+ * counted in g->njobs) to the id index; sorts the phases parents first,
+ * then the longest expected first, then by id, and rebuilds the index. */
+int qs_gx_index_insert(qs_grid *g, int job);
+int qs_gx_sort_jobs(qs_grid *g);
 /* Builds g->jobs from s; problems go to e. Returns QS_OK or QS_ENOMEM. */
 int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e);
 

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "grid_int.h"
 #include "jsonw.h"
+#include "lsq_model.h"
 
 void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
 {
@@ -93,6 +94,13 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "lipschitz", JE_TEXT, lipschitz, 0);
     put(&l, "model", JE_STR, mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn", 0);
     put(&l, "phase", JE_STR, qs_phase_name(ph), 0);
+    /* Written only for a quantizer other than the default, so the job JSON
+     * and id of every Hwang-PACT phase stay what they were. */
+    if (quant && mc->quantizer != QS_QUANT_HWANG_PACT) {
+        put(&l, "quantizer", JE_STR, qs_quantizer_name(mc->quantizer), 0);
+        put(&l, "lsq_per_channel", JE_INT, NULL, mc->lsq_per_channel);
+        put(&l, "lsq_winit", JE_STR, qs_lsq_winit_names[mc->lsq_winit], 0);
+    }
     if (mc->arch == QS_ARCH_FCDNN)
         put(&l, "residual", JE_BOOL, NULL, mc->residual);
     put(&l, "seed", JE_INT, NULL, seed);

@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "grid_int.h"
+#include "lsq_model.h"
 
 /* ------------------------------------------------------------- overrides */
 
@@ -208,13 +209,19 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
 
 void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
 {
-    static const char *const keys[] = {"first_last_bits", "pact_alpha_init", NULL};
+    static const char *const keys[] = {"first_last_bits", "pact_alpha_init", "lsq_per_channel",
+                                       "lsq_winit", NULL};
     if (!qs_gx_want_object(obj, "quant", e))
         return;
     qs_gx_check_keys(obj, "quant", keys, e);
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "first_last_bits");
     if (it)
         qs_gx_bits_value(&s->first_last_bits, it, "quant.first_last_bits", 1, e);
+    /* The lsq+ phases' settings; the quantizer itself is an axis. */
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "lsq_per_channel")))
+        qs_gx_get_bool(&s->lsq_per_channel, it, "quant.lsq_per_channel", e);
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "lsq_winit")))
+        qs_gx_get_enum(&s->lsq_winit, it, "quant.lsq_winit", qs_lsq_winit_names, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "pact_alpha_init"))) {
         const char *p = "quant.pact_alpha_init";
         if (cJSON_IsNumber(it)) {

@@ -2,7 +2,9 @@
  * every done phase of one (block, depth, width, column): float = the float
  * phase; W2AF / WFA2 / W2A2 = the retrain phase at those bits without
  * regularizer or CLR; Table 4's last column = the CLR phase after a
- * Lipschitz retrain. A phase shared by several sweeps counts once. */
+ * Lipschitz retrain. A phase shared by several sweeps counts once. Only
+ * the paper's quantizer (Hwang-PACT) fills a cell: the published numbers
+ * are of it, and an lsq+ phase of the same model is another experiment. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ const char qs_cells_t5_sql[] =
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
     " AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2"
     " AND regularizer = 'none' AND clr = 0 AND phase IN ('float', 'retrain')"
+    " AND quantizer IN ('none', 'hwang-pact')"
     " ORDER BY 2, 3, 4, 6, 1";
 
 /* Table 4 is a fixed-width design (width multiplier 1): block and width
@@ -38,6 +41,7 @@ const char qs_cells_t4_sql[] =
     "  ELSE -1 END"
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL AND arch = 'resnet'"
     " AND (?1 IS NULL OR sweep = ?1) AND dataset = ?2 AND block = ?3 AND width = ?4"
+    " AND quantizer IN ('none', 'hwang-pact')"
     " ORDER BY 2, 3, 4, 6, 1";
 
 static int block_rank(const char *b)

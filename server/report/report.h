@@ -47,7 +47,8 @@ int qs_report_table(const qs_report_sel *sel, int table4);
 int qs_report_claims_if_any(const qs_report_sel *sel);
 
 /* The best design per (dataset, block) at a bit setting and budget. */
-int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wbits, int abits);
+int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wbits, int abits,
+                   const char *quantizer);
 /* Models x bit settings (columns in the order of bits.h). */
 int qs_report_pivot(const qs_report_sel *sel);
 /* Accuracy against model size (bops = 0: model_bits; 1: BOPs), frontier marked. */

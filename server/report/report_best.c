@@ -9,7 +9,10 @@
 #include "err.h"
 #include "report.h"
 
-int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wb, int ab)
+/* quant: the quantizer whose phases compete; float phases (quantizer
+ * "none") belong to every quantizer. */
+int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wb, int ab,
+                   const char *quant)
 {
     sqlite3_stmt *st;
     qs_db *db = sel->db;
@@ -19,7 +22,7 @@ int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wb, 
         "dataset, COALESCE(block, arch) AS block, depth, width, params, phase, regularizer, "
         "test_acc FROM runs WHERE status = 'done' AND test_acc IS NOT NULL AND wbits = ?2 "
         "AND abits = ?3 AND params BETWEEN ?4 AND ?5 AND (?1 IS NULL OR sweep = ?1) "
-        "AND (?6 IS NULL OR dataset = ?6)) "
+        "AND (?6 IS NULL OR dataset = ?6) AND quantizer IN ('none', ?7)) "
         "GROUP BY dataset, block, depth, width, phase, regularizer "
         "ORDER BY dataset, block, AVG(test_acc) DESC";
     char bits[16], last[64] = "", lastds[64] = "";
@@ -35,11 +38,12 @@ int qs_report_best(const qs_report_sel *sel, double budget, double tol, int wb, 
     sqlite3_bind_double(st, 5, budget * (1 + tol));
     if (sel->dataset)
         sqlite3_bind_text(st, 6, sel->dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, quant, -1, SQLITE_STATIC);
     if (fmt == QS_FMT_CSV)
         printf("dataset,block,depth,width,params,phase,regularizer,test_acc,std,n\n");
     else
-        printf("best design per dataset and block at %s, %.3gM parameters +-%.0f%%:\n", bits,
-               budget / 1e6, 100 * tol);
+        printf("best design per dataset and block at %s (%s), %.3gM parameters +-%.0f%%:\n",
+               bits, quant, budget / 1e6, 100 * tol);
     if (fmt == QS_FMT_MD)
         printf("\n| dataset | block | depth | width | params | phase | test acc %% | seeds |\n"
                "|---|---|---:|---:|---:|---|---:|---:|\n");

@@ -37,11 +37,12 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
 {
     const char *sql =
         "SELECT dataset, model, phase, wbits, abits, regularizer, SUM(test_acc), "
-        "SUM(test_acc * test_acc), COUNT(*) FROM (SELECT DISTINCT phase_id, dataset, arch, "
-        "width, depth, block, residual, model, phase, wbits, abits, regularizer, test_acc FROM "
+        "SUM(test_acc * test_acc), COUNT(*), quantizer FROM (SELECT DISTINCT phase_id, dataset, "
+        "arch, width, depth, block, residual, model, phase, wbits, abits, regularizer, quantizer, "
+        "test_acc FROM "
         "runs WHERE status = 'done' AND test_acc IS NOT NULL AND (?1 IS NULL OR sweep = ?1) "
         "AND (?2 IS NULL OR dataset = ?2)) "
-        "GROUP BY dataset, model, phase, wbits, abits, regularizer "
+        "GROUP BY dataset, model, phase, wbits, abits, regularizer, quantizer "
         "ORDER BY dataset, MIN(arch), MIN(COALESCE(block, '')), MIN(residual), MIN(depth), "
         "MIN(width), model";
     sqlite3_stmt *st;
@@ -63,7 +64,13 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
         int clr = !strcmp((const char *)sqlite3_column_text(st, 2), "clr");
         char lab[40];
         ds = ds ? ds : "?";
+        const char *q = (const char *)sqlite3_column_text(st, 9);
+        /* A quantizer other than the paper's is its own column, after the
+         * paper's: "W2A2[lsq+]". */
+        int other_q = q && strcmp(q, "none") && strcmp(q, "hwang-pact");
         qs_setting_label(lab, sizeof lab, wb, ab, lip, clr);
+        if (other_q)
+            snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "[%s]", q);
         int k = 0;
         while (k < *ncol && strcmp(cols[k].label, lab))
             k++;
@@ -73,7 +80,7 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
                 continue;
             }
             snprintf(cols[k].label, sizeof cols[k].label, "%s", lab);
-            cols[k].rank = qs_setting_rank(wb, ab, lip, clr);
+            cols[k].rank = 2 * qs_setting_rank(wb, ab, lip, clr) + other_q;
             (*ncol)++;
         }
         if (!*nrow || strcmp(r[*nrow - 1].model, model) || strcmp(r[*nrow - 1].dataset, ds)) {

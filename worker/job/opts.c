@@ -230,9 +230,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--lsq-per-channel")) {
         rc = qs_parse_int(&o->model.lsq_per_channel, f, v, 0, 1);
     } else if (!strcmp(f, "--lsq-winit")) {
-        static const char *const winits[] = {"mse", "mean", NULL};
-        if (!(rc = one_of(f, v, winits)))
-            o->model.lsq_winit = strcmp(v, "mean") == 0;
+        if (!(rc = one_of(f, v, qs_lsq_winit_names)))
+            o->model.lsq_winit = qs_name_index(qs_lsq_winit_names, v);
     } else if (!strcmp(f, "--first-last-bits")) {
         rc = parse_bits(&o->model.first_last_bits, f, v);
     } else if (!strcmp(f, "--lipschitz")) {
