@@ -172,10 +172,12 @@ quantizer_report_pivot() {
     local out cols got want
     out=$("$Q" report pivot --db "$T/ref.db" --format csv 2>&1) || { fail quantizer_report_pivot "exit $?: $out"; return; }
     cols=$(echo "$out" | head -1 | tr ',' '\n' | grep -v '_std$\|_n$' | tr '\n' ' ')
-    if [ "$cols" != "model float W2A2 W2A2+clr W2A2[lsq+] W2A2+clr[lsq+] " ]; then
+    # each quantizer's column follows the paper's of the same setting
+    if [ "$cols" != "model float W2A2 W2A2[lsq+] W2A2+clr W2A2+clr[lsq+] dataset " ]; then
         fail quantizer_report_pivot "columns: '$cols'"; return
     fi
-    got=$(echo "$out" | awk -F, '$1 == "fcdnn-16-4" { print $11 }')
+    got=$(echo "$out" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "W2A2[lsq+]") c = i }
+                                 $1 == "fcdnn-16-4" { print $c }')
     want=$(sqlite3 "$T/ref.db" "SELECT printf('%.2f', test_acc) FROM runs WHERE model = 'fcdnn-16-4'
            AND phase = 'retrain' AND quantizer = 'lsq+'")
     if [ -z "$got" ] || [ "$got" != "$want" ]; then
@@ -211,7 +213,8 @@ quantizer_tables_and_best() {
         want=$(sqlite3 "$T/ref.db" "SELECT printf('%.2f', MAX(test_acc)) FROM runs WHERE wbits = 2
                AND quantizer = '$q'")
         got=$("$Q" report best --db "$T/ref.db" --budget 1000 --tolerance 1 --bits w2a2 \
-              --quantizer "$q" --format csv | awk -F, 'NR == 2 { print $7 }')
+              --quantizer "$q" --format csv |
+              awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "test_acc") c = i } NR == 2 { print $c }')
         if [ -z "$got" ] || [ "$got" != "$want" ]; then
             fail quantizer_tables_and_best "best at $q: '$got', want '$want'"; return
         fi
