@@ -60,7 +60,7 @@ FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(WORKER_SRC) $(fi
 APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev \
             libcjson-dev libjs-chart.js zlib1g-dev libturbojpeg0-dev pkg-config dataset-fashion-mnist \
             sqlite3 chromium clang libclang-rt-14-dev \
-            ca-certificates
+            python3 ca-certificates
 
 .PHONY: all setup setup-bench test bench bench-compare demo clean check-deps fuzz fuzz-build fuzz-seeds
 

@@ -1,6 +1,7 @@
 /* /api/pareto: test accuracy against model size (bits of the weights) or
  * BOPs, one point per model and W/A setting (mean over seeds), and the
- * frontier: the points no other point beats with an equal or smaller cost.
+ * frontier, marked by the rule of `qsweep report pareto` (qs_pareto_mark,
+ * per dataset), so the page and the report agree point for point.
  * The selection is the depth and width charts' (qs_api_chart_params). */
 #include <math.h>
 #include <stdio.h>
@@ -9,21 +10,22 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "pareto.h"
 
 /* One row per done run; a phase shared by two sweeps is one run (DISTINCT).
  * ?5 picks the cost column. Ordered by the point's keys, then seed. */
 static const char pareto_sql[] =
     "SELECT DISTINCT " QS_API_BLOCK_EXPR " AS block, depth, width, wbits, abits, model,"
     " CASE WHEN ?5 = 'bops' THEN bops ELSE model_bits END AS cost,"
-    " test_acc, phase_id, seed, phase, regularizer, clr"
+    " test_acc, phase_id, seed, phase, regularizer, clr, dataset"
     " FROM runs WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (CASE WHEN ?5 = 'bops' THEN bops ELSE model_bits END) > 0"
-    " ORDER BY 1, 2, 3, 4 DESC, 5 DESC, seed, phase_id";
+    " ORDER BY dataset, 1, 2, 3, 4 DESC, 5 DESC, seed, phase_id";
 
 typedef struct {
-    char block[32], model[64];
+    char block[32], model[64], dataset[32];
     long long depth, width, wbits, abits;
     double cost, sum, sumsq;
     int n, frontier;
@@ -54,9 +56,15 @@ static int by_cost(const void *a, const void *b)
     return mx > my ? -1 : mx < my ? 1 : 0;
 }
 
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    return s ? s : "";
+}
+
 static int same_point(const pareto_pt *p, sqlite3_stmt *st)
 {
-    return !strcmp(p->block, (const char *)sqlite3_column_text(st, 0)) &&
+    return !strcmp(p->dataset, col_text(st, 13)) && !strcmp(p->block, (const char *)sqlite3_column_text(st, 0)) &&
            p->depth == sqlite3_column_int64(st, 1) && p->width == sqlite3_column_int64(st, 2) &&
            p->wbits == sqlite3_column_int64(st, 3) && p->abits == sqlite3_column_int64(st, 4);
 }
@@ -86,6 +94,7 @@ static int read_points(pareto_set *s, sqlite3_stmt *st)
             p->abits = sqlite3_column_int64(st, 4);
             snprintf(p->model, sizeof p->model, "%s", (const char *)sqlite3_column_text(st, 5));
             p->cost = sqlite3_column_double(st, 6);
+            snprintf(p->dataset, sizeof p->dataset, "%s", col_text(st, 13));
         }
         double acc = sqlite3_column_double(st, 7);
         p->n++;
@@ -107,20 +116,22 @@ static int read_points(pareto_set *s, sqlite3_stmt *st)
     return step == SQLITE_DONE ? QS_OK : QS_EINTERNAL;
 }
 
-/* Marks the frontier of points sorted by cost: a point is on it when it is
- * more accurate than every cheaper (or equally cheap, listed earlier) one. */
+/* The frontier by the report's rule; returns how many points are on it. */
 static int mark_frontier(pareto_set *s)
 {
-    int k = 0;
-    double best = -INFINITY;
+    qs_pareto_pt *q = calloc(s->n ? s->n : 1, sizeof *q);
+    if (!q)
+        return -1;
     for (size_t i = 0; i < s->n; i++) {
-        double m = pt_mean(&s->v[i]);
-        s->v[i].frontier = m > best;
-        if (m > best) {
-            best = m;
-            k++;
-        }
+        snprintf(q[i].dataset, sizeof q[i].dataset, "%s", s->v[i].dataset);
+        q[i].x = s->v[i].cost;
+        q[i].acc = pt_mean(&s->v[i]);
     }
+    qs_pareto_mark(q, (int)s->n);
+    int k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        k += s->v[i].frontier = q[i].front;
+    free(q);
     return k;
 }
 
@@ -129,6 +140,7 @@ static void write_point(qs_jw *w, const pareto_pt *p)
     char label[64];
     qs_api_setting_label(label, sizeof label, p->wbits, p->abits);
     qs_jw_obj(w, NULL);
+    qs_jw_str(w, "dataset", p->dataset);
     qs_jw_str(w, "block", p->block);
     qs_jw_str(w, "model", p->model);
     qs_jw_int(w, "depth", p->depth);
@@ -174,6 +186,10 @@ int qs_api_pareto(qs_api_req *r)
         goto cleanup;
     qsort(s.v, s.n, sizeof *s.v, by_cost);
     int k = mark_frontier(&s);
+    if (k < 0) {
+        rc = qs_err(QS_ENOMEM, "pareto: out of memory for %zu points", s.n);
+        goto cleanup;
+    }
     qs_jw w;
     qs_jw_init(&w, &r->resp->body);
     qs_jw_obj(&w, NULL);
