@@ -84,7 +84,7 @@ static int qs_gen_table4(qs_gen *g)
             int diverge = last && seed == 2;
             if (diverge) {
                 lp.status = "failed";
-                lp.error = "diverged";
+                lp.error = "diverged at epoch 37: train loss nan at iteration 12";
                 lp.epochs_done = 37;
             }
             if (qs_gen_add(g, sw, &lp))
@@ -102,7 +102,7 @@ static int qs_gen_table4(qs_gen *g)
             memcpy(cp.parent, lp.id, 33);
             if (diverge) {
                 cp.status = "failed";
-                cp.error = "parent failed: diverged";
+                cp.error = "parent failed: diverged at epoch 37: train loss nan at iteration 12";
                 cp.epochs_done = 0;
                 cp.started = cp.finished = 0;
             } else if (last) {

@@ -333,7 +333,7 @@ static int qs_gen_add(qs_gen *g, int64_t sweep_id, qs_gen_phase *p)
     if (phase_is_new) {
         for (int e = 1; e <= done; e++) {
             qs_gen_epoch(g, p, e, &lr, &ta, &tra, &tl, &trl);
-            int diverged = p->error && strcmp(p->error, "diverged") == 0 && e == done;
+            int diverged = p->error && strncmp(p->error, "diverged", 8) == 0 && e == done;
             sqlite3_reset(ep);
             sqlite3_clear_bindings(ep);
             sqlite3_bind_text(ep, 1, p->id, -1, SQLITE_TRANSIENT);

@@ -164,9 +164,14 @@ static const char failures_sql[] =
     " ORDER BY finished DESC NULLS LAST, phase_id LIMIT ?2";
 
 /* Failures grouped by reason, most frequent first: one diverged float
- * phase fails all its children with "parent failed: diverged". */
+ * phase fails all its children with "parent failed: diverged". The epoch
+ * and loss of a divergence ("diverged at epoch 3: train loss ...") are
+ * left out of the reason, or every diverged phase would be a reason of its
+ * own (the same grouping as docs/queries.md's query). */
 static const char reasons_sql[] =
-    "SELECT coalesce(error, 'unknown') AS error, count(*) AS n FROM runs"
+    "SELECT CASE WHEN instr(error, ' at epoch ') > 0"
+    " THEN substr(error, 1, instr(error, ' at epoch ') - 1)"
+    " ELSE coalesce(error, 'unknown') END AS error, count(*) AS n FROM runs"
     " WHERE status = 'failed' AND (?1 IS NULL OR sweep = ?1)"
     " GROUP BY 1 ORDER BY n DESC, 1";
 

@@ -233,7 +233,16 @@ int qs_cmd_sweep(int argc, char **argv)
     }
     finalize_status = status;
     signal(SIGALRM, finalize_timeout);
-    alarm(getenv("QSWEEP_FINALIZE_TIMEOUT") ? (unsigned)atoi(getenv("QSWEEP_FINALIZE_TIMEOUT")) : 30);
+    /* A bad value must not become alarm(0), which would disable the guard
+     * against a rank stuck in MPI_Finalize: it keeps the default. */
+    long long fin_s = 30;
+    const char *fin = getenv("QSWEEP_FINALIZE_TIMEOUT");
+    if (fin && qs_parse_ll(&fin_s, fin, 1, 86400) != QS_OK) {
+        fprintf(stderr, "qsweep: QSWEEP_FINALIZE_TIMEOUT \"%s\": expected seconds from 1 to 86400; "
+                        "using 30\n", fin);
+        fin_s = 30;
+    }
+    alarm((unsigned)fin_s);
     MPI_Finalize();
     alarm(0);
     return status;

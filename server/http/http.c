@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "clock.h"
 #include "err.h"
 #include "http_req.h"
 #include "http_static.h"
@@ -176,13 +177,6 @@ static int cache_key(qs_buf *key, const char *path, const qs_params *params)
     return qs_buf_ok(key);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* One API request: from the cache when the database has not changed
  * since the same request was answered, else from the database. */
 static void api_answer(qs_http *h, const qs_api_route *route, const char *url,
@@ -194,7 +188,7 @@ static void api_answer(qs_http *h, const qs_api_route *route, const char *url,
     /* The generation is read before the request's read transaction starts
      * (qs_api_call), so the answer is at least as new as it says. */
     unsigned long gen = cacheable ? qs_dbpool_generation(h->cfg.pool) : 0;
-    double t = now_s();
+    double t = qs_now_s();
     int owner = 0;
     if (!cacheable || !qs_cache_get(h->cfg.cache, key.p, gen, t, resp, &owner)) {
         sqlite3 *db = qs_dbpool_get(h->cfg.pool);
