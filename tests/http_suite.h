@@ -111,6 +111,15 @@ static inline uint64_t file_hash(const char *path)
     return h;
 }
 
+/* Every suite ends by checking that serving never wrote to the database:
+ * g_db_hash is taken after set-up, before the first request. */
+static uint64_t g_db_hash;
+
+static inline void database_untouched(void)
+{
+    T_CHECK(file_hash(g_db) == g_db_hash, "the server changed the database file");
+}
+
 
 static inline int start_server(const char *db, const char *extra, pid_t *pid, int *port)
 {

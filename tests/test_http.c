@@ -398,13 +398,6 @@ static void concurrent_requests(void)
     T_CHECK(bad == 0 && ok == N * 30, "%d ok, %d failed", ok, bad);
 }
 
-static uint64_t g_db_hash;
-
-static void database_untouched(void)
-{
-    T_CHECK(file_hash(g_db) == g_db_hash, "the server changed the database file");
-}
-
 /* The sweep goes on while the server runs: new epochs and statuses show
  * up in the next request, without a restart. */
 static void live_updates(void)

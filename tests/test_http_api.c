@@ -440,13 +440,6 @@ static void api_errors(void)
     }
 }
 
-static uint64_t g_db_hash;
-
-static void database_untouched(void)
-{
-    T_CHECK(file_hash(g_db) == g_db_hash, "the server changed the database file");
-}
-
 /* ------------------------------------------------------------ main */
 
 int main(void)

@@ -225,13 +225,6 @@ static void api_views_errors(void)
     }
 }
 
-static uint64_t g_db_hash;
-
-static void database_untouched(void)
-{
-    T_CHECK(file_hash(g_db) == g_db_hash, "the server changed the database file");
-}
-
 int main(void)
 {
     if (suite_setup("http-views"))

@@ -22,6 +22,17 @@ cat >"$T/grid.json" <<'G'
 }
 G
 sed 's/"coord-test"/"coord-other"/' "$T/grid.json" >"$T/other.json"
+# One phase far too long to finish while a test runs (100,000 epochs of a
+# few ms): a signal sent once it has reported an epoch always lands
+# mid-sweep, however fast the machine is.
+cat >"$T/long.json" <<'G'
+{
+  "name": "coord-long",
+  "dataset": {"name": "synthetic", "train_limit": 20000, "test_limit": 2000},
+  "axes": {"arch": "fcdnn", "width": 16, "depth": 3, "wbits": 32, "abits": 32},
+  "float": {"epochs": 100000}
+}
+G
 
 # The comparable part of a result: everything but timings and attempts.
 rows() {
@@ -30,15 +41,6 @@ rows() {
                   COALESCE(error, '') FROM phases ORDER BY id"
     sqlite3 "$1" "SELECT phase_id, epoch, printf('%.9f', train_loss), printf('%.6f', test_acc)
                   FROM epochs ORDER BY phase_id, epoch"
-}
-# Polls until the SQL prints 1 (20 ms steps, about 120 s at most).
-wait_for() {
-    local db=$1 sql=$2 i
-    for i in $(seq 1 6000); do
-        [ "$(sqlite3 "$db" "$sql" 2>/dev/null)" = "1" ] && return 0
-        sleep 0.02
-    done
-    return 1
 }
 # A mid-sweep state: some phases done, a running one with a checkpoint.
 MID="SELECT (SELECT COUNT(*) FROM phases WHERE status = 'done') >= 2
@@ -178,8 +180,10 @@ coord_full_disk() {
 coord_sigterm() {
     local target rc pid
     for target in mpirun rank0; do
-        start "term-$target" "$T/term-$target.db"
-        if ! wait_for "$T/term-$target.db" "SELECT COUNT(*) >= 1 FROM phases WHERE status = 'done'"; then
+        # The small grid could finish between the poll and the signal on an
+        # idle machine (exit 0, a false failure): the long one cannot.
+        start "term-$target" "$T/term-$target.db" "$T/long.json"
+        if ! wait_for "$T/term-$target.db" "SELECT COUNT(*) >= 1 FROM epochs"; then
             stop_bg; fail coord_sigterm "$target: no progress"; return
         fi
         pid=$BG

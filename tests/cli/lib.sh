@@ -24,6 +24,18 @@ NRESULTS=0
 pass() { echo "PASS $1"; NRESULTS=$((NRESULTS + 1)); }
 fail() { echo "FAIL $1: $2"; NRESULTS=$((NRESULTS + 1)); }
 
+# wait_for DB SQL: polls the database until SQL prints 1 (20 ms steps, about
+# 120 s at most); returns 1 if it never does. The steps are short because
+# the states the MPI tests wait for can last well under a second.
+wait_for() {
+    local db=$1 sql=$2 i
+    for i in $(seq 1 6000); do
+        [ "$(sqlite3 "$db" "$sql" 2>/dev/null)" = "1" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
 # run_cases FN...: runs each case function; one that ends without printing a
 # PASS or FAIL line (a shell error aborted it) becomes a FAIL, so no case can
 # pass by dying quietly.

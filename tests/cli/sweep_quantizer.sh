@@ -31,15 +31,6 @@ rows() {
     sqlite3 "$1" "SELECT phase_id, epoch, printf('%.9f', train_loss), printf('%.6f', test_acc)
                   FROM epochs ORDER BY phase_id, epoch"
 }
-# Polls the database until the SQL returns 1 (bounded: about 120 s).
-wait_for() {
-    local db=$1 sql=$2 i
-    for i in $(seq 1 6000); do
-        [ "$(sqlite3 "$db" "$sql" 2>/dev/null)" = "1" ] && return 0
-        sleep 0.02
-    done
-    return 1
-}
 
 quantizer_phase_ids() {
     if ! "$Q" expand "$T/both.json" --job-json >"$T/both.ids" 2>"$T/e1" ||
