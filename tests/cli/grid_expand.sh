@@ -19,10 +19,10 @@ sweeps_all_expand() {
 
 sweep_phase_counts() {
     # table5: 17 rows x (float + W2AF + WFA2 + W2A2); table4: 4 depths x
-    # (float, W2A2, W2A2 + lipschitz, its clr); demo: 6 models x 2 seeds x
+    # (float, W2A2, W2A2 + lipschitz, its clr); demo: 8 models x 2 seeds x
     # (float, W2AF, WFA2, W2A2, W2A2 + lipschitz, its clr).
     local f want got bad=""
-    for f in table5:68 table5-mini:48 table4:16 demo:72 fig1:9 fig2-3:48 fig9:72 fig9-lr:126; do
+    for f in table5:68 table5-mini:48 table4:16 demo:96 fig1:9 fig2-3:48 fig9:72 fig9-lr:126; do
         want=${f#*:}
         got=$("$Q" expand "sweeps/${f%%:*}.json" | grep -c '"phase_id"')
         [ "$got" = "$want" ] || bad="$bad ${f%%:*}: $got phases, want $want;"
@@ -56,8 +56,8 @@ fig9_lr_shares_floats() {
 
 expand_ids_stable() {
     "$Q" expand sweeps/demo.json > "$T/a" && "$Q" expand sweeps/demo.json > "$T/b"
-    if cmp -s "$T/a" "$T/b" && [ "$(grep -oE '"phase_id":"[0-9a-f]{32}"' "$T/a" | sort -u | wc -l)" = 72 ]
-    then pass expand_ids_stable; else fail expand_ids_stable "ids differ between runs or are not 72 distinct"; fi
+    if cmp -s "$T/a" "$T/b" && [ "$(grep -oE '"phase_id":"[0-9a-f]{32}"' "$T/a" | sort -u | wc -l)" = 96 ]
+    then pass expand_ids_stable; else fail expand_ids_stable "ids differ between runs or are not 96 distinct"; fi
 }
 
 expand_needs_no_data() {
