@@ -1,7 +1,6 @@
-/* Batch norm, elementwise layers, linear and the loss: finite-difference
- * gradient checks, hand-computed values, the vector paths against the
- * scalar ones and thread splits against one thread (the shared engine:
- * layer_check.h). */
+/* Batch norm, elementwise layers, linear and the loss: finite differences,
+ * hand-computed values, vector paths and thread splits against the scalar
+ * one-thread result (the shared engine: layer_check.h). */
 #include "layer_check.h"
 
 /* ---- batch norm -------------------------------------------------------- */
