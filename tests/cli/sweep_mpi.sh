@@ -2,13 +2,7 @@
 # The sweep service end to end with real MPI ranks (mpirun -n 3 and -n 1),
 # a real SQLite file: completion, reuse, kill -9 and resume bit for bit,
 # a diverging phase, SIGTERM, and a bad grid leaving the database untouched.
-set -u
-cd "$(dirname "$0")/../.."
-Q=$PWD/bin/qsweep
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
+. "$(dirname "$0")/lib.sh"
 
 # Synthetic FCDNNs, small enough for well under a second per phase, yet a
 # sweep long against rank 0's start-up (MPI, SQLite: about 0.3 s of CPU),
@@ -30,17 +24,6 @@ rows() {
                   COALESCE(error, '') FROM runs ORDER BY phase_id"
     sqlite3 "$1" "SELECT phase_id, epoch, printf('%.9f', train_loss), printf('%.6f', test_acc)
                   FROM epochs ORDER BY phase_id, epoch"
-}
-# Polls the database until the SQL returns 1 (bounded: about 120 s). The
-# poll is fast (20 ms) because the states waited for can be short: a
-# quantized phase of this grid runs for well under a second.
-wait_for() {
-    local db=$1 sql=$2 i
-    for i in $(seq 1 6000); do
-        [ "$(sqlite3 "$db" "$sql" 2>/dev/null)" = "1" ] && return 0
-        sleep 0.02
-    done
-    return 1
 }
 
 test_full_run() {
@@ -153,7 +136,18 @@ test_one_rank() {
 }
 
 test_sigterm() {
-    setsid mpirun -n 3 "$Q" "$T/grid.json" --db "$T/term.db" >/dev/null 2>"$T/term.err" &
+    # A short phase that finishes and one far too long to (100,000 epochs):
+    # with the 12-phase grid the sweep could end between the poll and the
+    # signal on an idle machine (exit 0, a false failure).
+    cat > "$T/term.json" <<'G'
+{
+  "name": "mpi-term",
+  "dataset": {"name": "synthetic", "train_limit": 20000, "test_limit": 2000},
+  "axes": {"arch": "fcdnn", "width": 16, "depth": 3, "wbits": 32, "abits": 32,
+           "float.epochs": [60, 100000]}
+}
+G
+    setsid mpirun -n 3 "$Q" "$T/term.json" --db "$T/term.db" >/dev/null 2>"$T/term.err" &
     local pid=$!
     if ! wait_for "$T/term.db" "SELECT COUNT(*) >= 1 FROM phases WHERE status = 'done'"; then
         kill -9 -- -"$pid" 2>/dev/null; fail sweep_sigterm "no progress"; return
