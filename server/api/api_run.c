@@ -171,7 +171,10 @@ cleanup:
     return rc;
 }
 
-int qs_api_config(qs_api_req *r)
+/* One stored blob of a phase as a download: sql selects it by phase id;
+ * missing and hint make the 404's message. */
+static int download(qs_api_req *r, const char *sql, const char *missing, const char *hint,
+                    const char *ctype, int newline)
 {
     const char *id;
     sqlite3_stmt *st = NULL;
@@ -179,39 +182,31 @@ int qs_api_config(qs_api_req *r)
     int rc = qs_api_phase_id(r, "phase_id", &id, 1);
     if (rc)
         return rc;
-    rc = find_phase(r, "SELECT config FROM phases WHERE id = ?", id, &st, &found, "no phase", "");
+    rc = find_phase(r, sql, id, &st, &found, missing, hint);
     if (rc || !found)
         goto cleanup;
     const void *p = sqlite3_column_blob(st, 0);
     int n = sqlite3_column_bytes(st, 0);
+    if (ctype)
+        r->resp->ctype = ctype;
     r->resp->disposition = "attachment";
     if (n > 0)
         qs_buf_add(&r->resp->body, p, (size_t)n);
-    qs_buf_add(&r->resp->body, "\n", 1);
+    if (newline)
+        qs_buf_add(&r->resp->body, "\n", 1);
 cleanup:
     sqlite3_finalize(st);
     return rc;
 }
 
+/* The job JSON as `qsweep train --config` reads it (JSON content type). */
+int qs_api_config(qs_api_req *r)
+{
+    return download(r, "SELECT config FROM phases WHERE id = ?", "no phase", "", NULL, 1);
+}
+
 int qs_api_checkpoint(qs_api_req *r)
 {
-    const char *id;
-    sqlite3_stmt *st = NULL;
-    int found;
-    int rc = qs_api_phase_id(r, "phase_id", &id, 1);
-    if (rc)
-        return rc;
-    rc = find_phase(r, "SELECT data FROM checkpoints WHERE phase_id = ?", id, &st, &found,
-                    "no checkpoint for phase", " (a phase has one once it has trained an epoch)");
-    if (rc || !found)
-        goto cleanup;
-    const void *p = sqlite3_column_blob(st, 0);
-    int n = sqlite3_column_bytes(st, 0);
-    r->resp->ctype = "application/octet-stream";
-    r->resp->disposition = "attachment";
-    if (n > 0)
-        qs_buf_add(&r->resp->body, p, (size_t)n);
-cleanup:
-    sqlite3_finalize(st);
-    return rc;
+    return download(r, "SELECT data FROM checkpoints WHERE phase_id = ?", "no checkpoint for phase",
+                    " (a phase has one once it has trained an epoch)", "application/octet-stream", 0);
 }
