@@ -194,4 +194,17 @@ static inline void suite_teardown(void)
         printf("# could not remove %s\n", g_dir);
 }
 
+/* After set-up: takes g_db_hash (database_untouched compares against it),
+ * then starts `qsweep serve` on g_db. On failure prints "FAIL <what>",
+ * tears the suite down and returns 1. */
+static inline int suite_serve(const char *what)
+{
+    g_db_hash = file_hash(g_db);
+    if (start_server(g_db, NULL, &g_pid, &g_port) == 0)
+        return 0;
+    printf("FAIL %s\n", what);
+    suite_teardown();
+    return 1;
+}
+
 #endif

@@ -525,12 +525,8 @@ int main(void)
     T_RUN(startup_not_qsweep);
     T_RUN(startup_bad_usage);
     T_RUN(paper_constants);
-    g_db_hash = file_hash(g_db);
-    if (start_server(g_db, NULL, &g_pid, &g_port) != 0) {
-        printf("FAIL serve_prints_url: no URL on stdout\n");
-        suite_teardown();
+    if (suite_serve("serve_prints_url: no URL on stdout"))
         return 1;
-    }
     if (start_server(g_db2, "--no-cache", &g_pid2, &g_port2) != 0)
         g_pid2 = -1;
     T_RUN(serve_prints_url);

@@ -234,12 +234,8 @@ int main(void)
         suite_teardown();
         return 1;
     }
-    g_db_hash = file_hash(g_db);
-    if (start_server(g_db, NULL, &g_pid, &g_port) != 0) {
-        printf("FAIL setup: qsweep serve printed no URL\n");
-        suite_teardown();
+    if (suite_serve("setup: qsweep serve printed no URL"))
         return 1;
-    }
     T_RUN(api_pareto);
     T_RUN(api_run_detail);
     T_RUN(api_config_download);
