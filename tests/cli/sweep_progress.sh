@@ -40,23 +40,18 @@ check_lines() {
     return 0
 }
 
-progress_mpi_pipe() {
-    local n=progress_mpi_pipe
-    QSWEEP_PROGRESS_INTERVAL=0 timeout -k 5 300 mpirun -n 3 "$Q" "$T/grid.json" --db "$T/mpi.db" \
+# progress_sweep CASE RANKS: the grid on RANKS MPI ranks, stderr a file,
+# one line per event; every line must pass check_lines.
+progress_sweep() {
+    local n=$1
+    QSWEEP_PROGRESS_INTERVAL=0 timeout -k 5 300 mpirun -n "$2" "$Q" "$T/grid.json" --db "$T/$n.db" \
         >"$T/$n.out" 2>"$T/$n.err"
     RC=$?
     if [ $RC -ne 0 ]; then fail $n "$(why $n)"; return; fi
     check_lines $n "$T/$n.err" && pass "$n ($(wc -l <"$T/$n.lines") lines)"
 }
-
-progress_one_rank() {
-    local n=progress_one_rank
-    QSWEEP_PROGRESS_INTERVAL=0 timeout -k 5 300 mpirun -n 1 "$Q" "$T/grid.json" --db "$T/one.db" \
-        >"$T/$n.out" 2>"$T/$n.err"
-    RC=$?
-    if [ $RC -ne 0 ]; then fail $n "$(why $n)"; return; fi
-    check_lines $n "$T/$n.err" && pass "$n ($(wc -l <"$T/$n.lines") lines)"
-}
+progress_mpi_pipe() { progress_sweep progress_mpi_pipe 3; }
+progress_one_rank() { progress_sweep progress_one_rank 1; }
 
 # A bad interval is named and the default kept; the sweep still runs.
 progress_bad_interval() {
