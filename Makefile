@@ -108,7 +108,12 @@ build/tests/%: tests/%.c build/libqscore.a $(APP_OBJ) tests/tharness.h
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(SERVER_INC) -Itests -o $@ $< $(filter-out $(MAIN_OBJ),$(APP_OBJ)) build/libqscore.a $(DEP_LIBS)
 
-tests: $(TEST_BIN)
+# ImageNet-layout trees for the tests (docs/imagenet.md, "Making a tiny tree").
+build/tests/tool_imnet: tests/tool_imnet.c build/libqscore.a
+	@mkdir -p build/tests
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CORE_INC) -o $@ $< build/libqscore.a $(DEP_LIBS)
+
+tests: $(TEST_BIN) build/tests/tool_imnet
 
 # Installs what is missing; apt-get update once first.
 setup:

@@ -4,8 +4,9 @@
  * shapes, the eval centre crop of a known image against an independent
  * double-precision resize + crop of the same decoded pixels, the train
  * crop's box rules, determinism of a seed across thread counts, CMYK and
- * grayscale decoding, and clear
- * errors (naming the file) for truncated and non-JPEG files. */
+ * grayscale decoding, and bad files:
+ * truncated and non-JPEG files skipped and counted (named), an unreadable
+ * file an error naming it. */
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -322,14 +323,19 @@ static void test_bad_files(void)
     const float *x;
     const int *y;
     int nb;
+    char msg[600];
     qs_imnet_epoch(L, NULL);
+    /* skipped, counted, named; the batch holds the other three */
     int rc = qs_imnet_next(L, &x, &y, &nb);
-    T_CHECK(rc == QS_EFORMAT && strstr(qs_errmsg(), p) && strstr(qs_errmsg(), "truncated"),
-            "truncated: rc %d: %s", rc, qs_errmsg());
-    T_CHECK(qs_imnet_next(L, &x, &y, &nb) == 0 && nb == 0, "epoch did not stop");
+    T_CHECK(rc == 0 && nb == 3, "truncated: rc %d, nb %d: %s", rc, nb, qs_errmsg());
+    T_CHECK(qs_imnet_skipped(L, msg, sizeof msg) == 1 && strstr(msg, p) &&
+                strstr(msg, "truncated"), "truncated not counted: %s", msg);
+    T_CHECK(qs_imnet_next(L, &x, &y, &nb) == 0 && nb == 0, "epoch did not end");
+    qs_imnet_epoch(L, NULL);
+    T_CHECK(qs_imnet_skipped(L, NULL, 0) == 0, "count not reset by the epoch");
     qs_imnet_loader_close(L);
     qs_imnet_index_free(&ix);
-    /* not a JPEG at all */
+    /* not a JPEG at all; in batches of 2 the decoders go on after it */
     FILE *f = fopen(p, "wb");
     T_CHECK(f, "rewrite");
     fputs("GIF89a, not really", f);
@@ -337,11 +343,23 @@ static void test_bad_files(void)
     qs_imnet_scan(&ix, bad, "train", NULL);
     qs_imnet_loader_open(&L, &ix, &tf, 2, 1, 0);
     qs_imnet_epoch(L, NULL);
-    rc = qs_imnet_next(L, &x, &y, &nb);
-    if (rc == 0)
-        rc = qs_imnet_next(L, &x, &y, &nb);
-    T_CHECK(rc == QS_EFORMAT && strstr(qs_errmsg(), p) && strstr(qs_errmsg(), "not a JPEG"),
-            "not a JPEG: rc %d: %s", rc, qs_errmsg());
+    int total = 0;
+    while ((rc = qs_imnet_next(L, &x, &y, &nb)) == 0 && nb > 0)
+        total += nb;
+    T_CHECK(rc == 0 && total == 3, "not a JPEG: rc %d, %d images: %s", rc, total, qs_errmsg());
+    T_CHECK(qs_imnet_skipped(L, msg, sizeof msg) == 1 && strstr(msg, p) &&
+                strstr(msg, "not a JPEG"), "not a JPEG not counted: %s", msg);
+    qs_imnet_loader_close(L);
+    /* a batch whose every file is bad is passed over, not the epoch's end */
+    qs_imnet_loader_open(&L, &ix, &tf, 1, 1, 1);
+    qs_rng r;
+    qs_rng_seed(&r, 3);
+    qs_imnet_epoch(L, &r);
+    total = 0;
+    while ((rc = qs_imnet_next(L, &x, &y, &nb)) == 0 && nb > 0)
+        total += nb;
+    T_CHECK(rc == 0 && total == 3 && qs_imnet_skipped(L, NULL, 0) == 1,
+            "batch of 1: rc %d, %d images", rc, total);
     qs_imnet_loader_close(L);
     /* unreadable: gone after the scan */
     unlink(p);
@@ -349,6 +367,7 @@ static void test_bad_files(void)
     qs_imnet_epoch(L, NULL);
     rc = qs_imnet_next(L, &x, &y, &nb);
     T_CHECK(rc == QS_EIO && strstr(qs_errmsg(), p), "missing file: rc %d: %s", rc, qs_errmsg());
+    T_CHECK(qs_imnet_next(L, &x, &y, &nb) == 0 && nb == 0, "epoch did not stop");
     qs_imnet_loader_close(L);
     qs_imnet_index_free(&ix);
     /* a val class the training set lacks */

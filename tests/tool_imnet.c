@@ -1,8 +1,10 @@
 /* ImageNet-layout test trees and the loader's decode speed (docs/imagenet.md).
- *   tool_imnet gen ROOT CLASSES TRAIN_PER_CLASS VAL_PER_CLASS W H
+ *   tool_imnet gen ROOT CLASSES TRAIN_PER_CLASS VAL_PER_CLASS W H [vary]
  *       writes ROOT/train/nXXXXXXXX/NAME.JPEG and ROOT/val/... (quality 90,
  *       4:2:0 like most camera JPEGs; smooth gradients plus noise, so the
- *       files are about the size of ImageNet's)
+ *       files are about the size of ImageNet's). vary 1: each image's sides
+ *       are W and H times a random 0.6..1.4 each (ImageNet's sizes vary),
+ *       and its class tints one channel, so a model can learn the classes.
  *   tool_imnet bench ROOT THREADS BATCH BATCHES train|eval
  *       decodes and transforms BATCHES batches of ROOT/train on THREADS
  *       threads; prints images/s, and images per CPU-second (per core).
@@ -26,10 +28,10 @@ static double clock_s(clockid_t id)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int gen(const char *root, int classes, int ntrain, int nval, int w, int h)
+static int gen(const char *root, int classes, int ntrain, int nval, int w0, int h0, int vary)
 {
     tjhandle tj = tjInitCompress();
-    uint8_t *p = malloc((size_t)w * h * 3);
+    uint8_t *p = malloc((size_t)w0 * h0 * 3 * 2);
     char path[4096];
     qs_rng r;
     size_t bytes = 0, files = 0;
@@ -44,12 +46,21 @@ static int gen(const char *root, int classes, int ntrain, int nval, int w, int h
             snprintf(path, sizeof path, "%s/%s/n%08d", root, s ? "val" : "train", c);
             mkdir(path, 0755);
             for (int k = 0; k < (s ? nval : ntrain); k++) {
+                int w = w0, h = h0;
+                if (vary) {
+                    w = (int)(w0 * (0.6f + 0.8f * qs_rng_uniform(&r)));
+                    h = (int)(h0 * (0.6f + 0.8f * qs_rng_uniform(&r)));
+                    w = w < 8 ? 8 : w;
+                    h = h < 8 ? 8 : h;
+                }
                 float fx = qs_rng_uniform(&r) * 0.05f, fy = qs_rng_uniform(&r) * 0.05f;
                 for (int y = 0; y < h; y++)
                     for (int x = 0; x < w; x++)
                         for (int ch = 0; ch < 3; ch++) {
                             float v = 128 + 80 * sinf(fx * x * (ch + 1) + fy * y) +
                                       70 * (qs_rng_uniform(&r) - 0.5f);
+                            if (vary && ch == c % 3)
+                                v += c % 2 ? 60 : -60;
                             p[3 * ((size_t)y * w + x) + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
                         }
                 unsigned char *jpg = NULL;
@@ -73,7 +84,7 @@ static int gen(const char *root, int classes, int ntrain, int nval, int w, int h
         }
     }
     printf("{\"files\":%zu,\"mean_bytes\":%.0f,\"w\":%d,\"h\":%d}\n", files,
-           files ? (double)bytes / files : 0.0, w, h);
+           files ? (double)bytes / files : 0.0, w0, h0);
     tjDestroy(tj);
     free(p);
     return 0;
@@ -119,11 +130,12 @@ static int bench(const char *root, int threads, int batch, int batches, int trai
 
 int main(int argc, char **argv)
 {
-    if (argc == 8 && !strcmp(argv[1], "gen"))
-        return gen(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+    if ((argc == 8 || argc == 9) && !strcmp(argv[1], "gen"))
+        return gen(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]),
+                   argc == 9 && atoi(argv[8]));
     if (argc == 7 && !strcmp(argv[1], "bench"))
         return bench(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), !strcmp(argv[6], "train"));
-    fprintf(stderr, "usage: tool_imnet gen ROOT CLASSES TRAIN_PER_CLASS VAL_PER_CLASS W H\n"
+    fprintf(stderr, "usage: tool_imnet gen ROOT CLASSES TRAIN_PER_CLASS VAL_PER_CLASS W H [vary]\n"
                     "       tool_imnet bench ROOT THREADS BATCH BATCHES train|eval\n");
     return 2;
 }

@@ -38,6 +38,8 @@ const char *qs_data_kind_name(qs_data_kind k)
         return "fashion-mnist";
     case QS_DATA_CIFAR10:
         return "cifar10";
+    case QS_DATA_IMAGENET:
+        return "imagenet";
     }
     return "unknown";
 }
@@ -46,26 +48,22 @@ void qs_data_shape(qs_data_kind k, int *c, int *h, int *w, int *classes)
 {
     /* Fashion-MNIST's 28x28 images are padded to CIFAR-10's 32x32. */
     *c = k == QS_DATA_SYNTHETIC ? 2 : k == QS_DATA_FMNIST ? 1 : 3;
-    *h = *w = k == QS_DATA_SYNTHETIC ? 1 : 32;
-    *classes = k == QS_DATA_SYNTHETIC ? 2 : 10;
+    *h = *w = k == QS_DATA_SYNTHETIC ? 1 : k == QS_DATA_IMAGENET ? 224 : 32;
+    *classes = k == QS_DATA_SYNTHETIC ? 2 : k == QS_DATA_IMAGENET ? 1000 : 10;
 }
 
 int qs_data_kind_parse(qs_data_kind *out, const char *name)
 {
-    static const qs_data_kind all[] = {QS_DATA_SYNTHETIC, QS_DATA_FMNIST, QS_DATA_CIFAR10};
-    for (int i = 0; name && i < 3; i++)
-        if (strcmp(name, qs_data_kind_name(all[i])) == 0) {
-            *out = all[i];
+    for (int i = 0; name && i < QS_DATA_NKINDS; i++)
+        if (strcmp(name, qs_data_kind_name((qs_data_kind)i)) == 0) {
+            *out = (qs_data_kind)i;
             return QS_OK;
         }
-    return qs_err(QS_EINVAL, "unknown dataset \"%s\" (expected synthetic, fashion-mnist or cifar10)",
-                  name ? name : "(null)");
+    return qs_err(QS_EINVAL, "unknown dataset \"%s\" (expected synthetic, fashion-mnist, cifar10 "
+                  "or imagenet)", name ? name : "(null)");
 }
 
-static int kind_ok(qs_data_kind kind)
-{
-    return kind == QS_DATA_SYNTHETIC || kind == QS_DATA_FMNIST || kind == QS_DATA_CIFAR10;
-}
+static int kind_ok(qs_data_kind kind) { return (unsigned)kind < QS_DATA_NKINDS; }
 
 int qs_data_check(qs_data_kind kind, const char *dir)
 {
@@ -73,6 +71,8 @@ int qs_data_check(qs_data_kind kind, const char *dir)
         return qs_err(QS_EINVAL, "unknown dataset kind %d", (int)kind);
     if (kind == QS_DATA_SYNTHETIC)
         return QS_OK;
+    if (kind == QS_DATA_IMAGENET)
+        return qs_imnet_check(dir, NULL);
     return qs_data__images_check(kind, dir);
 }
 
@@ -95,13 +95,67 @@ int qs_data_load(qs_dataset *train, qs_dataset *test, qs_data_kind kind,
         }
         return qs_data__synth_load(train, test, synth, train_limit, test_limit);
     }
+    if (kind == QS_DATA_IMAGENET)
+        return qs_data_load_imnet(train, test, dir, 224, train_limit, test_limit);
     return qs_data__images_load(train, test, kind, dir, train_limit, test_limit);
+}
+
+/* One split as a qs_dataset: its index (limited) and shape. */
+static int imnet_split(qs_dataset *d, const char *root, const char *split,
+                       const qs_imnet_index *classes, int size, int limit)
+{
+    int rc;
+    memset(d, 0, sizeof *d);
+    if (!(d->ix = calloc(1, sizeof *d->ix)))
+        return qs_err(QS_ENOMEM, "out of memory scanning %s/%s", root, split);
+    if ((rc = qs_imnet_scan(d->ix, root, split, classes)) ||
+        (rc = qs_imnet_index_limit(d->ix, limit))) {
+        free(d->ix);
+        d->ix = NULL;
+        return rc;
+    }
+    d->kind = QS_DATA_IMAGENET;
+    d->n = d->ix->n;
+    d->c = 3;
+    d->h = d->w = size;
+    d->classes = d->ix->classes;
+    return QS_OK;
+}
+
+int qs_data_load_imnet(qs_dataset *train, qs_dataset *test, const char *root, int size,
+                       int train_limit, int test_limit)
+{
+    int rc;
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (size < QS_IMNET_MIN_SIZE || size > QS_IMNET_MAX_SIZE)
+        return qs_err(QS_EINVAL, "image size %d is out of range (allowed: %d..%d)", size,
+                      QS_IMNET_MIN_SIZE, QS_IMNET_MAX_SIZE);
+    if (train_limit < 0 || test_limit < 0)
+        return qs_err(QS_EINVAL, "train_limit %d / test_limit %d: must be >= 0 (0 = all)",
+                      train_limit, test_limit);
+    if ((rc = qs_imnet_check(root, NULL)) ||
+        (rc = imnet_split(train, root, "train", NULL, size, train_limit)))
+        return rc;
+    if (train->classes < 2 || train->classes > QS_IMNET_MAX_CLASSES) {
+        rc = qs_err(QS_EFORMAT, "%s/train: %d classes (allowed: 2..%d)", root, train->classes,
+                    QS_IMNET_MAX_CLASSES);
+        qs_data_free(train);
+        return rc;
+    }
+    /* val's labels are ranks among train's classes */
+    if ((rc = imnet_split(test, root, "val", train->ix, size, test_limit)))
+        qs_data_free(train);
+    return rc;
 }
 
 void qs_data_free(qs_dataset *d)
 {
     if (!d)
         return;
+    if (d->ix)
+        qs_imnet_index_free(d->ix);
+    free(d->ix);
     free(d->xf);
     free(d->xu8);
     free(d->y);

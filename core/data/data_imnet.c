@@ -179,6 +179,52 @@ fail:
     return rc;
 }
 
+int qs_imnet_index_limit(qs_imnet_index *ix, int limit)
+{
+    if (limit <= 0 || limit >= ix->n)
+        return QS_OK;
+    /* i x n / limit is increasing in i, so kept files stay in order and
+     * move only down: compact in place, freeing the rest. */
+    long n = ix->n;
+    int keep = 0;
+    for (long j = 0, next = 0; j < n; j++) {
+        if (keep < limit && j == next) {
+            ix->paths[keep] = ix->paths[j];
+            ix->labels[keep] = ix->labels[j];
+            keep++;
+            next = (long)keep * n / limit;
+        } else {
+            free(ix->paths[j]);
+        }
+    }
+    ix->n = keep;
+    return QS_OK;
+}
+
+int qs_imnet_check(const char *root, int *classes)
+{
+    static const char *const splits[2] = {"train", "val"};
+    char dir[4096];
+    if (!root || !root[0])
+        return qs_err(QS_EINVAL, "imagenet needs its folder ROOT (ROOT/train/<wnid>/*.JPEG, "
+                      "ROOT/val/<wnid>/*.JPEG): set --data-dir or dataset.path");
+    for (int s = 0; s < 2; s++) {
+        char **dirs = NULL;
+        int n = 0, rc;
+        if (snprintf(dir, sizeof dir, "%s/%s", root, splits[s]) >= (int)sizeof dir)
+            return qs_err(QS_EINVAL, "%s: path too long", root);
+        if ((rc = list_dir(&dirs, &n, dir, 1)))
+            return rc;
+        free_names(dirs, n);
+        if (n == 0)
+            return qs_err(QS_EFORMAT, "%s: no class directories (expected %s/<wnid>/*.JPEG)",
+                          dir, dir);
+        if (s == 0 && classes)
+            *classes = n;
+    }
+    return QS_OK;
+}
+
 /* --------------------------------------------------------------- loader */
 
 typedef struct {
@@ -188,6 +234,9 @@ typedef struct {
     int nb, next, done; /* images; next to hand out; finished */
     int err;
     char msg[600];
+    unsigned char *bad; /* [batch]: image pos was skipped (not a decodable JPEG) */
+    int nbad;
+    char badmsg[600];   /* the latest skipped file's error */
 } slot;
 
 struct qs_imnet_loader {
@@ -203,6 +252,8 @@ struct qs_imnet_loader {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     int inflight, stop;
+    int skipped;        /* files skipped in the batches handed out this epoch */
+    char skipmsg[600];
 };
 
 /* Reads path into *buf (grown as needed); *len gets the size. */
@@ -276,9 +327,13 @@ static void *worker(void *arg)
         int rc = tj ? QS_OK : qs_err(QS_ENOMEM, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
         if (!rc)
             rc = read_file(&buf, &cap, &len, path);
-        if (!rc)
-            rc = qs_imnet_decode(&img, tj, buf, len, path);
-        if (!rc && L->train) {
+        if (!rc && (rc = qs_imnet_decode(&img, tj, buf, len, path)) == QS_EFORMAT) {
+            /* A failed decompression leaves the handle's state behind: every
+             * later file then fails with "Bogus Huffman table". */
+            tjDestroy(tj);
+            tj = tjInitDecompress();
+        }
+        if (!rc && L->train && L->tf.augment) {
             qs_rng r;
             qs_rng_seed(&r, L->seed + 0x9E3779B97F4A7C15ull * (uint64_t)(at + 1));
             qs_imnet_train_tf(sl->x + (size_t)pos * per, &img, &L->tf, &r);
@@ -287,7 +342,11 @@ static void *worker(void *arg)
         }
         pthread_mutex_lock(&L->mu);
         sl->y[pos] = L->ix->labels[idx];
-        if (rc && !sl->err) {
+        if (rc == QS_EFORMAT) { /* a bad file: skipped, never the epoch's end */
+            sl->bad[pos] = 1;
+            sl->nbad++;
+            snprintf(sl->badmsg, sizeof sl->badmsg, "%s", qs_errmsg());
+        } else if (rc && !sl->err) {
             sl->err = rc;
             snprintf(sl->msg, sizeof sl->msg, "%s", qs_errmsg());
         }
@@ -309,8 +368,9 @@ int qs_imnet_batches(const qs_imnet_loader *L) { return L->nbatches; }
 static void schedule(qs_imnet_loader *L, int k)
 {
     slot *s = &L->s[k];
-    s->next = s->done = s->err = 0;
+    s->next = s->done = s->err = s->nbad = 0;
     s->msg[0] = 0;
+    memset(s->bad, 0, (size_t)L->batch);
     if (L->sched >= L->nbatches) {
         s->seq = -1;
         s->nb = 0;
@@ -352,12 +412,14 @@ int qs_imnet_loader_open(qs_imnet_loader **out, const qs_imnet_index *ix,
         L->s[k].seq = -1;
         L->s[k].x = malloc(per * sizeof(float));
         L->s[k].y = malloc(sizeof(int) * (size_t)batch);
+        L->s[k].bad = calloc((size_t)batch, 1);
     }
     L->th = calloc((size_t)threads, sizeof(pthread_t));
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->work, NULL);
     pthread_cond_init(&L->done, NULL);
-    if (!L->order || !L->s[0].x || !L->s[1].x || !L->s[0].y || !L->s[1].y || !L->th) {
+    if (!L->order || !L->s[0].x || !L->s[1].x || !L->s[0].y || !L->s[1].y || !L->s[0].bad ||
+        !L->s[1].bad || !L->th) {
         qs_imnet_loader_close(L);
         return qs_err(QS_ENOMEM, "out of memory: imagenet loader buffers (2 x %zu floats)", per);
     }
@@ -390,10 +452,33 @@ int qs_imnet_epoch(qs_imnet_loader *L, qs_rng *rng)
     }
     L->sched = L->cur = 0;
     L->held = -1;
+    L->skipped = 0;
+    L->skipmsg[0] = 0;
     schedule(L, 0);
     schedule(L, 1);
     pthread_mutex_unlock(&L->mu);
     return QS_OK;
+}
+
+/* Moves the images of s that were not skipped to the front; counts the
+ * skipped ones. Locked. */
+static void drop_bad(qs_imnet_loader *L, slot *s)
+{
+    const size_t per = (size_t)3 * L->tf.size * L->tf.size;
+    int w = 0;
+    for (int p = 0; p < s->nb; p++) {
+        if (s->bad[p])
+            continue;
+        if (w != p) {
+            memcpy(s->x + (size_t)w * per, s->x + (size_t)p * per, per * sizeof(float));
+            s->y[w] = s->y[p];
+        }
+        w++;
+    }
+    L->skipped += s->nbad;
+    snprintf(L->skipmsg, sizeof L->skipmsg, "%s", s->badmsg);
+    s->nb = s->done = w;
+    s->nbad = 0;
 }
 
 int qs_imnet_next(qs_imnet_loader *L, const float **x, const int **y, int *nb)
@@ -401,27 +486,41 @@ int qs_imnet_next(qs_imnet_loader *L, const float **x, const int **y, int *nb)
     int rc = QS_OK;
     *nb = 0;
     pthread_mutex_lock(&L->mu);
-    if (L->held >= 0) { /* the caller is done with it: decode the batch after next */
-        schedule(L, L->held);
-        L->held = -1;
-    }
-    if (L->cur < L->nbatches) {
+    for (;;) {
+        if (L->held >= 0) { /* the caller is done with it: decode the batch after next */
+            schedule(L, L->held);
+            L->held = -1;
+        }
+        if (L->cur >= L->nbatches)
+            break;
         slot *s = &L->s[L->cur % 2];
         while (s->done < s->nb)
             pthread_cond_wait(&L->done, &L->mu);
         if (s->err) {
             rc = qs_err(s->err, "%s", s->msg);
             L->cur = L->nbatches; /* the epoch stops here */
-        } else {
-            *x = s->x;
-            *y = s->y;
-            *nb = s->nb;
-            L->held = L->cur % 2;
-            L->cur++;
+            break;
         }
+        if (s->nbad)
+            drop_bad(L, s);
+        L->held = L->cur % 2;
+        L->cur++;
+        if (s->nb == 0) /* every file of it skipped: on to the next batch */
+            continue;
+        *x = s->x;
+        *y = s->y;
+        *nb = s->nb;
+        break;
     }
     pthread_mutex_unlock(&L->mu);
     return rc;
+}
+
+int qs_imnet_skipped(const qs_imnet_loader *L, char *msg, size_t cap)
+{
+    if (msg && cap)
+        snprintf(msg, cap, "%s", L->skipmsg);
+    return L->skipped;
 }
 
 void qs_imnet_loader_close(qs_imnet_loader *L)
@@ -440,6 +539,7 @@ void qs_imnet_loader_close(qs_imnet_loader *L)
     for (int k = 0; k < 2; k++) {
         free(L->s[k].x);
         free(L->s[k].y);
+        free(L->s[k].bad);
     }
     free(L->order);
     free(L->th);

@@ -30,6 +30,14 @@
 
 #include "rng.h"
 
+/* Crop sides the trainer takes (--image-size): 32 keeps the five
+ * stride-2 stages at least 1 x 1; 1024 bounds the activations a
+ * checkpoint's input can ask for. */
+#define QS_IMNET_MIN_SIZE 32
+#define QS_IMNET_MAX_SIZE 1024
+/* Class count bound (ImageNet-21k has 21,841). */
+#define QS_IMNET_MAX_CLASSES 100000
+
 typedef struct {
     int n;              /* images */
     int classes;
@@ -46,6 +54,13 @@ typedef struct {
 int qs_imnet_scan(qs_imnet_index *ix, const char *root, const char *split,
                   const qs_imnet_index *classes);
 void qs_imnet_index_free(qs_imnet_index *ix);
+/* Keeps `limit` files spread evenly over the index (file i x n / limit);
+ * nothing when limit is 0 or at least n. */
+int qs_imnet_index_limit(qs_imnet_index *ix, int limit);
+/* Cheap check before any job runs: root/train and root/val are
+ * directories with at least one class directory each; *classes (may be
+ * NULL) = train's class directories. Errors name the path. */
+int qs_imnet_check(const char *root, int *classes);
 
 /* ---- one image (core/data/data_imnet_img.c) ---------------------------------- */
 
@@ -69,9 +84,12 @@ typedef struct {
     int size;           /* output side, 224 */
     int resize;         /* eval: shorter side before the centre crop, 256 */
     float mean[3], std[3];
+    int augment;        /* train loaders: 1 random-resized-crop + flip, 0 the eval transform */
 } qs_imnet_tf;
 
 void qs_imnet_tf_default(qs_imnet_tf *tf);
+/* The default transform at crop side `size`: resize = round(size x 256 / 224). */
+void qs_imnet_tf_sized(qs_imnet_tf *tf, int size);
 /* x [3, size, size] <- train transform of img with the crop and flip
  * drawn from r. */
 void qs_imnet_train_tf(float *x, const qs_imnet_img *img, const qs_imnet_tf *tf, qs_rng *r);
@@ -97,9 +115,16 @@ int qs_imnet_loader_open(qs_imnet_loader **out, const qs_imnet_index *ix,
 int qs_imnet_epoch(qs_imnet_loader *L, qs_rng *rng);
 /* The next batch: *x [nb, 3, size, size], *y [nb], valid until the next
  * call; *nb = 0 at the end of the epoch. While the caller works on it the
- * batch after it is decoded. A file that cannot be read or decoded is an
- * error naming the file (the epoch then stops). */
+ * batch after it is decoded. A file that is not a decodable JPEG
+ * (QS_EFORMAT: corrupt, truncated, not a JPEG) is skipped: the batch is
+ * that much shorter (a batch left empty is passed over) and the file is
+ * counted (qs_imnet_skipped). Which files are skipped depends on their
+ * bytes alone, so a seed still gives the same batches. A file that cannot
+ * be read (QS_EIO) is an error naming it and the epoch stops. */
 int qs_imnet_next(qs_imnet_loader *L, const float **x, const int **y, int *nb);
+/* Files skipped in this epoch's batches so far (reset by qs_imnet_epoch);
+ * msg (cap bytes, may be NULL) gets the latest one's error, naming it. */
+int qs_imnet_skipped(const qs_imnet_loader *L, char *msg, size_t cap);
 /* Batches in an epoch. */
 int qs_imnet_batches(const qs_imnet_loader *L);
 void qs_imnet_loader_close(qs_imnet_loader *L);

@@ -16,6 +16,15 @@ void qs_imnet_tf_default(qs_imnet_tf *tf)
     tf->resize = 256;
     memcpy(tf->mean, mean, sizeof mean);
     memcpy(tf->std, std, sizeof std);
+    tf->augment = 1;
+}
+
+void qs_imnet_tf_sized(qs_imnet_tf *tf, int size)
+{
+    qs_imnet_tf_default(tf);
+    /* torchvision's 256 / 224 ratio at any crop side. */
+    tf->size = size;
+    tf->resize = (int)((long)size * 256 / 224 + ((long)size * 256 % 224 >= 112));
 }
 
 void qs_imnet_img_free(qs_imnet_img *img)

@@ -98,9 +98,13 @@ static int check_model(qs_model_cfg *c, const qs_ckpt *ck, const uint8_t *p, con
     if (qs_model_cfg_validate(c) != QS_OK)
         return qs_err_wrap(QS_EFORMAT, "%s: section \"model\" (bytes %zu..%zu)", what,
                            at(ck, p, 0), at(ck, p, sizeof v - 1));
-    /* The input is one of the datasets': it sizes every activation. */
-    if (c->in_c == 3 && c->in_h == 224 && c->in_w == 224 && c->classes == 1000)
-        return QS_OK; /* ImageNet's geometry */
+    /* The input is one of the datasets': it sizes every activation. The
+     * ImageNet models take an ImageNet tree at any crop side the trainer
+     * allows, with its own classes. */
+    int imnet = c->arch == QS_ARCH_IMNET_RESNET || c->arch == QS_ARCH_MOBILENETV2;
+    if (imnet && c->in_c == 3 && c->in_h == c->in_w && c->in_h >= QS_IMNET_MIN_SIZE &&
+        c->in_h <= QS_IMNET_MAX_SIZE && c->classes >= 2 && c->classes <= QS_IMNET_MAX_CLASSES)
+        return QS_OK;
     for (int k = QS_DATA_SYNTHETIC; k <= QS_DATA_CIFAR10; k++) {
         int ic, ih, iw, cl;
         qs_data_shape((qs_data_kind)k, &ic, &ih, &iw, &cl);
@@ -109,8 +113,10 @@ static int check_model(qs_model_cfg *c, const qs_ckpt *ck, const uint8_t *p, con
     }
     return qs_err(QS_EFORMAT, "%s: model input %dx%dx%d with %d classes (bytes %zu..%zu) is "
                   "none of the datasets' (synthetic 2x1x1 / 2, fashion-mnist 1x32x32 / 10, "
-                  "cifar10 3x32x32 / 10)", what, c->in_c, c->in_h, c->in_w, c->classes,
-                  at(ck, p, 20), at(ck, p, 35));
+                  "cifar10 3x32x32 / 10, imagenet 3xSxS / 2..%d classes, S %d..%d, "
+                  "for imagenet-resnet and mobilenetv2)", what, c->in_c, c->in_h, c->in_w, c->classes,
+                  at(ck, p, 20), at(ck, p, 35), QS_IMNET_MAX_CLASSES, QS_IMNET_MIN_SIZE,
+                  QS_IMNET_MAX_SIZE);
 }
 
 /* --------------------------------------------------------------- state */

@@ -13,6 +13,7 @@
 #include "lsq.h"
 #include "lsq_model.h"
 #include "quant.h"
+#include "train_src.h"
 
 int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg *cfg,
                     const qs_dataset *train, const qs_dataset *test)
@@ -45,10 +46,12 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
         return rc;
     qs_rng_seed(&t->rng, cfg->seed);
     qs_model_init(&t->model, &t->rng);
-    size_t xlen = (size_t)cfg->batch * train->c * train->h * train->w;
+    /* ImageNet batches live in the loader's buffers. */
+    int inmem = train->kind != QS_DATA_IMAGENET;
+    size_t xlen = inmem ? (size_t)cfg->batch * train->c * train->h * train->w : 1;
     t->xb = malloc(xlen * sizeof(float));
     t->dlogits = malloc((size_t)cfg->batch * train->classes * sizeof(float));
-    t->yb = malloc((size_t)cfg->batch * sizeof(int));
+    t->yb = malloc((size_t)(inmem ? cfg->batch : 1) * sizeof(int));
     int nidx = train->n > (test ? test->n : 0) ? train->n : test->n;
     t->idx = malloc((size_t)nidx * sizeof(int));
     if (!t->xb || !t->dlogits || !t->yb || !t->idx) {
@@ -60,6 +63,7 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
 
 void qs_trainer_free(qs_trainer *t)
 {
+    qs_src_close_all(t);
     qs_model_free(&t->model);
     free(t->xb);
     free(t->dlogits);
@@ -72,27 +76,31 @@ void qs_trainer_free(qs_trainer *t)
 
 int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *acc)
 {
-    const int B = t->cfg.batch;
     double lsum = 0;
-    long correct = 0;
-    for (int i = 0; i < d->n; i++)
-        t->idx[i] = i;
-    for (int s = 0; s < d->n; s += B) {
-        int nb = d->n - s < B ? d->n - s : B;
+    long correct = 0, seen = 0;
+    const float *x;
+    const int *y;
+    int nb = 0;
+    qs_src src;
+    int rc = qs_src_begin(&src, t, d, QS_SRC_EVAL);
+    while (rc == QS_OK && (rc = qs_src_next(&src, &x, &y, &nb)) == QS_OK && nb > 0) {
         int c = 0;
-        qs_data_batch(t->xb, t->yb, d, t->idx + s, nb, 0, NULL);
-        const float *logits = qs_model_forward(&t->model, t->xb, nb, 0);
-        lsum += qs_softmax_xent(NULL, &c, logits, t->yb, nb, d->classes, 0.0f) * nb;
+        const float *logits = qs_model_forward(&t->model, x, nb, 0);
+        lsum += qs_softmax_xent(NULL, &c, logits, y, nb, d->classes, 0.0f) * nb;
         correct += c;
+        seen += nb;
     }
-    *loss = d->n ? lsum / d->n : 0;
-    *acc = d->n ? 100.0 * correct / d->n : 0;
-    return QS_OK;
+    qs_src_end(&src);
+    *loss = seen ? lsum / seen : 0;
+    *acc = seen ? 100.0 * correct / seen : 0;
+    return rc;
 }
 
 int qs_trainer_predict(qs_trainer *t, const qs_dataset *d, uint8_t *labels)
 {
     const int B = t->cfg.batch;
+    if (d->kind == QS_DATA_IMAGENET)
+        return qs_err(QS_EINVAL, "predictions are for in-memory sets (the decision map)");
     /* Own index slice: d may be larger than the sets t->idx is sized for. */
     int *idx = malloc((size_t)B * sizeof(int));
     if (!idx)
@@ -155,16 +163,14 @@ static int calibrate_alphas(qs_trainer *t)
     /* The float model: plain ReLU, float weights. */
     for (int i = 0; i < m->nnode; i++)
         m->nodes[i].wbits = m->nodes[i].abits = 32;
-    qs_rng r;
-    qs_rng_seed(&r, t->cfg.calib_seed);
-    for (int i = 0; i < t->train->n; i++)
-        t->idx[i] = i;
-    qs_rng_shuffle(&r, t->idx, t->train->n);
-    const int B = t->cfg.batch;
-    for (int s = 0; s < n; s += B) {
-        int nb = n - s < B ? n - s : B;
-        qs_data_batch(t->xb, t->yb, t->train, t->idx + s, nb, 0, NULL);
-        qs_model_forward(m, t->xb, nb, 0);
+    qs_src src;
+    const float *x;
+    const int *y;
+    int nb = 0;
+    long s = 0; /* examples seen: skipped files leave gaps in no layer's values */
+    rc = qs_src_begin(&src, t, t->train, QS_SRC_CALIB);
+    while (rc == QS_OK && (rc = qs_src_next(&src, &x, &y, &nb)) == QS_OK && nb > 0) {
+        qs_model_forward(m, x, nb, 0);
         for (int i = 0; i < m->nnode; i++) {
             if (!vals[i])
                 continue;
@@ -174,11 +180,13 @@ static int calibrate_alphas(qs_trainer *t)
                 if ((base + j) % stride[i] == 0)
                     vals[i][cnt[i]++] = nd->out[j];
         }
+        s += nb;
     }
+    qs_src_end(&src);
     for (int i = 0; i < m->nnode; i++) {
         m->nodes[i].wbits = saved[2 * i];
         m->nodes[i].abits = saved[2 * i + 1];
-        if (!vals[i])
+        if (!vals[i] || rc)
             continue;
         if (m->cfg.quantizer == QS_QUANT_LSQ) {
             qs_lsq_calibrate_node(m, i, vals[i], cnt[i], &t->cfg);
@@ -279,27 +287,38 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
         return rc;
     while (t->epoch_done < last) {
         double t0 = qs_now_s(), lsum = 0, rsum = 0, lr = 0;
-        long correct = 0;
-        for (int i = 0; i < d->n; i++)
-            t->idx[i] = i;
-        qs_rng_shuffle(&t->rng, t->idx, d->n);
-        for (int b = 0; b < ipe; b++) {
+        long correct = 0, seen = 0;
+        const float *x;
+        const int *y;
+        int nb = 0;
+        qs_src src;
+        t->skipped = 0;
+        t->skip_msg[0] = 0;
+        if ((rc = qs_src_begin(&src, t, d, QS_SRC_TRAIN)))
+            return rc;
+        for (int b = 0;; b++) {
             int c = 0;
-            if (t->interrupt && (b & 7) == 0 && t->interrupt(t->interrupt_user))
+            if (t->interrupt && (b & 7) == 0 && t->interrupt(t->interrupt_user)) {
+                qs_src_end(&src);
                 return qs_err(QS_EINTR, "stopped on request at epoch %d, iteration %d",
                               t->epoch_done + 1, b + 1);
-            qs_data_batch(t->xb, t->yb, d, t->idx + (size_t)b * B, B, t->cfg.augment, &t->rng);
-            const float *logits = qs_model_forward(m, t->xb, B, 1);
+            }
+            if ((rc = qs_src_next(&src, &x, &y, &nb)) || nb == 0)
+                break;
+            const float *logits = qs_model_forward(m, x, nb, 1);
             /* The smoothed loss is what is minimised, so it is the train_loss
              * reported; evaluation (test_loss) stays plain cross-entropy. */
-            double loss = qs_softmax_xent_ls(t->dlogits, &c, logits, t->yb, B, d->classes,
-                                             1.0f / B, t->cfg.label_smoothing);
-            if (!isfinite(loss))
+            double loss = qs_softmax_xent_ls(t->dlogits, &c, logits, y, nb, d->classes,
+                                             1.0f / nb, t->cfg.label_smoothing);
+            if (!isfinite(loss)) {
+                qs_src_end(&src);
                 return qs_err(QS_EDIVERGED, "diverged at epoch %d: train loss %g at iteration %d",
                               t->epoch_done + 1, loss, b + 1);
-            lsum += loss * B;
+            }
+            lsum += loss * nb;
             correct += c;
-            qs_model_backward(m, t->dlogits, B);
+            seen += nb;
+            qs_model_backward(m, t->dlogits, nb);
             if (lip > 0)
                 rsum += add_lipschitz(m, lip);
             /* PACT's alpha penalty; LSQ steps and offsets go without. */
@@ -312,24 +331,31 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
                         &t->cfg.opt, lr, t->iter);
             m->weights_dirty = 1;
         }
+        qs_src_end(&src);
+        if (rc)
+            return rc;
         double t1 = qs_now_s();
         qs_epoch_metrics em = {0};
         em.phase = qs_phase_name(t->cfg.phase);
         em.epoch = t->epoch_done + 1;
         em.epochs = t->cfg.epochs;
         em.lr = lr;
-        em.train_loss = lsum / ((double)ipe * B);
-        em.train_acc = 100.0 * correct / ((double)ipe * B);
+        /* seen: ipe x B but for files an ImageNet epoch skipped */
+        em.train_loss = seen ? lsum / (double)seen : 0;
+        em.train_acc = seen ? 100.0 * correct / (double)seen : 0;
         em.lipschitz = ipe ? rsum / ipe : 0;
         if ((rc = check_bound(&em, d->classes)))
             return rc;
-        if (t->test && t->test->n > 0)
-            qs_trainer_eval(t, t->test, &em.test_loss, &em.test_acc);
+        if (t->test && t->test->n > 0 &&
+            (rc = qs_trainer_eval(t, t->test, &em.test_loss, &em.test_acc)))
+            return rc;
+        em.skipped = t->skipped;
+        em.skip_msg = t->skip_msg;
         if (!isfinite(em.test_loss))
             return qs_err(QS_EDIVERGED, "diverged at epoch %d: test loss %g", em.epoch,
                           em.test_loss);
         em.seconds = qs_now_s() - t0;
-        em.img_per_s = (double)ipe * B / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
+        em.img_per_s = (double)seen / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
         t->epoch_done++;
         if (cb && cb(user, &em))
             break;

@@ -72,6 +72,10 @@ typedef struct {
     double train_loss, train_acc, test_loss, test_acc;
     double lipschitz;      /* regularizer value (mean over the epoch), 0 if off */
     double seconds, img_per_s;
+    /* imagenet: files skipped in this epoch's training and evaluation (not
+     * decodable JPEGs, data_imnet.h) and the latest one's error; 0 / "". */
+    int skipped;
+    const char *skip_msg;
 } qs_epoch_metrics;
 
 typedef struct qs_trainer qs_trainer;
@@ -90,12 +94,22 @@ struct qs_trainer {
      * (the sweep worker checks for a STOP message). NULL = never. */
     int (*interrupt)(void *user);
     void *interrupt_user;
-    float *xb, *dlogits;
+    float *xb, *dlogits;   /* xb, yb: in-memory sets only */
     int *yb, *idx;
+    /* ImageNet splits (train_src.c): the train and eval loaders kept
+     * between epochs, the set and batch each was opened for; the
+     * calibration sample's index; files skipped since the epoch began. */
+    qs_imnet_loader *ld[2];
+    const qs_dataset *ld_set[2];
+    int ld_batch[2];
+    qs_imnet_index calib_ix;
+    int skipped;
+    char skip_msg[600];
 };
 
 /* Builds the model, initialises it from cfg->seed, allocates the batch
- * buffers. Data shape and classes come from the training set. */
+ * buffers. Data shape and classes come from the training set (imagenet:
+ * 3 x the crop side squared, the tree's classes). */
 int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg *cfg,
                     const qs_dataset *train, const qs_dataset *test);
 void qs_trainer_free(qs_trainer *t);
@@ -120,7 +134,8 @@ int qs_trainer_save(const qs_trainer *t, const char *path);
 int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
 /* Mean loss and accuracy (%) on a dataset, eval mode, partial batch kept. */
 int qs_trainer_eval(qs_trainer *t, const qs_dataset *d, double *loss, double *acc);
-/* Predicted labels [d->n] (eval mode), e.g. the decision map grid. */
+/* Predicted labels [d->n] (eval mode), e.g. the decision map grid (in-memory
+ * sets only). */
 int qs_trainer_predict(qs_trainer *t, const qs_dataset *d, uint8_t *labels);
 /* What a checkpoint holds, for export and inference without data. */
 typedef struct {

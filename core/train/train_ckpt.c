@@ -94,9 +94,16 @@ int qs_trainer_save(const qs_trainer *t, const char *path)
 }
 
 /* Architecture identity ignoring the bits (a parent float checkpoint feeds a
- * quantized child). */
+ * quantized child). The ImageNet models' stage table and width multiplier
+ * (the "imnet" section) are part of it: ResNets of the same depth and width
+ * can split their blocks differently. */
 static int same_arch(const qs_model_cfg *a, const qs_model_cfg *b)
 {
+    qs_ck_imnet ia, ib;
+    if (qs_ck_imnet_from(&ia, a) != qs_ck_imnet_from(&ib, b) ||
+        memcmp(ia.stage_blocks, ib.stage_blocks, sizeof ia.stage_blocks) != 0 ||
+        ia.width_mult != ib.width_mult)
+        return 0;
     return a->arch == b->arch && (a->arch == QS_ARCH_FCDNN || a->block == b->block) &&
            a->depth == b->depth && a->width == b->width && a->residual == b->residual &&
            a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w &&

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "gemm.h"
 #include "io.h"
+#include "job.h"
 #include "opts.h"
 #include "simd.h"
 #include "train.h"
@@ -56,6 +57,8 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     jnum("img_per_s", m->img_per_s, "%.1f");
     if (c->t->cfg.lipschitz > 0 && c->t->cfg.phase != QS_PHASE_FLOAT)
         jnum("lipschitz", m->lipschitz, "%.6g");
+    if (c->t->train->kind == QS_DATA_IMAGENET)
+        printf(",\"skipped\":%d", m->skipped);
     /* Size and cost of the model as this phase quantizes it (methods.md
      * section 8): the same on every line, so any line describes the run. */
     jnum("model_bits", c->cost.model_bits, "%.0f");
@@ -63,6 +66,7 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
            c->t->mcfg.abits);
     fflush(stdout);
+    qs_job_warn_skipped("qsweep train", m);
     /* The latest checkpoint after every epoch: a killed run loses at most
      * one epoch. */
     if (c->save && (c->save_rc = qs_trainer_save(c->t, c->save)) != QS_OK)
@@ -126,8 +130,8 @@ int qs_cmd_train(int argc, char **argv)
         return qs_args_fail(&train_spec, "%s", qs_errmsg());
     if ((o.model.arch == QS_ARCH_IMNET_RESNET || o.model.arch == QS_ARCH_MOBILENETV2) &&
         !o.have_data) {
-        fprintf(stderr, "qsweep train: --model %s needs --data (cifar10 or fashion-mnist; "
-                "ImageNet folders are read by the loader of docs/imagenet.md, not yet by train)\n",
+        fprintf(stderr, "qsweep train: --model %s needs --data (imagenet --data-dir ROOT, "
+                "cifar10 or fashion-mnist)\n",
                 o.model.arch == QS_ARCH_MOBILENETV2 ? "mobilenetv2" : "imagenet-resnet");
         return 2;
     }
@@ -158,9 +162,7 @@ int qs_cmd_train(int argc, char **argv)
         fclose(f);
         remove(tmp);
     }
-    if ((rc = qs_data_check(o.data, o.data_dir)) ||
-        (rc = qs_data_load(&train, &test, o.data, o.data_dir, o.train_limit, o.test_limit,
-                           &o.synth)))
+    if ((rc = qs_job_data_load(&train, &test, &o)))
         goto done;
     if ((rc = qs_trainer_init(&t, &o.model, &cfg, &train, &test)))
         goto done;

@@ -25,18 +25,36 @@ void qs_job_result_free(qs_job_result *r)
     memset(r, 0, sizeof *r);
 }
 
+int qs_job_data_load(qs_dataset *train, qs_dataset *test, const qs_job_opts *o)
+{
+    int rc = qs_data_check(o->data, o->data_dir);
+    if (rc)
+        return rc;
+    if (o->data == QS_DATA_IMAGENET)
+        return qs_data_load_imnet(train, test, o->data_dir,
+                                  o->image_size ? o->image_size : 224, o->train_limit,
+                                  o->test_limit);
+    return qs_data_load(train, test, o->data, o->data_dir, o->train_limit, o->test_limit,
+                        &o->synth);
+}
+
+void qs_job_warn_skipped(const char *who, const qs_epoch_metrics *m)
+{
+    if (m->skipped > 0)
+        fprintf(stderr, "%s: warning: epoch %d skipped %d file(s) that are not decodable "
+                "JPEGs (latest: %s)\n", who, m->epoch, m->skipped,
+                m->skip_msg ? m->skip_msg : "");
+}
+
 static int cache_get(qs_data_cache *c, const qs_job_opts *o)
 {
     const char *dir = o->data_dir ? o->data_dir : "";
     if (c->loaded && c->kind == o->data && strcmp(c->dir, dir) == 0 &&
         c->train_limit == o->train_limit && c->test_limit == o->test_limit &&
-        memcmp(&c->synth, &o->synth, sizeof c->synth) == 0)
+        c->image_size == o->image_size && memcmp(&c->synth, &o->synth, sizeof c->synth) == 0)
         return QS_OK;
     qs_data_cache_free(c);
-    int rc = qs_data_check(o->data, o->data_dir);
-    if (rc == QS_OK)
-        rc = qs_data_load(&c->train, &c->test, o->data, o->data_dir, o->train_limit,
-                          o->test_limit, &o->synth);
+    int rc = qs_job_data_load(&c->train, &c->test, o);
     if (rc)
         return rc;
     c->loaded = 1;
@@ -44,6 +62,7 @@ static int cache_get(qs_data_cache *c, const qs_job_opts *o)
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     c->train_limit = o->train_limit;
     c->test_limit = o->test_limit;
+    c->image_size = o->image_size;
     c->synth = o->synth;
     return QS_OK;
 }
@@ -60,7 +79,9 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
 {
     run_ctx *c = user;
     c->r->last = *m;
+    c->r->last.skip_msg = NULL; /* the trainer's buffer: not kept past the epoch */
     c->r->epochs_done = m->epoch;
+    qs_job_warn_skipped("qsweep worker", m);
     if (c->sink->epoch)
         c->sink->epoch(c->sink->user, m, c->r->model_bits, c->r->bops);
     /* Intermediate checkpoints only: the final one travels with DONE. */
@@ -118,7 +139,11 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     qs_job_opts_default(&o);
     if ((rc = qs_job_opts_from_json(&o, config, "job config", 0)) ||
         (rc = qs_job_opts_model(&o)) || (rc = qs_job_opts_train_cfg(&o, &cfg)) ||
-        (rc = qs_model_cost_get(&cost, &o.model)) || (rc = cache_get(cache, &o)))
+        (rc = cache_get(cache, &o)))
+        goto done;
+    if (o.data == QS_DATA_IMAGENET)
+        o.model.classes = cache->train.classes;
+    if ((rc = qs_model_cost_get(&cost, &o.model)))
         goto done;
     r->model_bits = cost.model_bits;
     r->bops = cost.bops;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "data.h"
+#include "opts.h"
 #include "train.h"
 
 typedef struct {
@@ -27,12 +28,18 @@ typedef struct {
     int loaded;
     qs_data_kind kind;
     char dir[512];
-    int train_limit, test_limit;
+    int train_limit, test_limit, image_size;
     qs_synth_cfg synth;
     qs_dataset train, test;
 } qs_data_cache;
 
 void qs_data_cache_free(qs_data_cache *c);
+
+/* Checks and loads the job's data (imagenet: at its --image-size, and the
+ * model then takes the tree's class count); errors name the file or path. */
+int qs_job_data_load(qs_dataset *train, qs_dataset *test, const qs_job_opts *o);
+/* The warning of an epoch that skipped files (stderr), or nothing. */
+void qs_job_warn_skipped(const char *who, const qs_epoch_metrics *m);
 
 typedef struct {
     qs_epoch_metrics last;       /* final epoch */

@@ -38,7 +38,9 @@ void qs_job_opts_usage(FILE *out)
         "                    --model mobilenetv2 [--width-mult M (1.0)]\n"
         "                    (without --data: ImageNet's 3x224x224, 1000 classes, for info\n"
         "                    and bench; --data cifar10|fashion-mnist trains them at 32x32)\n"
-        "                    --data synthetic|fashion-mnist|cifar10 [--data-dir PATH]\n"
+        "                    (--data imagenet --data-dir ROOT [--image-size S (224)] trains\n"
+        "                    them on ROOT/train/<wnid>/*.JPEG, ROOT/val/<wnid>/*.JPEG)\n"
+        "                    --data synthetic|fashion-mnist|cifar10|imagenet [--data-dir PATH]\n"
         "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
         "                    [--phase float|retrain|clr] [--from CK] [--wbits B] [--abits B]\n"
         "                    [--lipschitz BETA] [--epochs N] [--stop-after K]\n"
@@ -120,10 +122,16 @@ static int imnet_model(qs_job_opts *o)
 {
     qs_model_cfg *m = &o->model;
     const char *name = m->arch == QS_ARCH_MOBILENETV2 ? "mobilenetv2" : "imagenet-resnet";
-    if (o->data == QS_DATA_SYNTHETIC) {
+    if (o->data == QS_DATA_IMAGENET) {
+        /* The tree's class count replaces the 1000 once it is read
+         * (qs_job_data_load). */
+        m->in_c = 3;
+        m->in_h = m->in_w = o->image_size ? o->image_size : 224;
+        m->classes = 1000;
+    } else if (o->data == QS_DATA_SYNTHETIC) {
         if (o->have_data)
             return qs_err(QS_EINVAL, "--model %s needs image data (allowed: --data "
-                          "fashion-mnist, cifar10)", name);
+                          "imagenet, fashion-mnist, cifar10)", name);
         /* No dataset named: ImageNet's geometry, for info and bench. */
         m->in_c = 3;
         m->in_h = m->in_w = 224;
@@ -205,6 +213,8 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
         o->have_data = 1;
     } else if (!strcmp(f, "--data-dir")) {
         o->data_dir = v;
+    } else if (!strcmp(f, "--image-size")) {
+        rc = qs_parse_int(&o->image_size, f, v, QS_IMNET_MIN_SIZE, QS_IMNET_MAX_SIZE);
     } else if (!strcmp(f, "--train-limit")) {
         rc = qs_parse_int(&o->train_limit, f, v, 0, QS_MAX_EXAMPLES);
     } else if (!strcmp(f, "--test-limit")) {
@@ -363,6 +373,13 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
 int qs_job_opts_model(qs_job_opts *o)
 {
     qs_model_cfg *m = &o->model;
+    if (o->image_size && o->data != QS_DATA_IMAGENET)
+        return qs_err(QS_EINVAL, "--image-size is the crop side of --data imagenet (this is "
+                      "--data %s)", qs_data_kind_name(o->data));
+    if (o->data == QS_DATA_IMAGENET && !(o->have_model && (m->arch == QS_ARCH_IMNET_RESNET ||
+                                                           m->arch == QS_ARCH_MOBILENETV2)))
+        return qs_err(QS_EINVAL, "--data imagenet trains --model imagenet-resnet or "
+                      "mobilenetv2");
     if (o->have_model && (m->arch == QS_ARCH_IMNET_RESNET || m->arch == QS_ARCH_MOBILENETV2))
         return imnet_model(o);
     if (!o->have_model)

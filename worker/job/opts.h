@@ -20,6 +20,7 @@ typedef struct {
     qs_data_kind data;
     const char *data_dir;
     int train_limit, test_limit;
+    int image_size;          /* --image-size: imagenet's crop side; 0 = 224 */
     qs_synth_cfg synth;
     qs_phase phase;
     const char *from, *save, *resume, *decision_map;
