@@ -13,6 +13,13 @@
 
 /* ---------------------------------------------------------------- config */
 
+const char *const qs_arch_names[] = {"fcdnn", "resnet", "imagenet-resnet", "mobilenetv2", NULL};
+
+const char *qs_arch_name(qs_arch a)
+{
+    return (unsigned)a <= QS_ARCH_MOBILENETV2 ? qs_arch_names[a] : "?";
+}
+
 int qs_block_depth_mult(qs_block b) { return b == QS_BLOCK_DEPTHWISE ? 9 : 6; }
 
 const char *qs_block_name(qs_block b)

@@ -22,6 +22,10 @@
 typedef enum {
     QS_ARCH_FCDNN = 0, QS_ARCH_RESNET = 1, QS_ARCH_IMNET_RESNET = 2, QS_ARCH_MOBILENETV2 = 3
 } qs_arch;
+/* Indexed by qs_arch, NULL-terminated: the spelling of --model, the grid's
+ * arch values and the database's arch column. */
+extern const char *const qs_arch_names[];
+const char *qs_arch_name(qs_arch a);
 /* bottleneck: imagenet-resnet only (1x1 - 3x3 - 1x1, expansion 4). */
 typedef enum {
     QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2, QS_BLOCK_BOTTLENECK = 3

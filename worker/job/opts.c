@@ -101,8 +101,7 @@ static int apply_imnet(qs_job_opts *o, const char *f, const char *v)
     return QS_OK;
 }
 
-/* torchvision's stage tables for the standard depths. */
-static int imnet_standard_blocks(qs_model_cfg *m)
+int qs_imnet_standard_blocks(qs_model_cfg *m)
 {
     static const struct { int depth, bottleneck, b[4]; } tab[] = {
         {18, 0, {2, 2, 2, 2}}, {34, 0, {3, 4, 6, 3}}, {50, 1, {3, 4, 6, 3}},
@@ -156,7 +155,7 @@ static int imnet_model(qs_job_opts *o)
         if (!o->have_depth)
             return qs_err(QS_EINVAL, "--model imagenet-resnet needs --depth (18, 34, 50, 101, "
                           "152) or --blocks N1,N2,N3,N4");
-        if ((rc = imnet_standard_blocks(m)))
+        if ((rc = qs_imnet_standard_blocks(m)))
             return rc;
     }
     for (int s = 0; s < QS_IMNET_STAGES; s++)
@@ -180,16 +179,13 @@ static int imnet_model(qs_job_opts *o)
 /* One flag with its value (NULL for switches). */
 static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
 {
-    static const char *const models[] = {"fcdnn", "resnet", "imagenet-resnet", "mobilenetv2", NULL};
     int rc = QS_OK, id = qs_js_find_flag(f);
     if (id >= 0) {
         /* A protocol setting: parsed as its job spec row says. */
         rc = qs_js_parse_text(&o->proto, id, f, v);
     } else if (!strcmp(f, "--model")) {
-        if (!(rc = one_of(f, v, models)))
-            o->model.arch = !strcmp(v, "resnet") ? QS_ARCH_RESNET
-                            : !strcmp(v, "imagenet-resnet") ? QS_ARCH_IMNET_RESNET
-                            : !strcmp(v, "mobilenetv2") ? QS_ARCH_MOBILENETV2 : QS_ARCH_FCDNN;
+        if (!(rc = one_of(f, v, qs_arch_names)))
+            o->model.arch = (qs_arch)qs_name_index(qs_arch_names, v);
         o->have_model = 1;
     } else if (!strcmp(f, "--block")) {
         if ((rc = qs_block_parse(&o->model.block, v)))

@@ -48,6 +48,10 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
 int qs_job_opts_model(qs_job_opts *o);
 /* The training configuration: dataset protocol + overrides. */
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
+/* imagenet-resnet: torchvision's stage table and block for m->depth (18,
+ * 34, 50, 101, 152); QS_EINVAL naming them for another depth. The grid
+ * resolves its models with it too. */
+int qs_imnet_standard_blocks(qs_model_cfg *m);
 /* Usage text of `qsweep train`. */
 void qs_job_opts_usage(FILE *out);
 
