@@ -99,8 +99,8 @@ test_resnet_synthetic() {
 }
 
 test_unknown_dataset() {
-    expect_usage train_err_unknown_dataset 'unknown dataset "imagenet".*synthetic, fashion-mnist or cifar10' \
-        train --model resnet --depth 8 --width 4 --data imagenet
+    expect_usage train_err_unknown_dataset 'unknown dataset "mnist".*synthetic, fashion-mnist, cifar10 or imagenet' \
+        train --model resnet --depth 8 --width 4 --data mnist
 }
 
 test_missing_data_dir() {
