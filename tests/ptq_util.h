@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "ptq.h"
 #include "rng.h"
 
 static inline qs_model_cfg pu_resnet(qs_block b, int depth, int width, int wbits, int abits)
@@ -29,19 +30,20 @@ static inline qs_model_cfg pu_resnet(qs_block b, int depth, int width, int wbits
     return c;
 }
 
-/* Every BN made a pure bias add (the folded form: gamma 1, running mean 0,
- * running var 1 - eps) with beta from U(-0.1, 0.1) + shift. */
-static inline void pu_folded_bn(qs_model *m, qs_rng *r, float shift)
+/* Every BN given trained-looking statistics: gamma in [0.5, 1.5], beta in
+ * shift + [-0.1, 0.1], running mean in [-0.2, 0.2], running var in
+ * [0.5, 1.5] (to be folded by qs_ptq_fold_bn_stats). */
+static inline void pu_random_bn(qs_model *m, qs_rng *r, float shift)
 {
     for (int i = 0; i < m->nnode; i++) {
         const qs_node *n = &m->nodes[i];
         if (n->type != QS_NODE_BN)
             continue;
         for (int j = 0; j < n->c; j++) {
-            m->param[n->w_off + j] = 1.0f;
+            m->param[n->w_off + j] = 0.5f + qs_rng_uniform(r);
             m->param[n->b_off + j] = shift + 0.2f * (qs_rng_uniform(r) - 0.5f);
-            m->buf[n->rm_off + j] = 0.0f;
-            m->buf[n->rv_off + j] = 1.0f - 1e-5f;
+            m->buf[n->rm_off + j] = 0.4f * (qs_rng_uniform(r) - 0.5f);
+            m->buf[n->rv_off + j] = 0.5f + qs_rng_uniform(r);
         }
     }
 }
@@ -95,6 +97,15 @@ static inline int pu_argmax(const float *y, int k)
         if (y[j] > y[best])
             best = j;
     return best;
+}
+
+/* The equalisation chains of m into p[max] (max 64 is plenty here). */
+static inline int pu_pairs(qs_ptq_pair *p, int max, const qs_model *m)
+{
+    int n = 0;
+    if (qs_ptq_pairs(p, max, &n, m) != 0 || n > max)
+        return -1;
+    return n;
 }
 
 #endif

@@ -13,14 +13,14 @@
 
 #define NB 16
 
-/* Scales output channel i of every pair's first layer by a_i and input
- * channel i of its second by 1/a_i (and the folded bias with the first):
+/* Scales output channel i of every pair's producer by a_i and input
+ * channel i of its consumer by 1/a_i (and the folded bias with the producer):
  * the same function with very unequal channel ranges, written here
  * without the library's helpers. */
-static void distort(qs_model *m, const qs_cle_pair *p, int np, qs_rng *r)
+static void distort(qs_model *m, const qs_ptq_pair *p, int np, qs_rng *r)
 {
     for (int k = 0; k < np; k++) {
-        const qs_node *a = &m->nodes[p[k].first], *b = &m->nodes[p[k].second];
+        const qs_node *a = &m->nodes[p[k].prod], *b = &m->nodes[p[k].cons];
         long fan_a = a->wlen / a->c;
         for (int i = 0; i < a->c; i++) {
             float f = expf(4.0f * (qs_rng_uniform(r) - 0.5f)); /* e^-2 .. e^2 */
@@ -43,14 +43,14 @@ static void distort(qs_model *m, const qs_cle_pair *p, int np, qs_rng *r)
     m->weights_dirty = 1;
 }
 
-/* Mean over the pairs' first layers of log(max_i r_i / min_i r_i). */
-static double spread(const qs_model *m, const qs_cle_pair *p, int np)
+/* Mean over the pairs' producers of log(max_i r_i / min_i r_i). */
+static double spread(const qs_model *m, const qs_ptq_pair *p, int np)
 {
     double s = 0.0;
     float r[1024];
     for (int k = 0; k < np; k++) {
-        const qs_node *a = &m->nodes[p[k].first];
-        qs_cle_ranges(r, m, p[k].first, 0);
+        const qs_node *a = &m->nodes[p[k].prod];
+        qs_cle_ranges(r, m, p[k].prod, 0);
         float lo = r[0], hi = r[0];
         for (int i = 1; i < a->c; i++) {
             lo = fminf(lo, r[i]);
@@ -61,8 +61,10 @@ static double spread(const qs_model *m, const qs_cle_pair *p, int np)
     return s / np;
 }
 
-/* A folded random depthwise ResNet, distorted; m is built, x filled. */
-static void setup(qs_model *m, float *x, qs_block blk, int depth, int wbits, uint64_t seed)
+/* A random ResNet with trained-looking BNs, folded (st, may be NULL, gets
+ * the statistics), then distorted; m is built, x filled. */
+static void setup(qs_model *m, qs_ptq_bnstats *st, float *x, qs_block blk, int depth,
+                  int wbits, uint64_t seed)
 {
     qs_rng r;
     qs_rng_seed(&r, seed);
@@ -70,67 +72,56 @@ static void setup(qs_model *m, float *x, qs_block blk, int depth, int wbits, uin
     if (qs_model_build(m, &c, NB) != QS_OK)
         return;
     qs_model_init(m, &r);
-    pu_folded_bn(m, &r, 0.0f);
-    qs_cle_pair *p;
-    int np;
-    if (qs_cle_pairs(&p, &np, m) == QS_OK && np > 0)
+    pu_random_bn(m, &r, 0.0f);
+    qs_ptq_bnstats tmp;
+    if (qs_ptq_fold_bn_stats(m, st ? st : &tmp, NULL) != QS_OK) {
+        qs_model_free(m);
+        return;
+    }
+    if (!st)
+        qs_ptq_bnstats_free(&tmp);
+    qs_ptq_pair p[64];
+    int np = pu_pairs(p, 64, m);
+    if (np > 0)
         distort(m, p, np, &r);
-    free(p);
     pu_normal(x, (size_t)NB * c.in_c * c.in_h * c.in_w, &r);
 }
 
-static void test_pairs_found(void)
-{
-    static const struct { qs_block b; int depth, want; } cases[] = {
-        {QS_BLOCK_DEPTHWISE, 11, 6},  /* expand-dw and dw-project per block */
-        {QS_BLOCK_BASIC, 8, 3},       /* conv1-conv2 per block */
-        {QS_BLOCK_DEPTHWISE, 20, 12},
-    };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        qs_model m;
-        qs_model_cfg c = pu_resnet(cases[k].b, cases[k].depth, 4, 32, 32);
-        T_CHECK(qs_model_build(&m, &c, 1) == QS_OK, "%s", qs_errmsg());
-        qs_cle_pair *p;
-        int np;
-        T_CHECK(qs_cle_pairs(&p, &np, &m) == QS_OK, "%s", qs_errmsg());
-        for (int i = 0; i < np; i++)
-            T_CHECK(m.nodes[p[i].relu].type == QS_NODE_RELU && p[i].first < p[i].second,
-                    "pair %d malformed", i);
-        free(p);
-        qs_model_free(&m);
-        T_CHECK(np == cases[k].want, "case %zu: %d pairs, want %d", k, np, cases[k].want);
-    }
-}
-
-/* The float outputs stay (max abs diff < 1e-4) while the ranges narrow. */
+/* The float outputs stay (max abs diff < 1e-4) while the ranges narrow;
+ * the depthwise chains expand -> dw -> project need several passes. */
 static void test_equalize_keeps_function(void)
 {
-    static const qs_block blocks[] = {QS_BLOCK_DEPTHWISE, QS_BLOCK_BASIC};
+    static const struct { qs_block b; int depth, pairs; } cases[] = {
+        {QS_BLOCK_DEPTHWISE, 11, 6},  /* expand-dw and dw-project per block */
+        {QS_BLOCK_BASIC, 8, 3},       /* conv1-conv2 per block */
+    };
     for (int k = 0; k < 2; k++) {
         qs_model m;
+        qs_ptq_bnstats st;
         float x[NB * 3 * 64], y0[NB * 10], y1[NB * 10];
-        setup(&m, x, blocks[k], blocks[k] == QS_BLOCK_BASIC ? 8 : 11, 32, 11 + k);
+        setup(&m, &st, x, cases[k].b, cases[k].depth, 32, 11 + k);
         T_CHECK(m.nodes != NULL, "build: %s", qs_errmsg());
-        qs_cle_pair *p;
-        int np;
-        T_CHECK(qs_cle_pairs(&p, &np, &m) == QS_OK, "%s", qs_errmsg());
+        qs_ptq_pair p[64];
+        int np = pu_pairs(p, 64, &m);
         double s0 = spread(&m, p, np);
         pu_logits(y0, &m, x, NB);
-        qs_cle_stats st;
-        T_CHECK(qs_cle_stats_capture(&st, &m) == QS_OK, "%s", qs_errmsg());
         qs_cle_cfg cfg;
         qs_cle_cfg_default(&cfg);
         qs_cle_report rep;
         int rc = qs_cle_equalize(&rep, &m, &st, &cfg);
-        qs_cle_stats_free(&st);
         T_CHECK(rc == QS_OK, "%s", qs_errmsg());
         pu_logits(y1, &m, x, NB);
         double s1 = spread(&m, p, np), d = pu_maxdiff(y0, y1, NB * 10);
-        printf("  %s: %d pairs, %d sweeps, spread %.3f -> %.3f, max |dy| %.2e\n",
-               qs_block_name(blocks[k]), rep.npair, rep.sweeps, s0, s1, d);
-        free(p);
+        double mag = 0.0;
+        for (int i = 0; i < NB * 10; i++)
+            mag = fmax(mag, fabs(y0[i]));
+        printf("  %s: %d pairs, %d sweeps, spread %.3f -> %.3f, max |dy| %.2e (|y| up to %.2f)\n",
+               qs_block_name(cases[k].b), rep.npair, rep.sweeps, s0, s1, d, mag);
+        qs_ptq_bnstats_free(&st);
         qs_model_free(&m);
+        T_CHECK(rep.npair == cases[k].pairs, "%d pairs, want %d", rep.npair, cases[k].pairs);
         T_CHECK(rep.last_change < cfg.tol, "did not converge: %g", rep.last_change);
+        T_CHECK(mag > 0.05, "logits %g too small to show a change", mag);
         T_CHECK(d < 1e-4, "outputs moved by %g", d);
         T_CHECK(s1 < 0.5 * s0, "spread %.3f -> %.3f: not narrowed by half", s0, s1);
     }
@@ -141,7 +132,7 @@ static void test_equalize_helps_w4(void)
 {
     qs_model q, f;
     float x[NB * 3 * 64], yf[NB * 10], y0[NB * 10], y1[NB * 10];
-    setup(&q, x, QS_BLOCK_DEPTHWISE, 11, 4, 21);
+    setup(&q, NULL, x, QS_BLOCK_DEPTHWISE, 11, 4, 21);
     T_CHECK(q.nodes != NULL, "build: %s", qs_errmsg());
     qs_model_cfg fc = q.cfg;
     fc.wbits = fc.first_last_bits = 32;
@@ -161,61 +152,34 @@ static void test_equalize_helps_w4(void)
     T_CHECK(e1 < 0.25 * e0, "W4 error %.3e -> %.3e: not a 4x drop", e0, e1);
 }
 
-/* An unfolded BN (gamma != 1) is refused and nothing changes. */
-static void test_unfolded_refused(void)
-{
-    qs_model m;
-    float x[NB * 3 * 64];
-    setup(&m, x, QS_BLOCK_BASIC, 8, 32, 5);
-    T_CHECK(m.nodes != NULL, "build: %s", qs_errmsg());
-    qs_cle_pair *p;
-    int np;
-    T_CHECK(qs_cle_pairs(&p, &np, &m) == QS_OK && np > 0, "no pairs");
-    m.param[m.nodes[p[0].bn].w_off] = 2.0f;
-    free(p);
-    float *before = malloc(sizeof(float) * (size_t)m.nparam);
-    memcpy(before, m.param, sizeof(float) * (size_t)m.nparam);
-    qs_cle_cfg cfg;
-    qs_cle_cfg_default(&cfg);
-    qs_cle_report rep;
-    int rc = qs_cle_equalize(&rep, &m, NULL, &cfg);
-    int same = memcmp(before, m.param, sizeof(float) * (size_t)m.nparam) == 0;
-    free(before);
-    qs_model_free(&m);
-    T_CHECK(rc == QS_EINVAL, "rc %d", rc);
-    T_CHECK(strstr(qs_errmsg(), "not folded") != NULL, "message: %s", qs_errmsg());
-    T_CHECK(same, "parameters changed on refusal");
-}
-
-/* Absorption: biases shifted into the next layer; with every
- * pre-activation far above its 3-sigma cut and 1x1 consumers (no padding)
- * the outputs stay. */
+/* Absorption: biases shifted into the consumer; where every
+ * pre-activation stays above its cut the outputs stay. */
 static void test_absorb(void)
 {
     qs_model m;
+    qs_ptq_bnstats st;
     float x[NB * 3 * 64], y0[NB * 10], y1[NB * 10];
-    qs_rng r;
-    qs_rng_seed(&r, 8);
-    setup(&m, x, QS_BLOCK_DEPTHWISE, 11, 32, 8);
+    setup(&m, &st, x, QS_BLOCK_DEPTHWISE, 11, 32, 8);
     T_CHECK(m.nodes != NULL, "build: %s", qs_errmsg());
-    pu_folded_bn(&m, &r, 0.0f);
-    qs_cle_stats st;
-    T_CHECK(qs_cle_stats_capture(&st, &m) == QS_OK, "%s", qs_errmsg());
-    /* The first dw -> project pair: the dw output's pre-activation made
-     * large-mean (beta 500, std 100 stated), so c = 200 moves; every
-     * actual dw output there is far above -300. */
-    qs_cle_pair *p;
-    int np, want = 0, dwk = -1;
-    T_CHECK(qs_cle_pairs(&p, &np, &m) == QS_OK, "%s", qs_errmsg());
+    /* Only the first dw -> project pair may move: every other mean at
+     * -1 (nothing above 3 std). There the dw output's pre-activation is
+     * made large-mean (beta 500, std 100 stated), so c = 200 moves and
+     * every actual dw output is far above -300; project is 1x1 (no
+     * padding). */
+    qs_ptq_pair p[64];
+    int np = pu_pairs(p, 64, &m), want = 0, dwk = -1;
+    for (int i = 0; i < m.nnode; i++)
+        for (int j = 0; st.mean[i] && j < m.nodes[i].c; j++)
+            st.mean[i][j] = -1.0f;
     for (int k = 0; k < np && dwk < 0; k++) {
-        if (m.nodes[p[k].first].type != QS_NODE_DWCONV)
+        if (m.nodes[p[k].prod].type != QS_NODE_DWCONV)
             continue;
         dwk = k;
         const qs_node *bn = &m.nodes[p[k].bn];
         for (int j = 0; j < bn->c; j++) {
             m.param[bn->b_off + j] = 500.0f;
-            st.mean[bn->rm_off + j] = 500.0f;
-            st.std[bn->rm_off + j] = 100.0f;
+            st.mean[p[k].bn][j] = 500.0f;
+            st.std[p[k].bn][j] = 100.0f;
         }
         want += bn->c;
     }
@@ -227,22 +191,42 @@ static void test_absorb(void)
     for (int i = 0; i < NB * 10; i++)
         mag = fmax(mag, fabs(y0[i]));
     /* the absorbed means sit at 3 std */
-    int at3 = dwk >= 0 && fabsf(st.mean[m.nodes[p[dwk].bn].rm_off] - 300.0f) < 1e-3f;
-    free(p);
-    qs_cle_stats_free(&st);
+    int at3 = dwk >= 0 && fabsf(st.mean[p[dwk].bn][0] - 300.0f) < 1e-3f;
+    qs_ptq_bnstats_free(&st);
     qs_model_free(&m);
     T_CHECK(rc == QS_OK, "%s", qs_errmsg());
-    T_CHECK(moved == want, "%d channels moved, want %d", moved, want);
+    T_CHECK(moved == want && want > 0, "%d channels moved, want %d", moved, want);
     T_CHECK(at3, "means not left at 3 std");
     T_CHECK(d < 1e-4 * fmax(1.0, mag), "outputs moved by %g (|y| up to %g)", d, mag);
 }
 
+/* Statistics of another model are refused before anything changes. */
+static void test_stats_mismatch(void)
+{
+    qs_model a, b;
+    qs_ptq_bnstats st;
+    float x[NB * 3 * 64];
+    setup(&a, &st, x, QS_BLOCK_BASIC, 8, 32, 5);
+    setup(&b, NULL, x, QS_BLOCK_DEPTHWISE, 11, 32, 5);
+    T_CHECK(a.nodes && b.nodes, "build: %s", qs_errmsg());
+    float w0 = b.param[b.nodes[1].w_off];
+    qs_cle_cfg cfg;
+    qs_cle_cfg_default(&cfg);
+    qs_cle_report rep;
+    int rc1 = qs_cle_equalize(&rep, &b, &st, &cfg), rc2 = qs_cle_absorb(NULL, &b, &st);
+    float w1 = b.param[b.nodes[1].w_off];
+    qs_ptq_bnstats_free(&st);
+    qs_model_free(&a);
+    qs_model_free(&b);
+    T_CHECK(rc1 == QS_EINVAL && rc2 == QS_EINVAL, "rc %d %d", rc1, rc2);
+    T_CHECK(w0 == w1, "weights changed on refusal");
+}
+
 int main(void)
 {
-    T_RUN(test_pairs_found);
     T_RUN(test_equalize_keeps_function);
     T_RUN(test_equalize_helps_w4);
-    T_RUN(test_unfolded_refused);
     T_RUN(test_absorb);
+    T_RUN(test_stats_mismatch);
     T_EXIT();
 }
