@@ -147,3 +147,24 @@ cleanup:
     qs_ptq_calib_free(&cal);
     return rc;
 }
+
+int qs_ptq_phase(qs_trainer *t, qs_epoch_cb cb, void *user)
+{
+    qs_ptq_result r;
+    int rc = qs_ptq_run(&r, t);
+    if (rc != QS_OK)
+        return rc;
+    qs_epoch_metrics em = {0};
+    em.phase = qs_phase_name(t->cfg.phase);
+    em.epoch = em.epochs = 1;
+    em.train_loss = r.calib_loss;
+    em.train_acc = r.calib_acc;
+    em.test_loss = r.test_loss;
+    em.test_acc = r.test_acc;
+    em.seconds = r.seconds;
+    em.img_per_s = r.seconds > 0 ? t->cfg.ptq.calib_images / r.seconds : 0;
+    t->epoch_done = 1;
+    if (cb)
+        cb(user, &em);
+    return QS_OK;
+}

@@ -139,6 +139,12 @@ typedef struct {
  * (quant_ready), ready to be encoded as the phase's checkpoint. */
 int qs_ptq_run(qs_ptq_result *out, qs_trainer *t);
 
+/* The phase as the trainer's epoch loop looks from outside: qs_ptq_run,
+ * then one metrics row (epoch 1 of 1: test loss and accuracy, the
+ * calibration images' as train_loss / train_acc, seconds the wall time)
+ * passed to cb (may be NULL); t->epoch_done becomes 1. */
+int qs_ptq_phase(qs_trainer *t, qs_epoch_cb cb, void *user);
+
 /* Empirical bias correction (step 5): for each quantized layer in graph
  * order that has a bias (qs_ptq_bias_node), the per-channel mean of its
  * output on cal in the quantized model (earlier layers already corrected)
