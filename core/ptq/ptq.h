@@ -30,46 +30,8 @@
 
 #include "data.h"
 #include "model.h"
-
-/* ---------------------------------------------------------------- settings */
-
-typedef enum { QS_PTQ_NEAREST = 0, QS_PTQ_ADAROUND = 1 } qs_ptq_rounding;
-/* none; empirical: the mean output error per channel of each quantized
- * layer on the calibration set, subtracted layer by layer in graph order;
- * bn: data-free, the expected error from the folded BN statistics
- * (DFQ, cle.h / ptqm). */
-typedef enum { QS_PTQ_BC_NONE = 0, QS_PTQ_BC_EMPIRICAL = 1, QS_PTQ_BC_BN = 2 } qs_ptq_bias_corr;
-
-/* NULL-terminated names indexed by the enums: the flags, the grid and the
- * job JSON spell them so ("nearest", "adaround"; "none", "empirical", "bn"). */
-extern const char *const qs_ptq_rounding_names[];
-extern const char *const qs_ptq_bias_corr_names[];
-
-#define QS_PTQ_DEFAULT_CALIB 1024
-#define QS_PTQ_DEFAULT_ITERS 10000
-#define QS_PTQ_MAX_ITERS 10000000
-
-typedef struct {
-    qs_ptq_rounding rounding;
-    int equalize;            /* cross-layer equalisation + high-bias absorption */
-    qs_ptq_bias_corr bias_correction;
-    int calib_images;        /* training images, fixed seed; 1024 */
-    uint64_t calib_seed;
-    int iterations;          /* AdaRound Adam steps per layer; 10000 */
-    int batch;               /* AdaRound batch (32) and calibration forward batch */
-    int per_channel;         /* one weight step per output channel (else per tensor) */
-    /* Bit widths as the QAT phases spell them: wbits / abits (2..8, or 32
-     * for float weights / activations) and first_last_bits for the stem
-     * conv / first linear and the last linear. */
-    int wbits, abits, first_last_bits;
-} qs_ptq_cfg;
-
-/* The defaults above: nearest, no equalisation, empirical bias correction
- * off (QS_PTQ_BC_NONE), 1024 calibration images at seed 20201, 10000
- * iterations, batch 32, per tensor, W8A8 with first/last 8 bits. */
-void qs_ptq_cfg_default(qs_ptq_cfg *c);
-/* Range checks; the message names the setting and what is allowed. */
-int qs_ptq_cfg_validate(const qs_ptq_cfg *c);
+#include "ptq_cfg.h"
+#include "train.h"
 
 /* ---------------------------------------------------------------- BN folding */
 
@@ -154,5 +116,54 @@ typedef struct {
 /* n > d->n is an error naming both counts. */
 int qs_ptq_calib_load(qs_ptq_calib *out, const qs_dataset *d, int n, uint64_t seed);
 void qs_ptq_calib_free(qs_ptq_calib *c);
+
+/* ---------------------------------------------------------------- the phase */
+
+/* The model configuration a ptq phase of mc's network builds: mc's bits,
+ * the LSQ form (see the top) with fixed steps, per channel as c says, no
+ * activation offset. */
+void qs_ptq_model_cfg(qs_model_cfg *mc, const qs_ptq_cfg *c);
+
+typedef struct {
+    double test_loss, test_acc;     /* the quantized model on the test set */
+    double calib_loss, calib_acc;   /* and on its calibration images */
+    double seconds;                 /* wall time of the whole run */
+    int nfolded, npairs;            /* BNs folded; equalisation chains */
+    int ncorrected;                 /* layers whose bias was corrected */
+} qs_ptq_result;
+
+/* Steps 1-6 above on t's model, which holds the float parent
+ * (qs_trainer_load_parent) and was built from qs_ptq_model_cfg; the
+ * settings are t->cfg.ptq. The calibration images come from t->train,
+ * the evaluation from t->test. Afterwards the model is the quantized one
+ * (quant_ready), ready to be encoded as the phase's checkpoint. */
+int qs_ptq_run(qs_ptq_result *out, qs_trainer *t);
+
+/* The phase as the trainer's epoch loop looks from outside: qs_ptq_run,
+ * then one metrics row (epoch 1 of 1: test loss and accuracy, the
+ * calibration images' as train_loss / train_acc, seconds the wall time)
+ * passed to cb (may be NULL); t->epoch_done becomes 1. */
+int qs_ptq_phase(qs_trainer *t, qs_epoch_cb cb, void *user);
+
+/* Empirical bias correction (step 5): for each quantized layer in graph
+ * order that has a bias (qs_ptq_bias_node), the per-channel mean of its
+ * output on cal in the quantized model (earlier layers already corrected)
+ * minus that of the float model (fmean, from qs_ptq_float_means) is
+ * subtracted from the bias. A layer whose output buffer a later node
+ * overwrites in place (a float ReLU after a linear) is left out.
+ * *ncorrected (may be NULL) gets the count. */
+int qs_ptq_float_means(float **fmean, qs_model *m, const qs_ptq_calib *cal);
+int qs_ptq_bias_correct(int *ncorrected, qs_model *m, const qs_ptq_calib *cal,
+                        float *const *fmean);
+void qs_ptq_means_free(float **fmean, const qs_model *m);
+
+/* The steps another file implements (cle.c, adaround.c): until it is
+ * built, each fails saying so. equalize: cross-layer equalisation and
+ * high-bias absorption, rescaling st; adaround: layer node's weights
+ * rounded by AdaRound, written back as w = s z; bias_correct_bn: the
+ * data-free bias correction from st. */
+int qs_ptq_equalize(int *npairs, qs_model *m, qs_ptq_bnstats *st, const qs_ptq_cfg *c);
+int qs_ptq_adaround(qs_model *m, int node, const qs_ptq_calib *cal, const qs_ptq_cfg *c);
+int qs_ptq_bias_correct_bn(qs_model *m, const qs_ptq_bnstats *st);
 
 #endif

@@ -1,5 +1,6 @@
 /* PTQ settings, their names and ranges, and the calibration images. */
 #include "ptq.h"
+#include "ptq_cfg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,7 @@ void qs_ptq_cfg_default(qs_ptq_cfg *c)
     c->calib_seed = 20201; /* the QAT phases' calibration seed */
     c->iterations = QS_PTQ_DEFAULT_ITERS;
     c->batch = 32;
-    c->wbits = c->abits = c->first_last_bits = 8;
 }
-
-/* The LSQ form that holds the result needs codes of at least 2 bits. */
-static int ptq_bits_ok(int b) { return (b >= 2 && b <= 8) || b == 32; }
 
 int qs_ptq_cfg_validate(const qs_ptq_cfg *c)
 {
@@ -32,18 +29,14 @@ int qs_ptq_cfg_validate(const qs_ptq_cfg *c)
     if ((unsigned)c->bias_correction > QS_PTQ_BC_BN)
         return qs_err(QS_EINVAL, "unknown bias correction %d (allowed: none, empirical, bn)",
                       c->bias_correction);
-    if (c->calib_images < 1)
-        return qs_err(QS_EINVAL, "calib_images %d must be at least 1", c->calib_images);
+    if (c->calib_images < 1 || c->calib_images > QS_PTQ_MAX_CALIB)
+        return qs_err(QS_EINVAL, "calib_images %d is out of range (allowed: 1..%d)",
+                      c->calib_images, QS_PTQ_MAX_CALIB);
     if (c->iterations < 1 || c->iterations > QS_PTQ_MAX_ITERS)
         return qs_err(QS_EINVAL, "iterations %d is out of range (allowed: 1..%d)", c->iterations,
                       QS_PTQ_MAX_ITERS);
     if (c->batch < 1)
         return qs_err(QS_EINVAL, "batch %d must be at least 1", c->batch);
-    if (!ptq_bits_ok(c->wbits) || !ptq_bits_ok(c->abits) || !ptq_bits_ok(c->first_last_bits))
-        return qs_err(QS_EINVAL, "ptq bits must be 2..8 or 32 (float): wbits %d abits %d "
-                      "first_last_bits %d", c->wbits, c->abits, c->first_last_bits);
-    if (c->wbits == 32 && c->abits == 32)
-        return qs_err(QS_EINVAL, "ptq needs wbits or abits below 32 ((32, 32) is the float phase)");
     return QS_OK;
 }
 
