@@ -223,3 +223,17 @@ cleanup:
         *moved = nmoved;
     return rc;
 }
+
+int qs_ptq_equalize(int *npairs, qs_model *m, qs_ptq_bnstats *st, const qs_ptq_cfg *c)
+{
+    qs_cle_cfg cc;
+    qs_cle_report rep;
+    (void)c; /* the sweep limits are the method's own, not grid settings */
+    qs_cle_cfg_default(&cc);
+    int rc = qs_cle_equalize(&rep, m, st, &cc);
+    if (npairs)
+        *npairs = rep.npair;
+    if (rc == QS_OK)
+        rc = qs_cle_absorb(NULL, m, st);
+    return rc;
+}

@@ -149,3 +149,8 @@ cleanup:
         *ncorrected = count;
     return rc;
 }
+
+int qs_ptq_bias_correct_bn(qs_model *m, const qs_ptq_bnstats *st)
+{
+    return qs_dfq_bias_correct(NULL, m, st);
+}
