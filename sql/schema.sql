@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
 CREATE TABLE IF NOT EXISTS phases (
     id          TEXT PRIMARY KEY,     -- 32 hex chars, hash of the effective config
     parent_id   TEXT REFERENCES phases(id),
-    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr')),
+    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr', 'ptq')),
     config      TEXT NOT NULL,        -- job JSON: `qsweep train --config` keys
     model       TEXT NOT NULL,        -- resnet-basic-20-31 / fcdnn-128-4 / fcdnn-res-128-4
     dataset     TEXT NOT NULL,
@@ -125,11 +125,18 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
        p.params, p.wbits, p.abits, p.regularizer,
        CASE WHEN p.phase = 'float' THEN 'none'
+            WHEN p.phase = 'ptq' THEN 'ptq'
             ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,
        p.clr, p.seed, p.threads,
        p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,
        p.epochs_done, p.seconds, p.img_per_s, p.model_bits, p.bops, p.error,
-       p.attempts, p.version, p.started, p.finished
+       p.attempts, p.version, p.started, p.finished,
+       -- the method that made a quantized model: qat (retrain, clr) or ptq;
+       -- rounding and equalize are the ptq phase's (NULL for the others)
+       CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'
+            ELSE 'qat' END AS method,
+       CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.rounding') END AS rounding,
+       CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.equalize') END AS equalize
 FROM sweep_phases sp
 JOIN sweeps s ON s.id = sp.sweep_id
 JOIN phases p ON p.id = sp.phase_id;

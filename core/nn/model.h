@@ -112,6 +112,10 @@ typedef struct {
     int weights_dirty;       /* params changed since the last weight quantization */
 } qs_model;
 
+/* BN epsilon of every BN node (PyTorch's default); BN folding (core/ptq)
+ * must use the forward's own value. */
+#define QS_BN_EPS 1e-5f
+
 /* The deepest model any input may ask for (flags, grids, checkpoints):
  * planning allocates per layer before anything else is checked. */
 #define QS_MAX_DEPTH 100000

@@ -63,11 +63,11 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
                 qs_bn_forward_train(n->out, n->save_mean, n->save_invstd,
                                     m->buf + n->rm_off, m->buf + n->rv_off, in,
                                     P + n->w_off, P + n->b_off, nb, n->c, hw,
-                                    0.1f, 1e-5f);
+                                    0.1f, QS_BN_EPS);
             else
                 qs_bn_forward_eval(n->out, in, P + n->w_off, P + n->b_off,
                                    m->buf + n->rm_off, m->buf + n->rv_off, nb,
-                                   n->c, hw, 1e-5f);
+                                   n->c, hw, QS_BN_EPS);
             break;
         }
         case QS_NODE_RELU:

@@ -126,7 +126,7 @@ static int check_state(const qs_ck_state *s, const qs_ckpt *ck, const uint8_t *p
         SF(epoch_done, 0, QS_MAX_EPOCHS), SF(nnode, 1, 1 << 24),
         SF(nalpha, 0, 1 << 24),           SF(nparam, 0, 1e12),
         SF(nbuf, 0, 1e12),                SF(quant_ready, 0, 1),
-        SF(phase, 0, 2),
+        SF(phase, 0, QS_NPHASES - 1),
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         int64_t v64 = 0;
@@ -177,7 +177,7 @@ typedef struct {
 
 /* seed and calib_seed take any 64-bit value. */
 static const cfg_field cfg_fields[] = {
-    FI(phase, 0, 2),
+    FI(phase, 0, QS_NPHASES - 1),
     FI(epochs, 1, QS_MAX_EPOCHS),
     FI(batch, 1, QS_MAX_BATCH),
     FI(opt.kind, 0, 1),

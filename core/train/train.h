@@ -10,9 +10,15 @@
 #include "data.h"
 #include "model.h"
 #include "optim.h"
+#include "ptq_cfg.h"
 #include "rng.h"
 
-typedef enum { QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2 } qs_phase;
+/* ptq: post-training quantization of a float model (core/ptq), no
+ * epochs of training; its one result row counts as epoch 1 of 1. */
+typedef enum {
+    QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2, QS_PHASE_PTQ = 3
+} qs_phase;
+#define QS_NPHASES 4
 
 const char *qs_phase_name(qs_phase p);
 int qs_phase_parse(qs_phase *out, const char *s);
@@ -56,6 +62,9 @@ typedef struct {
      * store the struct up to here as "train_cfg" and this field in its own
      * optional section, so older checkpoints still load (as 0). */
     double label_smoothing; /* eps in [0, 1): target (1 - eps) one-hot + eps / K */
+    /* The ptq phase's settings (the other phases ignore them). Not in
+     * checkpoints: a ptq phase runs in one piece and is never resumed. */
+    qs_ptq_cfg ptq;
 } qs_train_cfg;
 
 /* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */

@@ -22,7 +22,9 @@
 
 const char *const qs_gx_axis_names[AX_N + 1] = {"arch", "block", "depth", "width",
                                                 "residual", "wbits", "abits", "regularizer",
-                                                "clr", "seed", "quantizer", NULL};
+                                                "clr", "seed", "quantizer", "method",
+                                                "rounding", "equalize", NULL};
+const char *const qs_gx_method_names[] = {"qat", "ptq", NULL};
 
 /* ------------------------------------------------------------ axis values */
 
@@ -78,6 +80,7 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         return 1;
     case AX_RESIDUAL:
     case AX_CLR:
+    case AX_EQUAL:
         if (!qs_gx_get_bool(&x, it, path, e))
             return 0;
         v->i = x;
@@ -103,6 +106,16 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         if (!qs_gx_get_enum(&x, it, path, qs_quantizer_names, e))
             return 0;
         v->i = x; /* a qs_quantizer */
+        return 1;
+    case AX_METHOD:
+        if (!qs_gx_get_enum(&x, it, path, qs_gx_method_names, e))
+            return 0;
+        v->i = x;
+        return 1;
+    case AX_ROUND:
+        if (!qs_gx_get_enum(&x, it, path, qs_ptq_rounding_names, e))
+            return 0;
+        v->i = x; /* a qs_ptq_rounding */
         return 1;
     }
     return 0;
@@ -267,7 +280,7 @@ static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
 {
     static const char *const top_keys[] = {"name", "description", "dataset", "axes", "cases",
-                                            "exclude", "float", "retrain", "clr", "quant",
+                                            "exclude", "float", "retrain", "clr", "ptq", "quant",
                                             "lipschitz", "threads", "synthetic", NULL};
     const char *end = NULL;
     cJSON *root = NULL;
@@ -277,7 +290,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     s->beta = 1e-4;
     s->threads = 1;
     qs_synth_cfg_default(&s->synth);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         qs_gx_override_init(&s->ov[i]);
     if (!qs_gx_scan(text, e))
         return;
@@ -379,7 +392,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "exclude")))
         parse_exclude(s, it, e);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(root, qs_gx_phase_keys[i])))
             qs_gx_parse_override(&s->ov[i], it, qs_gx_phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))

@@ -13,6 +13,19 @@
 #include "jsonw.h"
 #include "lsq_model.h"
 
+/* Which rows p's job JSON carries, and their text. */
+static void proto_format(gx_proto *p)
+{
+    p->written = 0;
+    for (int id = 0; id < QS_JS_N; id++) {
+        p->text[id][0] = 0;
+        if (!qs_js_written(id, &p->c))
+            continue;
+        p->written |= 1u << id;
+        qs_js_format(p->text[id], sizeof p->text[id], id, &p->c);
+    }
+}
+
 void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
 {
     qs_train_cfg *c = &p->c;
@@ -30,14 +43,15 @@ void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_pha
         pc /= a->n;
     }
     qs_js_apply(c, &ax);
-    p->written = 0;
-    for (int id = 0; id < QS_JS_N; id++) {
-        p->text[id][0] = 0;
-        if (!qs_js_written(id, c))
-            continue;
-        p->written |= 1u << id;
-        qs_js_format(p->text[id], sizeof p->text[id], id, c);
-    }
+    proto_format(p);
+}
+
+void qs_gx_proto_ptq(gx_proto *out, const gx_proto *base, int rounding, int equalize)
+{
+    *out = *base;
+    out->c.ptq.rounding = (qs_ptq_rounding)rounding;
+    out->c.ptq.equalize = equalize;
+    proto_format(out);
 }
 
 /* One key of the job JSON: text is JSON already (numbers, spec rows); str
@@ -77,9 +91,11 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
 {
     jlist l;
     int quant = ph != QS_PHASE_FLOAT;
+    /* ptq sets its own activation calibration (MSE) and quantizer form */
+    int qat = quant && ph != QS_PHASE_PTQ;
     l.n = 0;
     put(&l, "abits", JE_INT, NULL, mc->abits);
-    if (quant && mc->abits < 32)
+    if (qat && mc->abits < 32)
         put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
     if (mc->arch == QS_ARCH_RESNET)
         put(&l, "block", JE_STR, qs_block_name(mc->block), 0);
@@ -96,7 +112,7 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "phase", JE_STR, qs_phase_name(ph), 0);
     /* Written only for a quantizer other than the default, so the job JSON
      * and id of every Hwang-PACT phase stay what they were. */
-    if (quant && mc->quantizer != QS_QUANT_HWANG_PACT) {
+    if (qat && mc->quantizer != QS_QUANT_HWANG_PACT) {
         put(&l, "quantizer", JE_STR, qs_quantizer_name(mc->quantizer), 0);
         put(&l, "lsq_per_channel", JE_INT, NULL, mc->lsq_per_channel);
         put(&l, "lsq_winit", JE_STR, qs_lsq_winit_names[mc->lsq_winit], 0);

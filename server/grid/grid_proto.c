@@ -159,18 +159,18 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
 
 /* ----------------------------------------------------------------- dataset */
 
-const char *const qs_gx_phase_keys[3] = {"float", "retrain", "clr"};
+const char *const qs_gx_phase_keys[QS_NPHASES] = {"float", "retrain", "clr", "ptq"};
 
 void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e)
 {
     static const char *const keys[] = {"name", "path", "train_limit", "test_limit", "float",
-                                       "retrain", "clr", NULL};
+                                       "retrain", "clr", "ptq", NULL};
     static const char *const names[] = {"synthetic", "fashion-mnist", "cifar10", NULL};
     char p[GX_PATH_LEN];
     long long ll;
     int x;
     snprintf(d->jpath, sizeof d->jpath, "%s", path);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         qs_gx_override_init(&d->ov[i]);
     if (!qs_gx_want_object(obj, path, e))
         return;
@@ -198,7 +198,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
         if (qs_gx_get_int(&ll, it, p, 0, 1 << 30, e))
             d->test_limit = (int)ll;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(obj, qs_gx_phase_keys[i]))) {
             qs_gx_sub_key(p, path, qs_gx_phase_keys[i]);
             qs_gx_parse_override(&d->ov[i], it, p, (qs_phase)i, e);
@@ -308,13 +308,13 @@ void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e)
     snprintf(phase, sizeof phase, "%.*s", (int)(dot - it->string < 15 ? dot - it->string : 15),
              it->string);
     int ph = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if (!strcmp(phase, qs_gx_phase_keys[i]))
             ph = i;
     s->pax_bad = 1; /* until it is read whole */
     if (ph < 0) {
         qs_gx_err(e, p, "\"%s\" is not a phase (a protocol axis is PHASE.KEY, PHASE one of "
-                  "float, retrain, clr)", phase);
+                  "float, retrain, clr, ptq)", phase);
         return;
     }
     int id = find_row(key, (qs_phase)ph);

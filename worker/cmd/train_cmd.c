@@ -11,6 +11,7 @@
 #include "gemm.h"
 #include "io.h"
 #include "opts.h"
+#include "ptq.h"
 #include "simd.h"
 #include "train.h"
 
@@ -121,8 +122,7 @@ int qs_cmd_train(int argc, char **argv)
     qs_job_opts_default(&o);
     if ((rc = qs_args_meta(&train_spec, argc, argv)) >= 0)
         return rc;
-    if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_model(&o)) ||
-        (rc = qs_job_opts_train_cfg(&o, &cfg)))
+    if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_resolve(&o, &cfg)))
         return qs_args_fail(&train_spec, "%s", qs_errmsg());
     if ((o.model.arch == QS_ARCH_IMNET_RESNET || o.model.arch == QS_ARCH_MOBILENETV2) &&
         !o.have_data) {
@@ -133,7 +133,12 @@ int qs_cmd_train(int argc, char **argv)
     }
     if (o.phase != QS_PHASE_FLOAT && !o.from && !o.resume) {
         fprintf(stderr, "qsweep train: --phase %s needs --from CHECKPOINT (the %s phase's)\n",
-                qs_phase_name(o.phase), o.phase == QS_PHASE_RETRAIN ? "float" : "retrain");
+                qs_phase_name(o.phase), o.phase == QS_PHASE_CLR ? "retrain" : "float");
+        return 2;
+    }
+    if (o.phase == QS_PHASE_PTQ && (o.resume || o.stop_after)) {
+        fprintf(stderr, "qsweep train: --phase ptq runs in one piece: no --resume or "
+                "--stop-after\n");
         return 2;
     }
     if (o.decision_map && o.data != QS_DATA_SYNTHETIC) {
@@ -189,9 +194,10 @@ int qs_cmd_train(int argc, char **argv)
             "%d train / %d test examples%s%s; kernels %s, BLAS %s %s\n", ctx.model,
             t.model.nparam - t.model.nalpha, qs_phase_name(t.cfg.phase), t.cfg.epochs,
             t.cfg.batch, t.cfg.threads, train.n, test.n, t.epoch_done ? " (resumed)" : "",
-            t.mcfg.quantizer == QS_QUANT_LSQ ? ", quantizer lsq+" : "",
+            t.mcfg.quantizer == QS_QUANT_LSQ && t.cfg.phase != QS_PHASE_PTQ ? ", quantizer lsq+" : "",
             qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core());
-    rc = qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
+    rc = o.phase == QS_PHASE_PTQ ? qs_ptq_phase(&t, on_epoch, &ctx)
+                                 : qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
     if (rc == QS_OK && ctx.save_rc)
         rc = ctx.save_rc;
     if (rc == QS_OK && o.decision_map)

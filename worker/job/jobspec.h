@@ -13,6 +13,7 @@
 #define QS_JS_F (1u << QS_PHASE_FLOAT)
 #define QS_JS_R (1u << QS_PHASE_RETRAIN)
 #define QS_JS_C (1u << QS_PHASE_CLR)
+#define QS_JS_P (1u << QS_PHASE_PTQ)
 #define QS_JS_FRC (QS_JS_F | QS_JS_R | QS_JS_C)
 /* OPEN: which end of [LO, HI] is itself refused. */
 #define QS_JS_LO_OPEN 1
@@ -27,7 +28,8 @@ typedef enum {
 
 typedef enum { QS_JS_NUM, QS_JS_INT, QS_JS_BOOL, QS_JS_NAME, QS_JS_LIST } qs_js_type;
 typedef enum {
-    QS_JS_ALWAYS, QS_JS_IF_CLR, QS_JS_IF_STEP, QS_JS_IF_SGD, QS_JS_IF_NONZERO
+    QS_JS_ALWAYS, QS_JS_IF_CLR, QS_JS_IF_STEP, QS_JS_IF_SGD, QS_JS_IF_NONZERO,
+    QS_JS_IF_PTQ, QS_JS_IF_ADAROUND
 } qs_js_when;
 
 typedef struct {

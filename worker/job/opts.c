@@ -11,6 +11,7 @@
 #include "io.h"
 #include "lsq_model.h"
 #include "parse.h"
+#include "ptq.h"
 #include "quant.h"
 
 void qs_job_opts_default(qs_job_opts *o)
@@ -40,7 +41,7 @@ void qs_job_opts_usage(FILE *out)
         "                    and bench; --data cifar10|fashion-mnist trains them at 32x32)\n"
         "                    --data synthetic|fashion-mnist|cifar10 [--data-dir PATH]\n"
         "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
-        "                    [--phase float|retrain|clr] [--from CK] [--wbits B] [--abits B]\n"
+        "                    [--phase float|retrain|clr|ptq] [--from CK] [--wbits B] [--abits B]\n"
         "                    [--lipschitz BETA] [--epochs N] [--stop-after K]\n"
         "                    [--save CK] [--resume CK] [--decision-map FILE] [--config JOB.json]\n"
         "protocol overrides: [--batch N] [--lr X] [--lr-min X] [--momentum X]\n"
@@ -52,6 +53,9 @@ void qs_job_opts_usage(FILE *out)
         "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
         "quantizer:          [--quantizer hwang-pact|lsq+] [--lsq-per-channel 0|1]\n"
         "                    [--lsq-winit mse|mean]\n"
+        "ptq (--phase ptq):  [--rounding nearest|adaround] [--equalize 0|1]\n"
+        "                    [--bias-correction none|empirical|bn] [--per-channel 0|1]\n"
+        "                    [--calib-images N (1024)] [--iterations N (10000, adaround)]\n"
         "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
         "failure (diverged), 2 bad usage or input.\n");
 }
@@ -414,5 +418,22 @@ int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
     }
     if (c->sched.kind == QS_SCHED_CLR && !(c->sched.period > 0))
         return qs_err(QS_EINVAL, "the clr schedule needs --period EPOCHS");
+    return QS_OK;
+}
+
+int qs_job_opts_resolve(qs_job_opts *o, qs_train_cfg *cfg)
+{
+    int rc;
+    if ((rc = qs_job_opts_model(o)) || (rc = qs_job_opts_train_cfg(o, cfg)))
+        return rc;
+    if (o->phase == QS_PHASE_PTQ) {
+        if (o->model.quantizer != QS_QUANT_HWANG_PACT)
+            return qs_err(QS_EINVAL, "--quantizer is for the QAT phases; a ptq phase sets its "
+                          "own (--per-channel picks the weight steps)");
+        if ((rc = qs_ptq_cfg_validate(&cfg->ptq)))
+            return rc;
+        qs_ptq_model_cfg(&o->model, &cfg->ptq);
+        return qs_model_cfg_validate(&o->model);
+    }
     return QS_OK;
 }

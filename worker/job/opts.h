@@ -47,6 +47,10 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
 int qs_job_opts_model(qs_job_opts *o);
 /* The training configuration: dataset protocol + overrides. */
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
+/* qs_job_opts_model, then qs_job_opts_train_cfg, then for a ptq phase
+ * the model form its settings ask for (qs_ptq_model_cfg): what a phase
+ * runs from. */
+int qs_job_opts_resolve(qs_job_opts *o, qs_train_cfg *cfg);
 /* Usage text of `qsweep train`. */
 void qs_job_opts_usage(FILE *out);
 
