@@ -162,11 +162,15 @@ static const char runs_fast[] =
     " p.dataset AS dataset, p.arch AS arch, p.block AS block, p.residual AS residual,"
     " p.depth AS depth, p.width AS width, p.params AS params, p.wbits AS wbits, p.abits AS abits,"
     " p.regularizer AS regularizer,"
-    " CASE WHEN p.phase = 'float' THEN 'none'"
+    " CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'"
     "  ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,"
     " p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
     " p.model AS model, p.epochs AS epochs, p.epochs_done AS epochs_done,"
-    " p.img_per_s AS img_per_s, p.finished AS finished"
+    " p.img_per_s AS img_per_s, p.finished AS finished,"
+    " CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'"
+    "  ELSE 'qat' END AS method,"
+    " CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.rounding') END AS rounding,"
+    " CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.equalize') END AS equalize"
     " FROM sweep_phases sp JOIN sweeps s ON s.id = sp.sweep_id"
     " JOIN phases p INDEXED BY phases_read ON p.id = sp.phase_id)";
 
