@@ -249,20 +249,23 @@ static void test_run_w4a8(void)
             float_acc);
 }
 
-/* The steps not built yet say so instead of running something else. */
-static void test_not_built(void)
+/* rounding adaround reaches AdaRound through the phase (its accuracy is
+ * tests/test_adaround.c's: here a few steps, to see it wired and run);
+ * more calibration images than the set holds is an error naming both. */
+static void test_adaround_and_calib(void)
 {
     qs_trainer t;
     qs_ptq_cfg pc;
     qs_ptq_result r;
     qs_ptq_cfg_default(&pc);
     pc.calib_images = 64;
+    pc.iterations = 20;
     pc.rounding = QS_PTQ_ADAROUND;
     T_CHECK(ptq_trainer(&t, 4, 8, &pc) == QS_OK, "trainer: %s", qs_errmsg());
     int rc = qs_ptq_run(&r, &t);
     qs_trainer_free(&t);
-    T_CHECK(rc != QS_OK && strstr(qs_errmsg(), "adaround"), "adaround: rc %d %s", rc,
-            qs_errmsg());
+    T_CHECK(rc == QS_OK && r.test_acc > 10, "adaround: rc %d acc %.2f %s", rc, r.test_acc,
+            rc ? qs_errmsg() : "");
     pc.calib_images = fm_tr.n + 1;
     pc.rounding = QS_PTQ_NEAREST;
     T_CHECK(ptq_trainer(&t, 4, 8, &pc) == QS_OK, "trainer: %s", qs_errmsg());
@@ -282,7 +285,7 @@ int main(void)
     T_RUN(test_bias_correct);
     T_RUN(test_run_w8a8);
     T_RUN(test_run_w4a8);
-    T_RUN(test_not_built);
+    T_RUN(test_adaround_and_calib);
     free(float_ck);
     qs_data_free(&fm_tr);
     qs_data_free(&fm_te);

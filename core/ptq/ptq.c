@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adaround.h"
 #include "clock.h"
 #include "err.h"
 #include "gemm.h"
@@ -72,16 +73,18 @@ static int check_model(const qs_trainer *t)
     return QS_OK;
 }
 
-/* Steps 4: the steps of every quantized layer, then its rounding. */
+/* Steps 4: the steps of every quantized layer, then its rounding.
+ * AdaRound runs over the whole model at once: each layer's targets come
+ * from the float weights of the layers before it, which a per-layer call
+ * could no longer see once those were rounded. */
 static int round_weights(qs_model *m, const qs_ptq_calib *cal, const qs_ptq_cfg *pc)
 {
     int rc = QS_OK;
     for (int i = 0; i < m->nnode && rc == QS_OK; i++)
         if (m->nodes[i].step_off >= 0 && m->nodes[i].wbits < 32)
             rc = qs_ptq_weight_steps(m, i);
-    for (int i = 0; i < m->nnode && rc == QS_OK && pc->rounding == QS_PTQ_ADAROUND; i++)
-        if (m->nodes[i].step_off >= 0 && m->nodes[i].wbits < 32)
-            rc = qs_ptq_adaround(m, i, cal, pc);
+    if (rc == QS_OK && pc->rounding == QS_PTQ_ADAROUND)
+        rc = qs_adaround_model(m, cal->x, cal->n, pc);
     return rc;
 }
 

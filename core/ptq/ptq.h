@@ -157,13 +157,10 @@ int qs_ptq_bias_correct(int *ncorrected, qs_model *m, const qs_ptq_calib *cal,
                         float *const *fmean);
 void qs_ptq_means_free(float **fmean, const qs_model *m);
 
-/* The steps another file implements (cle.c, adaround.c): until it is
- * built, each fails saying so. equalize: cross-layer equalisation and
- * high-bias absorption, rescaling st; adaround: layer node's weights
- * rounded by AdaRound, written back as w = s z; bias_correct_bn: the
- * data-free bias correction from st. */
+/* The steps of cle.c and dfq_bias.c (AdaRound: adaround.h). equalize:
+ * cross-layer equalisation and high-bias absorption, rescaling st;
+ * bias_correct_bn: the data-free bias correction from st. */
 int qs_ptq_equalize(int *npairs, qs_model *m, qs_ptq_bnstats *st, const qs_ptq_cfg *c);
-int qs_ptq_adaround(qs_model *m, int node, const qs_ptq_calib *cal, const qs_ptq_cfg *c);
 int qs_ptq_bias_correct_bn(qs_model *m, const qs_ptq_bnstats *st);
 
 #endif
