@@ -1,9 +1,11 @@
-/* Batch norm with its ReLU fused in (qs_bn_* relu 1, what a model does
- * for a ReLU that is BN's only consumer): the same bits as BN then ReLU,
- * forward (train, eval, copy and in place) and backward (dx added to and
- * overwritten, dgamma, dbeta), on every kernel path this CPU has, on 1 and
- * 2 threads; and the models that fuse it still pass their gradient check
- * (test_model.c) and mark the pairs this file expects. */
+/* Batch norm's fused passes. With its ReLU fused in (qs_bn_* relu 1, what
+ * a model does for a ReLU that is BN's only consumer): the same bits as BN
+ * then ReLU, forward (train, eval, copy and in place) and backward (dx
+ * added to and overwritten, dgamma, dbeta), on every kernel path this CPU
+ * has, on 1 and 2 threads; the models that fuse it still pass their
+ * gradient check (test_model.c) and mark the pairs this file expects. The
+ * one-pass statistics against a two-pass reference, with the mean far
+ * larger than the spread. */
 #include "kpath_check.h"
 #include "layer_check.h"
 #include "model.h"
@@ -136,8 +138,54 @@ static void models_mark_fused_pairs(void)
     T_CHECK(q == 0, "depthwise-11 A2: %d fused pairs, expected none", q);
 }
 
+/* |mean| / std = 1e5: the saved mean, invstd and running variance at
+ * float precision, on each path */
+static void bn_stats_large_mean_on_path(qs_kpath p)
+{
+    const int n = 4, c = 2, hw = 1031;
+    const size_t len = (size_t)n * c * hw, m = (size_t)n * hw;
+    float *x = fbuf(len), *y = fbuf(len), *sm = fbuf(c), *si = fbuf(c);
+    float *rm = fbuf(c), *rv = fbuf(c), *g = rbuf(c, 0.5f, 1.5f);
+    float *b = rbuf(c, -1.0f, 1.0f);
+    for (size_t i = 0; i < len; i++)
+        x[i] = 1000.0f + 0.01f * (float)qs_rng_normal(&rng);
+    qs_simd_set_path(p);
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, n, c, hw, 1.0f, 1e-5f, 0);
+    qs_simd_set_path(QS_KPATH_COUNT);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0.0, ss = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++)
+                s += x[((size_t)i * c + ch) * hw + j];
+        double mean = s / (double)m;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                double d = x[((size_t)i * c + ch) * hw + j] - mean;
+                ss += d * d;
+            }
+        double invstd = 1.0 / sqrt(ss / (double)m + 1e-5);
+        double var_unb = ss / (double)(m - 1);
+        T_CHECK(fabs(sm[ch] - mean) <= 1e-7 * mean &&
+                    fabs(si[ch] - invstd) <= 1e-6 * invstd &&
+                    fabs(rv[ch] - var_unb) <= 1e-6 * var_unb,
+                "%s channel %d: mean %.9g invstd %.9g var %.9g, two-pass "
+                "%.9g %.9g %.9g",
+                qs_kpath_name(p), ch, sm[ch], si[ch], rv[ch], mean, invstd,
+                var_unb);
+    }
+    arena_free();
+}
+
+static void bn_stats_large_mean(void)
+{
+    qs_rng_seed(&rng, 5);
+    bn_stats_large_mean_on_path(QS_KPATH_GENERIC);
+    for_vector_paths(bn_stats_large_mean_on_path);
+}
+
 int main(void)
 {
+    T_RUN(bn_stats_large_mean);
     T_RUN(bn_relu_matches_separate);
     T_RUN(models_mark_fused_pairs);
     arena_free();

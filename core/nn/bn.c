@@ -2,9 +2,12 @@
  *
  * Per-channel sums run over n*hw values (2^17 for CIFAR at batch 128), so
  * they use double accumulators; four independent lanes keep the summation
- * order fixed while letting the compiler vectorise the loop. The variance is
- * two-pass (sum of squared deviations from the mean): the one-pass
- * E[x^2] - E[x]^2 cancels badly when |mean| >> std.
+ * order fixed while letting the compiler vectorise the loop. The variance
+ * takes one pass over the activations: sums of d and d^2 for d = x - k, k
+ * one of the channel's values, so var = (sum d^2 - (sum d)^2 / M) / M
+ * subtracts numbers of the size of the spread, not of the mean (E[x^2] -
+ * E[x]^2 in float cancels badly when |mean| >> std; this form keeps the
+ * saved statistics at float precision at |mean| / std = 1e5, tested).
  * The build uses -O2, whose vectoriser rejects loops that would need a
  * scalar remainder, so loops step by 4 with a fixed inner j-loop and a
  * scalar tail.
@@ -63,26 +66,21 @@ static float bn_scale(float invstd, float gamma)
 #if QS_SIMD_X86
 #define AVX2 __attribute__((target("avx2")))
 
-AVX2 static size_t sum_f_avx2(double a[4], const float *x, size_t len)
+/* sums of d and d^2, d = x - k: one pass where the mean-then-deviations
+ * form took two */
+AVX2 static size_t sums_shifted_avx2(double a[4], double b[4], const float *x,
+                                     size_t len, double k)
 {
-    __m256d s = _mm256_loadu_pd(a);
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
-    _mm256_storeu_pd(a, s);
-    return i;
-}
-
-AVX2 static size_t sumsq_dev_avx2(double a[4], const float *x, size_t len,
-                                  double m)
-{
-    __m256d s = _mm256_loadu_pd(a), vm = _mm256_set1_pd(m);
+    __m256d sa = _mm256_loadu_pd(a), sb = _mm256_loadu_pd(b);
+    __m256d vk = _mm256_set1_pd(k);
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
-        s = _mm256_add_pd(s, _mm256_mul_pd(d, d));
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vk);
+        sa = _mm256_add_pd(sa, d);
+        sb = _mm256_add_pd(sb, _mm256_mul_pd(d, d));
     }
-    _mm256_storeu_pd(a, s);
+    _mm256_storeu_pd(a, sa);
+    _mm256_storeu_pd(b, sb);
     return i;
 }
 
@@ -160,44 +158,31 @@ AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
 }
 #endif
 
-/* sum x[i] */
-static double sum_f(const float *restrict x, size_t len)
+/* *s1 += sum (x[i] - k), *s2 += sum (x[i] - k)^2 */
+static void sums_shifted(double *s1, double *s2, const float *restrict x,
+                         size_t len, double k)
 {
-    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = sum_f_avx2(a, x, len);
-#endif
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++)
-            a[j] += (double)x[i + j];
-    double s = (a[0] + a[1]) + (a[2] + a[3]);
-    for (; i < len; i++)
-        s += (double)x[i];
-    return s;
-}
-
-/* sum (x[i] - m)^2 */
-static double sumsq_dev(const float *restrict x, size_t len, double m)
-{
-    double a[4] = {0.0, 0.0, 0.0, 0.0};
-    size_t i = 0;
-#if QS_SIMD_X86
-    if (qs_simd_avx2())
-        i = sumsq_dev_avx2(a, x, len, m);
+        i = sums_shifted_avx2(a, b, x, len, k);
 #endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
-            double d = (double)x[i + j] - m;
-            a[j] += d * d;
+            double d = (double)x[i + j] - k;
+            a[j] += d;
+            b[j] += d * d;
         }
     double s = (a[0] + a[1]) + (a[2] + a[3]);
+    double t = (b[0] + b[1]) + (b[2] + b[3]);
     for (; i < len; i++) {
-        double d = (double)x[i] - m;
-        s += d * d;
+        double d = (double)x[i] - k;
+        s += d;
+        t += d * d;
     }
-    return s;
+    *s1 += s;
+    *s2 += t;
 }
 
 /* sum g[i] and sum g[i] * (x[i] - m) in one sweep, g = dy masked by k */
@@ -349,13 +334,16 @@ static void train_range(void *ctx, int t, int c0, int c1)
     const size_t m = (size_t)n * hw;
     const double momentum = a->momentum;
     for (int ch = c0; ch < c1; ch++) {
-        double s = 0.0;
+        /* shifted by one of the channel's own values, the sums of squares
+         * do not cancel when |mean| >> std (double sums, centred data) */
+        const double k = a->x[(size_t)ch * hw];
+        double s = 0.0, s2 = 0.0;
         for (int i = 0; i < n; i++)
-            s += sum_f(a->x + ((size_t)i * c + ch) * hw, hw);
-        double mean = s / (double)m;
-        double ss = 0.0;
-        for (int i = 0; i < n; i++)
-            ss += sumsq_dev(a->x + ((size_t)i * c + ch) * hw, hw, mean);
+            sums_shifted(&s, &s2, a->x + ((size_t)i * c + ch) * hw, hw, k);
+        double mean = k + s / (double)m;
+        double ss = s2 - s * (s / (double)m);
+        if (ss < 0.0) /* rounding, for a constant channel */
+            ss = 0.0;
         double var = ss / (double)m;
         double invstd = 1.0 / sqrt(var + (double)a->eps);
         /* PyTorch rejects a single value per channel in training; using the
