@@ -287,8 +287,14 @@ static float *take(float **cursor, size_t n)
  * reused by liveness (slot_of[i], -1 for the input node, whose gradient is
  * never formed), so only a few full-size gradient buffers exist. A slot's
  * floats per example are slot_len[s]. Returns the slot count. The dout
- * pointers are valid during qs_model_backward only. */
-static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slot_len)
+ * pointers are valid during qs_model_backward only.
+ *
+ * by_bn[i]: float ReLU i works in place on a BN's buffer, so that BN
+ * applies it (model.h, fuse_relu): the BN's gradient is the ReLU's
+ * (masked as it is read), so the BN shares the ReLU's slot, which stays
+ * live until the BN's backward. */
+static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slot_len,
+                        int *by_bn)
 {
     const int nn = m->nnode;
     int *ncons = calloc((size_t)nn * 3 + 1, sizeof(int));
@@ -324,6 +330,8 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
                 break;
             }
         }
+        by_bn[i] = n->type == QS_NODE_RELU && n->abits >= 32 && !n->relu6 &&
+                   owner[i] != i && m->nodes[n->in0].type == QS_NODE_BN;
     }
     int nslot = 0;
     for (int i = 0; i < nn; i++)
@@ -337,6 +345,8 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
             need[1] = n->in0;
         if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == t)
             need[2] = n->in1;
+        if (by_bn[t]) /* the BN's gradient is this node's: no slot of its own */
+            need[1] = -1;
         for (int k = 0; k < 3; k++) {
             int j = need[k];
             if (j < 0 || slot_of[j] >= 0)
@@ -355,7 +365,10 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
             busy[best] = 1;
             slot_of[j] = best;
         }
-        busy[slot_of[t]] = 0;   /* dead once node t's backward has run */
+        if (by_bn[t])   /* live on until the BN's backward has run */
+            slot_of[n->in0] = slot_of[t];
+        else
+            busy[slot_of[t]] = 0;   /* dead once node t's backward has run */
     }
     free(ncons);
     return nslot;
@@ -395,7 +408,7 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
     /* Activation arena (see plan_buffers): one out buffer per node that
      * owns one, the pooled dout slots, BN saves, quantized weights, one
      * shared scratch (largest conv scratch / Lipschitz product). */
-    int *owner = malloc(sizeof(int) * (size_t)m->nnode * 2);
+    int *owner = malloc(sizeof(int) * (size_t)m->nnode * 3);
     size_t *slot_len = calloc((size_t)m->nnode + 1, sizeof(size_t));
     if (!owner || !slot_len) {
         free(owner);
@@ -403,8 +416,8 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         rc = qs_err(QS_ENOMEM, "out of memory planning the activation arena");
         goto fail;
     }
-    int *slot_of = owner + m->nnode;
-    int nslot = plan_buffers(m, owner, slot_of, slot_len);
+    int *slot_of = owner + m->nnode, *by_bn = slot_of + m->nnode;
+    int nslot = plan_buffers(m, owner, slot_of, slot_len, by_bn);
     if (nslot < 0) {
         free(owner);
         free(slot_len);
@@ -453,6 +466,9 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         qs_node *n = &m->nodes[i];
         size_t len = (size_t)max_batch * n->numel;
         n->out = owner[i] == i ? take(&cur, len) : m->nodes[owner[i]].out;
+        n->by_bn = by_bn[i];
+        if (by_bn[i])
+            m->nodes[n->in0].fuse_relu = 1;
         n->dout = NULL;
         if (slot_of[i] >= 0) {
             float *d = slots;

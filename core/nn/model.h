@@ -79,6 +79,11 @@ typedef struct {
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
     int relu6;               /* relu: a ReLU6 point (MobileNetV2), ReLU6 while abits is 32 */
+    /* A float ReLU that is a BN's only consumer and works in its buffer is
+     * applied by that BN (qs_bn_* relu 1): fuse_relu on the BN, by_bn on
+     * the ReLU, whose forward and backward are then skipped; the BN's dout
+     * is the ReLU's (set by qs_model_build). */
+    int fuse_relu, by_bn;
     float step;              /* weight quantizer step D (0 = not yet searched) */
     /* Activation-arena pointers, [max_batch, numel]. Buffers are shared to
      * save memory: a float ReLU or residual add may overwrite its single

@@ -63,14 +63,16 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
                 qs_bn_forward_train(n->out, n->save_mean, n->save_invstd,
                                     m->buf + n->rm_off, m->buf + n->rv_off, in,
                                     P + n->w_off, P + n->b_off, nb, n->c, hw,
-                                    0.1f, QS_BN_EPS);
+                                    0.1f, QS_BN_EPS, n->fuse_relu);
             else
                 qs_bn_forward_eval(n->out, in, P + n->w_off, P + n->b_off,
                                    m->buf + n->rm_off, m->buf + n->rv_off, nb,
-                                   n->c, hw, QS_BN_EPS);
+                                   n->c, hw, QS_BN_EPS, n->fuse_relu);
             break;
         }
         case QS_NODE_RELU:
+            if (n->by_bn) /* applied by its BN, in the same buffer */
+                break;
             if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 qs_lsq_act_forward(n->out, in, len, P[n->alpha_off], P[n->alpha_off + 1],
                                    n->abits);
@@ -172,11 +174,15 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs);
             break;
         case QS_NODE_BN:
+            /* fuse_relu: dout is the ReLU's, masked as it is read */
             qs_bn_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
-                           n->save_mean, n->save_invstd, P + n->w_off, nb, n->c,
-                           n->h * n->w, !fresh0);
+                           n->save_mean, n->save_invstd, P + n->w_off,
+                           P + n->b_off, nb, n->c, n->h * n->w, !fresh0,
+                           n->fuse_relu);
             break;
         case QS_NODE_RELU:
+            if (n->by_bn) /* its BN takes this gradient */
+                break;
             if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 lsq_act_backward(m, n, dx, src->out, len);
             else if (n->abits < 32)
