@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "model_plan.h"
 
@@ -89,7 +90,7 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
     if (c->quantizer == QS_QUANT_LSQ && c->wbits < 32 && (c->wbits == 1 || c->first_last_bits == 1))
         return qs_err(QS_EINVAL, "lsq+ needs at least 2 weight bits (wbits %d, first_last_bits %d)",
                       c->wbits, c->first_last_bits);
-    return QS_OK;
+    return qs_bp_cfg_validate(c);
 }
 
 /* --------------------------------------------------------------- planning */
@@ -176,6 +177,10 @@ static int plan(qs_planner *p, qs_model *m)
     for (int i = 0; i < m->nnode; i++)
         if (m->nodes[i].step_off >= 0)
             m->nodes[i].step_off += p->nparam;
+    /* The learned widths last, so a fine-tune can leave them out. */
+    for (int i = 0; i < m->nnode; i++)
+        if (m->nodes[i].bits_off >= 0)
+            m->nodes[i].bits_off += p->nparam + p->nalpha;
     return QS_OK;
 }
 
@@ -210,11 +215,7 @@ int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
         goto cleanup;
     for (int i = 0; i < m.nnode; i++) {
         const qs_node *n = &m.nodes[i];
-        double macs = 0;
-        if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV)
-            macs = (double)n->wlen * n->h * n->w;
-        else if (n->type == QS_NODE_LINEAR)
-            macs = (double)n->wlen;
+        double macs = qs_node_macs(n);
         if (n->w_off >= 0 && n->type != QS_NODE_BN) {
             long plen = n->wlen + (n->b_off >= 0 ? n->c : 0);
             out->model_bits += (double)n->wlen * n->wbits + (double)(plen - n->wlen) * 32;
@@ -236,6 +237,13 @@ int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
 cleanup:
     free(m.nodes);
     return rc;
+}
+
+double qs_node_macs(const qs_node *n)
+{
+    if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV)
+        return (double)n->wlen * n->h * n->w;
+    return n->type == QS_NODE_LINEAR ? (double)n->wlen : 0.0;
 }
 
 int qs_model_solve_width(int *width, const qs_model_cfg *cfg, double params)
@@ -374,8 +382,9 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         return qs_err(QS_EINVAL, "batch size %d must be at least 1", max_batch);
     if ((rc = plan(&p, m)) != QS_OK)
         goto fail;
-    m->nparam = p.nparam + p.nalpha;
-    m->nalpha = p.nalpha;
+    m->nparam = p.nparam + p.nalpha + p.nbits;
+    m->nalpha = p.nalpha + p.nbits;
+    m->nbits = p.nbits;
     m->nbuf = p.nbuf;
 
     size_t np = ((size_t)m->nparam + 15) & ~(size_t)15;
@@ -517,6 +526,8 @@ void qs_model_init(qs_model *m, qs_rng *rng)
         }
         for (int k = 0; k < n->nstep; k++)
             m->param[n->step_off + k] = 1.0f; /* LSQ: replaced by the init */
+        if (n->bits_off >= 0) /* BitPruning: the initial width */
+            m->param[n->bits_off] = qs_bp_clamp((float)m->cfg.bp_init, qs_bp_node_bmin(m, n));
         n->step = 0.0f;
     }
     m->quant_ready = 0;

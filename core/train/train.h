@@ -56,6 +56,14 @@ typedef struct {
      * store the struct up to here as "train_cfg" and this field in its own
      * optional section, so older checkpoints still load (as 0). */
     double label_smoothing; /* eps in [0, 1): target (1 - eps) one-hot + eps / K */
+    /* BitPruning, for a retrain phase whose model learns bit widths
+     * (bp_train.h): the weight lambda >= 0 of the mean-bits loss, its
+     * weighting (a qs_bp_weighting), the widths' learning rate as a
+     * multiple of the phase's, and the fixed-width fine-tune that ends the
+     * phase, in epochs of cfg.epochs (0 = the default). In the optional
+     * checkpoint section "bitprune_train" of a model with learned widths. */
+    double bp_lambda, bp_lr_scale;
+    int bp_weighting, bp_finetune_epochs;
 } qs_train_cfg;
 
 /* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */
@@ -92,6 +100,9 @@ struct qs_trainer {
     void *interrupt_user;
     float *xb, *dlogits;
     int *yb, *idx;
+    /* BitPruning's loss: per learned width the counts (params, macs), b
+     * and dR/db (4 x model.nbits doubles; NULL without learned widths). */
+    double *bp_buf;
 };
 
 /* Builds the model, initialises it from cfg->seed, allocates the batch

@@ -110,7 +110,8 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "wbits", JE_INT, NULL, mc->wbits);
     put(&l, "width", JE_INT, NULL, mc->width);
     for (int id = 0; id < QS_JS_N; id++)
-        if (p->written & (1u << id))
+        if ((p->written & (1u << id)) &&
+            (qs_js_rows[id].when != QS_JS_IF_LEARNED || (quant && mc->bp_learned)))
             put(&l, qs_js_rows[id].key, JE_TEXT, p->text[id], 0);
     qsort(l.e, (size_t)l.n, sizeof l.e[0], jent_cmp);
 

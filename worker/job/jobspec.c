@@ -19,6 +19,7 @@
 #define JS_WHEN_if_step QS_JS_IF_STEP
 #define JS_WHEN_if_sgd QS_JS_IF_SGD
 #define JS_WHEN_if_nonzero QS_JS_IF_NONZERO
+#define JS_WHEN_if_learned QS_JS_IF_LEARNED
 
 const qs_js_row qs_js_rows[QS_JS_N] = {
 #define QS_JOB_SETTING(id, key, gkey, alias, type, lo, hi, open, names, field, phases, when) \
@@ -178,6 +179,8 @@ int qs_js_written(int id, const qs_train_cfg *c)
         return c->opt.kind == QS_OPT_SGD;
     case QS_JS_IF_NONZERO:
         return value(id, c) != 0;
+    case QS_JS_IF_LEARNED:
+        return 1;
     }
     return 1;
 }
