@@ -205,39 +205,55 @@ long qs_model_param_count(const qs_model_cfg *cfg)
     return n;
 }
 
-int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
+/* A node's width: a learned one rounded up (the width it ends with) when
+ * the parameters are there, else the planned one. */
+static int node_bits(const qs_node *n, int planned, const float *param)
 {
-    qs_model m;
-    qs_planner p;
+    if (param && n->bits_off >= 0 && planned < 32)
+        return qs_bp_round_up(param[n->bits_off]);
+    return planned;
+}
+
+static void cost_nodes(qs_model_cost *out, const qs_model *m, const float *param)
+{
     memset(out, 0, sizeof *out);
-    int rc = plan_only(&m, &p, cfg);
-    if (rc != QS_OK)
-        goto cleanup;
-    for (int i = 0; i < m.nnode; i++) {
-        const qs_node *n = &m.nodes[i];
+    for (int i = 0; i < m->nnode; i++) {
+        const qs_node *n = &m->nodes[i];
         double macs = qs_node_macs(n);
+        int wbits = node_bits(n, n->wbits, param);
         if (n->w_off >= 0 && n->type != QS_NODE_BN) {
             long plen = n->wlen + (n->b_off >= 0 ? n->c : 0);
-            out->model_bits += (double)n->wlen * n->wbits + (double)(plen - n->wlen) * 32;
+            out->model_bits += (double)n->wlen * wbits + (double)(plen - n->wlen) * 32;
         } else if (n->type == QS_NODE_BN) {
             out->model_bits += 2.0 * n->c * 32;
         }
         if (macs > 0) {
             /* Input bits: a PACT output carries abits, anything else
              * (image, BN output, residual sum, pool) is float. */
-            const qs_node *src = &m.nodes[n->in0];
+            const qs_node *src = &m->nodes[n->in0];
             if (src->type == QS_NODE_MAXPOOL) /* the max of k-bit codes is one of them */
-                src = &m.nodes[src->in0];
-            int ibits = (src->type == QS_NODE_RELU) ? src->abits : 32;
+                src = &m->nodes[src->in0];
+            int ibits = (src->type == QS_NODE_RELU) ? node_bits(src, src->abits, param) : 32;
             out->macs += macs;
-            out->bops += macs * n->wbits * ibits;
+            out->bops += macs * wbits * ibits;
         }
     }
     out->train_flop = 6.0 * out->macs;
-cleanup:
+}
+
+int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
+{
+    qs_model m;
+    qs_planner p;
+    memset(out, 0, sizeof *out);
+    int rc = plan_only(&m, &p, cfg);
+    if (rc == QS_OK)
+        cost_nodes(out, &m, NULL);
     free(m.nodes);
     return rc;
 }
+
+void qs_model_cost_of(qs_model_cost *out, const qs_model *m) { cost_nodes(out, m, m->param); }
 
 double qs_node_macs(const qs_node *n)
 {

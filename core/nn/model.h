@@ -155,6 +155,9 @@ typedef struct {
     double train_flop;  /* ~ 3 x 2 x macs: forward + two backward gemms */
 } qs_model_cost;
 int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg);
+/* The same of a built model at its learned widths (each rounded up, the
+ * width it ends with); equal to qs_model_cost_get without learned ones. */
+void qs_model_cost_of(qs_model_cost *out, const qs_model *m);
 /* Multiply-accumulates per example of one conv / linear node (0 else). */
 double qs_node_macs(const qs_node *n);
 /* The width k whose parameter count is nearest `params` (ties: smaller k). */

@@ -137,6 +137,22 @@ void qs_bp_round_up_model(qs_model *m)
     m->weights_dirty = 1;
 }
 
+void qs_bp_mean_bits(double *mean_w, double *mean_a, const qs_model *m)
+{
+    double sum[2] = {0, 0};
+    long cnt[2] = {0, 0};
+    for (int i = 0; i < m->nnode; i++) {
+        const qs_node *n = &m->nodes[i];
+        int a = n->type == QS_NODE_RELU;
+        if (n->bits_off < 0)
+            continue;
+        sum[a] += m->param[n->bits_off];
+        cnt[a]++;
+    }
+    *mean_w = cnt[0] ? sum[0] / cnt[0] : 0;
+    *mean_a = cnt[1] ? sum[1] / cnt[1] : 0;
+}
+
 void qs_bp_counts(double *params, double *macs, const qs_model *m)
 {
     for (long l = 0; l < m->nbits; l++)

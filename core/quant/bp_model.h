@@ -57,6 +57,10 @@ void qs_bp_clamp_model(qs_model *m);
 /* The end of the learning: every b becomes ceil(b). */
 void qs_bp_round_up_model(qs_model *m);
 
+/* The means of the learned widths of the weight layers and of the
+ * activations (0 for a side without learned widths). */
+void qs_bp_mean_bits(double *mean_w, double *mean_a, const qs_model *m);
+
 /* The bit-width loss's counts per learned width: params[l] the weights of
  * a weight layer or the elements per example of an activation; macs[l]
  * the layer's multiply-accumulates per example, or for an activation
