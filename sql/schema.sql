@@ -125,6 +125,8 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
        p.params, p.wbits, p.abits, p.regularizer,
        CASE WHEN p.phase = 'float' THEN 'none'
+            WHEN json_extract(p.config, '$.wbits') = 'learned'
+              OR json_extract(p.config, '$.abits') = 'learned' THEN 'bitprune'
             ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,
        p.clr, p.seed, p.threads,
        p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,

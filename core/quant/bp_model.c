@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "err.h"
+#include "lsq_model.h"
+
+const char *qs_bp_quantizer_label(const qs_model_cfg *c)
+{
+    return c->bp_learned ? QS_BP_QUANTIZER_NAME : qs_quantizer_name(c->quantizer);
+}
 
 int qs_bp_cfg_validate(const qs_model_cfg *c)
 {

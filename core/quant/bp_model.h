@@ -17,6 +17,12 @@
 #define QS_BP_INIT_DEFAULT 8.0
 #define QS_BP_BMIN_DEFAULT 2
 
+/* The quantizer of a model as results name it (the runs view, expand,
+ * reports): "bitprune" when some side learns its widths, else the
+ * quantizer's name. */
+#define QS_BP_QUANTIZER_NAME "bitprune"
+const char *qs_bp_quantizer_label(const qs_model_cfg *c);
+
 /* c's BitPruning fields: bp_learned a mask of QS_BP_LEARN_*, a learned
  * side at 8 bits, the Hwang-PACT quantizer, bp_bmin 1 or 2, bp_init in
  * [bp_bmin, 8]. A model without learned widths passes whatever they hold. */

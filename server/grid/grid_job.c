@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid_int.h"
 #include "jsonw.h"
@@ -78,7 +79,18 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     jlist l;
     int quant = ph != QS_PHASE_FLOAT;
     l.n = 0;
-    put(&l, "abits", JE_INT, NULL, mc->abits);
+    char bp_init[32];
+    /* A learned side is named so ("wbits": "learned"), with the widths'
+     * settings: keys no fixed-width phase has, so their ids stay. */
+    if (quant && (mc->bp_learned & QS_BP_LEARN_A))
+        put(&l, "abits", JE_STR, "learned", 0);
+    else
+        put(&l, "abits", JE_INT, NULL, mc->abits);
+    if (quant && mc->bp_learned) {
+        qs_fmt_num(bp_init, sizeof bp_init, mc->bp_init);
+        put(&l, "bp_init", JE_TEXT, bp_init, 0);
+        put(&l, "bp_bmin", JE_INT, NULL, mc->bp_bmin);
+    }
     if (quant && mc->abits < 32)
         put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
     if (mc->arch == QS_ARCH_RESNET)
@@ -107,7 +119,10 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "test_limit", JE_INT, NULL, d->test_limit);
     put(&l, "threads", JE_INT, NULL, s->threads);
     put(&l, "train_limit", JE_INT, NULL, d->train_limit);
-    put(&l, "wbits", JE_INT, NULL, mc->wbits);
+    if (quant && (mc->bp_learned & QS_BP_LEARN_W))
+        put(&l, "wbits", JE_STR, "learned", 0);
+    else
+        put(&l, "wbits", JE_INT, NULL, mc->wbits);
     put(&l, "width", JE_INT, NULL, mc->width);
     for (int id = 0; id < QS_JS_N; id++)
         if ((p->written & (1u << id)) &&

@@ -21,8 +21,6 @@ void qs_job_opts_default(qs_job_opts *o)
     o->model.block = QS_BLOCK_BASIC;
     o->model.wbits = o->model.abits = 32;
     o->model.first_last_bits = 8;
-    o->model.bp_init = QS_BP_INIT_DEFAULT;
-    o->model.bp_bmin = QS_BP_BMIN_DEFAULT;
     o->data = QS_DATA_SYNTHETIC;
     o->phase = QS_PHASE_FLOAT;
     o->seed = -1;
@@ -389,9 +387,25 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
     return rc;
 }
 
+/* The learned widths' settings mean nothing without learned widths: they
+ * are normalised to 0 then (as the grid leaves them), else default. */
+static void bp_settings(qs_model_cfg *m)
+{
+    if (!m->bp_learned) {
+        m->bp_init = 0;
+        m->bp_bmin = 0;
+        return;
+    }
+    if (m->bp_init == 0)
+        m->bp_init = QS_BP_INIT_DEFAULT;
+    if (m->bp_bmin == 0)
+        m->bp_bmin = QS_BP_BMIN_DEFAULT;
+}
+
 int qs_job_opts_model(qs_job_opts *o)
 {
     qs_model_cfg *m = &o->model;
+    bp_settings(m);
     if (o->have_model && (m->arch == QS_ARCH_IMNET_RESNET || m->arch == QS_ARCH_MOBILENETV2))
         return imnet_model(o);
     if (!o->have_model)
