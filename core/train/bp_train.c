@@ -126,3 +126,37 @@ int qs_bp_train_from_ckpt(qs_train_cfg *c, const qs_ckpt *ck, const char *what)
     c->bp_finetune_epochs = s.finetune_epochs;
     return QS_OK;
 }
+
+int qs_bp_ckpt_layers(qs_bp_layer **out, int *n, const uint8_t *bytes, size_t len,
+                      const char *what)
+{
+    qs_model m;
+    qs_ckpt_info info;
+    *out = NULL;
+    *n = 0;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return qs_err(QS_ENOMEM, "out of memory reading %s", what);
+    memcpy(copy, bytes, len);
+    int rc = qs_model_load_ckpt_bytes(&m, &info, copy, len, what, 1);
+    if (rc)
+        return rc;
+    if (m.nbits > 0 && !(*out = malloc((size_t)m.nbits * sizeof **out))) {
+        rc = qs_err(QS_ENOMEM, "out of memory reading %s", what);
+        goto cleanup;
+    }
+    for (int i = 0; i < m.nnode; i++) {
+        const qs_node *nd = &m.nodes[i];
+        if (nd->bits_off < 0)
+            continue;
+        qs_bp_layer *l = &(*out)[qs_bp_index(&m, nd)];
+        l->node = i;
+        l->kind = nd->type == QS_NODE_RELU ? 'a' : 'w';
+        l->bits = m.param[nd->bits_off];
+        l->count = nd->type == QS_NODE_RELU ? (long)nd->numel : nd->wlen;
+    }
+    *n = (int)m.nbits;
+cleanup:
+    qs_model_free(&m);
+    return rc;
+}

@@ -29,6 +29,18 @@ double qs_bp_add_loss(qs_trainer *t);
  * bp_lr_scale x lr and without weight decay, then the clamp. */
 void qs_bp_opt_step(qs_trainer *t, double lr);
 
+/* One learned width of a checkpoint's model, for the results table. */
+typedef struct {
+    int node;
+    char kind;      /* 'w' weights of a conv / linear, 'a' a ReLU's activation */
+    float bits;
+    long count;     /* weights, or elements per example */
+} qs_bp_layer;
+/* The learned widths of an encoded checkpoint (bytes are copied; *out is
+ * malloc'd, NULL with *n = 0 when the model learns none). */
+int qs_bp_ckpt_layers(qs_bp_layer **out, int *n, const uint8_t *bytes, size_t len,
+                      const char *what);
+
 /* Section "bitprune_train": lambda, lr scale, weighting, fine-tune. */
 typedef struct {
     double lambda, lr_scale;
