@@ -1,6 +1,7 @@
 /* Forward and backward passes over a built model graph. */
 #include <string.h>
 
+#include "bp_model.h"
 #include "lsq.h"
 #include "layers_imnet.h"
 #include "model.h"
@@ -24,7 +25,9 @@ static void quantize_weights(qs_model *m)
 {
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
-        if (n->step_off >= 0) /* LSQ: the learned steps, no search */
+        if (n->bits_off >= 0 && n->wbits < 32) /* BitPruning */
+            qs_bp_quantize_weights(m, n);
+        else if (n->step_off >= 0) /* LSQ: the learned steps, no search */
             qs_lsq_w_forward(n->qw, m->param + n->w_off, (size_t)n->wlen,
                              m->param + n->step_off, n->nstep, n->wbits);
         else if (n->wbits < 32)
@@ -73,7 +76,9 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
         case QS_NODE_RELU:
             if (n->by_bn) /* applied by its BN, in the same buffer */
                 break;
-            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+            if (n->bits_off >= 0 && n->abits < 32)
+                qs_bp_act_forward(n->out, in, len, P[n->alpha_off], P[n->bits_off]);
+            else if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 qs_lsq_act_forward(n->out, in, len, P[n->alpha_off], P[n->alpha_off + 1],
                                    n->abits);
             else if (n->abits < 32)
@@ -114,6 +119,17 @@ static void lsq_act_backward(qs_model *m, const qs_node *n, float *dx, const flo
     m->grad[n->alpha_off] += (float)ds;
     if (m->cfg.lsq_offset)
         m->grad[n->alpha_off + 1] += (float)db;
+}
+
+/* BitPruning at a ReLU: PACT's dx and dalpha, and dL/db. */
+static void bp_act_backward(qs_model *m, const qs_node *n, float *dx, const float *x,
+                            size_t len)
+{
+    double db = 0;
+    m->grad[n->alpha_off] += (float)qs_bp_act_backward(dx, &db, n->dout, x, len,
+                                                       m->param[n->alpha_off],
+                                                       m->param[n->bits_off]);
+    m->grad[n->bits_off] += (float)db;
 }
 
 void qs_model_backward(qs_model *m, const float *dlogits, int nb)
@@ -183,7 +199,9 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         case QS_NODE_RELU:
             if (n->by_bn) /* its BN takes this gradient */
                 break;
-            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+            if (n->bits_off >= 0 && n->abits < 32)
+                bp_act_backward(m, n, dx, src->out, len);
+            else if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 lsq_act_backward(m, n, dx, src->out, len);
             else if (n->abits < 32)
                 G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
@@ -213,6 +231,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         }
         /* LSQ: the layer's weight gradient is complete (one node owns each
          * weight): mask it at the clip and form the step gradients. */
+        if (n->bits_off >= 0 && n->type != QS_NODE_RELU && n->wbits < 32)
+            qs_bp_weight_backward(m, n);
         if (n->step_off >= 0)
             qs_lsq_w_backward(G + n->w_off, G + n->step_off, G + n->w_off, P + n->w_off,
                               (size_t)n->wlen, P + n->step_off, n->nstep, n->wbits);

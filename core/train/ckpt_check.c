@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bp_train.h"
 #include "err.h"
 
 /* The fields are memcpy'd out of the file as int32: the enums must be that. */
@@ -270,7 +271,7 @@ int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need
     if (!(h->tcfg.label_smoothing >= 0 && h->tcfg.label_smoothing < 1))
         return out_of_range(what, "label_smoothing", "eps", ls ? at(ck, ls, 0) : 0,
                             h->tcfg.label_smoothing, 0, 1);
-    if ((rc = check_cfg(&h->tcfg, ck, cp, what)))
+    if ((rc = qs_bp_train_from_ckpt(&h->tcfg, ck, what)) || (rc = check_cfg(&h->tcfg, ck, cp, what)))
         return rc;
     if (h->st.phase != (int32_t)h->tcfg.phase)
         return qs_err(QS_EFORMAT, "%s: state.phase %d (byte %zu) differs from train_cfg.phase "

@@ -65,6 +65,14 @@ typedef struct {
     /* The ptq phase's settings (the other phases ignore them). Not in
      * checkpoints: a ptq phase runs in one piece and is never resumed. */
     qs_ptq_cfg ptq;
+    /* BitPruning, for a retrain phase whose model learns bit widths
+     * (bp_train.h): the weight lambda >= 0 of the mean-bits loss, its
+     * weighting (a qs_bp_weighting), the widths' learning rate as a
+     * multiple of the phase's, and the fixed-width fine-tune that ends the
+     * phase, in epochs of cfg.epochs (0 = the default). In the optional
+     * checkpoint section "bitprune_train" of a model with learned widths. */
+    double bp_lambda, bp_lr_scale;
+    int bp_weighting, bp_finetune_epochs;
 } qs_train_cfg;
 
 /* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */
@@ -101,6 +109,9 @@ struct qs_trainer {
     void *interrupt_user;
     float *xb, *dlogits;
     int *yb, *idx;
+    /* BitPruning's loss: per learned width the counts (params, macs), b
+     * and dR/db (4 x model.nbits doubles; NULL without learned widths). */
+    double *bp_buf;
 };
 
 /* Builds the model, initialises it from cfg->seed, allocates the batch

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "bp_train.h"
 #include "err.h"
 #include "quant.h"
 
@@ -47,6 +48,8 @@ void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
     c->sched.gamma = 0.1;
     c->sched.clr_shape = QS_CLR_TRIANGLE;
     c->augment = data != QS_DATA_SYNTHETIC;
+    c->bp_lambda = QS_BP_LAMBDA_DEFAULT;
+    c->bp_lr_scale = QS_BP_LR_SCALE_DEFAULT;
     qs_ptq_cfg_default(&c->ptq);
     if (phase == QS_PHASE_PTQ) {
         /* No training: one evaluation, after calibration on the float

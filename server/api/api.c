@@ -19,6 +19,7 @@ static const qs_api_route routes[] = {
     {"/api/runs", qs_api_runs, RUN_FILTERS " sort order limit offset"},
     {"/api/runs.csv", qs_api_runs_csv, RUN_FILTERS " sort order limit offset"},
     {"/api/curves", qs_api_curves, "phase_id"},
+    {"/api/bits", qs_api_bits, "phase_id"},
     {"/api/run", qs_api_run, "phase_id"},
     {"/api/config", qs_api_config, "phase_id"},
     {"/api/checkpoint", qs_api_checkpoint, "phase_id"},
@@ -163,6 +164,8 @@ static const char runs_fast[] =
     " p.depth AS depth, p.width AS width, p.params AS params, p.wbits AS wbits, p.abits AS abits,"
     " p.regularizer AS regularizer,"
     " CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'"
+    "  WHEN json_extract(p.config, '$.wbits') = 'learned'"
+    "   OR json_extract(p.config, '$.abits') = 'learned' THEN 'bitprune'"
     "  ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,"
     " p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
     " p.model AS model, p.epochs AS epochs, p.epochs_done AS epochs_done,"

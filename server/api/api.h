@@ -122,6 +122,7 @@ int qs_api_runs_csv(qs_api_req *r);       /* api_runs.c */
 int qs_api_decision_maps(qs_api_req *r);  /* api_runs.c */
 int qs_api_curves(qs_api_req *r);         /* api_phase.c */
 int qs_api_decision_map(qs_api_req *r);   /* api_phase.c */
+int qs_api_bits(qs_api_req *r);           /* api_phase.c */
 int qs_api_run(qs_api_req *r);            /* api_run.c */
 int qs_api_config(qs_api_req *r);         /* api_run.c */
 int qs_api_checkpoint(qs_api_req *r);     /* api_run.c */

@@ -1,5 +1,5 @@
-/* One phase: /api/curves (its per-epoch rows) and /api/decision_map (its
- * decision map, decompressed). */
+/* One phase: /api/curves (its per-epoch rows), /api/bits (its learned bit
+ * widths) and /api/decision_map (its decision map, decompressed). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -93,6 +93,44 @@ int qs_api_curves(qs_api_req *r)
         qs_buf_free(&cols[i]);
     }
     qs_jw_end_obj(&w);
+    qs_jw_end_obj(&w);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int qs_api_bits(qs_api_req *r)
+{
+    const char *id;
+    sqlite3_stmt *st = NULL;
+    int rc = qs_api_phase_id(r, "phase_id", &id, 1);
+    if (rc)
+        return rc;
+    if ((rc = qs_api_prepare(r->db, "SELECT status FROM phases WHERE id = ?", &st)))
+        goto cleanup;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int s = qs_api_step(st);
+    if (s == SQLITE_DONE) {
+        qs_resp_error(r->resp, 404, "phase_id", "no phase %s in this database", id);
+        goto cleanup;
+    }
+    if (s != SQLITE_ROW) {
+        rc = QS_EINTERNAL;
+        goto cleanup;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* In layer order; empty for a phase without learned widths, or one
+     * that is not done yet. */
+    if ((rc = qs_api_prepare(r->db, "SELECT layer, node, kind, bits, count FROM phase_bits"
+                                    " WHERE phase_id = ? ORDER BY layer", &st)))
+        goto cleanup;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    qs_jw w;
+    qs_jw_init(&w, &r->resp->body);
+    qs_jw_obj(&w, NULL);
+    qs_jw_str(&w, "phase_id", id);
+    rc = qs_api_rows(&w, "layers", st);
     qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "bp_model.h"
 #include "err.h"
 #include "lsq_model.h"
 #include "grid.h"
@@ -55,7 +56,7 @@ static void print_job(const qs_grid_job *j)
            "\"dataset\":\"%s\",",
            j->model_name, j->params, j->model.wbits, j->model.abits, j->regularizer,
            j->phase == QS_PHASE_FLOAT ? "none"
-           : j->phase == QS_PHASE_PTQ ? "ptq" : qs_quantizer_name(j->model.quantizer),
+           : j->phase == QS_PHASE_PTQ ? "ptq" : qs_bp_quantizer_label(&j->model),
            j->clr ? "true" : "false", j->seed, j->epochs, j->gflop, qs_data_kind_name(j->data));
     if (j->model.arch == QS_ARCH_RESNET)
         printf("\"arch\":\"resnet\",\"block\":\"%s\",", qs_block_name(j->model.block));

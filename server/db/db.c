@@ -248,27 +248,48 @@ fail:
     return rc;
 }
 
-int qs_db_runs_view_current(sqlite3 *h, const char *path)
+/* Whether sql prepares on h (a table or column is there). */
+static int prepares(sqlite3 *h, const char *sql)
 {
-    /* The view's newest column: present means the view is current. */
     sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(h, "SELECT equalize FROM runs LIMIT 0", -1, &st, NULL) ==
-             SQLITE_OK;
+    int ok = sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK;
     sqlite3_finalize(st);
-    if (ok)
-        return QS_OK;
-    static const char head[] = "CREATE VIEW runs AS";
+    return ok;
+}
+
+/* Runs the schema's statement that starts with `head` as a temporary
+ * object of this connection, `temp` in place of `head`. */
+static int temp_copy(sqlite3 *h, const char *path, const char *head, const char *temp,
+                     const char *what)
+{
     const char *a = strstr(qs_schema_sql, head), *b = a ? strchr(a, ';') : NULL;
-    char *sql = b ? sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS runs AS %.*s", (int)(b - a -
-                                    (int)strlen(head)), a + strlen(head)) : NULL;
+    char *sql = b ? sqlite3_mprintf("%s%.*s", temp, (int)(b - a - (int)strlen(head)),
+                                    a + strlen(head)) : NULL;
     char *msg = NULL;
     int rc = QS_OK;
     if (!sql)
-        return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no runs view to read with", path);
+        return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no %s to read with", path, what);
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-        rc = qs_err(QS_EIO, "%s: reading its older runs view: %s", path, msg ? msg : "?");
+        rc = qs_err(QS_EIO, "%s: reading its older %s: %s", path, what, msg ? msg : "?");
     sqlite3_free(msg);
     sqlite3_free(sql);
+    return rc;
+}
+
+int qs_db_runs_view_current(sqlite3 *h, const char *path)
+{
+    /* The view's newest column: present means the view is current. */
+    if (prepares(h, "SELECT mean_abits FROM runs LIMIT 0"))
+        return QS_OK;
+    /* A file from before the learned-widths table: an empty one of this
+     * connection's own, for the view to read. */
+    int rc = QS_OK;
+    if (!prepares(h, "SELECT 1 FROM phase_bits LIMIT 0"))
+        rc = temp_copy(h, path, "CREATE TABLE IF NOT EXISTS phase_bits",
+                       "CREATE TEMP TABLE IF NOT EXISTS phase_bits", "learned-widths table");
+    if (rc == QS_OK)
+        rc = temp_copy(h, path, "CREATE VIEW runs AS", "CREATE TEMP VIEW IF NOT EXISTS runs AS",
+                       "runs view");
     return rc;
 }
 

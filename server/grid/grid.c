@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "io.h"
 #include "grid_int.h"
@@ -87,6 +88,15 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         return 1;
     case AX_WBITS:
     case AX_ABITS:
+        if (cJSON_IsString(it)) {
+            if (strcmp(it->valuestring, "learned") == 0) {
+                v->i = GX_BITS_LEARNED;
+                return 1;
+            }
+            qs_gx_err(e, path, "\"%.40s\" is not a bit width (allowed: %d..8, 32 = float, or "
+                      "\"learned\")", it->valuestring, k == AX_WBITS ? 1 : 2);
+            return 0;
+        }
         /* PACT needs two levels: 1-bit activations are not supported. */
         if (!qs_gx_bits_value(&x, it, path, k == AX_WBITS ? 1 : 2, e))
             return 0;
@@ -286,6 +296,8 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     cJSON *root = NULL;
     memset(s, 0, sizeof *s);
     s->first_last_bits = 8;
+    s->bp_bmin = QS_BP_BMIN_DEFAULT;
+    s->bp_init = QS_BP_INIT_DEFAULT;
     snprintf(s->alpha_init, sizeof s->alpha_init, "mse");
     s->beta = 1e-4;
     s->threads = 1;

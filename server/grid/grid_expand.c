@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid_int.h"
 #include "hash.h"
@@ -216,7 +217,11 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                                 : (d->kind == QS_DATA_SYNTHETIC ? QS_ARCH_FCDNN : QS_ARCH_RESNET);
     if (!arch_fits(arch, d->kind))
         return QS_OK; /* reported once for the arch value, or another dataset's */
+    /* wb, ab: a width, or GX_BITS_LEARNED (kept so, distinct from 8, for
+     * the retrain cache below); the model plans a learned side at 8. */
     int wb = (int)v[AX_WBITS]->i, ab = (int)v[AX_ABITS]->i;
+    int learn = (wb == GX_BITS_LEARNED ? QS_BP_LEARN_W : 0) |
+                (ab == GX_BITS_LEARNED ? QS_BP_LEARN_A : 0);
     int reg = (int)v[AX_REG]->i, clr = (int)v[AX_CLR]->i;
     qs_quantizer q = (qs_quantizer)v[AX_QUANT]->i;
     /* grid.md: the float phase with a regularizer, CLR or a quantizer other
@@ -284,6 +289,12 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         qs_gx_err(e, err_path, "%s", err);
         return QS_OK;
     }
+    /* Learned widths have their own interpolated quantizers. */
+    if (q == QS_QUANT_LSQ && learn) {
+        qs_gx_err(e, v[AX_QUANT]->path, "\"lsq+\" does not learn bit widths (\"learned\" "
+                  "wbits / abits take the default quantizer, hwang-pact; exclude it)");
+        return QS_OK;
+    }
     /* Symmetric LSQ has no 1-bit form (the model refuses it too). */
     if (q == QS_QUANT_LSQ && wb < 32 && (wb == 1 || s->first_last_bits == 1)) {
         qs_gx_err(e, v[AX_QUANT]->path, "\"lsq+\" needs at least 2 weight bits (this "
@@ -309,8 +320,13 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
     }
     if (wb == 32 && ab == 32)
         return QS_OK;
-    mc.wbits = wb;
-    mc.abits = ab;
+    mc.wbits = learn & QS_BP_LEARN_W ? QS_BP_BMAX : wb;
+    mc.abits = learn & QS_BP_LEARN_A ? QS_BP_BMAX : ab;
+    if (learn) {
+        mc.bp_learned = learn;
+        mc.bp_bmin = s->bp_bmin;
+        mc.bp_init = s->bp_init;
+    }
     if (v[AX_METHOD]->i == GX_METHOD_PTQ)
         return ptq_job(x, s, d, ps, &mc, v, seed, f, e);
     /* The quantizer belongs to the quantized phases only: both quantizers'

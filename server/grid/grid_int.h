@@ -103,6 +103,8 @@ typedef struct {
     int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
     int lsq_per_channel, lsq_winit; /* quant.lsq_*: the lsq+ phases' settings */
+    int bp_bmin;            /* quant.bp_*: the phases with learned bit widths */
+    double bp_init;
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
     int threads;
@@ -186,6 +188,9 @@ int qs_gx_get_enum(int *out, const cJSON *it, const char *path, const char *cons
                    gx_errs *e);
 int qs_gx_get_bool(int *out, const cJSON *it, const char *path, gx_errs *e);
 int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_errs *e);
+/* A wbits / abits axis value: a bit width, or "learned" (GX_BITS_LEARNED:
+ * BitPruning learns that side's widths). */
+#define GX_BITS_LEARNED 0
 
 /* Protocol and data settings (grid_proto.c). */
 extern const char *const qs_gx_phase_keys[QS_NPHASES]; /* "float", "retrain", "clr", "ptq" */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid_int.h"
 #include "jsonw.h"
@@ -94,7 +95,18 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     /* ptq sets its own activation calibration (MSE) and quantizer form */
     int qat = quant && ph != QS_PHASE_PTQ;
     l.n = 0;
-    put(&l, "abits", JE_INT, NULL, mc->abits);
+    char bp_init[32];
+    /* A learned side is named so ("wbits": "learned"), with the widths'
+     * settings: keys no fixed-width phase has, so their ids stay. */
+    if (quant && (mc->bp_learned & QS_BP_LEARN_A))
+        put(&l, "abits", JE_STR, "learned", 0);
+    else
+        put(&l, "abits", JE_INT, NULL, mc->abits);
+    if (quant && mc->bp_learned) {
+        qs_fmt_num(bp_init, sizeof bp_init, mc->bp_init);
+        put(&l, "bp_init", JE_TEXT, bp_init, 0);
+        put(&l, "bp_bmin", JE_INT, NULL, mc->bp_bmin);
+    }
     if (qat && mc->abits < 32)
         put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
     if (mc->arch == QS_ARCH_RESNET)
@@ -123,10 +135,14 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "test_limit", JE_INT, NULL, d->test_limit);
     put(&l, "threads", JE_INT, NULL, s->threads);
     put(&l, "train_limit", JE_INT, NULL, d->train_limit);
-    put(&l, "wbits", JE_INT, NULL, mc->wbits);
+    if (quant && (mc->bp_learned & QS_BP_LEARN_W))
+        put(&l, "wbits", JE_STR, "learned", 0);
+    else
+        put(&l, "wbits", JE_INT, NULL, mc->wbits);
     put(&l, "width", JE_INT, NULL, mc->width);
     for (int id = 0; id < QS_JS_N; id++)
-        if (p->written & (1u << id))
+        if ((p->written & (1u << id)) &&
+            (qs_js_rows[id].when != QS_JS_IF_LEARNED || (quant && mc->bp_learned)))
             put(&l, qs_js_rows[id].key, JE_TEXT, p->text[id], 0);
     qsort(l.e, (size_t)l.n, sizeof l.e[0], jent_cmp);
 

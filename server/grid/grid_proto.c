@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "grid_int.h"
+#include "bp_model.h"
 #include "lsq_model.h"
 
 /* ------------------------------------------------------------- overrides */
@@ -210,7 +211,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
 void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
 {
     static const char *const keys[] = {"first_last_bits", "pact_alpha_init", "lsq_per_channel",
-                                       "lsq_winit", NULL};
+                                       "lsq_winit", "bp_init", "bp_bmin", NULL};
     if (!qs_gx_want_object(obj, "quant", e))
         return;
     qs_gx_check_keys(obj, "quant", keys, e);
@@ -222,6 +223,17 @@ void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
         qs_gx_get_bool(&s->lsq_per_channel, it, "quant.lsq_per_channel", e);
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "lsq_winit")))
         qs_gx_get_enum(&s->lsq_winit, it, "quant.lsq_winit", qs_lsq_winit_names, e);
+    /* The learned-width phases' settings (BitPruning): the first width and
+     * the floor. */
+    long long bmin;
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "bp_bmin")) &&
+        qs_gx_get_int(&bmin, it, "quant.bp_bmin", 1, 2, e))
+        s->bp_bmin = (int)bmin;
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "bp_init")) &&
+        qs_gx_get_num(&s->bp_init, it, "quant.bp_init", 1, QS_BP_BMAX, 0, e) &&
+        s->bp_init < s->bp_bmin)
+        qs_gx_err(e, "quant.bp_init", "%g is below quant.bp_bmin %d (the widths' floor)",
+                  s->bp_init, s->bp_bmin);
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "pact_alpha_init"))) {
         const char *p = "quant.pact_alpha_init";
         if (cJSON_IsNumber(it)) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "bp_model.h"
 #include "cmd.h"
 #include "err.h"
 #include "gemm.h"
@@ -58,7 +59,21 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     if (c->t->cfg.lipschitz > 0 && c->t->cfg.phase != QS_PHASE_FLOAT)
         jnum("lipschitz", m->lipschitz, "%.6g");
     /* Size and cost of the model as this phase quantizes it (methods.md
-     * section 8): the same on every line, so any line describes the run. */
+     * section 8): the same on every line, so any line describes the run;
+     * with learned widths, at this epoch's widths (rounded up) and with
+     * their means and values. */
+    if (c->t->model.nbits > 0) {
+        double mw, ma;
+        qs_model_cost_of(&c->cost, &c->t->model);
+        qs_bp_mean_bits(&mw, &ma, &c->t->model);
+        jnum("mean_wbits", mw, "%.4g");
+        jnum("mean_abits", ma, "%.4g");
+        printf(",\"bits\":[");
+        for (long l = 0; l < c->t->model.nbits; l++)
+            printf("%s%.4g", l ? "," : "",
+                   (double)c->t->model.param[c->t->model.nparam - c->t->model.nbits + l]);
+        printf("]");
+    }
     jnum("model_bits", c->cost.model_bits, "%.0f");
     jnum("bops", c->cost.bops, "%.0f");
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,

@@ -62,6 +62,12 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     run_ctx *c = user;
     c->r->last = *m;
     c->r->epochs_done = m->epoch;
+    if (c->t->model.nbits > 0) { /* BitPruning: the size at this epoch's widths */
+        qs_model_cost cost;
+        qs_model_cost_of(&cost, &c->t->model);
+        c->r->model_bits = cost.model_bits;
+        c->r->bops = cost.bops;
+    }
     if (c->sink->epoch)
         c->sink->epoch(c->sink->user, m, c->r->model_bits, c->r->bops);
     /* Intermediate checkpoints only: the final one travels with DONE. */

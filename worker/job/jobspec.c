@@ -21,6 +21,7 @@
 #define JS_WHEN_if_nonzero QS_JS_IF_NONZERO
 #define JS_WHEN_if_ptq QS_JS_IF_PTQ
 #define JS_WHEN_if_adaround QS_JS_IF_ADAROUND
+#define JS_WHEN_if_learned QS_JS_IF_LEARNED
 
 const qs_js_row qs_js_rows[QS_JS_N] = {
 #define QS_JOB_SETTING(id, key, gkey, alias, type, lo, hi, open, names, field, phases, when) \
@@ -187,6 +188,8 @@ int qs_js_written(int id, const qs_train_cfg *c)
         return c->opt.kind == QS_OPT_SGD;
     case QS_JS_IF_NONZERO:
         return value(id, c) != 0;
+    case QS_JS_IF_LEARNED:
+        return 1;
     case QS_JS_IF_PTQ:
     case QS_JS_IF_ADAROUND:
         return 0;
