@@ -12,28 +12,20 @@
 #include "layers.h"
 #include "model.h"
 #include "ptq.h"
+#include "qat_util.h"
 #include "rng.h"
 
+/* qu_resnet on 3 x 8 x 8 inputs, first and last layers float when the
+ * rest is. */
 static inline qs_model_cfg pu_resnet(qs_block b, int depth, int width, int wbits, int abits)
 {
-    qs_model_cfg c;
-    memset(&c, 0, sizeof c);
-    c.arch = QS_ARCH_RESNET;
-    c.block = b;
-    c.depth = depth;
-    c.width = width;
+    qs_model_cfg c = qu_resnet(b, depth, width, wbits, abits);
     c.in_c = 3;
     c.in_h = c.in_w = 8;
-    c.classes = 10;
-    c.wbits = wbits;
-    c.abits = abits;
     c.first_last_bits = wbits < 32 ? 8 : 32;
     return c;
 }
 
-/* Every BN given trained-looking statistics: gamma in [0.5, 1.5], beta in
- * shift + [-0.1, 0.1], running mean in [-0.2, 0.2], running var in
- * [0.5, 1.5] (to be folded by qs_ptq_fold_bn_stats). */
 static inline void pu_random_bn(qs_model *m, qs_rng *r, float shift)
 {
     for (int i = 0; i < m->nnode; i++) {
