@@ -10,7 +10,7 @@ const COMPARE_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '
 
 /* "retrain W2A2 + lipschitz"; a float phase is just "float". */
 function phaseLabel(r) {
-  return (r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits)) +
+  return (r.phase === 'float' ? 'float' : phaseName(r) + ' ' + setting(r.wbits, r.abits)) +
     (r.regularizer !== 'none' ? ' + ' + r.regularizer : '');
 }
 

@@ -5,7 +5,7 @@ const RUN_COLUMNS = [
   // [label, sort key (null: not sortable), cell writer, css class]
   ['sweep', 'sweep', (r) => r.sweep, 'l'],
   ['model', 'model', (r) => r.model, 'l'],
-  ['phase', 'phase', (r) => phaseLabel(r), 'l'],
+  ['phase', 'phase', (r) => phaseName(r), 'l'],
   ['W/A', 'wbits', (r) => setting(r.wbits, r.abits), 'l'],
   ['reg.', 'regularizer', (r) => r.regularizer, 'l'],
   ['seed', 'seed', (r) => r.seed, ''],
@@ -19,8 +19,9 @@ const RUN_COLUMNS = [
 ];
 
 // A ptq row names its variant: ptq, ptq+cle, ptq+adaround, ptq+adaround+cle
-// (the labels of `qsweep report pivot`).
-function phaseLabel(r) {
+// (the labels of `qsweep report pivot`). The run detail's longer label
+// (detail.js phaseLabel) adds the setting to this name.
+function phaseName(r) {
   if (r.phase !== 'ptq') return r.phase;
   return 'ptq' + (r.rounding === 'adaround' ? '+adaround' : '') + (r.equalize ? '+cle' : '');
 }

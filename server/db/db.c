@@ -262,11 +262,21 @@ static int prepares(sqlite3 *h, const char *sql)
 static int temp_copy(sqlite3 *h, const char *path, const char *head, const char *temp,
                      const char *what)
 {
-    const char *a = strstr(qs_schema_sql, head), *b = a ? strchr(a, ';') : NULL;
-    char *sql = b ? sqlite3_mprintf("%s%.*s", temp, (int)(b - a - (int)strlen(head)),
-                                    a + strlen(head)) : NULL;
-    char *msg = NULL;
+    const char *a = strstr(qs_schema_sql, head), *b = NULL;
+    char *sql = NULL, *msg = NULL;
     int rc = QS_OK;
+    /* The statement ends at the first ';' that completes it: one inside a
+     * comment or a string literal does not. */
+    for (const char *s = a ? strchr(a, ';') : NULL; s && !b; s = strchr(s + 1, ';')) {
+        char *part = sqlite3_mprintf("%.*s", (int)(s + 1 - a), a);
+        if (!part)
+            return qs_err(QS_ENOMEM, "out of memory");
+        if (sqlite3_complete(part))
+            b = s;
+        sqlite3_free(part);
+    }
+    if (b)
+        sql = sqlite3_mprintf("%s%.*s", temp, (int)(b - a - (int)strlen(head)), a + strlen(head));
     if (!sql)
         return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no %s to read with", path, what);
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
