@@ -1,5 +1,5 @@
 /* AdaRound (core/ptq/adaround.h): the objective's gradient against finite
- * differences, and on a small trained ResNet at 4 bits AdaRound against
+ * differences, and on small trained ResNets at 4 bits AdaRound against
  * nearest rounding on reconstruction and accuracy. */
 #include "adaround.h"
 #include "err.h"
@@ -96,65 +96,101 @@ static void test_gradient(void)
 
 #define NCAL 256
 
-/* Train a float ResNet, fold its BNs, quantize at W4 per tensor (stem
- * and classifier 8 bits): nearest vs AdaRound. */
-static void test_beats_nearest(void)
+typedef struct {
+    double acc_f, acc_n, acc_a; /* test accuracy: float, nearest, AdaRound */
+    int worse_node;             /* a layer reconstructing worse, or -1 */
+    double r1;                  /* first 4-bit layer: rec AdaRound / nearest */
+} ar_outcome;
+
+/* Train a float ResNet from init seed `seed`, fold its BNs, quantize its
+ * weights at wbits per tensor (stem and classifier 8 bits): nearest vs
+ * AdaRound. */
+static int one_model(ar_outcome *o, uint64_t seed, int wbits)
 {
     qs_model f, qn, qa;
     pu_set tr, te;
     qs_rng r;
-    qs_rng_seed(&r, 1);
-    T_CHECK(pu_set_make(&tr, 4096, 0.25f, 1) == 0 && pu_set_make(&te, 1024, 0.25f, 2) == 0, "oom");
+    int rc = QS_ENOMEM;
+    qs_rng_seed(&r, seed);
+    memset(&f, 0, sizeof f);
+    memset(&qn, 0, sizeof qn);
+    memset(&qa, 0, sizeof qa);
+    memset(&tr, 0, sizeof tr);
+    memset(&te, 0, sizeof te);
+    if (pu_set_make(&tr, 4096, 0.25f, 1) || pu_set_make(&te, 1024, 0.25f, 2))
+        goto cleanup;
     qs_model_cfg fc = pu_resnet(QS_BLOCK_BASIC, 8, 4, 32, 32);
-    qs_model_cfg qc = lsq_cfg(QS_BLOCK_BASIC, 8, 4, 4, 0);
-    T_CHECK(qs_model_build(&f, &fc, 64) == QS_OK, "%s", qs_errmsg());
-    T_CHECK(qs_model_build(&qn, &qc, 64) == QS_OK && qs_model_build(&qa, &qc, 64) == QS_OK,
-            "%s", qs_errmsg());
+    qs_model_cfg qc = lsq_cfg(QS_BLOCK_BASIC, 8, 4, wbits, 0);
+    if ((rc = qs_model_build(&f, &fc, 64)) || (rc = qs_model_build(&qn, &qc, 64)) ||
+        (rc = qs_model_build(&qa, &qc, 64)))
+        goto cleanup;
     qs_model_init(&f, &r);
     pu_train(&f, &tr, 600, 0.05f);
-    T_CHECK(qs_ptq_fold_bn(&f, NULL) == QS_OK, "%s", qs_errmsg());
-    double acc_f = pu_accuracy(&f, &te);
+    if ((rc = qs_ptq_fold_bn(&f, NULL)))
+        goto cleanup;
+    o->acc_f = pu_accuracy(&f, &te);
     pu_copy_params(&qn, &f);
     set_steps(&qn);
     pu_copy_params(&qa, &f);
     set_steps(&qa);
-    double acc_n = pu_accuracy(&qn, &te);
+    o->acc_n = pu_accuracy(&qn, &te);
     qs_adaround_cfg c;
     qs_adaround_cfg_default(&c);
     c.iterations = 1000; /* with lr 5e-3: as good here as 2000 at the paper's 1e-3 */
     c.lr = 5e-3;
     qs_adaround_result res;
-    int rc = qs_adaround_run(&res, &qa, tr.x, NCAL, &c);
-    T_CHECK(rc == QS_OK, "%s", qs_errmsg());
-    double acc_a = pu_accuracy(&qa, &te);
-    /* every 4-bit layer reconstructs better, the first by a wide margin
+    if ((rc = qs_adaround_run(&res, &qa, tr.x, NCAL, &c)))
+        goto cleanup;
+    o->acc_a = pu_accuracy(&qa, &te);
+    /* every low-bit layer reconstructs better, the first by a wide margin
      * (its input has no rounded layer before it but the 8-bit stem); the
      * 8-bit ones (stem, classifier) no worse */
-    int worse = -1, first4 = -1;
+    int first = -1;
+    o->worse_node = -1;
     for (int k = 0; k < res.nlayer; k++) {
         const qs_node *n = &qa.nodes[res.node[k]];
-        printf("    layer %2d (%d-bit): rec nearest %.4e  adaround %.4e\n", res.node[k], n->wbits,
-               res.rec_nearest[k], res.rec_adaround[k]);
-        int ok = n->wbits == 4 ? res.rec_adaround[k] < res.rec_nearest[k]
-                               : res.rec_adaround[k] <= 1.001 * res.rec_nearest[k];
-        if (!ok && worse < 0)
-            worse = k;
-        if (n->wbits == 4 && first4 < 0)
-            first4 = k;
+        int ok = n->wbits == wbits ? res.rec_adaround[k] < res.rec_nearest[k]
+                                   : res.rec_adaround[k] <= 1.001 * res.rec_nearest[k];
+        if (!ok && o->worse_node < 0)
+            o->worse_node = res.node[k];
+        if (n->wbits == wbits && first < 0)
+            first = k;
     }
-    printf("  test accuracy: float %.4f, W4 nearest %.4f, W4 AdaRound %.4f (%d iterations)\n",
-           acc_f, acc_n, acc_a, c.iterations);
-    double r1 = first4 >= 0 ? res.rec_adaround[first4] / res.rec_nearest[first4] : 1.0;
-    int wnode = worse >= 0 ? res.node[worse] : -1;
+    o->r1 = first >= 0 ? res.rec_adaround[first] / res.rec_nearest[first] : 1.0;
+    printf("  seed %llu W%d: float %.4f, nearest %.4f, AdaRound %.4f; first layer rec ratio %.3f\n",
+           (unsigned long long)seed, wbits, o->acc_f, o->acc_n, o->acc_a, o->r1);
     qs_adaround_result_free(&res);
+cleanup:
     qs_model_free(&f);
     qs_model_free(&qn);
     qs_model_free(&qa);
     pu_set_free(&tr);
     pu_set_free(&te);
-    T_CHECK(worse < 0, "layer %d reconstructs worse than nearest", wnode);
-    T_CHECK(r1 < 0.5, "first 4-bit layer: rec ratio %.3f, want < 0.5", r1);
-    T_CHECK(acc_a > acc_n + 0.03, "accuracy %.4f vs nearest %.4f: not 3 points better", acc_a, acc_n);
+    return rc;
+}
+
+/* Three trained models, since one model's margin moves with every change
+ * in the low-order bits of training (a BN statistics change once moved
+ * seed 1 from +5.7 to +1.7 points). Seeds 1..5 measured: nearest loses
+ * 2.0..10.7 points, AdaRound wins back 76..99 % of it (mean +5.4 points),
+ * first-layer reconstruction ratio 0.32..0.49. */
+static void test_beats_nearest(void)
+{
+    enum { NSEED = 3 };
+    double gain = 0.0;
+    for (int s = 1; s <= NSEED; s++) {
+        ar_outcome o;
+        T_CHECK(one_model(&o, (uint64_t)s, 4) == QS_OK, "seed %d: %s", s, qs_errmsg());
+        T_CHECK(o.worse_node < 0, "seed %d: layer %d reconstructs worse than nearest", s, o.worse_node);
+        T_CHECK(o.r1 < 0.6, "seed %d: first 4-bit layer: rec ratio %.3f, want < 0.6", s, o.r1);
+        double closed = (o.acc_a - o.acc_n) / (o.acc_f - o.acc_n);
+        T_CHECK(o.acc_f > o.acc_n && closed > 0.6,
+                "seed %d: AdaRound %.4f, nearest %.4f, float %.4f: closes %.0f %% of the gap, want > 60 %%",
+                s, o.acc_a, o.acc_n, o.acc_f, 100.0 * closed);
+        gain += (o.acc_a - o.acc_n) / NSEED;
+    }
+    printf("  mean gain over nearest: %.4f\n", gain);
+    T_CHECK(gain > 0.03, "AdaRound beats nearest by %.4f on average, want > 3 points", gain);
 }
 
 int main(void)
