@@ -143,21 +143,25 @@ CREATE VIEW runs AS
 SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
        p.params, p.wbits, p.abits, p.regularizer,
+       -- derived {  (each such block is also the dashboard's: server/api/api.c)
        CASE WHEN p.phase = 'float' THEN 'none'
             WHEN p.phase = 'ptq' THEN 'ptq'
             WHEN json_extract(p.config, '$.wbits') = 'learned'
               OR json_extract(p.config, '$.abits') = 'learned' THEN 'bitprune'
             ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,
+       -- }
        p.clr, p.seed, p.threads,
        p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,
        p.epochs_done, p.seconds, p.img_per_s, p.model_bits, p.bops, p.error,
        p.attempts, p.version, p.started, p.finished,
        -- the method that made a quantized model: qat (retrain, clr) or ptq;
        -- rounding and equalize are the ptq phase's (NULL for the others)
+       -- derived {
        CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'
             ELSE 'qat' END AS method,
        CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.rounding') END AS rounding,
        CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.equalize') END AS equalize,
+       -- }
        (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'w')
            AS mean_wbits,
        (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'a')

@@ -15,8 +15,6 @@
 #include "clock.h"
 #include "err.h"
 
-extern const char qs_schema_sql[];
-
 #define QS_DB_BUSY_MS 5000
 
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
