@@ -41,6 +41,36 @@ static inline void pu_random_bn(qs_model *m, qs_rng *r, float shift)
     }
 }
 
+/* Scales output channel i of every pair's producer by a_i and input
+ * channel i of its consumer by 1/a_i (and the folded bias with the producer):
+ * the same function with very unequal channel ranges, written here
+ * without the library's helpers. */
+static inline void pu_distort(qs_model *m, const qs_ptq_pair *p, int np, qs_rng *r)
+{
+    for (int k = 0; k < np; k++) {
+        const qs_node *a = &m->nodes[p[k].prod], *b = &m->nodes[p[k].cons];
+        long fan_a = a->wlen / a->c;
+        for (int i = 0; i < a->c; i++) {
+            float f = expf(4.0f * (qs_rng_uniform(r) - 0.5f)); /* e^-2 .. e^2 */
+            for (long j = 0; j < fan_a; j++)
+                m->param[a->w_off + i * fan_a + j] *= f;
+            if (p[k].bn >= 0)
+                m->param[m->nodes[p[k].bn].b_off + i] *= f;
+            if (b->type == QS_NODE_DWCONV) {
+                long taps = b->wlen / b->c;
+                for (long t = 0; t < taps; t++)
+                    m->param[b->w_off + i * taps + t] /= f;
+            } else {
+                long fan_b = b->wlen / b->c, taps = fan_b / a->c;
+                for (int o = 0; o < b->c; o++)
+                    for (long t = 0; t < taps; t++)
+                        m->param[b->w_off + o * fan_b + i * taps + t] /= f;
+            }
+        }
+    }
+    m->weights_dirty = 1;
+}
+
 static inline void pu_normal(float *x, size_t n, qs_rng *r)
 {
     for (size_t i = 0; i < n; i++)
