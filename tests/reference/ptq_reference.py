@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch reference for qsweep's cross-layer equalisation (core/ptq/cle.c).
+"""PyTorch reference for qsweep's cross-layer equalisation (core/ptq/cle.c)
+and AdaRound objective (core/ptq/adaround.c).
 
 Equalisation is a function of the weights alone, so the reference runs on
 the very weights qsweep saw: build/tests/tool_ptq_ref writes two small
@@ -9,7 +10,16 @@ weights with its own torch code, from the rule in docs/ptq-methods.md
 (s_i = sqrt(r1_i r2_i) / r2_i, producer channel / s_i, consumer input
 channel * s_i, passes over all pairs until every |log s_i| < tol), and
 compares the result with qsweep's. Tolerance: 1e-3 relative to each
-layer's largest weight. Exit 1 outside it.
+layer's largest weight.
+
+AdaRound: on one 4-bit conv the tool dumps (inputs, float targets, grid,
+floor codes, V), the objective
+    rec + lambda sum(1 - |2h - 1|^beta), h = clip(sigmoid(V)(zeta - gamma) + gamma, 0, 1),
+    W~ = s clip(floor + h, -Qp, Qp), rec = mean over examples and output
+    positions of the sum over channels of (conv(x, W~) - t)^2
+with torch's conv2d and autograd for dL/dV, against qsweep's loss and dV.
+Tolerance 1e-4 relative (loss; dV relative to its largest entry).
+Exit 1 outside any tolerance.
 
     make build/tests/tool_ptq_ref && /usr/bin/python3 tests/reference/ptq_reference.py
 """
@@ -22,6 +32,7 @@ import sys
 import torch
 
 TOL = 1e-3
+TOL_ADAROUND = 1e-4
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -63,6 +74,30 @@ def equalise(layers, bias, pairs, tol, max_sweeps):
     return sweeps
 
 
+def adaround(a):
+    """(relative loss difference, relative dV difference, loss) for the dumped layer."""
+    x = torch.tensor(a["x"], dtype=torch.float64).view(*a["x_shape"])
+    t = torch.tensor(a["t"], dtype=torch.float64)
+    base = torch.tensor(a["base"], dtype=torch.float64).view(*a["w_shape"])
+    steps = torch.tensor(a["steps"], dtype=torch.float64)
+    s = steps.view(-1, 1, 1, 1) if len(a["steps"]) > 1 else steps
+    v = torch.tensor(a["v"], dtype=torch.float64).view(*a["w_shape"]).requires_grad_(True)
+    zeta, gamma, qp = a["zeta"], a["gamma"], a["qp"]
+    h = torch.clamp(torch.sigmoid(v) * (zeta - gamma) + gamma, 0.0, 1.0)
+    wq = s * torch.clamp(base + h, -qp, qp)
+    y = torch.nn.functional.conv2d(x, wq, stride=a["stride"], padding=a["pad"])
+    t = t.view_as(y)
+    positions = y.shape[2] * y.shape[3]
+    rec = ((y - t) ** 2).sum() / (y.shape[0] * positions)
+    reg = (1.0 - (2.0 * h - 1.0).abs() ** a["beta"]).sum()
+    loss = rec + a["lambda"] * reg
+    loss.backward()
+    dv_ref = torch.tensor(a["dv"], dtype=torch.float64)
+    dv = v.grad.flatten()
+    return (abs(float(loss) - a["loss"]) / abs(a["loss"]),
+            float((dv - dv_ref).abs().max() / dv_ref.abs().max()), float(loss))
+
+
 def main():
     tool = os.path.join(ROOT, "build/tests/tool_ptq_ref")
     if not os.access(tool, os.X_OK):
@@ -87,8 +122,13 @@ def main():
                 diff = max(diff, float((b - ref).abs().max() / max(float(ref.abs().max()), 1e-12)))
         worst = max(worst, diff)
         print("%-16s %5d %14d %14d %12.2e" % (m["model"], len(m["pairs"]), m["sweeps"], n, diff))
-    print("tolerance %.0e: %s" % (TOL, "within" if worst <= TOL else "OUTSIDE"))
-    return 0 if worst <= TOL else 1
+    print("CLE tolerance %.0e: %s" % (TOL, "within" if worst <= TOL else "OUTSIDE"))
+    dl, dg, loss = adaround(data["adaround"])
+    ok_a = dl <= TOL_ADAROUND and dg <= TOL_ADAROUND
+    print("AdaRound objective, conv node %d: loss qsweep %.8g torch %.8g (rel %.2e), dL/dV max rel %.2e;"
+          " tolerance %.0e: %s" % (data["adaround"]["node"], data["adaround"]["loss"], loss, dl, dg,
+                                   TOL_ADAROUND, "within" if ok_a else "OUTSIDE"))
+    return 0 if worst <= TOL and ok_a else 1
 
 
 if __name__ == "__main__":
