@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
 CREATE TABLE IF NOT EXISTS phases (
     id          TEXT PRIMARY KEY,     -- 32 hex chars, hash of the effective config
     parent_id   TEXT REFERENCES phases(id),
-    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr')),
+    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr', 'ptq')),
     config      TEXT NOT NULL,        -- job JSON: `qsweep train --config` keys
     model       TEXT NOT NULL,        -- resnet-basic-20-31 / fcdnn-128-4 / fcdnn-res-128-4
     dataset     TEXT NOT NULL,
@@ -113,10 +113,29 @@ CREATE TABLE IF NOT EXISTS decision_maps (
     data     BLOB NOT NULL            -- zlib-compressed width*height label bytes
 );
 
+-- Learned bit widths (BitPruning) of a done phase whose model learns them,
+-- one row per learned width, read from its final checkpoint: layer = its
+-- order among the model's learned widths, node = its node in the model
+-- graph, kind 'w' (a conv / linear layer's weights) or 'a' (the activation
+-- at a ReLU), bits = the width it ended with (rounded up), count = the
+-- layer's weights (w) or the activation's elements per example (a).
+CREATE TABLE IF NOT EXISTS phase_bits (
+    phase_id TEXT NOT NULL REFERENCES phases(id),
+    layer    INTEGER NOT NULL,
+    node     INTEGER NOT NULL,
+    kind     TEXT NOT NULL CHECK (kind IN ('w', 'a')),
+    bits     REAL NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (phase_id, layer)
+);
+
 -- The user-facing view: one row per (sweep, phase).
 -- quantizer: the job JSON names it only when it is not the default (so the
 -- ids of Hwang-PACT phases never changed); a float phase has none and is
--- the parent of every quantizer's retrain. The view is derived data, so it
+-- the parent of every quantizer's retrain; 'bitprune' names a phase whose
+-- wbits or abits are "learned" (their stored wbits / abits are then 8, the
+-- width the widths start from at most). mean_wbits / mean_abits: the means of
+-- the learned widths (phase_bits), NULL without them. The view is derived data, so it
 -- is dropped and made again whenever a writer opens the file: a database
 -- written by an older qsweep gets the new columns then.
 DROP VIEW IF EXISTS runs;
@@ -124,12 +143,29 @@ CREATE VIEW runs AS
 SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
        p.params, p.wbits, p.abits, p.regularizer,
+       -- derived {  (each such block is also the dashboard's: server/api/api.c)
        CASE WHEN p.phase = 'float' THEN 'none'
+            WHEN p.phase = 'ptq' THEN 'ptq'
+            WHEN json_extract(p.config, '$.wbits') = 'learned'
+              OR json_extract(p.config, '$.abits') = 'learned' THEN 'bitprune'
             ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,
+       -- }
        p.clr, p.seed, p.threads,
        p.epochs, p.test_acc, p.test_loss, p.train_loss, p.train_acc,
        p.epochs_done, p.seconds, p.img_per_s, p.model_bits, p.bops, p.error,
-       p.attempts, p.version, p.started, p.finished
+       p.attempts, p.version, p.started, p.finished,
+       -- the method that made a quantized model: qat (retrain, clr) or ptq;
+       -- rounding and equalize are the ptq phase's (NULL for the others)
+       -- derived {
+       CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'
+            ELSE 'qat' END AS method,
+       CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.rounding') END AS rounding,
+       CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.equalize') END AS equalize,
+       -- }
+       (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'w')
+           AS mean_wbits,
+       (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'a')
+           AS mean_abits
 FROM sweep_phases sp
 JOIN sweeps s ON s.id = sp.sweep_id
 JOIN phases p ON p.id = sp.phase_id;

@@ -334,6 +334,43 @@ def case_finished_with_failures(ctx):
     return p
 
 
+def case_learned_bits(ctx):
+    """A phase with learned bit widths shows them per layer in the run
+    detail: one row and one bar (width / 8) per phase_bits row, in layer
+    order; a phase without them has no such table."""
+    con = sqlite3.connect(ctx.db, timeout=30)
+    ids = [r[0] for r in con.execute(
+        "SELECT phase_id FROM runs WHERE sweep = 'table5-cifar10' AND status = 'done' AND phase = 'retrain'"
+        " ORDER BY phase_id LIMIT 2")]
+    check(len(ids) == 2, "the database has %d done retrains", len(ids))
+    rows = [(0, 3, "w", 5.0, 2304), (1, 5, "a", 3.0, 16384), (2, 7, "w", 8.0, 2304), (3, 9, "a", 2.0, 16384)]
+    with con:
+        con.executemany("INSERT INTO phase_bits(phase_id, layer, node, kind, bits, count) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(ids[0],) + r for r in rows])
+    con.close()
+    p = open_ready(ctx, "#sweep=table5-cifar10&run=%s" % ids[0])
+    table = "document.getElementById('detail-bits')"
+    try:
+        p.wait("document.getElementById('detail').dataset.phase === %s && %s !== null && %s.dataset.rows === '4'"
+               % (json.dumps(ids[0]), table, table), WAIT, "the learned-bits table")
+    except CdpError:
+        raise Fail("no learned-bits table of 4 rows: %s" % p.eval("(%s || {dataset: {}}).dataset.rows" % table))
+    # the bar's width as a share of its cell's content box
+    got = p.eval("JSON.stringify([...%s.querySelectorAll('tbody tr')].map((tr) => { const c ="
+                 " tr.querySelector('.bits-cell'), s = getComputedStyle(c); return [tr.dataset.bits,"
+                 " tr.cells[2].textContent, Math.round(100 * tr.querySelector('.bits-bar').getBoundingClientRect().width"
+                 " / (c.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)))]; }))" % table)
+    want = [[str(int(b)), "weights" if k == "w" else "activation", round(100 * b / 8)] for _, _, k, b, _ in rows]
+    got = json.loads(got)
+    check([g[:2] for g in got] == [w[:2] for w in want], "rows %s, want %s", got, want)
+    check(all(abs(g[2] - w[2]) <= 3 for g, w in zip(got, want)), "bar widths %s, want about %s", got, want)
+    p.eval("selectPhase(%s)" % json.dumps(ids[1]))
+    p.wait("document.getElementById('detail').dataset.phase === %s" % json.dumps(ids[1]), WAIT, "the second run")
+    check(p.eval("%s === null" % table), "a run without learned widths shows a learned-bits table")
+    no_js_errors(p)
+    return p
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

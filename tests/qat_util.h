@@ -1,5 +1,6 @@
 /* Helpers shared by the QAT tests: synthetic data, trainers for a phase,
- * checkpoints in memory. Header-only (static), like tharness.h. */
+ * checkpoints in memory. Header-only (static inline: a test may use only
+ * some of them), like tharness.h. */
 #ifndef QS_QAT_UTIL_H
 #define QS_QAT_UTIL_H
 
@@ -11,7 +12,7 @@
 #include "model.h"
 #include "train.h"
 
-static qs_model_cfg qu_fcdnn(int width, int depth, int wbits, int abits)
+static inline qs_model_cfg qu_fcdnn(int width, int depth, int wbits, int abits)
 {
     qs_model_cfg c;
     memset(&c, 0, sizeof c);
@@ -27,7 +28,7 @@ static qs_model_cfg qu_fcdnn(int width, int depth, int wbits, int abits)
     return c;
 }
 
-static qs_model_cfg qu_resnet(qs_block b, int depth, int width, int wbits, int abits)
+static inline qs_model_cfg qu_resnet(qs_block b, int depth, int width, int wbits, int abits)
 {
     qs_model_cfg c = qu_fcdnn(width, depth, wbits, abits);
     c.arch = QS_ARCH_RESNET;
@@ -39,7 +40,7 @@ static qs_model_cfg qu_resnet(qs_block b, int depth, int width, int wbits, int a
 }
 
 /* Synthetic rings with the default settings; limits 0 = whole splits. */
-static int qu_synth(qs_dataset *tr, qs_dataset *te, int train_limit, int test_limit)
+static inline int qu_synth(qs_dataset *tr, qs_dataset *te, int train_limit, int test_limit)
 {
     qs_synth_cfg s;
     qs_synth_cfg_default(&s);
@@ -49,7 +50,7 @@ static int qu_synth(qs_dataset *tr, qs_dataset *te, int train_limit, int test_li
 /* A trainer for one phase with the dataset's protocol, `epochs` long.
  * parent (may be NULL): an encoded checkpoint, copied (the trainer's
  * loader takes ownership of what it gets). */
-static int qu_trainer(qs_trainer *t, qs_model_cfg mc, qs_data_kind kind, qs_phase phase,
+static inline int qu_trainer(qs_trainer *t, qs_model_cfg mc, qs_data_kind kind, qs_phase phase,
                       int epochs, uint64_t seed, const qs_dataset *tr, const qs_dataset *te,
                       const uint8_t *parent, size_t plen)
 {
@@ -67,7 +68,7 @@ static int qu_trainer(qs_trainer *t, qs_model_cfg mc, qs_data_kind kind, qs_phas
     return qs_trainer_load_parent_bytes(t, copy, plen, "parent");
 }
 
-static double qu_acc(qs_trainer *t, const qs_dataset *d)
+static inline double qu_acc(qs_trainer *t, const qs_dataset *d)
 {
     double loss, acc;
     qs_trainer_eval(t, d, &loss, &acc);
@@ -75,7 +76,7 @@ static double qu_acc(qs_trainer *t, const qs_dataset *d)
 }
 
 /* Runs a trainer to its end and encodes it; frees the trainer. */
-static int qu_finish(qs_trainer *t, uint8_t **ck, size_t *len, double *acc)
+static inline int qu_finish(qs_trainer *t, uint8_t **ck, size_t *len, double *acc)
 {
     int rc = qs_trainer_run(t, 0, NULL, NULL);
     if (!rc && acc)

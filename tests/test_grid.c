@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid.h"
 #include "opts.h"
@@ -322,6 +323,47 @@ static void grid_mixed_datasets(void)
     qs_grid_free(&g);
 }
 
+/* "learned" bits: the job JSON names the learned side and carries the
+ * widths' settings; a fixed-width retrain of the same grid carries none of
+ * them (its id is as without them); both share the float parent; the
+ * worker reads the job back to the same model. */
+static void grid_learned_bits(void)
+{
+    qs_grid g;
+    T_CHECK(ok_grid(&g, "{\"name\":\"l\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,"
+                        "\"width\":8,\"wbits\":[2,\"learned\"],\"abits\":2},"
+                        "\"retrain\":{\"bp_lambda\":0.2,\"bp_weighting\":\"macs\"},"
+                        "\"quant\":{\"bp_init\":6,\"bp_bmin\":1}}") == QS_OK, "parse");
+    T_CHECK(g.njobs == 3, "njobs %d", g.njobs);
+    int learned = 0;
+    for (int i = 0; i < g.njobs; i++) {
+        const qs_grid_job *j = &g.jobs[i];
+        qs_job_opts o;
+        qs_job_opts_default(&o);
+        T_CHECK(qs_job_opts_from_json(&o, j->config, "job", 0) == QS_OK &&
+                    qs_job_opts_model(&o) == QS_OK, "%s: %s", j->config, qs_errmsg());
+        T_CHECK(memcmp(&o.model, &j->model, sizeof o.model) == 0, "model cfg differs: %s",
+                j->config);
+        if (j->phase == QS_PHASE_FLOAT)
+            continue;
+        T_CHECK(!strcmp(j->parent, g.jobs[0].id), "retrain %d: parent", i);
+        if (j->model.bp_learned) {
+            learned++;
+            T_CHECK(j->model.bp_learned == QS_BP_LEARN_W && j->model.wbits == 8 &&
+                        j->model.bp_init == 6 && j->model.bp_bmin == 1, "learned model");
+            T_CHECK(strstr(j->config, "\"wbits\":\"learned\"") &&
+                        strstr(j->config, "\"bp_lambda\":0.2") &&
+                        strstr(j->config, "\"bp_weighting\":\"macs\"") &&
+                        strstr(j->config, "\"bp_init\":6") && strstr(j->config, "\"bp_bmin\":1"),
+                    "learned job JSON: %s", j->config);
+        } else {
+            T_CHECK(!strstr(j->config, "bp_"), "fixed-width job JSON: %s", j->config);
+        }
+    }
+    T_CHECK(learned == 1, "%d learned retrains", learned);
+    qs_grid_free(&g);
+}
+
 typedef struct {
     const char *name;
     const char *text;
@@ -424,6 +466,30 @@ static const bad_case BAD[] = {
      {"bad.json: synthetic.radii: only the default (10) can be used"}},
     {"empty axis", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":[],\"width\":8}}",
      {"bad.json: axes.depth: empty list"}},
+    /* Learned bit widths (BitPruning): the axis value, its settings. */
+    {"learned typo", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                     "\"wbits\":[\"lerned\",2],\"abits\":true}}",
+     {"bad.json: axes.wbits[0]: \"lerned\" is not a bit width (allowed: 1..8, 32 = float, or "
+      "\"learned\")", "bad.json: axes.abits: must be a bit width (2..8, or 32 = float), not a "
+      "boolean"}},
+    {"lsq+ learned", "{\"name\":\"b\",\"axes\":{\"arch\":\"fcdnn\",\"depth\":4,\"width\":8,"
+                     "\"wbits\":\"learned\",\"abits\":2,\"quantizer\":\"lsq+\"}}",
+     {"bad.json: axes.quantizer: \"lsq+\" does not learn bit widths"}},
+    {"bp quant settings", "{\"name\":\"b\"," AX ",\"quant\":{\"bp_init\":\"8\",\"bp_bmin\":3}}",
+     {"bad.json: quant.bp_init: must be a number", "bad.json: quant.bp_bmin: 3 is not an integer "
+      "in 1..2"}},
+    {"bp_init below bmin", "{\"name\":\"b\"," AX ",\"quant\":{\"bp_init\":1.5}}",
+     {"bad.json: quant.bp_init: 1.5 is below quant.bp_bmin 2"}},
+    {"bp_init range", "{\"name\":\"b\"," AX ",\"quant\":{\"bp_init\":9,\"bp_bmin\":1}}",
+     {"bad.json: quant.bp_init: 9 is out of range (allowed: 1..8)"}},
+    {"bp retrain settings", "{\"name\":\"b\"," AX ",\"retrain\":{\"bp_lambda\":-0.5,"
+                            "\"bp_weighting\":\"flops\",\"bp_lr_scale\":0}}",
+     {"bad.json: retrain.bp_lambda: -0.5 is out of range (allowed: 0..1e+06)", "bad.json: retrain.bp_weighting: \"flops\" is "
+      "not allowed (allowed: uniform, params, macs)", "bad.json: retrain.bp_lr_scale: 0 is out of range (allowed: above 0..1e+06)"}},
+    {"bp types", "{\"name\":\"b\"," AX ",\"retrain\":{\"bp_lambda\":\"0.1\","
+                 "\"bp_finetune_epochs\":1.5},\"float\":{\"bp_lambda\":0.1}}",
+     {"bad.json: retrain.bp_lambda: must be a number", "bad.json: retrain.bp_finetune_epochs: 1.5 "
+      "is not an integer", "bad.json: float.bp_lambda: unknown key"}},
     /* Every problem of a grid in one report. */
     {"all problems together",
      "{\"name\":\"b\",\"dataset\":{\"name\":\"cifar10\"},\"axes\":{\"block\":\"basic\","
@@ -578,6 +644,7 @@ int main(void)
     T_RUN(grid_mixed_datasets);
     T_RUN(grid_label_smoothing);
     T_RUN(grid_protocol_axis);
+    T_RUN(grid_learned_bits);
     T_RUN(grid_bad_grids);
     T_RUN(grid_report_every_problem);
     T_RUN(grid_missing_data_dir);

@@ -192,6 +192,57 @@ static void api_curves(void)
     cJSON_Delete(j);
 }
 
+/* /api/bits: a done phase's learned widths in layer order, as phase_bits
+ * holds them (rows written here: the generated database has none); a
+ * phase without them has an empty list; the runs view's means follow. */
+static void api_bits(void)
+{
+    int st;
+    cJSON *j = get_json("/api/runs?sweep=table5-cifar10&status=done&phase=retrain&limit=2", &st);
+    cJSON *rows = cJSON_GetObjectItem(j, "rows");
+    T_CHECK(st == 200 && cJSON_GetArraySize(rows) == 2, "two done retrains");
+    char id[40], other[40], path[128];
+    snprintf(id, sizeof id, "%s", str(cJSON_GetArrayItem(rows, 0), "phase_id"));
+    snprintf(other, sizeof other, "%s", str(cJSON_GetArrayItem(rows, 1), "phase_id"));
+    cJSON_Delete(j);
+    sqlite3 *db = NULL;
+    char *sql = sqlite3_mprintf("INSERT INTO phase_bits(phase_id, layer, node, kind, bits, count) "
+                                "VALUES (%Q, 1, 7, 'a', 3, 4096), (%Q, 0, 4, 'w', 5, 2304), "
+                                "(%Q, 2, 9, 'w', 2, 4608)", id, id, id);
+    int ok = sqlite3_open(g_db, &db) == SQLITE_OK &&
+             sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    sqlite3_free(sql);
+    T_CHECK(ok, "inserting phase_bits rows");
+    g_db_hash = file_hash(g_db); /* written here, not by the server */
+    snprintf(path, sizeof path, "/api/bits?phase_id=%s", id);
+    j = get_json(path, &st);
+    cJSON *l = cJSON_GetObjectItem(j, "layers");
+    T_CHECK(st == 200 && cJSON_GetArraySize(l) == 3, "status %d, %d layers", st,
+            cJSON_GetArraySize(l));
+    static const double want[3][4] = {{0, 4, 5, 2304}, {1, 7, 3, 4096}, {2, 9, 2, 4608}};
+    static const char kinds[] = "waw";
+    for (int i = 0; i < 3; i++) {
+        cJSON *r = cJSON_GetArrayItem(l, i);
+        T_CHECK(num(r, "layer") == want[i][0] && num(r, "node") == want[i][1] &&
+                    num(r, "bits") == want[i][2] && num(r, "count") == want[i][3] &&
+                    str(r, "kind") && str(r, "kind")[0] == kinds[i],
+                "layer %d: %g %g %g %g", i, num(r, "layer"), num(r, "node"), num(r, "bits"),
+                num(r, "count"));
+    }
+    cJSON_Delete(j);
+    T_CHECK(sql_int("SELECT 100 * mean_wbits + mean_abits FROM runs WHERE phase_id = ?", id) ==
+                353, "runs view means");
+    snprintf(path, sizeof path, "/api/bits?phase_id=%s", other);
+    j = get_json(path, &st);
+    T_CHECK(st == 200 && cJSON_GetArraySize(cJSON_GetObjectItem(j, "layers")) == 0,
+            "a phase without learned widths: status %d", st);
+    cJSON_Delete(j);
+    j = get_json("/api/bits?phase_id=ffffffffffffffffffffffffffffffff", &st);
+    T_CHECK(st == 404 && str(j, "error"), "unknown phase -> %d", st);
+    cJSON_Delete(j);
+}
+
 /* mean and sample std of the test_acc of runs matching a filter. */
 static void stats_of(const char *q, double *mean, double *sd, int *n)
 {
@@ -419,6 +470,8 @@ static void api_errors(void)
         {"/api/curves", 400, "phase_id"},
         {"/api/curves?phase_id=xyz", 400, "phase_id"},
         {"/api/curves?phase_id=0123456789abcdef0123456789abcdeg", 400, "phase_id"},
+        {"/api/bits", 400, "phase_id"},
+        {"/api/bits?phase_id=xyz", 400, "phase_id"},
         {"/api/decision_map?phase_id=0123456789abcdef0123456789abcdef&format=gif", 400, "format"},
         {"/api/depth?budget=lots", 400, "budget"},
         {"/api/depth?phase=float2", 400, "phase"},
@@ -453,6 +506,7 @@ int main(void)
     T_RUN(api_runs_filters);
     T_RUN(api_runs_csv);
     T_RUN(api_curves);
+    T_RUN(api_bits);
     T_RUN(api_depth_width);
     T_RUN(api_tables);
     T_RUN(api_decision_map);

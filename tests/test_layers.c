@@ -338,11 +338,11 @@ static void backward_overwrite_matches(void)
     float *g = rbuf(ch, 0.5f, 1.5f), *be = rbuf(ch, -0.5f, 0.5f);
     float *y = fbuf(len), *sm = fbuf(ch), *si = fbuf(ch), *rm = fbuf(ch);
     float *rv = fbuf(ch);
-    qs_bn_forward_train(y, sm, si, rm, rv, x, g, be, n, ch, hw, 0.1f, 1e-5f);
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, be, n, ch, hw, 0.1f, 1e-5f, 0);
     float *d0 = fbuf(len), *d1 = rbuf(len, -3e5f, 3e5f);
     float *dg0 = fbuf(ch), *dg1 = fbuf(ch), *db0 = fbuf(ch), *db1 = fbuf(ch);
-    qs_bn_backward(d0, dg0, db0, dy, x, sm, si, g, n, ch, hw, 1);
-    qs_bn_backward(d1, dg1, db1, dy, x, sm, si, g, n, ch, hw, 0);
+    qs_bn_backward(d0, dg0, db0, dy, x, sm, si, g, NULL, n, ch, hw, 1, 0);
+    qs_bn_backward(d1, dg1, db1, dy, x, sm, si, g, NULL, n, ch, hw, 0, 0);
     T_CHECK(same_values(d0, d1, len) && same_values(dg0, dg1, ch) &&
                 same_values(db0, db1, ch),
             "batch norm: overwrite differs");

@@ -161,12 +161,14 @@ static void dwconv_accumulate_and_null(void)
 }
 
 /* Depthwise conv splits channels over the threads: two threads must give
- * the bits of one (forward, dx, dweight), on the 3x3 stride-1 pad-1 vector
- * planes and the scalar loops; on each vector path this CPU runs
+ * the bits of one (forward, dx, dweight), on the 3x3 pad-1 vector planes
+ * (stride 1 and 2) and the scalar loops; on each vector path this CPU runs
  * (dwconv_k.h at VL 16 and 8: rows of 11, 8, 37 = 2 x 16 + 5 = 4 x 8 + 5,
- * 6, 16 and 3 wide reach full pieces and tails of both widths), against the
- * scalar loops (the generic path) to rounding; y and dx are the same bits
- * at both widths. */
+ * 6, 16 and 3 wide reach full pieces and tails of both widths; at stride
+ * 2, inputs 32 and 33 wide give 16 and 17 output columns, 17 gives 9 = 8 +
+ * 1, odd and even heights and one- and two-pixel planes reach every phase
+ * edge of the interleave), against the scalar loops (the generic path) to
+ * rounding; y and dx are the same bits at both widths. */
 static void dwconv_threads_match(void)
 {
     /* n, c, h, w, kh, kw, stride, pad */
@@ -177,7 +179,13 @@ static void dwconv_threads_match(void)
                                    {9, 3, 8, 8, 3, 3, 1, 1},
                                    {2, 3, 4, 16, 3, 3, 1, 1},
                                    {3, 2, 6, 6, 3, 3, 1, 1},
-                                   {2, 3, 5, 3, 3, 3, 1, 1}};
+                                   {2, 3, 5, 3, 3, 3, 1, 1},
+                                   {2, 3, 7, 9, 3, 3, 2, 1},
+                                   {2, 2, 32, 33, 3, 3, 2, 1},
+                                   {9, 3, 16, 32, 3, 3, 2, 1},
+                                   {3, 2, 17, 17, 3, 3, 2, 1},
+                                   {2, 2, 1, 2, 3, 3, 2, 1},
+                                   {2, 2, 2, 1, 3, 3, 2, 1}};
     const qs_kpath top = top_path();
     const int p0 = top < QS_KPATH_AVX2 ? (int)top : QS_KPATH_AVX2;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {

@@ -14,7 +14,7 @@ static double bn_loss(void *p)
 {
     bn_ctx *c = p;
     qs_bn_forward_train(c->y, c->sm, c->si, c->rm, c->rv, c->x, c->g, c->b,
-                        c->n, c->c, c->hw, 0.1f, 1e-5f);
+                        c->n, c->c, c->hw, 0.1f, 1e-5f, 0);
     return dot(c->y, c->r, (size_t)c->n * c->c * c->hw);
 }
 
@@ -42,7 +42,7 @@ static void bn_grad_train(void)
     size_t len = 3 * 2 * 5;
     float *dx = fbuf(len), *dg = fbuf(2), *db = fbuf(2);
     bn_loss(&c);
-    qs_bn_backward(dx, dg, db, c.r, c.x, c.sm, c.si, c.g, c.n, c.c, c.hw, 1);
+    qs_bn_backward(dx, dg, db, c.r, c.x, c.sm, c.si, c.g, NULL, c.n, c.c, c.hw, 1, 0);
     T_CHECK(grad_check("dx", bn_loss, &c, c.x, dx, len, 5e-3f, RTOL, ATOL) ==
                 0,
             "%s", msg);
@@ -62,7 +62,7 @@ static void bn_running_stats(void)
     const float x[12] = {1, 2, 3, 0, 0, 0, 4, 5, 6, 0, 0, 6};
     const float g[2] = {2.0f, 0.5f}, b[2] = {1.0f, -1.0f};
     float y[12], sm[2], si[2], rm[2] = {0.0f, 2.0f}, rv[2] = {1.0f, 1.0f};
-    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, 2, 2, 3, 0.1f, 1e-5f);
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, 2, 2, 3, 0.1f, 1e-5f, 0);
     T_CHECK(fabsf(sm[0] - 3.5f) < 1e-6f && fabsf(sm[1] - 1.0f) < 1e-6f,
             "save_mean %g %g", sm[0], sm[1]);
     double i0 = 1.0 / sqrt(35.0 / 12.0 + 1e-5), i1 = 1.0 / sqrt(5.0 + 1e-5);
@@ -88,7 +88,7 @@ static void bn_eval_formula(void)
     bn_setup(&c, 2, 3, 4);
     fill(c.rm, 3, -1.0f, 1.0f);
     fill(c.rv, 3, 0.5f, 2.0f);
-    qs_bn_forward_eval(c.y, c.x, c.g, c.b, c.rm, c.rv, 2, 3, 4, 1e-5f);
+    qs_bn_forward_eval(c.y, c.x, c.g, c.b, c.rm, c.rv, 2, 3, 4, 1e-5f, 0);
     for (int i = 0; i < 24; i++) {
         int ch = (i / 4) % 3;
         double want = (c.x[i] - c.rm[ch]) / sqrt(c.rv[ch] + 1e-5) * c.g[ch] +
@@ -98,7 +98,7 @@ static void bn_eval_formula(void)
     }
     /* in place gives the same values */
     float *z = copy(c.x, 24);
-    qs_bn_forward_eval(z, z, c.g, c.b, c.rm, c.rv, 2, 3, 4, 1e-5f);
+    qs_bn_forward_eval(z, z, c.g, c.b, c.rm, c.rv, 2, 3, 4, 1e-5f, 0);
     T_CHECK(memcmp(z, c.y, sizeof(float) * 24) == 0, "in-place eval BN");
 }
 
@@ -129,9 +129,9 @@ static void bn_accumulate_and_null(void)
     float *dx1 = fbuf(len), *dg1 = fbuf(2), *db1 = fbuf(2);
     float *dx2 = fbuf(len), *dg2 = fbuf(2), *db2 = fbuf(2);
     float *dg3 = fbuf(2), *db3 = fbuf(2);
-    qs_bn_backward(dx1, dg1, db1, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
-    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
-    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
+    qs_bn_backward(dx1, dg1, db1, c.r, c.x, c.sm, c.si, c.g, NULL, 3, 2, 5, 1, 0);
+    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, NULL, 3, 2, 5, 1, 0);
+    qs_bn_backward(dx2, dg2, db2, c.r, c.x, c.sm, c.si, c.g, NULL, 3, 2, 5, 1, 0);
     for (size_t i = 0; i < len; i++)
         T_CHECK(T_CLOSE(dx2[i], 2 * dx1[i], 1e-5, 1e-6),
                 "dx[%zu] %g vs 2 x %g", i, dx2[i], dx1[i]);
@@ -139,7 +139,7 @@ static void bn_accumulate_and_null(void)
         T_CHECK(T_CLOSE(dg2[i], 2 * dg1[i], 1e-5, 1e-6) &&
                     T_CLOSE(db2[i], 2 * db1[i], 1e-5, 1e-6),
                 "dgamma/dbeta[%d] not doubled", i);
-    qs_bn_backward(NULL, dg3, db3, c.r, c.x, c.sm, c.si, c.g, 3, 2, 5, 1);
+    qs_bn_backward(NULL, dg3, db3, c.r, c.x, c.sm, c.si, c.g, NULL, 3, 2, 5, 1, 0);
     T_CHECK(memcmp(dg3, dg1, sizeof(float) * 2) == 0 &&
                 memcmp(db3, db1, sizeof(float) * 2) == 0,
             "NULL dx changed dgamma/dbeta");
@@ -537,12 +537,12 @@ static void bn_pass(float *out[8], const float *x, const float *dy,
     float *dx = out[5], *dg = out[6], *ye = out[7];
     for (int i = 0; i < c; i++)
         rm[i] = 0.1f * i, rv[i] = 1.0f + i;
-    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, n, c, hw, 0.1f, 1e-5f);
+    qs_bn_forward_train(y, sm, si, rm, rv, x, g, b, n, c, hw, 0.1f, 1e-5f, 0);
     for (size_t i = 0; i < len; i++)
         dx[i] = 0.5f;
-    qs_bn_backward(dx, dg, dg + c, dy, x, sm, si, g, n, c, hw, 1);
+    qs_bn_backward(dx, dg, dg + c, dy, x, sm, si, g, NULL, n, c, hw, 1, 0);
     memcpy(ye, x, len * sizeof *ye);
-    qs_bn_forward_eval(ye, ye, g, b, rm, rv, n, c, hw, 1e-5f);
+    qs_bn_forward_eval(ye, ye, g, b, rm, rv, n, c, hw, 1e-5f, 0);
 }
 
 static void test_bn_simd_matches_scalar(void)

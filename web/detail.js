@@ -2,14 +2,15 @@
  * ticked for comparison, the test accuracy of up to MAX_COMPARE runs
  * overlaid) and its detail panel: full configuration, parent chain,
  * the command that reproduces it with its job JSON and checkpoint to
- * download, and the per-epoch table. */
+ * download, its learned bit widths per layer (BitPruning phases), and the
+ * per-epoch table. */
 'use strict';
 
 const COMPARE_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
 
 /* "retrain W2A2 + lipschitz"; a float phase is just "float". */
 function phaseLabel(r) {
-  return (r.phase === 'float' ? 'float' : r.phase + ' ' + setting(r.wbits, r.abits)) +
+  return (r.phase === 'float' ? 'float' : phaseName(r) + ' ' + setting(r.wbits, r.abits)) +
     (r.regularizer !== 'none' ? ' + ' + r.regularizer : '');
 }
 
@@ -148,6 +149,28 @@ function epochTable(e) {
   return t;
 }
 
+/* One row per learned width: the layer, weights or activation, the width
+ * with a bar of width / 8, and the layer's size. */
+function bitsTable(layers) {
+  const t = el('table', { class: 'grid small', id: 'detail-bits' });
+  t.appendChild(el('thead', {}, el('tr', {}, ...['layer', 'node', 'tensor', 'bits', '', 'size']
+    .map((h) => el('th', { scope: 'col', text: h })))));
+  const body = el('tbody');
+  for (const l of layers) {
+    const bar = el('span', { class: 'bits-bar' });
+    bar.style.width = (100 * Math.min(l.bits, 8) / 8).toFixed(1) + '%';
+    body.appendChild(el('tr', { 'data-bits': String(l.bits) },
+      el('td', { text: String(l.layer) }), el('td', { text: String(l.node) }),
+      el('td', { class: 'l', text: l.kind === 'w' ? 'weights' : 'activation' }),
+      el('td', { text: fmtNum(l.bits, 0) }),
+      el('td', { class: 'bits-cell' }, bar),
+      el('td', { text: fmtParams(l.count) + (l.kind === 'w' ? ' weights' : ' per example') })));
+  }
+  t.appendChild(body);
+  t.dataset.rows = String(layers.length);
+  return t;
+}
+
 async function loadDetail() {
   const box = $('detail-body');
   const sec = $('detail');
@@ -157,7 +180,8 @@ async function loadDetail() {
     return;
   }
   const id = state.phaseId;
-  const [d, c] = await Promise.all([api('run', { phase_id: id }), api('curves', { phase_id: id })]);
+  const [d, c, b] = await Promise.all([api('run', { phase_id: id }), api('curves', { phase_id: id }),
+    api('bits', { phase_id: id })]);
   if (id !== state.phaseId) return; // another run was picked meanwhile
   sec.hidden = false;
   box.textContent = '';
@@ -191,6 +215,7 @@ async function loadDetail() {
       el('div', {}, el('h3', { text: 'Configuration (job JSON)' }),
         d.config ? kvTable(d.config) : el('p', { class: 'msg', text: d.config_error || 'no configuration stored' })),
       el('div', {}, el('h3', { text: 'Result' }), kvTable(run))),
+    ...(b.layers.length ? [el('h3', { text: 'Learned bit widths' }), el('div', { class: 'scroll' }, bitsTable(b.layers))] : []),
     el('h3', { text: 'Per epoch' }), el('div', { class: 'scroll' }, epochTable(c.epochs)));
   sec.dataset.phase = id;
 }

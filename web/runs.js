@@ -5,7 +5,7 @@ const RUN_COLUMNS = [
   // [label, sort key (null: not sortable), cell writer, css class]
   ['sweep', 'sweep', (r) => r.sweep, 'l'],
   ['model', 'model', (r) => r.model, 'l'],
-  ['phase', 'phase', (r) => r.phase, 'l'],
+  ['phase', 'phase', (r) => phaseName(r), 'l'],
   ['W/A', 'wbits', (r) => setting(r.wbits, r.abits), 'l'],
   ['reg.', 'regularizer', (r) => r.regularizer, 'l'],
   ['seed', 'seed', (r) => r.seed, ''],
@@ -17,6 +17,14 @@ const RUN_COLUMNS = [
   ['time', 'seconds', (r) => fmtDur(r.seconds), ''],
   ['error', 'error', (r) => r.error || '', 'err'],
 ];
+
+// A ptq row names its variant: ptq, ptq+cle, ptq+adaround, ptq+adaround+cle
+// (the labels of `qsweep report pivot`). The run detail's longer label
+// (detail.js phaseLabel) adds the setting to this name.
+function phaseName(r) {
+  if (r.phase !== 'ptq') return r.phase;
+  return 'ptq' + (r.rounding === 'adaround' ? '+adaround' : '') + (r.equalize ? '+cle' : '');
+}
 
 function runParams(extra) {
   const f = state.runs.filters;

@@ -1,4 +1,4 @@
-/* Depthwise 3x3 stride-1 pad-1 planes, written once over the vector width
+/* Depthwise 3x3 pad-1 planes, stride 1 or 2, written once over the vector width
  * (vec.h); dwconv.c includes this file with QS_VL 16 (AVX-512F) and 8
  * (AVX2 + FMA). Layout and reasons: dwconv.c, above its include.
  *
@@ -15,14 +15,15 @@
 #undef DWP_LD
 #define DWP_LD(full, m, p) ((full) ? V_LOAD(p) : V_LOADT(m, p))
 
-/* one piece of an output row of dwp_conv */
-VINL void QS_VN(dwp_conv_piece)(const int full, float *yr, const float *b,
-                                int wp, const vf *k, int n, int acc)
+/* one piece of an output row of dwp_taps: the nt taps of b + off[t] */
+VINL void QS_VN(dwp_conv_piece)(const int full, const int nt, float *yr,
+                                const float *b, const int *off, const vf *k,
+                                int n, int acc)
 {
     const vtail m = full ? V_TAIL(VL) : V_TAIL(n);
-    vf v = V_MUL(k[0], DWP_LD(full, m, b));
-    for (int t = 1; t < 9; t++)
-        v = V_FMA(k[t], DWP_LD(full, m, b + (t / 3) * wp + t % 3), v);
+    vf v = V_MUL(k[0], DWP_LD(full, m, b + off[0]));
+    for (int t = 1; t < nt; t++)
+        v = V_FMA(k[t], DWP_LD(full, m, b + off[t]), v);
     if (acc)
         v = V_ADD(DWP_LD(full, m, yr), v);
     if (full)
@@ -31,52 +32,72 @@ VINL void QS_VN(dwp_conv_piece)(const int full, float *yr, const float *b,
         V_STORET(yr, m, v);
 }
 
-/* y [h][w] (+)= the 3x3 correlation of the padded plane xp (row stride
- * wp) with wt [9] */
-static VTGT void QS_VN(dwp_conv)(float *restrict y, const float *restrict xp,
-                                 int h, int w, int wp, const float *wt,
-                                 int acc)
+/* y [h][w] (row stride ldy) (+)= sum over taps t < nt of wt[t] times the
+ * run of xp at off[t] + oh wp + ow: the 3x3 correlation of a padded plane
+ * (off: qs_ck_tap_offsets, phase planes at stride 2), or one phase of the
+ * stride-2 input gradient */
+VINL void QS_VN(dwp_taps_body)(const int nt, float *restrict y, int ldy,
+                               const float *restrict xp, int h, int w, int wp,
+                               const int *off, const float *wt, int acc)
 {
     vf k[9];
-    for (int t = 0; t < 9; t++)
+    int o[9];
+    for (int t = 0; t < nt; t++) {
         k[t] = V_SET1(wt[t]);
+        o[t] = off[t];
+    }
     for (int oh = 0; oh < h; oh++) {
         const float *b = xp + (size_t)oh * wp;
-        float *yr = y + (size_t)oh * w;
+        float *yr = y + (size_t)oh * ldy;
         int ow = 0;
         for (; ow + VL <= w; ow += VL)
-            QS_VN(dwp_conv_piece)(1, yr + ow, b + ow, wp, k, VL, acc);
+            QS_VN(dwp_conv_piece)(1, nt, yr + ow, b + ow, o, k, VL, acc);
         if (ow < w)
-            QS_VN(dwp_conv_piece)(0, yr + ow, b + ow, wp, k, w - ow, acc);
+            QS_VN(dwp_conv_piece)(0, nt, yr + ow, b + ow, o, k, w - ow, acc);
     }
 }
 
+#undef DWP_TAPS
+#define DWP_TAPS(NT)                                                         \
+    static VTGT void QS_VN(dwp_taps##NT)(float *restrict y, int ldy,         \
+                                         const float *restrict xp, int h,    \
+                                         int w, int wp, const int *off,      \
+                                         const float *wt, int acc)           \
+    {                                                                        \
+        QS_VN(dwp_taps_body)(NT, y, ldy, xp, h, w, wp, off, wt, acc);        \
+    }
+DWP_TAPS(9) DWP_TAPS(4) DWP_TAPS(2) DWP_TAPS(1)
+#undef DWP_TAPS
+
 /* one piece of a row of dwp_grad */
 VINL void QS_VN(dwp_grad_piece)(const int full, vf *a, const float *d,
-                                const float *b, int wp, int n)
+                                const float *b, const int *off, int n)
 {
     const vtail m = full ? V_TAIL(VL) : V_TAIL(n);
     const vf dv = DWP_LD(full, m, d);
     for (int t = 0; t < 9; t++)
-        a[t] = V_FMA(dv, DWP_LD(full, m, b + (t / 3) * wp + t % 3), a[t]);
+        a[t] = V_FMA(dv, DWP_LD(full, m, b + off[t]), a[t]);
 }
 
-/* v [9][16] (first VL lanes) += lane sums over the plane of dy [h][w]
- * times tap t of the padded x */
+/* v [9][16] (first VL lanes) += lane sums over the output plane dy [h][w]
+ * times tap t of the padded x (at off[t] + oh wp + ow, as in dwp_taps) */
 static VTGT void QS_VN(dwp_grad)(float *v, const float *restrict dy,
                                  const float *restrict xp, int h, int w,
-                                 int wp)
+                                 int wp, const int *off)
 {
     vf a[9];
-    for (int t = 0; t < 9; t++)
+    int o[9];
+    for (int t = 0; t < 9; t++) {
         a[t] = V_LOAD(v + 16 * t);
+        o[t] = off[t];
+    }
     for (int oh = 0; oh < h; oh++) {
         const float *d = dy + (size_t)oh * w, *b = xp + (size_t)oh * wp;
         int ow = 0;
         for (; ow + VL <= w; ow += VL)
-            QS_VN(dwp_grad_piece)(1, a, d + ow, b + ow, wp, VL);
+            QS_VN(dwp_grad_piece)(1, a, d + ow, b + ow, o, VL);
         if (ow < w)
-            QS_VN(dwp_grad_piece)(0, a, d + ow, b + ow, wp, w - ow);
+            QS_VN(dwp_grad_piece)(0, a, d + ow, b + ow, o, w - ow);
     }
     for (int t = 0; t < 9; t++)
         V_STORE(v + 16 * t, a[t]);
@@ -97,21 +118,70 @@ static VTGT int QS_VN(dwp_forward)(const dw_args *a, int c0, int c1)
 {
     const qs_conv_shape *s = a->s;
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
-    qs_conv_shape ps;
-    qs_ck_pad g;
-    dwp_geom(&ps, &g, s);
-    float *pb = malloc(sizeof(float) * g.len);
+    dwp_plane ps;
+    dwp_geom(&ps, s);
+    float *pb = malloc(sizeof(float) * ps.g.len);
     if (!pb)
         return 0;
     for (int i = 0; i < s->n; i++)
         for (int ch = c0; ch < c1; ch++) {
             size_t plane = (size_t)i * s->c + ch;
-            qs_ck_pad_image(pb, a->x + plane * hw, &ps, &g);
-            QS_VN(dwp_conv)(a->y + plane * ohw, pb, s->h, s->w, g.wp,
-                            a->weight + (size_t)ch * 9, 0);
+            qs_ck_pad_image(pb, a->x + plane * hw, &ps.s, &ps.g);
+            QS_VN(dwp_taps9)(a->y + plane * ohw, s->wo, pb, s->ho, s->wo,
+                             ps.g.wp, ps.off, a->weight + (size_t)ch * 9, 0);
         }
     free(pb);
     return 1;
+}
+
+/* dx [h][w] += the input gradient of one plane of a 3x3 stride-2 pad-1
+ * conv, from dy [ho][wo]. Padded input pixel (2 oh + ki, 2 ow + kj) lies
+ * in phase plane (ki % 2, kj % 2) at (oh + ki / 2, ow + kj / 2)
+ * (convk_int.h), so each phase plane is a gather of dy over its 4, 2, 2
+ * or 1 taps, in tap order: dy copied into dq (one zero row above, one zero
+ * column to the left, row stride wp + 1; its zero border is the caller's),
+ * the phases computed into ph [4][hp][wp], then interleaved back into dx's
+ * rows. */
+static VTGT void QS_VN(dwp_dx_s2)(float *restrict dx, const float *dy,
+                                  const qs_conv_shape *s, const dwp_plane *p,
+                                  const float *wt, float *dq, float *ph)
+{
+    const int wp = p->g.wp, hp = p->g.hp, wq = wp + 1;
+    for (int r = 0; r < s->ho; r++)
+        memcpy(dq + (size_t)(r + 1) * wq + 1, dy + (size_t)r * s->wo,
+               sizeof(float) * s->wo);
+    for (int pa = 0; pa < 2; pa++)
+        for (int pb = 0; pb < 2; pb++) {
+            int off[4], nt = 0;
+            float w[4];
+            for (int ki = pa; ki < 3; ki += 2)
+                for (int kj = pb; kj < 3; kj += 2) {
+                    off[nt] = (1 - ki / 2) * wq + (1 - kj / 2);
+                    w[nt++] = wt[ki * 3 + kj];
+                }
+            float *out = ph + (size_t)(pa * 2 + pb) * p->g.plane;
+            if (nt == 4)
+                QS_VN(dwp_taps4)(out, wp, dq, hp, wp, wq, off, w, 0);
+            else if (nt == 2)
+                QS_VN(dwp_taps2)(out, wp, dq, hp, wp, wq, off, w, 0);
+            else
+                QS_VN(dwp_taps1)(out, wp, dq, hp, wp, wq, off, w, 0);
+        }
+    /* padded (ih + 1, iw + 1): phase row (ih + 1) % 2; even iw in phase
+     * column 1 at iw / 2, odd iw in phase column 0 at (iw + 1) / 2 */
+    for (int ih = 0; ih < s->h; ih++) {
+        const float *p0 = ph + (size_t)((ih + 1) & 1) * 2 * p->g.plane +
+                          (size_t)((ih + 1) >> 1) * wp;
+        const float *p1 = p0 + p->g.plane;
+        float *d = dx + (size_t)ih * s->w;
+        int j = 0;
+        for (; 2 * j + 1 < s->w; j++) {
+            d[2 * j] += p1[j];
+            d[2 * j + 1] += p0[j + 1];
+        }
+        if (2 * j < s->w)
+            d[2 * j] += p1[j];
+    }
 }
 
 /* dweight and dx (if any) of channels [c0, c1); images outer (channel-
@@ -121,37 +191,45 @@ static VTGT int QS_VN(dwp_backward)(const dw_args *a, int c0, int c1)
 {
     const qs_conv_shape *s = a->s;
     float *dx = a->dx;
-    const int nch = c1 - c0;
-    qs_conv_shape ps; /* a plane of x, and of dy (the same size here) */
-    qs_ck_pad pg;
-    dwp_geom(&ps, &pg, s);
-    const size_t pl = pg.len;
+    const int nch = c1 - c0, s2 = s->stride == 2;
+    dwp_plane ps; /* a plane of x; at stride 1 also of dy (the same size) */
+    dwp_geom(&ps, s);
+    const size_t pl = ps.g.len;
+    /* dy's copy: padded like x (stride 1), or dq then the phases (s2) */
+    const size_t dql = QS_CK_ALIGN((size_t)(ps.g.hp + 1) * (ps.g.wp + 1));
+    const size_t dl = s2 ? dql + 4 * ps.g.plane : pl;
     /* padded x and dy planes, then per channel: lane sums [9][16], double
      * sums [9], flipped kernel [9] */
-    float *pb = malloc(sizeof(float) * (2 * pl + (size_t)nch * 153) +
+    float *pb = malloc(sizeof(float) * (pl + dl + (size_t)nch * 153) +
                        sizeof(double) * (size_t)nch * 9);
     if (!pb)
         return 0;
     const size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo;
-    float *dp = pb + pl, *v = dp + pl;
+    float *dp = pb + pl, *v = dp + dl;
     double *g = (double *)(v + (size_t)nch * 144);
     float *wf = (float *)(g + (size_t)nch * 9);
     memset(v, 0, sizeof(float) * (size_t)nch * 144);
     memset(g, 0, sizeof(double) * (size_t)nch * 9);
-    /* dx: dy correlated with the flipped kernel */
+    if (s2)
+        memset(dp, 0, sizeof(float) * dql);
+    /* dx at stride 1: dy correlated with the flipped kernel */
     for (int k = 0; k < nch; k++)
         for (int t = 0; t < 9; t++)
             wf[k * 9 + t] = a->weight[(size_t)(c0 + k) * 9 + 8 - t];
     for (int i = 0; i < s->n; i++) {
         for (int ch = c0; ch < c1; ch++) {
             size_t plane = (size_t)i * s->c + ch;
-            qs_ck_pad_image(pb, a->x + plane * hw, &ps, &pg);
+            qs_ck_pad_image(pb, a->x + plane * hw, &ps.s, &ps.g);
             QS_VN(dwp_grad)(v + (size_t)(ch - c0) * 144, a->dy + plane * ohw,
-                            pb, s->ho, s->wo, pg.wp);
-            if (dx) {
-                qs_ck_pad_image(dp, a->dy + plane * ohw, &ps, &pg);
-                QS_VN(dwp_conv)(dx + plane * hw, dp, s->h, s->w, pg.wp,
-                                wf + (size_t)(ch - c0) * 9, 1);
+                            pb, s->ho, s->wo, ps.g.wp, ps.off);
+            if (dx && s2) {
+                QS_VN(dwp_dx_s2)(dx + plane * hw, a->dy + plane * ohw, s, &ps,
+                                 a->weight + (size_t)ch * 9, dp, dp + dql);
+            } else if (dx) {
+                qs_ck_pad_image(dp, a->dy + plane * ohw, &ps.s, &ps.g);
+                QS_VN(dwp_taps9)(dx + plane * hw, s->w, dp, s->h, s->w,
+                                 ps.g.wp, ps.off, wf + (size_t)(ch - c0) * 9,
+                                 1);
             }
         }
         if (i % DWP_FLUSH == DWP_FLUSH - 1 || i == s->n - 1)

@@ -2,12 +2,22 @@
  *
  * Per-channel sums run over n*hw values (2^17 for CIFAR at batch 128), so
  * they use double accumulators; four independent lanes keep the summation
- * order fixed while letting the compiler vectorise the loop. The variance is
- * two-pass (sum of squared deviations from the mean): the one-pass
- * E[x^2] - E[x]^2 cancels badly when |mean| >> std.
+ * order fixed while letting the compiler vectorise the loop. The variance
+ * takes one pass over the activations: sums of d and d^2 for d = x - k, k
+ * one of the channel's values, so var = (sum d^2 - (sum d)^2 / M) / M
+ * subtracts numbers of the size of the spread, not of the mean (E[x^2] -
+ * E[x]^2 in float cancels badly when |mean| >> std; this form keeps the
+ * saved statistics at float precision at |mean| / std = 1e5, tested).
  * The build uses -O2, whose vectoriser rejects loops that would need a
  * scalar remainder, so loops step by 4 with a fixed inner j-loop and a
- * scalar tail. */
+ * scalar tail.
+ *
+ * relu: the model fuses a ReLU that is BN's only consumer (model.c). The
+ * forward then writes max(0, y) in the same pass (one pass over the
+ * activations fewer), and the backward takes the ReLU's upstream gradient
+ * and masks it by y > 0, recomputing y from x with the forward's own
+ * operations (so the same bits and the same mask as the ReLU's stored
+ * output), which saves the ReLU backward's pass and its gradient buffer. */
 #include "layers.h"
 
 #include "par.h"
@@ -17,6 +27,34 @@
 #if QS_SIMD_X86
 #include <immintrin.h>
 #endif
+
+/* The forward's ReLU as the backward recomputes it: y = (x - mu) scale +
+ * shift, dy kept where y > 0 (relu 0: dy unmasked). */
+typedef struct {
+    int relu;
+    float mu, scale, shift;
+} bn_mask;
+
+static inline __attribute__((always_inline)) float
+mask_dy(const bn_mask *k, float dy, float x)
+{
+    if (!k->relu)
+        return dy;
+    float y = (x - k->mu) * k->scale + k->shift;
+    return y > 0.0f ? dy : 0.0f;
+}
+
+static inline __attribute__((always_inline)) float relu_of(float v, int relu)
+{
+    return relu && v < 0.0f ? 0.0f : v;
+}
+
+/* The scale the forward applies and the backward's mask recomputes: from
+ * the saved (float) invstd, so both derive the same float. */
+static float bn_scale(float invstd, float gamma)
+{
+    return (float)((double)invstd * gamma);
+}
 
 /* ---- AVX2 twins of the loops below ---------------------------------------
  * The scalar loops keep four double lanes (or four float lanes) in a fixed
@@ -28,38 +66,42 @@
 #if QS_SIMD_X86
 #define AVX2 __attribute__((target("avx2")))
 
-AVX2 static size_t sum_f_avx2(double a[4], const float *x, size_t len)
+/* sums of d and d^2, d = x - k: one pass where the mean-then-deviations
+ * form took two */
+AVX2 static size_t sums_shifted_avx2(double a[4], double b[4], const float *x,
+                                     size_t len, double k)
 {
-    __m256d s = _mm256_loadu_pd(a);
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
-    _mm256_storeu_pd(a, s);
-    return i;
-}
-
-AVX2 static size_t sumsq_dev_avx2(double a[4], const float *x, size_t len,
-                                  double m)
-{
-    __m256d s = _mm256_loadu_pd(a), vm = _mm256_set1_pd(m);
+    __m256d sa = _mm256_loadu_pd(a), sb = _mm256_loadu_pd(b);
+    __m256d vk = _mm256_set1_pd(k);
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
-        s = _mm256_add_pd(s, _mm256_mul_pd(d, d));
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vk);
+        sa = _mm256_add_pd(sa, d);
+        sb = _mm256_add_pd(sb, _mm256_mul_pd(d, d));
     }
-    _mm256_storeu_pd(a, s);
+    _mm256_storeu_pd(a, sa);
+    _mm256_storeu_pd(b, sb);
     return i;
 }
 
+/* relu: dy masked where y = (x - mu) scale + shift is not > 0 */
 AVX2 static size_t sum_dy_dyx_avx2(double a[4], double b[4], const float *dy,
-                                   const float *x, size_t len, double m)
+                                   const float *x, size_t len, double m,
+                                   const bn_mask *k)
 {
     __m256d sa = _mm256_loadu_pd(a), sb = _mm256_loadu_pd(b);
     __m256d vm = _mm256_set1_pd(m);
+    const __m128 km = _mm_set1_ps(k->mu), ks = _mm_set1_ps(k->scale);
+    const __m128 kb = _mm_set1_ps(k->shift), z = _mm_setzero_ps();
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        __m256d g = _mm256_cvtps_pd(_mm_loadu_ps(dy + i));
-        __m256d xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        __m128 gf = _mm_loadu_ps(dy + i), xf = _mm_loadu_ps(x + i);
+        if (k->relu) {
+            __m128 y = _mm_add_ps(_mm_mul_ps(_mm_sub_ps(xf, km), ks), kb);
+            gf = _mm_and_ps(_mm_cmpgt_ps(y, z), gf);
+        }
+        __m256d g = _mm256_cvtps_pd(gf);
+        __m256d xv = _mm256_cvtps_pd(xf);
         sa = _mm256_add_pd(sa, g);
         sb = _mm256_add_pd(sb, _mm256_mul_pd(g, _mm256_sub_pd(xv, vm)));
     }
@@ -68,31 +110,45 @@ AVX2 static size_t sum_dy_dyx_avx2(double a[4], double b[4], const float *dy,
     return i;
 }
 
-/* y = (x - mu) * scale + shift; y == x allowed */
+/* y = (x - mu) * scale + shift (relu: then max(0, y), NaN kept as the
+ * scalar "v < 0 ? 0 : v" keeps it: maxps returns its second operand on a
+ * NaN); y == x allowed */
 AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
-                               float scale, float shift)
+                               float scale, float shift, int relu)
 {
     __m256 vm = _mm256_set1_ps(mu), vs = _mm256_set1_ps(scale);
-    __m256 vb = _mm256_set1_ps(shift);
+    __m256 vb = _mm256_set1_ps(shift), z = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
-        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(v, vs), vb));
+        v = _mm256_add_ps(_mm256_mul_ps(v, vs), vb);
+        if (relu)
+            v = _mm256_max_ps(z, v);
+        _mm256_storeu_ps(y + i, v);
     }
     return i;
 }
 
-/* dx (+)= ((a dy + b (x - mu)) + d), the order C gives the scalar line */
+/* dx (+)= ((a dy + b (x - mu)) + d), the order C gives the scalar line;
+ * relu: dy masked as in sum_dy_dyx_avx2 (k->mu is mu) */
 AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
                                   size_t len, float a, float b, float mu,
-                                  float d, int acc)
+                                  float d, int acc, const bn_mask *k)
 {
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     __m256 vm = _mm256_set1_ps(mu), vd = _mm256_set1_ps(d);
+    __m256 ks = _mm256_set1_ps(k->scale), kb = _mm256_set1_ps(k->shift);
+    __m256 z = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        __m256 t = _mm256_mul_ps(va, _mm256_loadu_ps(dy + i));
-        __m256 u = _mm256_mul_ps(vb, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 xm = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        __m256 g = _mm256_loadu_ps(dy + i);
+        if (k->relu) {
+            __m256 y = _mm256_add_ps(_mm256_mul_ps(xm, ks), kb);
+            g = _mm256_and_ps(_mm256_cmp_ps(y, z, _CMP_GT_OQ), g);
+        }
+        __m256 t = _mm256_mul_ps(va, g);
+        __m256 u = _mm256_mul_ps(vb, xm);
         t = _mm256_add_ps(_mm256_add_ps(t, u), vd);
         if (acc)
             t = _mm256_add_ps(_mm256_loadu_ps(dx + i), t);
@@ -102,66 +158,55 @@ AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
 }
 #endif
 
-/* sum x[i] */
-static double sum_f(const float *restrict x, size_t len)
-{
-    double a[4] = {0.0, 0.0, 0.0, 0.0};
-    size_t i = 0;
-#if QS_SIMD_X86
-    if (qs_simd_avx2())
-        i = sum_f_avx2(a, x, len);
-#endif
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++)
-            a[j] += (double)x[i + j];
-    double s = (a[0] + a[1]) + (a[2] + a[3]);
-    for (; i < len; i++)
-        s += (double)x[i];
-    return s;
-}
-
-/* sum (x[i] - m)^2 */
-static double sumsq_dev(const float *restrict x, size_t len, double m)
-{
-    double a[4] = {0.0, 0.0, 0.0, 0.0};
-    size_t i = 0;
-#if QS_SIMD_X86
-    if (qs_simd_avx2())
-        i = sumsq_dev_avx2(a, x, len, m);
-#endif
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++) {
-            double d = (double)x[i + j] - m;
-            a[j] += d * d;
-        }
-    double s = (a[0] + a[1]) + (a[2] + a[3]);
-    for (; i < len; i++) {
-        double d = (double)x[i] - m;
-        s += d * d;
-    }
-    return s;
-}
-
-/* sum dy[i] and sum dy[i] * (x[i] - m) in one sweep */
-static void sum_dy_dyx(double *sdy, double *sdyx, const float *restrict dy,
-                       const float *restrict x, size_t len, double m)
+/* *s1 += sum (x[i] - k), *s2 += sum (x[i] - k)^2 */
+static void sums_shifted(double *s1, double *s2, const float *restrict x,
+                         size_t len, double k)
 {
     double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = sum_dy_dyx_avx2(a, b, dy, x, len, m);
+        i = sums_shifted_avx2(a, b, x, len, k);
 #endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
-            double g = (double)dy[i + j];
+            double d = (double)x[i + j] - k;
+            a[j] += d;
+            b[j] += d * d;
+        }
+    double s = (a[0] + a[1]) + (a[2] + a[3]);
+    double t = (b[0] + b[1]) + (b[2] + b[3]);
+    for (; i < len; i++) {
+        double d = (double)x[i] - k;
+        s += d;
+        t += d * d;
+    }
+    *s1 += s;
+    *s2 += t;
+}
+
+/* sum g[i] and sum g[i] * (x[i] - m) in one sweep, g = dy masked by k */
+static void sum_dy_dyx(double *sdy, double *sdyx, const float *restrict dy,
+                       const float *restrict x, size_t len, double m,
+                       const bn_mask *k)
+{
+    double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
+    const bn_mask kl = *k;
+    size_t i = 0;
+#if QS_SIMD_X86
+    if (qs_simd_avx2())
+        i = sum_dy_dyx_avx2(a, b, dy, x, len, m, &kl);
+#endif
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double g = (double)mask_dy(&kl, dy[i + j], x[i + j]);
             a[j] += g;
             b[j] += g * ((double)x[i + j] - m);
         }
     double s = (a[0] + a[1]) + (a[2] + a[3]);
     double t = (b[0] + b[1]) + (b[2] + b[3]);
     for (; i < len; i++) {
-        double g = (double)dy[i];
+        double g = (double)mask_dy(&kl, dy[i], x[i]);
         s += g;
         t += g * ((double)x[i] - m);
     }
@@ -169,46 +214,58 @@ static void sum_dy_dyx(double *sdy, double *sdyx, const float *restrict dy,
     *sdyx += t;
 }
 
-/* y [len] = (x - mu) * scale + shift; centring first avoids the
- * cancellation of x * scale against a large shift when |mean| >> std. */
+/* y [len] = (x - mu) * scale + shift, then max(0, .) when relu; centring
+ * first avoids the cancellation of x * scale against a large shift when
+ * |mean| >> std. relu a constant once inlined, so each form vectorises. */
+static inline __attribute__((always_inline)) void
+affine_tail(float *restrict y, const float *restrict x, size_t i, size_t len,
+            float mu, float scale, float shift, const int relu)
+{
+    for (; i + 4 <= len; i += 4)
+        for (int j = 0; j < 4; j++)
+            y[i + j] = relu_of((x[i + j] - mu) * scale + shift, relu);
+    for (; i < len; i++)
+        y[i] = relu_of((x[i] - mu) * scale + shift, relu);
+}
+
 static void affine_copy(float *restrict y, const float *restrict x,
-                        size_t len, float mu, float scale, float shift)
+                        size_t len, float mu, float scale, float shift,
+                        int relu)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, x, len, mu, scale, shift);
+        i = affine_avx2(y, x, len, mu, scale, shift, relu);
 #endif
-    for (; i + 4 <= len; i += 4)
-        for (int j = 0; j < 4; j++)
-            y[i + j] = (x[i + j] - mu) * scale + shift;
-    for (; i < len; i++)
-        y[i] = (x[i] - mu) * scale + shift;
+    if (relu)
+        affine_tail(y, x, i, len, mu, scale, shift, 1);
+    else
+        affine_tail(y, x, i, len, mu, scale, shift, 0);
 }
 
 static void affine_inplace(float *restrict y, size_t len, float mu,
-                           float scale, float shift)
+                           float scale, float shift, int relu)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, y, len, mu, scale, shift);
+        i = affine_avx2(y, y, len, mu, scale, shift, relu);
 #endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
-            y[i + j] = (y[i + j] - mu) * scale + shift;
+            y[i + j] = relu_of((y[i + j] - mu) * scale + shift, relu);
     for (; i < len; i++)
-        y[i] = (y[i] - mu) * scale + shift;
+        y[i] = relu_of((y[i] - mu) * scale + shift, relu);
 }
 
 /* y == x is allowed (eval-mode BN in place); the restrict helpers are not. */
 static void affine(float *y, const float *x, size_t len, float mu,
-                   float scale, float shift)
+                   float scale, float shift, int relu)
 {
     if (y == x)
-        affine_inplace(y, len, mu, scale, shift);
+        affine_inplace(y, len, mu, scale, shift, relu);
     else
-        affine_copy(y, x, len, mu, scale, shift);
+        affine_copy(y, x, len, mu, scale, shift, relu);
 }
 
 /* The scalar loops of dx_update from i on; acc a constant once inlined,
@@ -216,33 +273,35 @@ static void affine(float *y, const float *x, size_t len, float mu,
 static inline __attribute__((always_inline)) void
 dx_update_tail(float *restrict dx, const float *restrict dy,
                const float *restrict x, size_t i, size_t len, float a, float b,
-               float mu, float d, const int acc)
+               float mu, float d, const int acc, const bn_mask *k)
 {
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++) {
-            float t = a * dy[i + j] + b * (x[i + j] - mu) + d;
+            float g = mask_dy(k, dy[i + j], x[i + j]);
+            float t = a * g + b * (x[i + j] - mu) + d;
             dx[i + j] = acc ? dx[i + j] + t : t;
         }
     for (; i < len; i++) {
-        float t = a * dy[i] + b * (x[i] - mu) + d;
+        float t = a * mask_dy(k, dy[i], x[i]) + b * (x[i] - mu) + d;
         dx[i] = acc ? dx[i] + t : t;
     }
 }
 
-/* dx [len] += a dy + b (x - mu) + d, or = when !acc */
+/* dx [len] += a g + b (x - mu) + d, or = when !acc; g = dy masked by k */
 static void dx_update(float *restrict dx, const float *restrict dy,
                       const float *restrict x, size_t len, float a, float b,
-                      float mu, float d, int acc)
+                      float mu, float d, int acc, const bn_mask *k)
 {
+    const bn_mask kl = *k;
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc);
+        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc, &kl);
 #endif
     if (acc)
-        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 1);
+        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 1, &kl);
     else
-        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 0);
+        dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 0, &kl);
 }
 
 /* Arguments of the three passes; channels are independent, so a pass is
@@ -255,7 +314,8 @@ typedef struct {
                                                   backward: saved mean, invstd */
     int n, c, hw;
     float momentum, eps;
-    int acc; /* backward: add to dx (else overwrite) */
+    int acc;  /* backward: add to dx (else overwrite) */
+    int relu; /* the fused ReLU (top of file) */
 } bn_args;
 
 /* Below this many values a pass stays on one thread. */
@@ -274,13 +334,16 @@ static void train_range(void *ctx, int t, int c0, int c1)
     const size_t m = (size_t)n * hw;
     const double momentum = a->momentum;
     for (int ch = c0; ch < c1; ch++) {
-        double s = 0.0;
+        /* shifted by one of the channel's own values, the sums of squares
+         * do not cancel when |mean| >> std (double sums, centred data) */
+        const double k = a->x[(size_t)ch * hw];
+        double s = 0.0, s2 = 0.0;
         for (int i = 0; i < n; i++)
-            s += sum_f(a->x + ((size_t)i * c + ch) * hw, hw);
-        double mean = s / (double)m;
-        double ss = 0.0;
-        for (int i = 0; i < n; i++)
-            ss += sumsq_dev(a->x + ((size_t)i * c + ch) * hw, hw, mean);
+            sums_shifted(&s, &s2, a->x + ((size_t)i * c + ch) * hw, hw, k);
+        double mean = k + s / (double)m;
+        double ss = s2 - s * (s / (double)m);
+        if (ss < 0.0) /* rounding, for a constant channel */
+            ss = 0.0;
         double var = ss / (double)m;
         double invstd = 1.0 / sqrt(var + (double)a->eps);
         /* PyTorch rejects a single value per channel in training; using the
@@ -294,27 +357,28 @@ static void train_range(void *ctx, int t, int c0, int c1)
         a->run_var[ch] = (float)((1.0 - momentum) * a->run_var[ch] +
                                  momentum * var_unb);
 
-        float scale = (float)(invstd * a->gamma[ch]);
+        float scale = bn_scale(a->save_invstd[ch], a->gamma[ch]);
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
-            affine(a->y + off, a->x + off, hw, (float)mean, scale, a->beta[ch]);
+            affine(a->y + off, a->x + off, hw, (float)mean, scale, a->beta[ch],
+                   a->relu);
         }
     }
 }
 
-/* x [n, c, hw] -> y [n, c, hw]; gamma, beta [c];
+/* x [n, c, hw] -> y [n, c, hw] (relu: max(0, y)); gamma, beta [c];
  * save_mean, save_invstd [c] set; run_mean, run_var [c] updated. */
 void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
                          float *run_mean, float *run_var, const float *x,
                          const float *gamma, const float *beta, int n, int c,
-                         int hw, float momentum, float eps)
+                         int hw, float momentum, float eps, int relu)
 {
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.y = y, .save_mean = save_mean, .save_invstd = save_invstd,
                  .run_mean = run_mean, .run_var = run_var, .x = x,
                  .gamma = gamma, .beta = beta, .n = n, .c = c, .hw = hw,
-                 .momentum = momentum, .eps = eps};
+                 .momentum = momentum, .eps = eps, .relu = relu};
     bn_run(&a, train_range);
 }
 
@@ -327,19 +391,21 @@ static void eval_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < a->n; i++) {
             size_t off = ((size_t)i * a->c + ch) * a->hw;
             affine(a->y + off, a->x + off, a->hw, a->mean_in[ch], scale,
-                   a->beta[ch]);
+                   a->beta[ch], a->relu);
         }
     }
 }
 
-/* x [n, c, hw] -> y [n, c, hw] with the running statistics. */
+/* x [n, c, hw] -> y [n, c, hw] with the running statistics (relu: max(0,
+ * y)). */
 void qs_bn_forward_eval(float *y, const float *x, const float *gamma,
                         const float *beta, const float *run_mean,
-                        const float *run_var, int n, int c, int hw, float eps)
+                        const float *run_var, int n, int c, int hw, float eps,
+                        int relu)
 {
     bn_args a = {.y = y, .x = x, .gamma = gamma, .beta = beta,
                  .mean_in = run_mean, .var_in = run_var, .n = n, .c = c,
-                 .hw = hw, .eps = eps};
+                 .hw = hw, .eps = eps, .relu = relu};
     bn_run(&a, eval_range);
 }
 
@@ -351,9 +417,12 @@ static void backward_range(void *ctx, int t, int c0, int c1)
     for (int ch = c0; ch < c1; ch++) {
         double mean = a->mean_in[ch], invstd = a->invstd_in[ch];
         double sdy = 0.0, sdyx = 0.0;
+        const bn_mask k = {.relu = a->relu, .mu = a->mean_in[ch],
+                           .scale = bn_scale(a->invstd_in[ch], a->gamma[ch]),
+                           .shift = a->relu ? a->beta[ch] : 0.0f};
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
-            sum_dy_dyx(&sdy, &sdyx, a->dy + off, a->x + off, hw, mean);
+            sum_dy_dyx(&sdy, &sdyx, a->dy + off, a->x + off, hw, mean, &k);
         }
         double sdyxhat = sdyx * invstd;   /* sum(dy * xhat) */
         if (a->dgamma)
@@ -372,24 +441,28 @@ static void backward_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd,
-                      a->acc);
+                      a->acc, &k);
         }
     }
 }
 
-/* dy, x [n, c, hw]; save_mean, save_invstd, gamma [c] from forward_train;
- * dgamma, dbeta [c] += ... (either may be NULL), dx [n, c, hw] += ... (or
- * = when !acc; or NULL). With xhat = (x - mean) invstd and M = n*hw:
- *   dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M). */
+/* dy, x [n, c, hw]; save_mean, save_invstd, gamma, beta [c] from
+ * forward_train; dgamma, dbeta [c] += ... (either may be NULL), dx [n, c,
+ * hw] += ... (or = when !acc; or NULL). With xhat = (x - mean) invstd and
+ * M = n*hw:
+ *   dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M).
+ * relu: dy is the gradient of max(0, y) and masked first (beta is read
+ * only then). */
 void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *x, const float *save_mean,
-                    const float *save_invstd, const float *gamma, int n, int c,
-                    int hw, int acc)
+                    const float *save_invstd, const float *gamma,
+                    const float *beta, int n, int c, int hw, int acc, int relu)
 {
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x,
                  .mean_in = save_mean, .invstd_in = save_invstd, .gamma = gamma,
-                 .n = n, .c = c, .hw = hw, .acc = acc};
+                 .beta = beta, .n = n, .c = c, .hw = hw, .acc = acc,
+                 .relu = relu};
     bn_run(&a, backward_range);
 }

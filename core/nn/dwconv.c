@@ -214,13 +214,16 @@ static void row_generic(float *restrict yr, const float *restrict xp,
     }
 }
 
-/* ---- 3x3 stride-1 pad-1 planes on AVX-512 / AVX2 (dwconv_k.h) -----------
+/* ---- 3x3 pad-1 planes, stride 1 or 2, on AVX-512 / AVX2 (dwconv_k.h) ----
  * The SSE-width loops above ran the depthwise conv at about 8 GFLOP/s, far
  * from memory-bound. Here a plane is first copied zero-padded with shared
  * pad columns, the layout of the conv kernels' image copies (convk_int.h:
- * row stride wp = w + 1, rows h + 2, slack after), so output
- * (oh, ow) reads tap (a, b) at (oh + a) wp + ow + b: each output row is
- * pieces of VL (masked tail), nine loads and nine FMAs per piece. Taps are
+ * row stride wp = w + 1, rows h + 2, slack after; at stride 2 split into
+ * four phase planes, so a strided tap is still a contiguous run), and
+ * output (oh, ow) reads tap t at off[t] + oh wp + ow: each output row is
+ * pieces of VL (masked tail), nine loads and nine FMAs per piece. The
+ * stride-2 input gradient gathers each phase plane of dx from dy over the
+ * taps that land in it, then interleaves the phases into dx. Taps are
  * summed in order 0..8 with FMA, so the bits differ from the SSE path
  * (both fixed-order); dweight keeps VL float lanes per tap over
  * DWP_FLUSH planes, then adds their sum to the channel's double sum (one
@@ -228,17 +231,23 @@ static void row_generic(float *restrict yr, const float *restrict xp,
 #define DWP_FLUSH 8 /* planes summed in float lanes before a double add */
 
 #if QS_SIMD_X86
-/* ps: one plane of s as a one-channel conv; g: its padded copy */
-static void dwp_geom(qs_conv_shape *ps, qs_ck_pad *g, const qs_conv_shape *s)
+typedef struct {
+    qs_conv_shape s; /* one plane of x as a one-channel conv */
+    qs_ck_pad g;     /* its padded (stride 1) or phase-split (2) copy */
+    int off[9];      /* each tap's offset in that copy */
+} dwp_plane;
+
+static void dwp_geom(dwp_plane *p, const qs_conv_shape *s)
 {
-    qs_conv_shape_init(ps, 1, 1, s->h, s->w, 1, 3, 3, 1, 1);
-    qs_ck_pad_init(g, ps);
+    qs_conv_shape_init(&p->s, 1, 1, s->h, s->w, 1, 3, 3, s->stride, 1);
+    qs_ck_pad_init(&p->g, &p->s);
+    qs_ck_tap_offsets(p->off, &p->s, &p->g);
 }
 
 static int dwp_ok(const qs_conv_shape *s)
 {
-    return s->kh == 3 && s->kw == 3 && s->stride == 1 && s->pad == 1 &&
-           qs_simd_avx2();
+    return s->kh == 3 && s->kw == 3 && (s->stride == 1 || s->stride == 2) &&
+           s->pad == 1 && qs_simd_avx2();
 }
 #endif
 

@@ -56,18 +56,24 @@ void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
  * Training: normalise with the batch's biased variance; update running stats
  * as run = (1 - momentum) run + momentum batch, with the UNBIASED variance
  * (PyTorch semantics); save mean and 1/sqrt(var + eps) for backward. */
+/* relu 1: a ReLU fused in (the model does it when the ReLU is BN's only
+ * consumer): the forward writes max(0, y), the backward takes the ReLU's
+ * output gradient and masks it by y > 0 (y recomputed from x, the same
+ * bits as the forward's); the same results as BN then qs_relu_*, bit for
+ * bit, one pass over the activations fewer each way. */
 void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
                          float *run_mean, float *run_var, const float *x,
                          const float *gamma, const float *beta, int n, int c,
-                         int hw, float momentum, float eps);
+                         int hw, float momentum, float eps, int relu);
 void qs_bn_forward_eval(float *y, const float *x, const float *gamma,
                         const float *beta, const float *run_mean,
-                        const float *run_var, int n, int c, int hw, float eps);
+                        const float *run_var, int n, int c, int hw, float eps,
+                        int relu);
 /* dx += (acc 1) or = (acc 0) the input gradient, as in conv backward */
 void qs_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *x, const float *save_mean,
-                    const float *save_invstd, const float *gamma, int n, int c,
-                    int hw, int acc);
+                    const float *save_invstd, const float *gamma,
+                    const float *beta, int n, int c, int hw, int acc, int relu);
 
 /* ---- ReLU, elementwise over len floats ---------------------------------- */
 void qs_relu_forward(float *y, const float *x, size_t len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "model_plan.h"
 
@@ -96,7 +97,7 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
     if (c->quantizer == QS_QUANT_LSQ && c->wbits < 32 && (c->wbits == 1 || c->first_last_bits == 1))
         return qs_err(QS_EINVAL, "lsq+ needs at least 2 weight bits (wbits %d, first_last_bits %d)",
                       c->wbits, c->first_last_bits);
-    return QS_OK;
+    return qs_bp_cfg_validate(c);
 }
 
 /* --------------------------------------------------------------- planning */
@@ -183,6 +184,10 @@ static int plan(qs_planner *p, qs_model *m)
     for (int i = 0; i < m->nnode; i++)
         if (m->nodes[i].step_off >= 0)
             m->nodes[i].step_off += p->nparam;
+    /* The learned widths last, so a fine-tune can leave them out. */
+    for (int i = 0; i < m->nnode; i++)
+        if (m->nodes[i].bits_off >= 0)
+            m->nodes[i].bits_off += p->nparam + p->nalpha;
     return QS_OK;
 }
 
@@ -207,42 +212,61 @@ long qs_model_param_count(const qs_model_cfg *cfg)
     return n;
 }
 
-int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
+/* A node's width: a learned one rounded up (the width it ends with) when
+ * the parameters are there, else the planned one. */
+static int node_bits(const qs_node *n, int planned, const float *param)
 {
-    qs_model m;
-    qs_planner p;
+    if (param && n->bits_off >= 0 && planned < 32)
+        return qs_bp_round_up(param[n->bits_off]);
+    return planned;
+}
+
+static void cost_nodes(qs_model_cost *out, const qs_model *m, const float *param)
+{
     memset(out, 0, sizeof *out);
-    int rc = plan_only(&m, &p, cfg);
-    if (rc != QS_OK)
-        goto cleanup;
-    for (int i = 0; i < m.nnode; i++) {
-        const qs_node *n = &m.nodes[i];
-        double macs = 0;
-        if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV)
-            macs = (double)n->wlen * n->h * n->w;
-        else if (n->type == QS_NODE_LINEAR)
-            macs = (double)n->wlen;
+    for (int i = 0; i < m->nnode; i++) {
+        const qs_node *n = &m->nodes[i];
+        double macs = qs_node_macs(n);
+        int wbits = node_bits(n, n->wbits, param);
         if (n->w_off >= 0 && n->type != QS_NODE_BN) {
             long plen = n->wlen + (n->b_off >= 0 ? n->c : 0);
-            out->model_bits += (double)n->wlen * n->wbits + (double)(plen - n->wlen) * 32;
+            out->model_bits += (double)n->wlen * wbits + (double)(plen - n->wlen) * 32;
         } else if (n->type == QS_NODE_BN) {
             out->model_bits += 2.0 * n->c * 32;
         }
         if (macs > 0) {
             /* Input bits: a PACT output carries abits, anything else
              * (image, BN output, residual sum, pool) is float. */
-            const qs_node *src = &m.nodes[n->in0];
+            const qs_node *src = &m->nodes[n->in0];
             if (src->type == QS_NODE_MAXPOOL) /* the max of k-bit codes is one of them */
-                src = &m.nodes[src->in0];
-            int ibits = (src->type == QS_NODE_RELU) ? src->abits : 32;
+                src = &m->nodes[src->in0];
+            int ibits = (src->type == QS_NODE_RELU) ? node_bits(src, src->abits, param) : 32;
             out->macs += macs;
-            out->bops += macs * n->wbits * ibits;
+            out->bops += macs * wbits * ibits;
         }
     }
     out->train_flop = 6.0 * out->macs;
-cleanup:
+}
+
+int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg)
+{
+    qs_model m;
+    qs_planner p;
+    memset(out, 0, sizeof *out);
+    int rc = plan_only(&m, &p, cfg);
+    if (rc == QS_OK)
+        cost_nodes(out, &m, NULL);
     free(m.nodes);
     return rc;
+}
+
+void qs_model_cost_of(qs_model_cost *out, const qs_model *m) { cost_nodes(out, m, m->param); }
+
+double qs_node_macs(const qs_node *n)
+{
+    if (n->type == QS_NODE_CONV || n->type == QS_NODE_DWCONV)
+        return (double)n->wlen * n->h * n->w;
+    return n->type == QS_NODE_LINEAR ? (double)n->wlen : 0.0;
 }
 
 int qs_model_solve_width(int *width, const qs_model_cfg *cfg, double params)
@@ -294,8 +318,14 @@ static float *take(float **cursor, size_t n)
  * reused by liveness (slot_of[i], -1 for the input node, whose gradient is
  * never formed), so only a few full-size gradient buffers exist. A slot's
  * floats per example are slot_len[s]. Returns the slot count. The dout
- * pointers are valid during qs_model_backward only. */
-static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slot_len)
+ * pointers are valid during qs_model_backward only.
+ *
+ * by_bn[i]: float ReLU i works in place on a BN's buffer, so that BN
+ * applies it (model.h, fuse_relu): the BN's gradient is the ReLU's
+ * (masked as it is read), so the BN shares the ReLU's slot, which stays
+ * live until the BN's backward. */
+static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slot_len,
+                        int *by_bn)
 {
     const int nn = m->nnode;
     int *ncons = calloc((size_t)nn * 3 + 1, sizeof(int));
@@ -331,6 +361,8 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
                 break;
             }
         }
+        by_bn[i] = n->type == QS_NODE_RELU && n->abits >= 32 && !n->relu6 &&
+                   owner[i] != i && m->nodes[n->in0].type == QS_NODE_BN;
     }
     int nslot = 0;
     for (int i = 0; i < nn; i++)
@@ -344,6 +376,8 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
             need[1] = n->in0;
         if (n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == t)
             need[2] = n->in1;
+        if (by_bn[t]) /* the BN's gradient is this node's: no slot of its own */
+            need[1] = -1;
         for (int k = 0; k < 3; k++) {
             int j = need[k];
             if (j < 0 || slot_of[j] >= 0)
@@ -362,7 +396,10 @@ static int plan_buffers(const qs_model *m, int *owner, int *slot_of, size_t *slo
             busy[best] = 1;
             slot_of[j] = best;
         }
-        busy[slot_of[t]] = 0;   /* dead once node t's backward has run */
+        if (by_bn[t])   /* live on until the BN's backward has run */
+            slot_of[n->in0] = slot_of[t];
+        else
+            busy[slot_of[t]] = 0;   /* dead once node t's backward has run */
     }
     free(ncons);
     return nslot;
@@ -381,8 +418,9 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         return qs_err(QS_EINVAL, "batch size %d must be at least 1", max_batch);
     if ((rc = plan(&p, m)) != QS_OK)
         goto fail;
-    m->nparam = p.nparam + p.nalpha;
-    m->nalpha = p.nalpha;
+    m->nparam = p.nparam + p.nalpha + p.nbits;
+    m->nalpha = p.nalpha + p.nbits;
+    m->nbits = p.nbits;
     m->nbuf = p.nbuf;
 
     size_t np = ((size_t)m->nparam + 15) & ~(size_t)15;
@@ -402,7 +440,7 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
     /* Activation arena (see plan_buffers): one out buffer per node that
      * owns one, the pooled dout slots, BN saves, quantized weights, one
      * shared scratch (largest conv scratch / Lipschitz product). */
-    int *owner = malloc(sizeof(int) * (size_t)m->nnode * 2);
+    int *owner = malloc(sizeof(int) * (size_t)m->nnode * 3);
     size_t *slot_len = calloc((size_t)m->nnode + 1, sizeof(size_t));
     if (!owner || !slot_len) {
         free(owner);
@@ -410,8 +448,8 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         rc = qs_err(QS_ENOMEM, "out of memory planning the activation arena");
         goto fail;
     }
-    int *slot_of = owner + m->nnode;
-    int nslot = plan_buffers(m, owner, slot_of, slot_len);
+    int *slot_of = owner + m->nnode, *by_bn = slot_of + m->nnode;
+    int nslot = plan_buffers(m, owner, slot_of, slot_len, by_bn);
     if (nslot < 0) {
         free(owner);
         free(slot_len);
@@ -460,6 +498,9 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         qs_node *n = &m->nodes[i];
         size_t len = (size_t)max_batch * n->numel;
         n->out = owner[i] == i ? take(&cur, len) : m->nodes[owner[i]].out;
+        n->by_bn = by_bn[i];
+        if (by_bn[i])
+            m->nodes[n->in0].fuse_relu = 1;
         n->dout = NULL;
         if (slot_of[i] >= 0) {
             float *d = slots;
@@ -524,6 +565,8 @@ void qs_model_init(qs_model *m, qs_rng *rng)
         }
         for (int k = 0; k < n->nstep; k++)
             m->param[n->step_off + k] = 1.0f; /* LSQ: replaced by the init */
+        if (n->bits_off >= 0) /* BitPruning: the initial width */
+            m->param[n->bits_off] = qs_bp_clamp((float)m->cfg.bp_init, qs_bp_node_bmin(m, n));
         n->step = 0.0f;
     }
     m->quant_ready = 0;

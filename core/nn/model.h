@@ -56,7 +56,18 @@ typedef struct {
     int stage_blocks[QS_IMNET_STAGES];
     /* mobilenetv2: width multiplier (1.0 = torchvision's mobilenet_v2). */
     double width_mult;
+    /* BitPruning (docs/quantizers.md): bp_learned QS_BP_LEARN_W marks the
+     * hidden conv / linear layers, QS_BP_LEARN_A the quantized ReLUs, as
+     * learning a real bit width b (wbits / abits then hold 8, the top
+     * width; first / last layers keep first_last_bits). b starts at
+     * bp_init and stays in [bp_bmin, 8] (weights: at least 2). The two
+     * settings mean nothing while bp_learned is 0. */
+    int bp_learned, bp_bmin;
+    double bp_init;
 } qs_model_cfg;
+
+#define QS_BP_LEARN_W 1
+#define QS_BP_LEARN_A 2
 
 typedef enum {
     QS_NODE_INPUT, QS_NODE_CONV, QS_NODE_DWCONV, QS_NODE_BN, QS_NODE_RELU,
@@ -78,11 +89,20 @@ typedef struct {
      * with the alphas; a LSQ+ ReLU keeps s at alpha_off, beta after it. */
     long step_off;
     int nstep;
+    /* BitPruning: this layer's learned bit width b (one float at bits_off,
+     * -1 if the width is fixed); for a weight layer `step` then holds the
+     * clip level max |w| of the last quantization. */
+    long bits_off;
     long wlen;               /* weight floats */
     long rm_off, rv_off;     /* BN running stats in the buffer vector */
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
     int relu6;               /* relu: a ReLU6 point (MobileNetV2), ReLU6 while abits is 32 */
+    /* A float ReLU that is a BN's only consumer and works in its buffer is
+     * applied by that BN (qs_bn_* relu 1): fuse_relu on the BN, by_bn on
+     * the ReLU, whose forward and backward are then skipped; the BN's dout
+     * is the ReLU's (set by qs_model_build). */
+    int fuse_relu, by_bn;
     float step;              /* weight quantizer step D (0 = not yet searched) */
     /* Activation-arena pointers, [max_batch, numel]. Buffers are shared to
      * save memory: a float ReLU or residual add may overwrite its single
@@ -103,8 +123,10 @@ typedef struct {
     /* Parameter arena: params, grads, and two optimiser moments of nparam
      * floats each, then nbuf floats of buffers (BN running stats). PACT
      * alphas (LSQ: steps and offsets) are the last nalpha entries of the
-     * parameter vector and are not counted in params (methods.md section 8). */
-    long nparam, nalpha, nbuf;
+     * parameter vector and are not counted in params (methods.md section 8).
+     * The learned bit widths are the last nbits of those (after every alpha
+     * and step), so a fixed-width fine-tune steps nparam - nbits floats. */
+    long nparam, nalpha, nbuf, nbits;
     float *arena;
     float *param, *grad, *opt_m, *opt_v, *buf;
     /* Activation arena. */
@@ -115,6 +137,10 @@ typedef struct {
     int quant_ready;         /* weight steps searched and alphas calibrated */
     int weights_dirty;       /* params changed since the last weight quantization */
 } qs_model;
+
+/* BN epsilon of every BN node (PyTorch's default); BN folding (core/ptq)
+ * must use the forward's own value. */
+#define QS_BN_EPS 1e-5f
 
 /* The deepest model any input may ask for (flags, grids, checkpoints):
  * planning allocates per layer before anything else is checked. */
@@ -142,6 +168,11 @@ typedef struct {
     double train_flop;  /* ~ 3 x 2 x macs: forward + two backward gemms */
 } qs_model_cost;
 int qs_model_cost_get(qs_model_cost *out, const qs_model_cfg *cfg);
+/* The same of a built model at its learned widths (each rounded up, the
+ * width it ends with); equal to qs_model_cost_get without learned ones. */
+void qs_model_cost_of(qs_model_cost *out, const qs_model *m);
+/* Multiply-accumulates per example of one conv / linear node (0 else). */
+double qs_node_macs(const qs_node *n);
 /* The width k whose parameter count is nearest `params` (ties: smaller k). */
 int qs_model_solve_width(int *width, const qs_model_cfg *cfg, double params);
 

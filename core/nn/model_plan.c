@@ -31,6 +31,7 @@ int qs_plan_push(qs_planner *p, qs_node_type t, int in0, int in1, int c, int h, 
     n->w = w;
     n->numel = (size_t)c * h * w;
     n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = n->step_off = -1;
+    n->bits_off = -1;
     n->wbits = 32;
     n->abits = 32;
     n->scale = 1.0f;
@@ -38,6 +39,14 @@ int qs_plan_push(qs_planner *p, qs_node_type t, int in0, int in1, int c, int h, 
 }
 
 const qs_node *qs_plan_node(qs_planner *p, int i) { return &p->m->nodes[i]; }
+
+/* A learned bit width for a hidden layer (BitPruning): the first and last
+ * layers keep first_last_bits, as in every quantized model. */
+static void learned_bits(qs_planner *p, qs_node *n, int learn, int hidden)
+{
+    if ((p->m->cfg.bp_learned & learn) && hidden && (n->wbits < 32 || n->abits < 32))
+        n->bits_off = p->nbits++; /* rebased after planning */
+}
 
 /* LSQ weight steps of a quantized conv / linear, with the alphas. */
 static void lsq_steps(qs_planner *p, qs_node *n)
@@ -73,6 +82,7 @@ int qs_plan_conv(qs_planner *p, int in, int k, int ks, int stride, int pad, int 
         n->wbits = p->first_weight ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
     else if (depthwise && p->m->cfg.wbits < 32)
         n->wbits = p->m->cfg.wbits;
+    learned_bits(p, n, QS_BP_LEARN_W, !p->first_weight);
     p->first_weight = 0;
     lsq_steps(p, n);
     return id;
@@ -111,6 +121,7 @@ int qs_plan_relu(qs_planner *p, int in)
     if (n->abits < 32) {
         n->alpha_off = p->nalpha; /* rebased after planning */
         p->nalpha += p->m->cfg.quantizer == QS_QUANT_LSQ ? 2 : 1; /* LSQ+: s, beta */
+        learned_bits(p, n, QS_BP_LEARN_A, 1);
     }
     return id;
 }
@@ -143,6 +154,7 @@ int qs_plan_linear(qs_planner *p, int in, int out, int last)
     p->nparam += n->wlen + out;
     if (p->m->cfg.wbits < 32)
         n->wbits = (p->first_weight || last) ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
+    learned_bits(p, n, QS_BP_LEARN_W, !p->first_weight && !last);
     p->first_weight = 0;
     lsq_steps(p, n);
     return id;

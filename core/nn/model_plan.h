@@ -19,6 +19,7 @@ typedef struct {
     int cap;
     long nparam;       /* counted learnable params (not alphas) */
     long nalpha;
+    long nbits;        /* learned bit widths, after the alphas */
     long nbuf;
     int err;
     int first_weight;  /* next conv/linear is the model's first */

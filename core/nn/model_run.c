@@ -1,6 +1,7 @@
 /* Forward and backward passes over a built model graph. */
 #include <string.h>
 
+#include "bp_model.h"
 #include "lsq.h"
 #include "layers_imnet.h"
 #include "model.h"
@@ -24,7 +25,9 @@ static void quantize_weights(qs_model *m)
 {
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
-        if (n->step_off >= 0) /* LSQ: the learned steps, no search */
+        if (n->bits_off >= 0 && n->wbits < 32) /* BitPruning */
+            qs_bp_quantize_weights(m, n);
+        else if (n->step_off >= 0) /* LSQ: the learned steps, no search */
             qs_lsq_w_forward(n->qw, m->param + n->w_off, (size_t)n->wlen,
                              m->param + n->step_off, n->nstep, n->wbits);
         else if (n->wbits < 32)
@@ -63,15 +66,19 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
                 qs_bn_forward_train(n->out, n->save_mean, n->save_invstd,
                                     m->buf + n->rm_off, m->buf + n->rv_off, in,
                                     P + n->w_off, P + n->b_off, nb, n->c, hw,
-                                    0.1f, 1e-5f);
+                                    0.1f, QS_BN_EPS, n->fuse_relu);
             else
                 qs_bn_forward_eval(n->out, in, P + n->w_off, P + n->b_off,
                                    m->buf + n->rm_off, m->buf + n->rv_off, nb,
-                                   n->c, hw, 1e-5f);
+                                   n->c, hw, QS_BN_EPS, n->fuse_relu);
             break;
         }
         case QS_NODE_RELU:
-            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+            if (n->by_bn) /* applied by its BN, in the same buffer */
+                break;
+            if (n->bits_off >= 0 && n->abits < 32)
+                qs_bp_act_forward(n->out, in, len, P[n->alpha_off], P[n->bits_off]);
+            else if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 qs_lsq_act_forward(n->out, in, len, P[n->alpha_off], P[n->alpha_off + 1],
                                    n->abits);
             else if (n->abits < 32)
@@ -112,6 +119,17 @@ static void lsq_act_backward(qs_model *m, const qs_node *n, float *dx, const flo
     m->grad[n->alpha_off] += (float)ds;
     if (m->cfg.lsq_offset)
         m->grad[n->alpha_off + 1] += (float)db;
+}
+
+/* BitPruning at a ReLU: PACT's dx and dalpha, and dL/db. */
+static void bp_act_backward(qs_model *m, const qs_node *n, float *dx, const float *x,
+                            size_t len)
+{
+    double db = 0;
+    m->grad[n->alpha_off] += (float)qs_bp_act_backward(dx, &db, n->dout, x, len,
+                                                       m->param[n->alpha_off],
+                                                       m->param[n->bits_off]);
+    m->grad[n->bits_off] += (float)db;
 }
 
 void qs_model_backward(qs_model *m, const float *dlogits, int nb)
@@ -172,12 +190,18 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs);
             break;
         case QS_NODE_BN:
+            /* fuse_relu: dout is the ReLU's, masked as it is read */
             qs_bn_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
-                           n->save_mean, n->save_invstd, P + n->w_off, nb, n->c,
-                           n->h * n->w, !fresh0);
+                           n->save_mean, n->save_invstd, P + n->w_off,
+                           P + n->b_off, nb, n->c, n->h * n->w, !fresh0,
+                           n->fuse_relu);
             break;
         case QS_NODE_RELU:
-            if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
+            if (n->by_bn) /* its BN takes this gradient */
+                break;
+            if (n->bits_off >= 0 && n->abits < 32)
+                bp_act_backward(m, n, dx, src->out, len);
+            else if (n->abits < 32 && m->cfg.quantizer == QS_QUANT_LSQ)
                 lsq_act_backward(m, n, dx, src->out, len);
             else if (n->abits < 32)
                 G[n->alpha_off] += (float)qs_pact_backward(dx, n->dout, src->out, len,
@@ -207,6 +231,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         }
         /* LSQ: the layer's weight gradient is complete (one node owns each
          * weight): mask it at the clip and form the step gradients. */
+        if (n->bits_off >= 0 && n->type != QS_NODE_RELU && n->wbits < 32)
+            qs_bp_weight_backward(m, n);
         if (n->step_off >= 0)
             qs_lsq_w_backward(G + n->w_off, G + n->step_off, G + n->w_off, P + n->w_off,
                               (size_t)n->wlen, P + n->step_off, n->nstep, n->wbits);

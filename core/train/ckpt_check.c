@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bp_train.h"
 #include "err.h"
 
 /* The fields are memcpy'd out of the file as int32: the enums must be that. */
@@ -132,7 +133,7 @@ static int check_state(const qs_ck_state *s, const qs_ckpt *ck, const uint8_t *p
         SF(epoch_done, 0, QS_MAX_EPOCHS), SF(nnode, 1, 1 << 24),
         SF(nalpha, 0, 1 << 24),           SF(nparam, 0, 1e12),
         SF(nbuf, 0, 1e12),                SF(quant_ready, 0, 1),
-        SF(phase, 0, 2),
+        SF(phase, 0, QS_NPHASES - 1),
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         int64_t v64 = 0;
@@ -183,7 +184,7 @@ typedef struct {
 
 /* seed and calib_seed take any 64-bit value. */
 static const cfg_field cfg_fields[] = {
-    FI(phase, 0, 2),
+    FI(phase, 0, QS_NPHASES - 1),
     FI(epochs, 1, QS_MAX_EPOCHS),
     FI(batch, 1, QS_MAX_BATCH),
     FI(opt.kind, 0, 1),
@@ -276,7 +277,7 @@ int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need
     if (!(h->tcfg.label_smoothing >= 0 && h->tcfg.label_smoothing < 1))
         return out_of_range(what, "label_smoothing", "eps", ls ? at(ck, ls, 0) : 0,
                             h->tcfg.label_smoothing, 0, 1);
-    if ((rc = check_cfg(&h->tcfg, ck, cp, what)))
+    if ((rc = qs_bp_train_from_ckpt(&h->tcfg, ck, what)) || (rc = check_cfg(&h->tcfg, ck, cp, what)))
         return rc;
     if (h->st.phase != (int32_t)h->tcfg.phase)
         return qs_err(QS_EFORMAT, "%s: state.phase %d (byte %zu) differs from train_cfg.phase "

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
+#include "bp_train.h"
 #include "err.h"
 #include "gemm.h"
 #include "layers.h"
@@ -46,6 +48,10 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
         return rc;
     qs_rng_seed(&t->rng, cfg->seed);
     qs_model_init(&t->model, &t->rng);
+    if ((rc = qs_bp_trainer_setup(t)) != QS_OK) {
+        qs_trainer_free(t);
+        return rc;
+    }
     /* ImageNet batches live in the loader's buffers. */
     int inmem = train->kind != QS_DATA_IMAGENET;
     size_t xlen = inmem ? (size_t)cfg->batch * train->c * train->h * train->w : 1;
@@ -69,6 +75,7 @@ void qs_trainer_free(qs_trainer *t)
     free(t->dlogits);
     free(t->yb);
     free(t->idx);
+    free(t->bp_buf);
     memset(t, 0, sizeof *t);
 }
 
@@ -280,12 +287,20 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
     const int last = (stop_after > 0 && stop_after < t->cfg.epochs) ? stop_after : t->cfg.epochs;
     const int quant = t->mcfg.wbits < 32 || t->mcfg.abits < 32;
     const double lip = t->cfg.phase != QS_PHASE_FLOAT ? t->cfg.lipschitz : 0.0;
+    const int bp_learn_end = qs_bp_learn_epochs(t);
     int rc;
 
     qs_set_threads(t->cfg.threads);
     if (quant && (rc = qs_trainer_prepare_quant(t)) != QS_OK)
         return rc;
     while (t->epoch_done < last) {
+        /* BitPruning: the widths learn up to bp_learn_end, then are rounded
+         * up and stay fixed (left out of the optimiser step) for the
+         * fine-tune. Rounding integers again is a no-op, so a fine-tune
+         * resumed from its checkpoint continues at the same widths. */
+        const int bp_learn = t->epoch_done < bp_learn_end;
+        if (m->nbits > 0 && !bp_learn)
+            qs_bp_round_up_model(m);
         double t0 = qs_now_s(), lsum = 0, rsum = 0, lr = 0;
         long correct = 0, seen = 0;
         const float *x;
@@ -321,14 +336,19 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
             qs_model_backward(m, t->dlogits, nb);
             if (lip > 0)
                 rsum += add_lipschitz(m, lip);
-            /* PACT's alpha penalty; LSQ steps and offsets go without. */
+            if (bp_learn)
+                qs_bp_add_loss(t);
+            /* PACT's alpha penalty; LSQ steps and offsets and the learned
+             * widths (the tail's last nbits) go without. */
             for (long a = m->nparam - m->nalpha;
-                 m->cfg.quantizer == QS_QUANT_HWANG_PACT && a < m->nparam; a++)
+                 m->cfg.quantizer == QS_QUANT_HWANG_PACT && a < m->nparam - m->nbits; a++)
                 m->grad[a] += (float)(2.0 * t->cfg.pact_l2 * m->param[a]);
             lr = qs_sched_lr(&t->cfg.sched, t->iter, total, ipe);
             t->iter++;
-            qs_opt_step(m->param, m->opt_m, m->opt_v, m->grad, (size_t)m->nparam,
+            qs_opt_step(m->param, m->opt_m, m->opt_v, m->grad, (size_t)(m->nparam - m->nbits),
                         &t->cfg.opt, lr, t->iter);
+            if (bp_learn)
+                qs_bp_opt_step(t, lr);
             m->weights_dirty = 1;
         }
         qs_src_end(&src);

@@ -10,9 +10,15 @@
 #include "data.h"
 #include "model.h"
 #include "optim.h"
+#include "ptq_cfg.h"
 #include "rng.h"
 
-typedef enum { QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2 } qs_phase;
+/* ptq: post-training quantization of a float model (core/ptq), no
+ * epochs of training; its one result row counts as epoch 1 of 1. */
+typedef enum {
+    QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2, QS_PHASE_PTQ = 3
+} qs_phase;
+#define QS_NPHASES 4
 
 const char *qs_phase_name(qs_phase p);
 int qs_phase_parse(qs_phase *out, const char *s);
@@ -56,6 +62,17 @@ typedef struct {
      * store the struct up to here as "train_cfg" and this field in its own
      * optional section, so older checkpoints still load (as 0). */
     double label_smoothing; /* eps in [0, 1): target (1 - eps) one-hot + eps / K */
+    /* The ptq phase's settings (the other phases ignore them). Not in
+     * checkpoints: a ptq phase runs in one piece and is never resumed. */
+    qs_ptq_cfg ptq;
+    /* BitPruning, for a retrain phase whose model learns bit widths
+     * (bp_train.h): the weight lambda >= 0 of the mean-bits loss, its
+     * weighting (a qs_bp_weighting), the widths' learning rate as a
+     * multiple of the phase's, and the fixed-width fine-tune that ends the
+     * phase, in epochs of cfg.epochs (0 = the default). In the optional
+     * checkpoint section "bitprune_train" of a model with learned widths. */
+    double bp_lambda, bp_lr_scale;
+    int bp_weighting, bp_finetune_epochs;
 } qs_train_cfg;
 
 /* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */
@@ -105,6 +122,9 @@ struct qs_trainer {
     qs_imnet_index calib_ix;
     int skipped;
     char skip_msg[600];
+    /* BitPruning's loss: per learned width the counts (params, macs), b
+     * and dR/db (4 x model.nbits doubles; NULL without learned widths). */
+    double *bp_buf;
 };
 
 /* Builds the model, initialises it from cfg->seed, allocates the batch

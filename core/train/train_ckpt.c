@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
+#include "bp_train.h"
 #include "ckpt.h"
 #include "ckpt_check.h"
 #include "err.h"
@@ -66,6 +68,15 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     qs_quant_cfg_ints(qi, &t->mcfg);
     if (!qs_quant_cfg_is_default(&t->mcfg) &&
         (rc = qs_ckpt_writer_add(&w, "quant", qi, sizeof qi)))
+        goto cleanup;
+    /* Learned bit widths: the settings, and the trainer's BitPruning
+     * settings when not the default (the widths are in "params"). */
+    qs_bp_ck bp;
+    if (qs_bp_ck_from(&bp, &t->mcfg) && (rc = qs_ckpt_writer_add(&w, "bitprune", &bp, sizeof bp)))
+        goto cleanup;
+    qs_bp_train_ck bt;
+    if (qs_bp_train_ck_from(&bt, t) &&
+        (rc = qs_ckpt_writer_add(&w, "bitprune_train", &bt, sizeof bt)))
         goto cleanup;
     const uint8_t *bytes;
     if ((rc = qs_ckpt_writer_finish(&w, &bytes, len)) != QS_OK)
@@ -151,6 +162,10 @@ static void requantize_at_steps(qs_model *m)
         const float *w = m->param + n->w_off;
         if (n->wbits >= 32)
             continue;
+        if (n->bits_off >= 0) { /* BitPruning: a function of params alone */
+            qs_bp_quantize_weights(m, n);
+            continue;
+        }
         if (n->step_off >= 0) { /* LSQ: a function of params alone */
             qs_lsq_w_forward(n->qw, w, (size_t)n->wlen, m->param + n->step_off, n->nstep,
                              n->wbits);
@@ -183,7 +198,8 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
     if (rc)
         return rc;
     if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK ||
-        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK)
+        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK)
         return rc;
     /* The chain of methods.md sections 2-3: retrain starts from the float
      * checkpoint, clr from the retrained one (a clr from a float model
@@ -211,7 +227,8 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
     /* Step sizes and alphas carry over only between quantized phases of the
      * same bits (retrain -> clr); a float parent gets calibrated. */
     if (st->quant_ready && pc->wbits == t->mcfg.wbits && pc->abits == t->mcfg.abits &&
-        qs_quant_cfg_same(pc, &t->mcfg) && st->nnode == m->nnode && st->nalpha == m->nalpha) {
+        qs_quant_cfg_same(pc, &t->mcfg) && qs_bp_cfg_same(pc, &t->mcfg) &&
+        st->nnode == m->nnode && st->nalpha == m->nalpha) {
         memcpy(m->param + core, params + (size_t)core * 4, (size_t)m->nalpha * 4);
         for (int i = 0; i < m->nnode; i++)
             memcpy(&m->nodes[i].step, steps + (size_t)i * 4, 4);
@@ -270,8 +287,14 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     if (rc)
         return rc;
     if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK ||
-        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK)
+        (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK)
         return rc;
+    if (!qs_bp_cfg_same(&h.mcfg, &t->mcfg))
+        return qs_err(QS_EINVAL, "%s holds other learned-bits settings (learned mask %d, bmin %d, "
+                      "init %g) than this phase (%d, %d, %g)", what, h.mcfg.bp_learned,
+                      h.mcfg.bp_bmin, h.mcfg.bp_init, t->mcfg.bp_learned, t->mcfg.bp_bmin,
+                      t->mcfg.bp_init);
     if (!qs_quant_cfg_same(&h.mcfg, &t->mcfg))
         return qs_err(QS_EINVAL, "%s holds other quantizer settings (%s) than this phase (%s)",
                       what, qs_quantizer_name(h.mcfg.quantizer),
@@ -352,7 +375,8 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
         return rc;
     if ((rc = qs_ck_head_read(&h, &ck, path, 1)))
         goto cleanup;
-    if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK)
+    if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK)
         goto cleanup;
     info->mcfg = h.mcfg;
     info->phase = h.tcfg.phase;

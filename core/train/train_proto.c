@@ -6,12 +6,12 @@
 
 #include <string.h>
 
+#include "bp_train.h"
 #include "err.h"
 #include "quant.h"
 
-#define QS_NPHASES 3
 /* Indexed by qs_phase; the spelling of the phase column and the grid. */
-static const char *const phase_names[QS_NPHASES] = {"float", "retrain", "clr"};
+static const char *const phase_names[QS_NPHASES] = {"float", "retrain", "clr", "ptq"};
 
 const char *qs_phase_name(qs_phase p)
 {
@@ -25,8 +25,8 @@ int qs_phase_parse(qs_phase *out, const char *s)
             *out = (qs_phase)p;
             return QS_OK;
         }
-    return qs_err(QS_EINVAL, "unknown phase \"%s\" (allowed: %s, %s, %s)", s, phase_names[0],
-                  phase_names[1], phase_names[2]);
+    return qs_err(QS_EINVAL, "unknown phase \"%s\" (allowed: %s, %s, %s, %s)", s,
+                  phase_names[0], phase_names[1], phase_names[2], phase_names[3]);
 }
 
 void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
@@ -48,6 +48,18 @@ void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
     c->sched.gamma = 0.1;
     c->sched.clr_shape = QS_CLR_TRIANGLE;
     c->augment = data != QS_DATA_SYNTHETIC;
+    c->bp_lambda = QS_BP_LAMBDA_DEFAULT;
+    c->bp_lr_scale = QS_BP_LR_SCALE_DEFAULT;
+    qs_ptq_cfg_default(&c->ptq);
+    if (phase == QS_PHASE_PTQ) {
+        /* No training: one evaluation, after calibration on the float
+         * model's activations (docs/ptq.md). */
+        c->epochs = 1;
+        c->sched.kind = QS_SCHED_CONST;
+        c->sched.lr = 0.01;
+        c->augment = 0;
+        return;
+    }
     if (phase == QS_PHASE_CLR) {
         c->sched.kind = QS_SCHED_CLR;
         c->sched.lr = 1e-3;

@@ -2,11 +2,13 @@
  * checked, one read transaction, errors turned into JSON responses. */
 #include "api.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api_json.h"
+#include "db.h"
 
 /* Filters shared by the endpoints that select runs (api_runs.c). */
 #define RUN_FILTERS                                                                   \
@@ -19,6 +21,7 @@ static const qs_api_route routes[] = {
     {"/api/runs", qs_api_runs, RUN_FILTERS " sort order limit offset"},
     {"/api/runs.csv", qs_api_runs_csv, RUN_FILTERS " sort order limit offset"},
     {"/api/curves", qs_api_curves, "phase_id"},
+    {"/api/bits", qs_api_bits, "phase_id"},
     {"/api/run", qs_api_run, "phase_id"},
     {"/api/config", qs_api_config, "phase_id"},
     {"/api/checkpoint", qs_api_checkpoint, "phase_id"},
@@ -154,21 +157,53 @@ int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 }
 
 /* The `runs` view restricted to QS_API_FAST_COLUMNS, reading phases
- * through the covering index. Same join and columns as the view
- * (sql/schema.sql); quantizer reads the config off the table row, which
- * only a query naming that column pays for. */
-static const char runs_fast[] =
+ * through the covering index. Same join and plain columns as the view
+ * (sql/schema.sql); its derived columns (quantizer, method, ...) are the
+ * view's own text, each `-- derived {` ... `-- }` block of it copied here
+ * once, so the two cannot disagree. quantizer reads the config off the
+ * table row, which only a query naming that column pays for. */
+static const char fast_head[] =
     "(SELECT s.name AS sweep, p.id AS phase_id, p.phase AS phase, p.status AS status,"
     " p.dataset AS dataset, p.arch AS arch, p.block AS block, p.residual AS residual,"
     " p.depth AS depth, p.width AS width, p.params AS params, p.wbits AS wbits, p.abits AS abits,"
     " p.regularizer AS regularizer,"
-    " CASE WHEN p.phase = 'float' THEN 'none'"
-    "  ELSE coalesce(json_extract(p.config, '$.quantizer'), 'hwang-pact') END AS quantizer,"
     " p.clr AS clr, p.seed AS seed, p.test_acc AS test_acc,"
     " p.model AS model, p.epochs AS epochs, p.epochs_done AS epochs_done,"
-    " p.img_per_s AS img_per_s, p.finished AS finished"
+    " p.img_per_s AS img_per_s, p.finished AS finished,\n";
+static const char fast_tail[] =
     " FROM sweep_phases sp JOIN sweeps s ON s.id = sp.sweep_id"
     " JOIN phases p INDEXED BY phases_read ON p.id = sp.phase_id)";
+static char *runs_fast;
+static pthread_once_t runs_fast_once = PTHREAD_ONCE_INIT;
+
+static void runs_fast_build(void)
+{
+    /* the select list ends at the view's FROM (its comments hold ';') */
+    const char *v = strstr(qs_schema_sql, "CREATE VIEW runs AS");
+    const char *end = v ? strstr(v, "\nFROM sweep_phases sp") : NULL;
+    qs_buf b;
+    int blocks = 0;
+    qs_buf_init(&b);
+    qs_buf_puts(&b, fast_head);
+    for (const char *p = v; p && end && (p = strstr(p, "-- derived {")) && p < end;) {
+        const char *from = strchr(p, '\n'), *to = from ? strstr(from, "-- }") : NULL;
+        if (!to || to > end)
+            break;
+        qs_buf_add(&b, from + 1, (size_t)(to - from - 1));
+        blocks++;
+        p = to;
+    }
+    /* every block ends in a comma: the last one goes */
+    while (b.len && b.p[b.len - 1] != ',')
+        b.len--;
+    if (blocks && b.len)
+        b.len--;
+    qs_buf_puts(&b, fast_tail);
+    if (blocks && qs_buf_ok(&b) == QS_OK)
+        runs_fast = b.p;
+    else
+        qs_buf_free(&b);
+}
 
 int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st)
 {
@@ -184,6 +219,13 @@ int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st)
         }
         qs_buf_add(&sql, p, (size_t)(next - p));
         if (next == runs) {
+            if (r->fast)
+                pthread_once(&runs_fast_once, runs_fast_build);
+            if (r->fast && !runs_fast) {
+                qs_buf_free(&sql);
+                return qs_err(QS_EINTERNAL, "the runs view in sql/schema.sql has no derived "
+                              "column blocks to read, or no memory for them");
+            }
             qs_buf_puts(&sql, r->fast ? runs_fast : "runs");
             p = next + 6;
         } else {

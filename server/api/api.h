@@ -87,7 +87,8 @@ int qs_api_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
 int qs_api_prepare_src(qs_api_req *r, const char *tmpl, sqlite3_stmt **st);
 #define QS_API_FAST_COLUMNS                                                                 \
     "sweep phase_id phase status dataset arch block residual depth width params wbits abits " \
-    "regularizer quantizer clr seed test_acc model epochs epochs_done img_per_s finished"
+    "regularizer quantizer clr seed test_acc model epochs epochs_done img_per_s finished " \
+    "method rounding equalize"
 int qs_api_step(sqlite3_stmt *st); /* SQLITE_ROW / SQLITE_DONE, else sets qs_err */
 /* Every row of st as the JSON array `key` of objects (qs_jw_row);
  * QS_EINTERNAL on a read error (message set by qs_api_step). */
@@ -121,6 +122,7 @@ int qs_api_runs_csv(qs_api_req *r);       /* api_runs.c */
 int qs_api_decision_maps(qs_api_req *r);  /* api_runs.c */
 int qs_api_curves(qs_api_req *r);         /* api_phase.c */
 int qs_api_decision_map(qs_api_req *r);   /* api_phase.c */
+int qs_api_bits(qs_api_req *r);           /* api_phase.c */
 int qs_api_run(qs_api_req *r);            /* api_run.c */
 int qs_api_config(qs_api_req *r);         /* api_run.c */
 int qs_api_checkpoint(qs_api_req *r);     /* api_run.c */

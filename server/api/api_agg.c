@@ -44,7 +44,7 @@ static const char effect_sql[] =
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (?3 IS NULL OR " BLOCK_EXPR " = ?3)"
     " AND (phase = 'float' OR (wbits = ?4 AND abits = ?5))"
-    " AND (?6 IS NULL OR width = ?6)"
+    " AND (?6 IS NULL OR width = ?6) AND phase != 'ptq'" /* the QAT variants only */
     " ORDER BY 1, 2, 3, 4, seed, phase_id";
 
 static const char *const variant_names[] = {"float", "retrain", "retrain+lipschitz", "clr",

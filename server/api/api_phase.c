@@ -1,5 +1,5 @@
-/* One phase: /api/curves (its per-epoch rows) and /api/decision_map (its
- * decision map, decompressed). */
+/* One phase: /api/curves (its per-epoch rows), /api/bits (its learned bit
+ * widths) and /api/decision_map (its decision map, decompressed). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -19,6 +19,25 @@ static const char epochs_sql[] =
     "SELECT epoch, lr, train_loss, train_acc, test_loss, test_acc, lipschitz, seconds, img_per_s"
     " FROM epochs WHERE phase_id = ? ORDER BY epoch";
 
+/* sql (?1 = id) prepared into *st and stepped to its first row; no row is
+ * the 404 naming the phase, with *st NULL and QS_OK. */
+static int phase_row(qs_api_req *r, const char *sql, const char *id, sqlite3_stmt **st)
+{
+    int rc = qs_api_prepare(r->db, sql, st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(*st, 1, id, -1, SQLITE_STATIC);
+    int s = qs_api_step(*st);
+    if (s == SQLITE_ROW)
+        return QS_OK;
+    sqlite3_finalize(*st);
+    *st = NULL;
+    if (s != SQLITE_DONE)
+        return QS_EINTERNAL;
+    qs_resp_error(r->resp, 404, "phase_id", "no phase %s in this database", id);
+    return QS_OK;
+}
+
 int qs_api_curves(qs_api_req *r)
 {
     const char *id;
@@ -26,19 +45,8 @@ int qs_api_curves(qs_api_req *r)
     int rc = qs_api_phase_id(r, "phase_id", &id, 1);
     if (rc)
         return rc;
-    rc = qs_api_prepare(r->db, phase_sql, &st);
-    if (rc)
+    if ((rc = phase_row(r, phase_sql, id, &st)) || !st)
         goto cleanup;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int s = qs_api_step(st);
-    if (s == SQLITE_DONE) {
-        qs_resp_error(r->resp, 404, "phase_id", "no phase %s in this database", id);
-        goto cleanup;
-    }
-    if (s != SQLITE_ROW) {
-        rc = QS_EINTERNAL;
-        goto cleanup;
-    }
     int live = qs_db_running_is_live(r->db);
     if (live < 0) {
         rc = QS_EINTERNAL;
@@ -66,6 +74,7 @@ int qs_api_curves(qs_api_req *r)
     for (int i = 0; i < ncol; i++)
         qs_buf_init(&cols[i]);
     long n = 0;
+    int s;
     while ((s = qs_api_step(st)) == SQLITE_ROW) {
         for (int i = 0; i < ncol; i++) {
             if (n)
@@ -93,6 +102,34 @@ int qs_api_curves(qs_api_req *r)
         qs_buf_free(&cols[i]);
     }
     qs_jw_end_obj(&w);
+    qs_jw_end_obj(&w);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int qs_api_bits(qs_api_req *r)
+{
+    const char *id;
+    sqlite3_stmt *st = NULL;
+    int rc = qs_api_phase_id(r, "phase_id", &id, 1);
+    if (rc)
+        return rc;
+    if ((rc = phase_row(r, "SELECT 1 FROM phases WHERE id = ?", id, &st)) || !st)
+        goto cleanup;
+    sqlite3_finalize(st);
+    st = NULL;
+    /* In layer order; empty for a phase without learned widths, or one
+     * that is not done yet. */
+    if ((rc = qs_api_prepare(r->db, "SELECT layer, node, kind, bits, count FROM phase_bits"
+                                    " WHERE phase_id = ? ORDER BY layer", &st)))
+        goto cleanup;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    qs_jw w;
+    qs_jw_init(&w, &r->resp->body);
+    qs_jw_obj(&w, NULL);
+    qs_jw_str(&w, "phase_id", id);
+    rc = qs_api_rows(&w, "layers", st);
     qs_jw_end_obj(&w);
 cleanup:
     sqlite3_finalize(st);

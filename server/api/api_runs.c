@@ -8,17 +8,21 @@
 #include "api.h"
 #include "api_json.h"
 #include "db_lock.h"
+#include "ptq_cfg.h"
 
 enum { F_STR, F_INT, F_ENUM, F_BOOL, F_ID };
 
 static const char *const arch_vals[] = {"fcdnn", "resnet", NULL};
 static const char *const block_vals[] = {"basic", "preact", "depthwise", "none", NULL};
 static const char *const reg_vals[] = {"none", "lipschitz", NULL};
-static const char *const phase_vals[] = {"float", "retrain", "clr", NULL};
+static const char *const phase_vals[] = {"float", "retrain", "clr", "ptq", NULL};
 static const char *const status_vals[] = {"queued", "running", "done", "failed", NULL};
 /* The runs view's quantizer values: a float phase's "none", then the
- * quantizers (qs_quantizer_names, core/quant/lsq_model.c). */
-static const char *const quant_vals[] = {"none", "hwang-pact", "lsq+", NULL};
+ * quantizers (qs_quantizer_names, core/quant/lsq_model.c), and a ptq
+ * phase's "ptq". */
+static const char *const quant_vals[] = {"none", "hwang-pact", "lsq+", "ptq", NULL};
+/* The runs view's method: none (float), qat (retrain, clr), ptq. */
+static const char *const method_vals[] = {"none", "qat", "ptq", NULL};
 
 static const struct {
     const char *name, *sql; /* sql: a condition with one placeholder */
@@ -37,6 +41,9 @@ static const struct {
     {"regularizer", "regularizer = ?", F_ENUM, 0, 0, reg_vals},
     {"quantizer", "quantizer = ?", F_ENUM, 0, 0, quant_vals},
     {"clr", "clr = ?", F_BOOL, 0, 0, NULL},
+    {"method", "method = ?", F_ENUM, 0, 0, method_vals},
+    {"rounding", "rounding = ?", F_ENUM, 0, 0, qs_ptq_rounding_names},
+    {"equalize", "equalize = ?", F_BOOL, 0, 0, NULL},
     {"phase", "phase = ?", F_ENUM, 0, 0, phase_vals},
     {"status", "status = ?", F_ENUM, 0, 0, status_vals},
     {"seed", "seed = ?", F_INT, -(1LL << 62), 1LL << 62, NULL},
@@ -49,12 +56,13 @@ static const char *const sort_keys[] = {
     "sweep", "phase_id", "phase", "status", "dataset", "arch", "block", "depth", "width",
     "params", "wbits", "abits", "regularizer", "quantizer", "clr", "seed", "epochs", "test_acc",
     "test_loss", "train_loss", "train_acc", "epochs_done", "seconds", "img_per_s",
-    "model_bits", "bops", "error", "attempts", "started", "finished", "model", NULL};
+    "model_bits", "bops", "error", "attempts", "started", "finished", "model", "method",
+    "rounding", "equalize", NULL};
 /* "config" (the default) groups runs the way the paper's tables read:
  * float, W2AF, WFA2, W2A2 within an architecture. */
 static const char config_order[] =
     "sweep, dataset, arch, block, depth, width, phase, (wbits < 32) + 2 * (abits < 32), wbits DESC,"
-    " abits DESC, regularizer, quantizer, clr, seed";
+    " abits DESC, regularizer, quantizer, clr, rounding, equalize, seed";
 
 typedef struct {
     int kind;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "bp_model.h"
 #include "err.h"
 #include "lsq_model.h"
 #include "grid.h"
@@ -48,12 +49,14 @@ static void print_job(const qs_grid_job *j)
         printf("\"parent\":\"%s\",", j->parent);
     else
         printf("\"parent\":null,");
-    /* quantizer as the runs view spells it: "none" for a float phase. */
+    /* quantizer as the runs view spells it: "none" for a float phase,
+     * "ptq" for a ptq phase. */
     printf("\"model\":\"%s\",\"params\":%ld,\"wbits\":%d,\"abits\":%d,\"regularizer\":\"%s\","
            "\"quantizer\":\"%s\",\"clr\":%s,\"seed\":%lld,\"epochs\":%d,\"gflop\":%.6g,"
            "\"dataset\":\"%s\",",
            j->model_name, j->params, j->model.wbits, j->model.abits, j->regularizer,
-           j->phase == QS_PHASE_FLOAT ? "none" : qs_quantizer_name(j->model.quantizer),
+           j->phase == QS_PHASE_FLOAT ? "none"
+           : j->phase == QS_PHASE_PTQ ? "ptq" : qs_bp_quantizer_label(&j->model),
            j->clr ? "true" : "false", j->seed, j->epochs, j->gflop, qs_data_kind_name(j->data));
     if (j->model.arch == QS_ARCH_RESNET)
         printf("\"arch\":\"resnet\",\"block\":\"%s\",", qs_block_name(j->model.block));

@@ -58,7 +58,9 @@ static void bits_label(char *out, size_t cap, int wb, int ab)
         snprintf(out, cap, "w%da%d", wb, ab);
 }
 
-static int print_failed(qs_db *db, const char *sweep)
+/* The sweep's failed phases, own failures first: text lines (at most
+ * MAX_FAILED_SHOWN) or, with w, a "failed_phases" array of every one. */
+static int print_failed(qs_db *db, const char *sweep, qs_jw *w)
 {
     sqlite3_stmt *st = NULL;
     int rc = QS_OK, n = 0, s;
@@ -71,31 +73,52 @@ static int print_failed(qs_db *db, const char *sweep)
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
     sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    if (w)
+        qs_jw_arr(w, "failed_phases");
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *model = (const char *)sqlite3_column_text(st, 0);
+        const char *phase = (const char *)sqlite3_column_text(st, 1);
+        const char *reg = (const char *)sqlite3_column_text(st, 4);
+        const char *err = (const char *)sqlite3_column_text(st, 6);
+        const char *id = (const char *)sqlite3_column_text(st, 7);
+        int wb = sqlite3_column_int(st, 2), ab = sqlite3_column_int(st, 3);
+        long long seed = (long long)sqlite3_column_int64(st, 5);
+        if (w) {
+            qs_jw_obj(w, NULL);
+            qs_jw_str(w, "phase_id", id);
+            qs_jw_str(w, "model", model);
+            qs_jw_str(w, "phase", phase);
+            qs_jw_int(w, "wbits", wb);
+            qs_jw_int(w, "abits", ab);
+            qs_jw_str(w, "regularizer", reg);
+            qs_jw_int(w, "seed", seed);
+            qs_jw_str(w, "error", err);
+            qs_jw_end_obj(w);
+            continue;
+        }
         if (++n > MAX_FAILED_SHOWN)
             continue;
         char bits[16];
-        const char *err = (const char *)sqlite3_column_text(st, 6);
-        bits_label(bits, sizeof bits, sqlite3_column_int(st, 2), sqlite3_column_int(st, 3));
-        const char *reg = (const char *)sqlite3_column_text(st, 4);
-        printf("  failed: %s %s %s%s%s seed %lld (%.12s): %s\n",
-               (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               bits, reg && strcmp(reg, "none") ? " " : "", reg && strcmp(reg, "none") ? reg : "",
-               (long long)sqlite3_column_int64(st, 5), (const char *)sqlite3_column_text(st, 7),
-               err ? err : "(no reason recorded)");
+        bits_label(bits, sizeof bits, wb, ab);
+        printf("  failed: %s %s %s%s%s seed %lld (%.12s): %s\n", model, phase, bits,
+               reg && strcmp(reg, "none") ? " " : "", reg && strcmp(reg, "none") ? reg : "",
+               seed, id, err ? err : "(no reason recorded)");
     }
     if (s != SQLITE_DONE)
         rc = qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
-    if (n > MAX_FAILED_SHOWN)
+    if (w)
+        qs_jw_end_arr(w);
+    else if (n > MAX_FAILED_SHOWN)
         printf("  ... and %d more failed (docs/queries.md: failures)\n", n - MAX_FAILED_SHOWN);
     sqlite3_finalize(st);
     return rc;
 }
 
-/* --json: the same numbers as the text line, one flat object per sweep;
- * rates and the ETA are null when not measured. */
-static int print_json(const char *name, int state, const qs_db_progress *p, int running,
-                      int interrupted)
+/* --json: the same numbers as the text line, one object per sweep; rates
+ * and the ETA are null when not measured; failed_phases lists each failed
+ * phase with its reason (empty when none). */
+static int print_json(qs_db *db, const char *name, int state, const qs_db_progress *p,
+                      int running, int interrupted)
 {
     qs_buf b;
     qs_jw w;
@@ -114,8 +137,10 @@ static int print_json(const char *name, int state, const qs_db_progress *p, int 
     qs_jw_num(&w, "points_per_s", running && p->points_per_s > 0 ? p->points_per_s : NAN);
     qs_jw_num(&w, "eta_s", state == QS_SWEEP_FINISHED ? 0
                            : state == QS_SWEEP_RUNNING && p->eta_s >= 0 ? p->eta_s : NAN);
+    int rc = print_failed(db, name, &w);
     qs_jw_end_obj(&w);
-    int rc = qs_buf_ok(&b);
+    if (rc == QS_OK)
+        rc = qs_buf_ok(&b);
     if (rc == QS_OK)
         printf("%s\n", b.p);
     qs_buf_free(&b);
@@ -195,7 +220,7 @@ int qs_cmd_status(int argc, char **argv)
             p.img_per_s = p.points_per_s = 0;
         }
         if (json) {
-            if ((rc = print_json(name, state, &p, running, p.running - running)))
+            if ((rc = print_json(&db, name, state, &p, running, p.running - running)))
                 goto cleanup;
             continue;
         }
@@ -226,7 +251,7 @@ int qs_cmd_status(int argc, char **argv)
                      p.points_per_s);
         printf("%s: %d/%d done, %d running, %d failed, %d queued%s%s; %s\n", name, p.done,
                total, running, p.failed, p.queued, interrupted, rate, eta);
-        if (p.failed && (rc = print_failed(&db, name)))
+        if (p.failed && (rc = print_failed(&db, name, NULL)))
             goto cleanup;
     }
     if (s != SQLITE_DONE) {

@@ -139,6 +139,13 @@ static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t 
         note(c, qs_db_checkpoint_put(c->db, id, epochs, 1, ck, ckn));
     if (dmn && tx(c))
         note(c, qs_db_decision_map_put(c->db, id, 256, 256, dm, dmn));
+    if (c->g->jobs[j].model.bp_learned && tx(c)) {
+        /* The learned widths travel in the final checkpoint. */
+        qs_bp_layer *bits = NULL;
+        int nb = 0, rc = qs_bp_ckpt_layers(&bits, &nb, ck, ckn, "final checkpoint");
+        note(c, rc ? rc : qs_db_phase_bits_put(c->db, id, bits, nb));
+        free(bits);
+    }
     if (tx(c))
         note(c, qs_db_phase_done(c->db, id, epochs, m, qs_now_s() - c->started[j]));
     set_state(c, j, J_DONE);

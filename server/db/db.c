@@ -15,8 +15,6 @@
 #include "clock.h"
 #include "err.h"
 
-extern const char qs_schema_sql[];
-
 #define QS_DB_BUSY_MS 5000
 
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
@@ -162,6 +160,44 @@ static int writer_pragmas(qs_db *db)
     return exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536");
 }
 
+/* A database written before the ptq phase existed has a phases table whose
+ * CHECK allows float, retrain and clr only. Allowing one more value cannot
+ * invalidate a row, so the CHECK text is widened in place, the way SQLite
+ * documents for changing a CHECK constraint (writable_schema, then a new
+ * schema_version so every connection rereads it), in one transaction. */
+static int widen_phase_check(qs_db *db)
+{
+    static const char old_check[] = "CHECK (phase IN ('float', 'retrain', 'clr'))";
+    static const char new_check[] = "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq'))";
+    sqlite3_stmt *st = NULL;
+    int rc = QS_OK, old = 0, ver = 0;
+    if (sqlite3_prepare_v2(db->h, "SELECT instr(sql, ?), (SELECT schema_version FROM "
+                           "pragma_schema_version) FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'phases'", -1, &st, NULL) != SQLITE_OK)
+        return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
+    sqlite3_bind_text(st, 1, old_check, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        old = sqlite3_column_int(st, 0) > 0;
+        ver = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!old)
+        return QS_OK;
+    char *sql = sqlite3_mprintf(
+        "BEGIN IMMEDIATE; PRAGMA writable_schema = ON; "
+        "UPDATE sqlite_master SET sql = replace(sql, %Q, %Q) WHERE type = 'table' AND "
+        "name = 'phases'; PRAGMA schema_version = %d; PRAGMA writable_schema = OFF; COMMIT",
+        old_check, new_check, ver + 1);
+    if (!sql)
+        return qs_err(QS_ENOMEM, "out of memory");
+    if ((rc = exec_sql(db, sql)) != QS_OK) {
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        rc = qs_err_wrap(rc, "allowing the ptq phase in the phases table");
+    }
+    sqlite3_free(sql);
+    return rc;
+}
+
 int qs_db_open(qs_db *db, const char *path, int readonly)
 {
     long long size = 0;
@@ -202,7 +238,7 @@ int qs_db_open(qs_db *db, const char *path, int readonly)
     /* The schema is all IF NOT EXISTS: running it again adds the tables a
      * file written by an earlier qsweep lacks (the coordinator claim). */
     if ((rc = open_h(db, SQLITE_OPEN_READWRITE)) || (rc = exec_sql(db, qs_schema_sql)) ||
-        (rc = writer_pragmas(db)))
+        (rc = widen_phase_check(db)) || (rc = writer_pragmas(db)))
         goto fail;
     return QS_OK;
 fail:
@@ -210,27 +246,58 @@ fail:
     return rc;
 }
 
+/* Whether sql prepares on h (a table or column is there). */
+static int prepares(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Runs the schema's statement that starts with `head` as a temporary
+ * object of this connection, `temp` in place of `head`. */
+static int temp_copy(sqlite3 *h, const char *path, const char *head, const char *temp,
+                     const char *what)
+{
+    const char *a = strstr(qs_schema_sql, head), *b = NULL;
+    char *sql = NULL, *msg = NULL;
+    int rc = QS_OK;
+    /* The statement ends at the first ';' that completes it: one inside a
+     * comment or a string literal does not. */
+    for (const char *s = a ? strchr(a, ';') : NULL; s && !b; s = strchr(s + 1, ';')) {
+        char *part = sqlite3_mprintf("%.*s", (int)(s + 1 - a), a);
+        if (!part)
+            return qs_err(QS_ENOMEM, "out of memory");
+        if (sqlite3_complete(part))
+            b = s;
+        sqlite3_free(part);
+    }
+    if (b)
+        sql = sqlite3_mprintf("%s%.*s", temp, (int)(b - a - (int)strlen(head)), a + strlen(head));
+    if (!sql)
+        return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no %s to read with", path, what);
+    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+        rc = qs_err(QS_EIO, "%s: reading its older %s: %s", path, what, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_free(sql);
+    return rc;
+}
+
 int qs_db_runs_view_current(sqlite3 *h, const char *path)
 {
     /* The view's newest column: present means the view is current. */
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(h, "SELECT quantizer FROM runs LIMIT 0", -1, &st, NULL) ==
-             SQLITE_OK;
-    sqlite3_finalize(st);
-    if (ok)
+    if (prepares(h, "SELECT mean_abits FROM runs LIMIT 0"))
         return QS_OK;
-    static const char head[] = "CREATE VIEW runs AS";
-    const char *a = strstr(qs_schema_sql, head), *b = a ? strchr(a, ';') : NULL;
-    char *sql = b ? sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS runs AS %.*s", (int)(b - a -
-                                    (int)strlen(head)), a + strlen(head)) : NULL;
-    char *msg = NULL;
+    /* A file from before the learned-widths table: an empty one of this
+     * connection's own, for the view to read. */
     int rc = QS_OK;
-    if (!sql)
-        return qs_err(b ? QS_ENOMEM : QS_EINTERNAL, "%s: no runs view to read with", path);
-    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-        rc = qs_err(QS_EIO, "%s: reading its older runs view: %s", path, msg ? msg : "?");
-    sqlite3_free(msg);
-    sqlite3_free(sql);
+    if (!prepares(h, "SELECT 1 FROM phase_bits LIMIT 0"))
+        rc = temp_copy(h, path, "CREATE TABLE IF NOT EXISTS phase_bits",
+                       "CREATE TEMP TABLE IF NOT EXISTS phase_bits", "learned-widths table");
+    if (rc == QS_OK)
+        rc = temp_copy(h, path, "CREATE VIEW runs AS", "CREATE TEMP VIEW IF NOT EXISTS runs AS",
+                       "runs view");
     return rc;
 }
 

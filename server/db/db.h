@@ -27,6 +27,10 @@ void qs_db_close(qs_db *db);
  * connection, which shadows the file's. Nothing in the file changes. */
 int qs_db_runs_view_current(sqlite3 *h, const char *path);
 
+/* sql/schema.sql, compiled in (Makefile): the one text of the tables and
+ * the runs view, which the dashboard's fast source also reads. */
+extern const char qs_schema_sql[];
+
 /* Registers a sweep run in one transaction: the sweeps row (inserted or
  * updated: grid text, host, version, ranks, started), every phase of the
  * grid (INSERT OR IGNORE: phases already present, done or not, keep their

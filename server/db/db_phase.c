@@ -177,6 +177,32 @@ int qs_db_decision_map_put(qs_db *db, const char *id, int w, int h, const uint8_
     return step_done(db, st);
 }
 
+int qs_db_phase_bits_put(qs_db *db, const char *id, const qs_bp_layer *layers, int n)
+{
+    sqlite3_stmt *st;
+    int rc = prep(db, &st, "DELETE FROM phase_bits WHERE phase_id = ?");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if ((rc = step_done(db, st)))
+        return rc;
+    for (int l = 0; l < n; l++) {
+        const char kind[2] = {layers[l].kind, 0};
+        if ((rc = prep(db, &st, "INSERT INTO phase_bits(phase_id, layer, node, kind, bits, count) "
+                                "VALUES (?, ?, ?, ?, ?, ?)")))
+            return rc;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, l);
+        sqlite3_bind_int(st, 3, layers[l].node);
+        sqlite3_bind_text(st, 4, kind, 1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 5, layers[l].bits);
+        sqlite3_bind_int64(st, 6, layers[l].count);
+        if ((rc = step_done(db, st)))
+            return rc;
+    }
+    return QS_OK;
+}
+
 int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m,
                      double seconds)
 {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bp_train.h"
 #include "db.h"
 #include "proto.h"
 
@@ -37,6 +38,8 @@ int qs_db_checkpoint_get(qs_db *db, const char *id, uint8_t **bytes, size_t *len
                          int *epoch, int *final);
 int qs_db_decision_map_put(qs_db *db, const char *id, int w, int h, const uint8_t *z,
                            size_t len);
+/* The learned widths of a done phase (phase_bits), replacing any. */
+int qs_db_phase_bits_put(qs_db *db, const char *id, const qs_bp_layer *layers, int n);
 int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m,
                      double seconds);
 /* Marks the phase failed with error, and every descendant failed with

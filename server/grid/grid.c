@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "io.h"
 #include "grid_int.h"
@@ -22,7 +23,9 @@
 
 const char *const qs_gx_axis_names[AX_N + 1] = {"arch", "block", "depth", "width",
                                                 "residual", "wbits", "abits", "regularizer",
-                                                "clr", "seed", "quantizer", NULL};
+                                                "clr", "seed", "quantizer", "method",
+                                                "rounding", "equalize", NULL};
+const char *const qs_gx_method_names[] = {"qat", "ptq", NULL};
 
 /* ------------------------------------------------------------ axis values */
 
@@ -78,12 +81,22 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         return 1;
     case AX_RESIDUAL:
     case AX_CLR:
+    case AX_EQUAL:
         if (!qs_gx_get_bool(&x, it, path, e))
             return 0;
         v->i = x;
         return 1;
     case AX_WBITS:
     case AX_ABITS:
+        if (cJSON_IsString(it)) {
+            if (strcmp(it->valuestring, "learned") == 0) {
+                v->i = GX_BITS_LEARNED;
+                return 1;
+            }
+            qs_gx_err(e, path, "\"%.40s\" is not a bit width (allowed: %d..8, 32 = float, or "
+                      "\"learned\")", it->valuestring, k == AX_WBITS ? 1 : 2);
+            return 0;
+        }
         /* PACT needs two levels: 1-bit activations are not supported. */
         if (!qs_gx_bits_value(&x, it, path, k == AX_WBITS ? 1 : 2, e))
             return 0;
@@ -103,6 +116,16 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
         if (!qs_gx_get_enum(&x, it, path, qs_quantizer_names, e))
             return 0;
         v->i = x; /* a qs_quantizer */
+        return 1;
+    case AX_METHOD:
+        if (!qs_gx_get_enum(&x, it, path, qs_gx_method_names, e))
+            return 0;
+        v->i = x;
+        return 1;
+    case AX_ROUND:
+        if (!qs_gx_get_enum(&x, it, path, qs_ptq_rounding_names, e))
+            return 0;
+        v->i = x; /* a qs_ptq_rounding */
         return 1;
     }
     return 0;
@@ -267,17 +290,19 @@ static void parse_exclude(gx_spec *s, const cJSON *arr, gx_errs *e)
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
 {
     static const char *const top_keys[] = {"name", "description", "dataset", "axes", "cases",
-                                            "exclude", "float", "retrain", "clr", "quant",
+                                            "exclude", "float", "retrain", "clr", "ptq", "quant",
                                             "lipschitz", "threads", "synthetic", NULL};
     const char *end = NULL;
     cJSON *root = NULL;
     memset(s, 0, sizeof *s);
     s->first_last_bits = 8;
+    s->bp_bmin = QS_BP_BMIN_DEFAULT;
+    s->bp_init = QS_BP_INIT_DEFAULT;
     snprintf(s->alpha_init, sizeof s->alpha_init, "mse");
     s->beta = 1e-4;
     s->threads = 1;
     qs_synth_cfg_default(&s->synth);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         qs_gx_override_init(&s->ov[i]);
     if (!qs_gx_scan(text, e))
         return;
@@ -379,7 +404,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "exclude")))
         parse_exclude(s, it, e);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(root, qs_gx_phase_keys[i])))
             qs_gx_parse_override(&s->ov[i], it, qs_gx_phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))

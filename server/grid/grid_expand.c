@@ -4,7 +4,10 @@
  *           shared by every quantized variant of that model;
  *   retrain per (wbits, abits) != (32, 32) x regularizer x quantizer,
  *           parent = float;
- *   clr     when the combination has clr true, parent = that retrain.
+ *   clr     when the combination has clr true, parent = that retrain;
+ *   ptq     instead of retrain and clr when the method is ptq, per
+ *           (wbits, abits) x rounding x equalize, parent = float
+ *           (regularizer, clr and quantizer do not apply to it).
  * A phase is identified by the hash of its job JSON (every effective setting,
  * keys sorted) plus its parent's id, so equal work is found again across
  * runs, grids and sweeps, and any change of setting (threads included)
@@ -14,14 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid_int.h"
 #include "hash.h"
 #include "jsonw.h"
+#include "ptq.h"
 
 /* Beyond this a grid is almost certainly a mistake (and would not fit the
  * database or a lifetime of compute). */
 #define GX_MAX_COMBOS 10000000.0
+/* A ptq phase's cost in calibration-set forwards (float statistics,
+ * calibration, scoring, bias correction's per-layer passes): a rough
+ * figure for ordering and progress only. */
+#define QS_GX_PTQ_PASSES 8.0
 
 typedef struct {
     qs_grid *g;
@@ -56,17 +65,23 @@ static int train_images(const gx_spec *s, const gx_dataset *d)
     return (int)n;
 }
 
-/* Adds (or finds) one phase; *out = its index. */
-/* ps: the protocol set, dataset x protocol combination. */
-static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
+/* The protocol of phase kind ph in protocol set ps (dataset x protocol
+ * combination). */
+static const gx_proto *proto_of(const ctx *x, int ps, qs_phase ph)
+{
+    return &x->protos[QS_NPHASES * ps + ph];
+}
+
+/* Adds (or finds) one phase of protocol pr; *out = its index. */
+static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, const gx_proto *pr,
                    const qs_model_cfg *mc, qs_phase ph, long long seed, int reg, int parent)
 {
     int rc;
     qs_grid *g = x->g;
-    const gx_proto *pr = &x->protos[3 * ps + ph];
     char cfg[2048], id[QS_PHASE_ID_LEN + 1];
     qs_hash128 h;
-    const char *lip = (ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ) ? x->beta : "0";
+    const int lipschitz = (ph == QS_PHASE_RETRAIN || ph == QS_PHASE_CLR) && reg == GX_REG_LIPSCHITZ;
+    const char *lip = lipschitz ? x->beta : "0";
     if ((rc = qs_gx_job_config(cfg, sizeof cfg, s, d, mc, ph, pr, seed, lip)))
         return rc;
     /* A copy: g->jobs may move when it grows below. */
@@ -113,11 +128,12 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, int 
     j->seed = seed;
     j->threads = s->threads;
     j->epochs = pr->c.epochs;
-    snprintf(j->regularizer, sizeof j->regularizer, "%s",
-             ph != QS_PHASE_FLOAT && reg == GX_REG_LIPSCHITZ ? "lipschitz" : "none");
+    snprintf(j->regularizer, sizeof j->regularizer, "%s", lipschitz ? "lipschitz" : "none");
     j->clr = ph == QS_PHASE_CLR;
     j->train_images = train_images(s, d);
     j->gflop = (double)pr->c.epochs * j->train_images * info->cost.train_flop / 1e9;
+    if (ph == QS_PHASE_PTQ) /* forwards over the calibration images, a handful of passes */
+        j->gflop = QS_GX_PTQ_PASSES * 2.0 * pr->c.ptq.calib_images * info->cost.macs / 1e9;
     j->model_bits = info->cost.model_bits;
     j->bops = info->cost.bops;
     if (qs_gx_index_insert(g, g->njobs)) {
@@ -163,6 +179,36 @@ static int excluded(const gx_spec *s, const gx_val *const *v, long long arch, in
     return 0;
 }
 
+/* The ptq child of float phase f for combination v (mc: its bits). Its
+ * own checks: 2 weight bits at least (the LSQ form the result is held
+ * in), and calibration images the training set has. */
+static int ptq_job(ctx *x, const gx_spec *s, const gx_dataset *d, int ps, qs_model_cfg *mc,
+                   const gx_val *const *v, long long seed, int f, gx_errs *e)
+{
+    gx_proto pr;
+    int p;
+    if (mc->wbits < 32 && (mc->wbits < 2 || mc->first_last_bits < 2)) {
+        qs_gx_err(e, v[AX_METHOD]->path[0] ? v[AX_METHOD]->path : v[AX_WBITS]->path,
+                  "\"ptq\" needs at least 2 weight bits (this combination has wbits %d, "
+                  "quant.first_last_bits %d; exclude it)", mc->wbits, mc->first_last_bits);
+        return QS_OK;
+    }
+    qs_gx_proto_ptq(&pr, proto_of(x, ps, QS_PHASE_PTQ), (int)v[AX_ROUND]->i, (int)v[AX_EQUAL]->i);
+    int n = train_images(s, d);
+    if (pr.c.ptq.calib_images > n) {
+        char path[GX_PATH_LEN + 32];
+        if (qs_js_isset(&d->ov[QS_PHASE_PTQ], QS_JS_CALIB_IMAGES))
+            snprintf(path, sizeof path, "%s.ptq.calib_images", d->jpath);
+        else
+            snprintf(path, sizeof path, "ptq.calib_images");
+        qs_gx_err(e, path, "%d calibration images is more than the %d training images of "
+                  "\"%s\"", pr.c.ptq.calib_images, n, qs_data_kind_name(d->kind));
+        return QS_OK;
+    }
+    qs_ptq_model_cfg(mc, &pr.c.ptq);
+    return add_job(&p, x, s, d, &pr, mc, QS_PHASE_PTQ, seed, GX_REG_NONE, f);
+}
+
 /* One combination: validates its model and adds its phases. */
 static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                  const gx_val *const *v, gx_errs *e)
@@ -171,7 +217,11 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
                                 : (d->kind == QS_DATA_SYNTHETIC ? QS_ARCH_FCDNN : QS_ARCH_RESNET);
     if (!arch_fits(arch, d->kind))
         return QS_OK; /* reported once for the arch value, or another dataset's */
+    /* wb, ab: a width, or GX_BITS_LEARNED (kept so, distinct from 8, for
+     * the retrain cache below); the model plans a learned side at 8. */
     int wb = (int)v[AX_WBITS]->i, ab = (int)v[AX_ABITS]->i;
+    int learn = (wb == GX_BITS_LEARNED ? QS_BP_LEARN_W : 0) |
+                (ab == GX_BITS_LEARNED ? QS_BP_LEARN_A : 0);
     int reg = (int)v[AX_REG]->i, clr = (int)v[AX_CLR]->i;
     qs_quantizer q = (qs_quantizer)v[AX_QUANT]->i;
     /* grid.md: the float phase with a regularizer, CLR or a quantizer other
@@ -239,6 +289,12 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         qs_gx_err(e, err_path, "%s", err);
         return QS_OK;
     }
+    /* Learned widths have their own interpolated quantizers. */
+    if (q == QS_QUANT_LSQ && learn) {
+        qs_gx_err(e, v[AX_QUANT]->path, "\"lsq+\" does not learn bit widths (\"learned\" "
+                  "wbits / abits take the default quantizer, hwang-pact; exclude it)");
+        return QS_OK;
+    }
     /* Symmetric LSQ has no 1-bit form (the model refuses it too). */
     if (q == QS_QUANT_LSQ && wb < 32 && (wb == 1 || s->first_last_bits == 1)) {
         qs_gx_err(e, v[AX_QUANT]->path, "\"lsq+\" needs at least 2 weight bits (this "
@@ -253,7 +309,8 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         memcmp(&x->last_mc, &mc, sizeof mc) == 0) {
         f = x->last_f;
     } else {
-        if ((rc = add_job(&f, x, s, d, ps, &mc, QS_PHASE_FLOAT, seed, GX_REG_NONE, -1)))
+        if ((rc = add_job(&f, x, s, d, proto_of(x, ps, QS_PHASE_FLOAT), &mc, QS_PHASE_FLOAT,
+                          seed, GX_REG_NONE, -1)))
             return rc;
         x->last_f = f;
         x->last_r = -1;
@@ -263,8 +320,15 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
     }
     if (wb == 32 && ab == 32)
         return QS_OK;
-    mc.wbits = wb;
-    mc.abits = ab;
+    mc.wbits = learn & QS_BP_LEARN_W ? QS_BP_BMAX : wb;
+    mc.abits = learn & QS_BP_LEARN_A ? QS_BP_BMAX : ab;
+    if (learn) {
+        mc.bp_learned = learn;
+        mc.bp_bmin = s->bp_bmin;
+        mc.bp_init = s->bp_init;
+    }
+    if (v[AX_METHOD]->i == GX_METHOD_PTQ)
+        return ptq_job(x, s, d, ps, &mc, v, seed, f, e);
     /* The quantizer belongs to the quantized phases only: both quantizers'
      * retrains share one float parent. */
     mc.quantizer = q;
@@ -276,7 +340,8 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         x->last_r_q == (int)q) {
         r = x->last_r;
     } else {
-        if ((rc = add_job(&r, x, s, d, ps, &mc, QS_PHASE_RETRAIN, seed, reg, f)))
+        if ((rc = add_job(&r, x, s, d, proto_of(x, ps, QS_PHASE_RETRAIN), &mc,
+                          QS_PHASE_RETRAIN, seed, reg, f)))
             return rc;
         x->last_r = r;
         x->last_r_wb = wb;
@@ -284,7 +349,8 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         x->last_r_reg = reg;
         x->last_r_q = (int)q;
     }
-    if (clr && (rc = add_job(&c, x, s, d, ps, &mc, QS_PHASE_CLR, seed, reg, r)))
+    if (clr && (rc = add_job(&c, x, s, d, proto_of(x, ps, QS_PHASE_CLR), &mc, QS_PHASE_CLR,
+                             seed, reg, r)))
         return rc;
     return QS_OK;
 }
@@ -410,15 +476,15 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
         }
         npc *= s->pax[i].n;
     }
-    if (!(x.protos = calloc((size_t)nds * npc * 3, sizeof *x.protos))) {
+    if (!(x.protos = calloc((size_t)nds * npc * QS_NPHASES, sizeof *x.protos))) {
         rc = qs_err(QS_ENOMEM, "out of memory");
         goto cleanup;
     }
     for (int di = 0; di < nds; di++)
         for (int pc = 0; pc < npc; pc++)
-            for (int ph = 0; ph < 3; ph++)
-                qs_gx_proto_init(&x.protos[3 * (di * npc + pc) + ph], s, &ds[di], (qs_phase)ph,
-                                 pc);
+            for (int ph = 0; ph < QS_NPHASES; ph++)
+                qs_gx_proto_init(&x.protos[QS_NPHASES * (di * npc + pc) + ph], s, &ds[di],
+                                 (qs_phase)ph, pc);
     qs_fmt_num(x.beta, sizeof x.beta, s->beta);
     x.last_f = x.last_r = -1;
 
@@ -478,8 +544,9 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 /* Next combination, the quantization axes fastest so the
                  * float phase of one model is found once, not per variant. */
                 static const int order[AX_N] = {AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH,
-                                                AX_RESIDUAL, AX_SEED, AX_QUANT, AX_WBITS,
-                                                AX_ABITS, AX_REG, AX_CLR};
+                                                AX_RESIDUAL, AX_SEED, AX_METHOD, AX_QUANT,
+                                                AX_ROUND, AX_EQUAL, AX_WBITS, AX_ABITS,
+                                                AX_REG, AX_CLR};
                 int q = AX_N - 1;
                 while (q >= 0 && ++idx[order[q]] == lens[order[q]])
                     idx[order[q--]] = 0;

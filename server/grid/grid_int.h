@@ -14,11 +14,14 @@
 
 /* The keys that `axes`, `cases` and `exclude` may set. */
 enum { AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH, AX_RESIDUAL, AX_WBITS, AX_ABITS,
-       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_N };
+       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_METHOD, AX_ROUND, AX_EQUAL, AX_N };
 /* In enum order, NULL-terminated (the "allowed:" list of unknown keys). */
 extern const char *const qs_gx_axis_names[AX_N + 1];
 
 enum { GX_REG_NONE = 0, GX_REG_LIPSCHITZ = 1 };
+/* The method axis: qat (retrain, then clr) or ptq, children of the float phase. */
+enum { GX_METHOD_QAT = 0, GX_METHOD_PTQ = 1 };
+extern const char *const qs_gx_method_names[];
 
 #define GX_PATH_LEN 128
 
@@ -53,7 +56,7 @@ typedef struct {
     qs_data_kind kind;
     char *path;             /* as given; NULL = the worker's default */
     int train_limit, test_limit;
-    gx_override ov[3];      /* per-dataset phase overrides (win over the top level) */
+    gx_override ov[QS_NPHASES]; /* per-dataset phase overrides (win over the top level) */
     char jpath[GX_PATH_LEN];/* "dataset" or "dataset[1]" */
     int bad;                /* this entry has a problem (reported) */
 } gx_dataset;
@@ -94,12 +97,14 @@ typedef struct {
     gx_dataset *ds;
     int nds;
     int ds_bad;             /* a dataset entry has a problem (reported) */
-    gx_override ov[3];      /* top-level "float", "retrain", "clr" */
+    gx_override ov[QS_NPHASES]; /* top-level "float", "retrain", "clr", "ptq" */
     gx_paxis pax[GX_MAX_PAXES];
     int npax;
     int pax_bad;            /* a protocol axis has a problem (reported) */
     int first_last_bits;
     int lsq_per_channel, lsq_winit; /* quant.lsq_*: the lsq+ phases' settings */
+    int bp_bmin;            /* quant.bp_*: the phases with learned bit widths */
+    double bp_init;
     char alpha_init[32];    /* "mse", "p99.9" or a number, as the worker takes it */
     double beta;            /* lipschitz.beta */
     int threads;
@@ -118,6 +123,9 @@ typedef struct {
 
 /* pc: the protocol combination, a mixed-radix index over s->pax. */
 void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc);
+/* A ptq protocol with one combination's rounding and equalize axis values
+ * (which decide what else its job JSON carries: iterations for adaround). */
+void qs_gx_proto_ptq(gx_proto *out, const gx_proto *base, int rounding, int equalize);
 /* The canonical job JSON of one phase (grid_job.c); lipschitz is the
  * formatted beta or "0". */
 int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
@@ -180,9 +188,12 @@ int qs_gx_get_enum(int *out, const cJSON *it, const char *path, const char *cons
                    gx_errs *e);
 int qs_gx_get_bool(int *out, const cJSON *it, const char *path, gx_errs *e);
 int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_errs *e);
+/* A wbits / abits axis value: a bit width, or "learned" (GX_BITS_LEARNED:
+ * BitPruning learns that side's widths). */
+#define GX_BITS_LEARNED 0
 
 /* Protocol and data settings (grid_proto.c). */
-extern const char *const qs_gx_phase_keys[3]; /* "float", "retrain", "clr" */
+extern const char *const qs_gx_phase_keys[QS_NPHASES]; /* "float", "retrain", "clr", "ptq" */
 void qs_gx_override_init(gx_override *o);
 void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
                           gx_errs *e);

@@ -8,10 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "grid_int.h"
 #include "jsonw.h"
 #include "lsq_model.h"
+
+/* Which rows p's job JSON carries, and their text. */
+static void proto_format(gx_proto *p)
+{
+    p->written = 0;
+    for (int id = 0; id < QS_JS_N; id++) {
+        p->text[id][0] = 0;
+        if (!qs_js_written(id, &p->c))
+            continue;
+        p->written |= 1u << id;
+        qs_js_format(p->text[id], sizeof p->text[id], id, &p->c);
+    }
+}
 
 void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_phase ph, int pc)
 {
@@ -30,14 +44,15 @@ void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_pha
         pc /= a->n;
     }
     qs_js_apply(c, &ax);
-    p->written = 0;
-    for (int id = 0; id < QS_JS_N; id++) {
-        p->text[id][0] = 0;
-        if (!qs_js_written(id, c))
-            continue;
-        p->written |= 1u << id;
-        qs_js_format(p->text[id], sizeof p->text[id], id, c);
-    }
+    proto_format(p);
+}
+
+void qs_gx_proto_ptq(gx_proto *out, const gx_proto *base, int rounding, int equalize)
+{
+    *out = *base;
+    out->c.ptq.rounding = (qs_ptq_rounding)rounding;
+    out->c.ptq.equalize = equalize;
+    proto_format(out);
 }
 
 /* One key of the job JSON: text is JSON already (numbers, spec rows); str
@@ -77,9 +92,22 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
 {
     jlist l;
     int quant = ph != QS_PHASE_FLOAT;
+    /* ptq sets its own activation calibration (MSE) and quantizer form */
+    int qat = quant && ph != QS_PHASE_PTQ;
     l.n = 0;
-    put(&l, "abits", JE_INT, NULL, mc->abits);
-    if (quant && mc->abits < 32)
+    char bp_init[32];
+    /* A learned side is named so ("wbits": "learned"), with the widths'
+     * settings: keys no fixed-width phase has, so their ids stay. */
+    if (quant && (mc->bp_learned & QS_BP_LEARN_A))
+        put(&l, "abits", JE_STR, "learned", 0);
+    else
+        put(&l, "abits", JE_INT, NULL, mc->abits);
+    if (quant && mc->bp_learned) {
+        qs_fmt_num(bp_init, sizeof bp_init, mc->bp_init);
+        put(&l, "bp_init", JE_TEXT, bp_init, 0);
+        put(&l, "bp_bmin", JE_INT, NULL, mc->bp_bmin);
+    }
+    if (qat && mc->abits < 32)
         put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
     if (mc->arch == QS_ARCH_RESNET)
         put(&l, "block", JE_STR, qs_block_name(mc->block), 0);
@@ -96,7 +124,7 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "phase", JE_STR, qs_phase_name(ph), 0);
     /* Written only for a quantizer other than the default, so the job JSON
      * and id of every Hwang-PACT phase stay what they were. */
-    if (quant && mc->quantizer != QS_QUANT_HWANG_PACT) {
+    if (qat && mc->quantizer != QS_QUANT_HWANG_PACT) {
         put(&l, "quantizer", JE_STR, qs_quantizer_name(mc->quantizer), 0);
         put(&l, "lsq_per_channel", JE_INT, NULL, mc->lsq_per_channel);
         put(&l, "lsq_winit", JE_STR, qs_lsq_winit_names[mc->lsq_winit], 0);
@@ -107,10 +135,14 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     put(&l, "test_limit", JE_INT, NULL, d->test_limit);
     put(&l, "threads", JE_INT, NULL, s->threads);
     put(&l, "train_limit", JE_INT, NULL, d->train_limit);
-    put(&l, "wbits", JE_INT, NULL, mc->wbits);
+    if (quant && (mc->bp_learned & QS_BP_LEARN_W))
+        put(&l, "wbits", JE_STR, "learned", 0);
+    else
+        put(&l, "wbits", JE_INT, NULL, mc->wbits);
     put(&l, "width", JE_INT, NULL, mc->width);
     for (int id = 0; id < QS_JS_N; id++)
-        if (p->written & (1u << id))
+        if ((p->written & (1u << id)) &&
+            (qs_js_rows[id].when != QS_JS_IF_LEARNED || (quant && mc->bp_learned)))
             put(&l, qs_js_rows[id].key, JE_TEXT, p->text[id], 0);
     qsort(l.e, (size_t)l.n, sizeof l.e[0], jent_cmp);
 

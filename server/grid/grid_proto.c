@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "grid_int.h"
+#include "bp_model.h"
 #include "lsq_model.h"
 
 /* ------------------------------------------------------------- overrides */
@@ -159,18 +160,18 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
 
 /* ----------------------------------------------------------------- dataset */
 
-const char *const qs_gx_phase_keys[3] = {"float", "retrain", "clr"};
+const char *const qs_gx_phase_keys[QS_NPHASES] = {"float", "retrain", "clr", "ptq"};
 
 void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e)
 {
     static const char *const keys[] = {"name", "path", "train_limit", "test_limit", "float",
-                                       "retrain", "clr", NULL};
+                                       "retrain", "clr", "ptq", NULL};
     static const char *const names[] = {"synthetic", "fashion-mnist", "cifar10", NULL};
     char p[GX_PATH_LEN];
     long long ll;
     int x;
     snprintf(d->jpath, sizeof d->jpath, "%s", path);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         qs_gx_override_init(&d->ov[i]);
     if (!qs_gx_want_object(obj, path, e))
         return;
@@ -198,7 +199,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
         if (qs_gx_get_int(&ll, it, p, 0, 1 << 30, e))
             d->test_limit = (int)ll;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(obj, qs_gx_phase_keys[i]))) {
             qs_gx_sub_key(p, path, qs_gx_phase_keys[i]);
             qs_gx_parse_override(&d->ov[i], it, p, (qs_phase)i, e);
@@ -210,7 +211,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
 void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
 {
     static const char *const keys[] = {"first_last_bits", "pact_alpha_init", "lsq_per_channel",
-                                       "lsq_winit", NULL};
+                                       "lsq_winit", "bp_init", "bp_bmin", NULL};
     if (!qs_gx_want_object(obj, "quant", e))
         return;
     qs_gx_check_keys(obj, "quant", keys, e);
@@ -222,6 +223,17 @@ void qs_gx_parse_quant(gx_spec *s, const cJSON *obj, gx_errs *e)
         qs_gx_get_bool(&s->lsq_per_channel, it, "quant.lsq_per_channel", e);
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "lsq_winit")))
         qs_gx_get_enum(&s->lsq_winit, it, "quant.lsq_winit", qs_lsq_winit_names, e);
+    /* The learned-width phases' settings (BitPruning): the first width and
+     * the floor. */
+    long long bmin;
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "bp_bmin")) &&
+        qs_gx_get_int(&bmin, it, "quant.bp_bmin", 1, 2, e))
+        s->bp_bmin = (int)bmin;
+    if ((it = cJSON_GetObjectItemCaseSensitive(obj, "bp_init")) &&
+        qs_gx_get_num(&s->bp_init, it, "quant.bp_init", 1, QS_BP_BMAX, 0, e) &&
+        s->bp_init < s->bp_bmin)
+        qs_gx_err(e, "quant.bp_init", "%g is below quant.bp_bmin %d (the widths' floor)",
+                  s->bp_init, s->bp_bmin);
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "pact_alpha_init"))) {
         const char *p = "quant.pact_alpha_init";
         if (cJSON_IsNumber(it)) {
@@ -308,13 +320,13 @@ void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e)
     snprintf(phase, sizeof phase, "%.*s", (int)(dot - it->string < 15 ? dot - it->string : 15),
              it->string);
     int ph = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QS_NPHASES; i++)
         if (!strcmp(phase, qs_gx_phase_keys[i]))
             ph = i;
     s->pax_bad = 1; /* until it is read whole */
     if (ph < 0) {
         qs_gx_err(e, p, "\"%s\" is not a phase (a protocol axis is PHASE.KEY, PHASE one of "
-                  "float, retrain, clr)", phase);
+                  "float, retrain, clr, ptq)", phase);
         return;
     }
     int id = find_row(key, (qs_phase)ph);

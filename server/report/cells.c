@@ -121,6 +121,12 @@ const char *qs_cells_default_dataset(int table4)
     return table4 ? qs_paper_table4_dataset : qs_paper_table5_dataset;
 }
 
+const char *qs_cells_col_label(const qs_cells *t, int s)
+{
+    static const char *const t4[QS_PAPER_T4_NCOLS] = {"float", "W2A2", "W2A2+lip+clr"};
+    return t->table4 ? t4[s] : qs_paper_settings[s].label;
+}
+
 static void bind(sqlite3_stmt *st, int table4, const char *sweep, const char *dataset)
 {
     if (sweep)

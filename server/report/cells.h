@@ -70,6 +70,10 @@ int qs_cells_read(qs_cells *t, sqlite3_stmt *st, const char *sweep, const char *
 int qs_cells_load(qs_cells *t, sqlite3 *db, const char *dbpath, const char *sweep,
                   const char *dataset);
 int qs_cells_matched(const qs_cells *t); /* cells of ours with a done phase */
+/* Column s's label: Table 5's float, W2AF, WFA2, W2A2, or Table 4's float,
+ * W2A2, W2A2+lip+clr, spelled as qs_setting_label spells the same phases
+ * in the pivot, so one setting has one name in every report. */
+const char *qs_cells_col_label(const qs_cells *t, int s);
 
 /* ---------------------------------------------------------------- claims */
 

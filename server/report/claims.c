@@ -44,12 +44,6 @@ static int block_rows(const qs_cells *t, const char *block, const int *cols, int
     return n;
 }
 
-static const char *col_label(const qs_cells *t, int s)
-{
-    static const char *const t4[] = {"float", "W2A2", "W2A2+Lip+CLR"};
-    return t->table4 ? t4[s] : qs_paper_settings[s].label;
-}
-
 static qs_cmp *next_cmp(qs_claim *c)
 {
     if (c->ncmp == QS_CLAIM_MAXCMP)
@@ -67,8 +61,8 @@ static void cmp_cells(qs_claim *c, const qs_cells *t, const qs_cells_row *a, int
     if (!m)
         return;
     snprintf(m->what, sizeof m->what, "%s", what);
-    snprintf(m->a, sizeof m->a, "%s-%d %s", a->block, a->depth, col_label(t, sa));
-    snprintf(m->b, sizeof m->b, "%s-%d %s", b->block, b->depth, col_label(t, sb));
+    snprintf(m->a, sizeof m->a, "%s-%d %s", a->block, a->depth, qs_cells_col_label(t, sa));
+    snprintf(m->b, sizeof m->b, "%s-%d %s", b->block, b->depth, qs_cells_col_label(t, sb));
     qs_welch_interval(&m->w, a->ours[sa].v, a->ours[sa].n, b->ours[sb].v, b->ours[sb].n, LEVEL);
     m->published = a->paper[sa] - b->paper[sb];
 }

@@ -2,7 +2,10 @@
  * settings present in the one order of bits.h (float, W2AF, WFA2, W2A2,
  * W2A2+lip, W2A2+clr, W2A2+lip+clr, ...); each cell the mean ± std over
  * seeds of the final test accuracy of done phases. The same model on two
- * datasets is two rows, never one average. */
+ * datasets is two rows, never one average. A quantizer other than the
+ * paper's gets its own columns after each setting's ("W4A8[lsq+]"), and so
+ * does each ptq variant of the same float parent ("W4A8[ptq]",
+ * "W4A8[ptq+cle]", "W4A8[ptq+adaround]", "W4A8[ptq+adaround+cle]"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,19 @@
 #include "err.h"
 #include "report.h"
 
-#define PIVOT_MAXCOL 24
+#define PIVOT_MAXCOL 48
+
+/* The order of a setting's columns: the paper's quantizer, then the
+ * others, the ptq variants last. */
+static int quant_rank(const char *q)
+{
+    static const char *const order[] = {"hwang-pact", "lsq+", "ptq", "ptq+cle", "ptq+adaround",
+                                        "ptq+adaround+cle", NULL};
+    for (int i = 0; order[i]; i++)
+        if (!strcmp(q, order[i]))
+            return i;
+    return 7;
+}
 
 typedef struct {
     char label[40];
@@ -38,8 +53,10 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
     const char *sql =
         "SELECT dataset, model, phase, wbits, abits, regularizer, SUM(test_acc), "
         "SUM(test_acc * test_acc), COUNT(*), quantizer FROM (SELECT DISTINCT phase_id, dataset, "
-        "arch, width, depth, block, residual, model, phase, wbits, abits, regularizer, quantizer, "
-        "test_acc FROM "
+        "arch, width, depth, block, residual, model, phase, wbits, abits, regularizer, "
+        "CASE WHEN phase = 'ptq' THEN 'ptq' || CASE WHEN rounding = 'adaround' THEN '+adaround' "
+        "ELSE '' END || CASE WHEN equalize THEN '+cle' ELSE '' END ELSE quantizer END "
+        "AS quantizer, test_acc FROM "
         "runs WHERE status = 'done' AND test_acc IS NOT NULL AND (?1 IS NULL OR sweep = ?1) "
         "AND (?2 IS NULL OR dataset = ?2)) "
         "GROUP BY dataset, model, phase, wbits, abits, regularizer, quantizer "
@@ -80,7 +97,7 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
                 continue;
             }
             snprintf(cols[k].label, sizeof cols[k].label, "%s", lab);
-            cols[k].rank = 2 * qs_setting_rank(wb, ab, lip, clr) + other_q;
+            cols[k].rank = 8L * qs_setting_rank(wb, ab, lip, clr) + (other_q ? quant_rank(q) : 0);
             (*ncol)++;
         }
         if (!*nrow || strcmp(r[*nrow - 1].model, model) || strcmp(r[*nrow - 1].dataset, ds)) {

@@ -24,8 +24,11 @@ static void fmt_cell(char *buf, size_t n, const qs_cell *c, int fmt)
     qs_fmt_stat(buf, n, c->mean, c->std, c->n, fmt);
 }
 
-static void print_table(const qs_cells *t, const char *const *labels, int fmt)
+static void print_table(const qs_cells *t, int fmt)
 {
+    const char *labels[QS_CELLS_MAXCOLS];
+    for (int s = 0; s < t->ncols; s++)
+        labels[s] = qs_cells_col_label(t, s);
     int ncol = t->ncols;
     if (fmt == QS_FMT_CSV) {
         printf("block,depth,paper_width,our_width,paper_params_m,our_params_m");
@@ -176,8 +179,6 @@ static void print_no_cells_hint(const qs_report_sel *sel, int table4, const char
 
 int qs_report_table(const qs_report_sel *sel, int table4)
 {
-    static const char *const l5[] = {"float", "W2AF", "WFA2", "W2A2"};
-    static const char *const l4[] = {"float", "W2A2", "W2A2+Lip+CLR"};
     qs_cells t;
     qs_claim claims[QS_CLAIMS_MAX];
     qs_db *db = sel->db;
@@ -202,7 +203,7 @@ int qs_report_table(const qs_report_sel *sel, int table4)
         if (fmt == QS_FMT_MD)
             printf("\n");
     }
-    print_table(&t, table4 ? l4 : l5, fmt);
+    print_table(&t, fmt);
     if (db && !qs_cells_matched(&t) && !t.ambiguous)
         print_no_cells_hint(sel, table4, dataset);
     if (!db && fmt != QS_FMT_CSV)

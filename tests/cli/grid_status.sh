@@ -52,6 +52,27 @@ status_progress_and_failures() {
     else fail status_progress_and_failures "rc $rc, missing$miss; got: $(cat "$T/out" "$T/err")"; fi
 }
 
+# --json lists the same failed phases, own failure first, each with its
+# reason, so a script need not parse the text lines.
+status_json_failures() {
+    if ! have_sqlite; then pass "status_json_failures (no sqlite3 CLI: skipped)"; return; fi
+    make_db "$T/j.db" || { fail status_json_failures "could not build the database"; return; }
+    "$Q" status --db "$T/j.db" --json > "$T/out" 2> "$T/err"
+    local rc=$?
+    if [ "$rc" = 0 ] && python3 - "$T/out" <<'PY'
+import json, sys
+o = json.loads(open(sys.argv[1]).read())
+f = o["failed_phases"]
+assert o["failed"] == 2 and len(f) == 2, o
+assert [(x["phase_id"], x["phase"], x["error"]) for x in f] == \
+    [("d", "retrain", "diverged"), ("e", "clr", "parent failed: diverged")], f
+assert (f[0]["model"], f[0]["wbits"], f[0]["abits"], f[0]["regularizer"], f[0]["seed"]) == \
+    ("fcdnn-128-4", 2, 2, "lipschitz", 1), f[0]
+PY
+    then pass status_json_failures
+    else fail status_json_failures "rc $rc: $(cat "$T/out" "$T/err")"; fi
+}
+
 status_while_writing() {
     if ! have_sqlite; then pass "status_while_writing (no sqlite3 CLI: skipped)"; return; fi
     make_db "$T/w.db" || { fail status_while_writing "could not build the database"; return; }
@@ -141,5 +162,5 @@ status_interrupted() {
     pass status_interrupted
 }
 
-run_cases status_interrupted status_progress_and_failures status_while_writing status_missing_db \
+run_cases status_interrupted status_progress_and_failures status_json_failures status_while_writing status_missing_db \
     status_text_file_untouched status_foreign_sqlite_untouched status_empty_db

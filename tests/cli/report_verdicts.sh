@@ -57,7 +57,7 @@ text_and_markdown() {
 table4_and_dataset() {
     local out
     out=$("$Q" report table4 --db "$DB" --sweep verdict-t4 --format csv 2>&1) || { fail table4_and_dataset "exit $?"; return; }
-    if ! echo "$out" | grep -q '^5,not enough data,depth 20,basic-20 W2A2+Lip+CLR,basic-20 W2A2,0\.6000,-,-,-,1,2,not enough data,0\.32$'; then
+    if ! echo "$out" | grep -q '^5,not enough data,depth 20,basic-20 W2A2+lip+clr,basic-20 W2A2,0\.6000,-,-,-,1,2,not enough data,0\.32$'; then
         fail table4_and_dataset "claim 5: $(echo "$out" | grep '^5,')"; return
     fi
     # another dataset: none of our cells, so nothing to compare

@@ -141,9 +141,9 @@ test_retrain_without_from() {
 }
 
 test_bad_bits() {
-    expect_usage train_err_wbits9 '--wbits: "9" is not a bit width \(allowed: 1\.\.8, or 32' \
+    expect_usage train_err_wbits9 '--wbits: "9" is not a bit width \(allowed: 1\.\.8, 32 = float, or learned' \
         train $FC --wbits 9
-    expect_usage train_err_abits0 '--abits: "0" is not a bit width \(allowed: 1\.\.8, or 32' \
+    expect_usage train_err_abits0 '--abits: "0" is not a bit width \(allowed: 1\.\.8, 32 = float, or learned' \
         train $FC --abits 0
     expect_usage train_err_abits1 'abits 1 is not supported.*allowed: 2\.\.8 or 32' \
         train $FC --abits 1

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "args.h"
+#include "bp_model.h"
 #include "cmd.h"
 #include "err.h"
 #include "gemm.h"
 #include "io.h"
 #include "job.h"
 #include "opts.h"
+#include "ptq.h"
 #include "simd.h"
 #include "train.h"
 
@@ -60,7 +62,21 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     if (c->t->train->kind == QS_DATA_IMAGENET)
         printf(",\"skipped\":%d", m->skipped);
     /* Size and cost of the model as this phase quantizes it (methods.md
-     * section 8): the same on every line, so any line describes the run. */
+     * section 8): the same on every line, so any line describes the run;
+     * with learned widths, at this epoch's widths (rounded up) and with
+     * their means and values. */
+    if (c->t->model.nbits > 0) {
+        double mw, ma;
+        qs_model_cost_of(&c->cost, &c->t->model);
+        qs_bp_mean_bits(&mw, &ma, &c->t->model);
+        jnum("mean_wbits", mw, "%.4g");
+        jnum("mean_abits", ma, "%.4g");
+        printf(",\"bits\":[");
+        for (long l = 0; l < c->t->model.nbits; l++)
+            printf("%s%.4g", l ? "," : "",
+                   (double)c->t->model.param[c->t->model.nparam - c->t->model.nbits + l]);
+        printf("]");
+    }
     jnum("model_bits", c->cost.model_bits, "%.0f");
     jnum("bops", c->cost.bops, "%.0f");
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
@@ -125,8 +141,7 @@ int qs_cmd_train(int argc, char **argv)
     qs_job_opts_default(&o);
     if ((rc = qs_args_meta(&train_spec, argc, argv)) >= 0)
         return rc;
-    if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_model(&o)) ||
-        (rc = qs_job_opts_train_cfg(&o, &cfg)))
+    if ((rc = qs_job_opts_parse(&o, argc, argv, 0)) || (rc = qs_job_opts_resolve(&o, &cfg)))
         return qs_args_fail(&train_spec, "%s", qs_errmsg());
     if ((o.model.arch == QS_ARCH_IMNET_RESNET || o.model.arch == QS_ARCH_MOBILENETV2) &&
         !o.have_data) {
@@ -137,7 +152,12 @@ int qs_cmd_train(int argc, char **argv)
     }
     if (o.phase != QS_PHASE_FLOAT && !o.from && !o.resume) {
         fprintf(stderr, "qsweep train: --phase %s needs --from CHECKPOINT (the %s phase's)\n",
-                qs_phase_name(o.phase), o.phase == QS_PHASE_RETRAIN ? "float" : "retrain");
+                qs_phase_name(o.phase), o.phase == QS_PHASE_CLR ? "retrain" : "float");
+        return 2;
+    }
+    if (o.phase == QS_PHASE_PTQ && (o.resume || o.stop_after)) {
+        fprintf(stderr, "qsweep train: --phase ptq runs in one piece: no --resume or "
+                "--stop-after\n");
         return 2;
     }
     if (o.decision_map && o.data != QS_DATA_SYNTHETIC) {
@@ -191,9 +211,10 @@ int qs_cmd_train(int argc, char **argv)
             "%d train / %d test examples%s%s; kernels %s, BLAS %s %s\n", ctx.model,
             t.model.nparam - t.model.nalpha, qs_phase_name(t.cfg.phase), t.cfg.epochs,
             t.cfg.batch, t.cfg.threads, train.n, test.n, t.epoch_done ? " (resumed)" : "",
-            t.mcfg.quantizer == QS_QUANT_LSQ ? ", quantizer lsq+" : "",
+            t.mcfg.quantizer == QS_QUANT_LSQ && t.cfg.phase != QS_PHASE_PTQ ? ", quantizer lsq+" : "",
             qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core());
-    rc = qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
+    rc = o.phase == QS_PHASE_PTQ ? qs_ptq_phase(&t, on_epoch, &ctx)
+                                 : qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
     if (rc == QS_OK && ctx.save_rc)
         rc = ctx.save_rc;
     if (rc == QS_OK && o.decision_map)

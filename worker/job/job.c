@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "opts.h"
+#include "ptq.h"
 
 void qs_data_cache_free(qs_data_cache *c)
 {
@@ -82,6 +83,12 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     c->r->last.skip_msg = NULL; /* the trainer's buffer: not kept past the epoch */
     c->r->epochs_done = m->epoch;
     qs_job_warn_skipped("qsweep worker", m);
+    if (c->t->model.nbits > 0) { /* BitPruning: the size at this epoch's widths */
+        qs_model_cost cost;
+        qs_model_cost_of(&cost, &c->t->model);
+        c->r->model_bits = cost.model_bits;
+        c->r->bops = cost.bops;
+    }
     if (c->sink->epoch)
         c->sink->epoch(c->sink->user, m, c->r->model_bits, c->r->bops);
     /* Intermediate checkpoints only: the final one travels with DONE. */
@@ -138,8 +145,7 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     memset(&t, 0, sizeof t);
     qs_job_opts_default(&o);
     if ((rc = qs_job_opts_from_json(&o, config, "job config", 0)) ||
-        (rc = qs_job_opts_model(&o)) || (rc = qs_job_opts_train_cfg(&o, &cfg)) ||
-        (rc = cache_get(cache, &o)))
+        (rc = qs_job_opts_resolve(&o, &cfg)) || (rc = cache_get(cache, &o)))
         goto done;
     if (o.data == QS_DATA_IMAGENET)
         o.model.classes = cache->train.classes;
@@ -150,6 +156,12 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     if ((rc = qs_trainer_init(&t, &o.model, &cfg, &cache->train, &cache->test)))
         goto done;
     ready = 1;
+    if (resume && o.phase == QS_PHASE_PTQ) {
+        /* ptq runs in one piece and never checkpoints mid-way: a phase
+         * interrupted before it finished starts again from its parent. */
+        free(resume);
+        resume = NULL;
+    }
     if (resume) {
         rc = qs_trainer_resume_bytes(&t, resume, resume_len, "resume checkpoint");
         resume = NULL;
@@ -164,7 +176,8 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     t.interrupt = sink->interrupt;
     t.interrupt_user = sink->user;
     run_ctx ctx = {sink, &t, r, qs_now_s(), QS_OK};
-    rc = qs_trainer_run(&t, 0, on_epoch, &ctx);
+    rc = o.phase == QS_PHASE_PTQ ? qs_ptq_phase(&t, on_epoch, &ctx)
+                                 : qs_trainer_run(&t, 0, on_epoch, &ctx);
     if (rc == QS_OK && ctx.rc)
         rc = ctx.rc;
     r->epochs_done = t.epoch_done;

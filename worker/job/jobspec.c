@@ -19,6 +19,9 @@
 #define JS_WHEN_if_step QS_JS_IF_STEP
 #define JS_WHEN_if_sgd QS_JS_IF_SGD
 #define JS_WHEN_if_nonzero QS_JS_IF_NONZERO
+#define JS_WHEN_if_ptq QS_JS_IF_PTQ
+#define JS_WHEN_if_adaround QS_JS_IF_ADAROUND
+#define JS_WHEN_if_learned QS_JS_IF_LEARNED
 
 const qs_js_row qs_js_rows[QS_JS_N] = {
 #define QS_JOB_SETTING(id, key, gkey, alias, type, lo, hi, open, names, field, phases, when) \
@@ -167,7 +170,14 @@ static double value(int id, const qs_train_cfg *c)
 
 int qs_js_written(int id, const qs_train_cfg *c)
 {
-    switch (qs_js_rows[id].when) {
+    const qs_js_when when = qs_js_rows[id].when;
+    const int ptq_row = when == QS_JS_IF_PTQ || when == QS_JS_IF_ADAROUND;
+    if (c->phase == QS_PHASE_PTQ)
+        return when == QS_JS_IF_PTQ ||
+               (when == QS_JS_IF_ADAROUND && c->ptq.rounding == QS_PTQ_ADAROUND);
+    if (ptq_row)
+        return 0;
+    switch (when) {
     case QS_JS_ALWAYS:
         return 1;
     case QS_JS_IF_CLR:
@@ -178,6 +188,11 @@ int qs_js_written(int id, const qs_train_cfg *c)
         return c->opt.kind == QS_OPT_SGD;
     case QS_JS_IF_NONZERO:
         return value(id, c) != 0;
+    case QS_JS_IF_LEARNED:
+        return 1;
+    case QS_JS_IF_PTQ:
+    case QS_JS_IF_ADAROUND:
+        return 0;
     }
     return 1;
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "bitprune.h"
 #include "optim.h"
 #include "train.h"
 
@@ -13,6 +14,7 @@
 #define QS_JS_F (1u << QS_PHASE_FLOAT)
 #define QS_JS_R (1u << QS_PHASE_RETRAIN)
 #define QS_JS_C (1u << QS_PHASE_CLR)
+#define QS_JS_P (1u << QS_PHASE_PTQ)
 #define QS_JS_FRC (QS_JS_F | QS_JS_R | QS_JS_C)
 /* OPEN: which end of [LO, HI] is itself refused. */
 #define QS_JS_LO_OPEN 1
@@ -27,7 +29,8 @@ typedef enum {
 
 typedef enum { QS_JS_NUM, QS_JS_INT, QS_JS_BOOL, QS_JS_NAME, QS_JS_LIST } qs_js_type;
 typedef enum {
-    QS_JS_ALWAYS, QS_JS_IF_CLR, QS_JS_IF_STEP, QS_JS_IF_SGD, QS_JS_IF_NONZERO
+    QS_JS_ALWAYS, QS_JS_IF_CLR, QS_JS_IF_STEP, QS_JS_IF_SGD, QS_JS_IF_NONZERO,
+    QS_JS_IF_PTQ, QS_JS_IF_ADAROUND, QS_JS_IF_LEARNED
 } qs_js_when;
 
 typedef struct {
@@ -71,7 +74,9 @@ void qs_js_range_text(char *out, size_t cap, const qs_js_row *r);
 int qs_js_parse_text(qs_js_vals *v, int id, const char *flag, const char *text);
 /* Applies the given settings onto c. */
 void qs_js_apply(qs_train_cfg *c, const qs_js_vals *v);
-/* Whether c's value of the row goes into the job JSON (qs_js_when). */
+/* Whether c's value of the row goes into the job JSON (qs_js_when); an
+ * if_learned row is written only for a model that learns bit widths, which
+ * the job JSON writer knows and c does not: here it counts as written. */
 int qs_js_written(int id, const qs_train_cfg *c);
 /* c's value of the row as job JSON text (a number, or a "quoted" name or
  * milestone list), in the canonical format the phase id hashes. */

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_model.h"
 #include "err.h"
 #include "io.h"
 #include "lsq_model.h"
 #include "parse.h"
+#include "ptq.h"
 #include "quant.h"
 
 void qs_job_opts_default(qs_job_opts *o)
@@ -42,7 +44,8 @@ void qs_job_opts_usage(FILE *out)
         "                    them on ROOT/train/<wnid>/*.JPEG, ROOT/val/<wnid>/*.JPEG)\n"
         "                    --data synthetic|fashion-mnist|cifar10|imagenet [--data-dir PATH]\n"
         "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
-        "                    [--phase float|retrain|clr] [--from CK] [--wbits B] [--abits B]\n"
+        "                    [--phase float|retrain|clr|ptq] [--from CK] [--wbits B|learned]\n"
+        "                    [--abits B|learned]\n"
         "                    [--lipschitz BETA] [--epochs N] [--stop-after K]\n"
         "                    [--save CK] [--resume CK] [--decision-map FILE] [--config JOB.json]\n"
         "protocol overrides: [--batch N] [--lr X] [--lr-min X] [--momentum X]\n"
@@ -54,6 +57,13 @@ void qs_job_opts_usage(FILE *out)
         "                    [--milestones F1,F2 (step schedule, fractions)] [--data-seed S]\n"
         "quantizer:          [--quantizer hwang-pact|lsq+] [--lsq-per-channel 0|1]\n"
         "                    [--lsq-winit mse|mean]\n"
+        "ptq (--phase ptq):  [--rounding nearest|adaround] [--equalize 0|1]\n"
+        "                    [--bias-correction none|empirical|bn] [--per-channel 0|1]\n"
+        "                    [--calib-images N (1024)] [--iterations N (10000, adaround)]\n"
+        "learned bits:       (--wbits / --abits learned, a retrain) [--bp-init B (8)]\n"
+        "                    [--bp-bmin 1|2 (2)] [--bp-lambda X (0.1)]\n"
+        "                    [--bp-weighting uniform|params|macs] [--bp-lr-scale X (10)]\n"
+        "                    [--bp-finetune-epochs N (0 = a tenth of --epochs)]\n"
         "stdout: one JSON object per epoch; logs on stderr. Exit 0 ok, 1 training\n"
         "failure (diverged), 2 bad usage or input.\n");
 }
@@ -64,6 +74,23 @@ static int parse_bits(int *out, const char *flag, const char *v)
     if (qs_parse_int(&b, flag, v, 1, 32) || !((b >= 1 && b <= 8) || b == 32))
         return qs_err(QS_EINVAL, "%s: \"%s\" is not a bit width (allowed: 1..8, or 32 = float)", flag, v);
     *out = b;
+    return QS_OK;
+}
+
+/* --wbits / --abits: a width, or "learned" (BitPruning: the side's layers
+ * learn their widths, planned at the top width). */
+static int parse_model_bits(qs_model_cfg *m, int side, const char *flag, const char *v)
+{
+    int *bits = side == QS_BP_LEARN_W ? &m->wbits : &m->abits;
+    if (v && !strcmp(v, "learned")) {
+        *bits = QS_BP_BMAX;
+        m->bp_learned |= side;
+        return QS_OK;
+    }
+    m->bp_learned &= ~side;
+    if (parse_bits(bits, flag, v))
+        return qs_err(QS_EINVAL, "%s: \"%s\" is not a bit width (allowed: 1..8, 32 = float, "
+                      "or learned)", flag, v);
     return QS_OK;
 }
 
@@ -227,9 +254,13 @@ static int apply(qs_job_opts *o, const char *f, const char *v, int allow_bench)
     } else if (!strcmp(f, "--from")) {
         o->from = v;
     } else if (!strcmp(f, "--wbits")) {
-        rc = parse_bits(&o->model.wbits, f, v);
+        rc = parse_model_bits(&o->model, QS_BP_LEARN_W, f, v);
     } else if (!strcmp(f, "--abits")) {
-        rc = parse_bits(&o->model.abits, f, v);
+        rc = parse_model_bits(&o->model, QS_BP_LEARN_A, f, v);
+    } else if (!strcmp(f, "--bp-init")) {
+        rc = qs_parse_num(&o->model.bp_init, f, v, 1, QS_BP_BMAX);
+    } else if (!strcmp(f, "--bp-bmin")) {
+        rc = qs_parse_int(&o->model.bp_bmin, f, v, 1, 2);
     } else if (!strcmp(f, "--quantizer")) {
         if ((rc = qs_quantizer_parse(&o->model.quantizer, v)))
             rc = qs_err_wrap(rc, "--quantizer");
@@ -366,6 +397,21 @@ static int load_config(qs_job_opts *o, const char *path, int allow_bench)
     return rc;
 }
 
+/* The learned widths' settings mean nothing without learned widths: they
+ * are normalised to 0 then (as the grid leaves them), else default. */
+static void bp_settings(qs_model_cfg *m)
+{
+    if (!m->bp_learned) {
+        m->bp_init = 0;
+        m->bp_bmin = 0;
+        return;
+    }
+    if (m->bp_init == 0)
+        m->bp_init = QS_BP_INIT_DEFAULT;
+    if (m->bp_bmin == 0)
+        m->bp_bmin = QS_BP_BMIN_DEFAULT;
+}
+
 int qs_job_opts_model(qs_job_opts *o)
 {
     qs_model_cfg *m = &o->model;
@@ -376,6 +422,7 @@ int qs_job_opts_model(qs_job_opts *o)
                                                            m->arch == QS_ARCH_MOBILENETV2)))
         return qs_err(QS_EINVAL, "--data imagenet trains --model imagenet-resnet or "
                       "mobilenetv2");
+    bp_settings(m);
     if (o->have_model && (m->arch == QS_ARCH_IMNET_RESNET || m->arch == QS_ARCH_MOBILENETV2))
         return imnet_model(o);
     if (!o->have_model)
@@ -427,5 +474,22 @@ int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *c)
     }
     if (c->sched.kind == QS_SCHED_CLR && !(c->sched.period > 0))
         return qs_err(QS_EINVAL, "the clr schedule needs --period EPOCHS");
+    return QS_OK;
+}
+
+int qs_job_opts_resolve(qs_job_opts *o, qs_train_cfg *cfg)
+{
+    int rc;
+    if ((rc = qs_job_opts_model(o)) || (rc = qs_job_opts_train_cfg(o, cfg)))
+        return rc;
+    if (o->phase == QS_PHASE_PTQ) {
+        if (o->model.quantizer != QS_QUANT_HWANG_PACT)
+            return qs_err(QS_EINVAL, "--quantizer is for the QAT phases; a ptq phase sets its "
+                          "own (--per-channel picks the weight steps)");
+        if ((rc = qs_ptq_cfg_validate(&cfg->ptq)))
+            return rc;
+        qs_ptq_model_cfg(&o->model, &cfg->ptq);
+        return qs_model_cfg_validate(&o->model);
+    }
     return QS_OK;
 }

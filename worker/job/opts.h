@@ -52,6 +52,10 @@ int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
  * 34, 50, 101, 152); QS_EINVAL naming them for another depth. The grid
  * resolves its models with it too. */
 int qs_imnet_standard_blocks(qs_model_cfg *m);
+/* qs_job_opts_model, then qs_job_opts_train_cfg, then for a ptq phase
+ * the model form its settings ask for (qs_ptq_model_cfg): what a phase
+ * runs from. */
+int qs_job_opts_resolve(qs_job_opts *o, qs_train_cfg *cfg);
 /* Usage text of `qsweep train`. */
 void qs_job_opts_usage(FILE *out);
 
