@@ -62,7 +62,7 @@ APT_PKGS := mpich libmpich-dev libopenblas-dev libsqlite3-dev libmicrohttpd-dev 
             sqlite3 chromium clang libclang-rt-14-dev \
             python3 ca-certificates
 
-.PHONY: all setup setup-bench test bench bench-compare demo clean check-deps fuzz fuzz-build fuzz-seeds
+.PHONY: all setup setup-bench test bench bench-compare demo clean check-deps fuzz fuzz-build fuzz-seeds tests
 
 all: check-deps bin/qsweep
 
@@ -130,7 +130,7 @@ setup:
 setup-bench: setup
 	@for p in python3-torch wrk; do dpkg -s $$p >/dev/null 2>&1 || m="$$m $$p"; done; [ -z "$$m" ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$m >/dev/null)
 
-test: all $(TEST_BIN) $(if $(FUZZ_CC_OK),fuzz-build)
+test: all tests $(if $(FUZZ_CC_OK),fuzz-build)
 	@bash tests/run.sh
 
 bench: all
