@@ -10,7 +10,8 @@
 command -v mpirun >/dev/null && command -v sqlite3 >/dev/null || {
     echo "FAIL coord: mpirun and sqlite3 are needed (make setup)"; exit 1; }
 
-# The synthetic grid of sweep_mpi.sh: 12 phases of well under a second each.
+# The synthetic grid of sweep_mpi.sh, its retrains longer (120 epochs, 1-2 s
+# each): 12 phases, with seconds of work left after MID below.
 cat >"$T/grid.json" <<'G'
 {
   "name": "coord-test",
@@ -18,10 +19,13 @@ cat >"$T/grid.json" <<'G'
   "axes": {"arch": "fcdnn", "width": [16, 32], "depth": [3, 4],
            "wbits": [32, 2], "abits": [32, 2], "clr": [false, true]},
   "exclude": [{"wbits": 2, "abits": 32}, {"wbits": 32, "abits": 2}],
-  "float": {"epochs": 60}, "retrain": {"epochs": 24}, "clr": {"epochs": 8, "period": 2}
+  "float": {"epochs": 60}, "retrain": {"epochs": 120}, "clr": {"epochs": 8, "period": 2}
 }
 G
 sed 's/"coord-test"/"coord-other"/' "$T/grid.json" >"$T/other.json"
+# The same 12 phases, their floats far too long to end during a test: what
+# a dead rank leaves behind cannot be finished by the others first.
+sed 's/"float": {"epochs": 60}/"float": {"epochs": 100000}/' "$T/grid.json" >"$T/long12.json"
 # One phase far too long to finish while a test runs (100,000 epochs of a
 # few ms): a signal sent once it has reported an epoch always lands
 # mid-sweep, however fast the machine is.
@@ -61,7 +65,30 @@ start() {
     BG=$!
     QS_BG_PIDS="$QS_BG_PIDS $BG"
 }
-stop_bg() { kill -9 -- -"$BG" 2>/dev/null; wait "$BG" 2>/dev/null; }
+stop_bg() { thaw; kill -9 -- -"$BG" 2>/dev/null; wait "$BG" 2>/dev/null; }
+# The background sweep held still (SIGSTOP) and let go: what a test does in
+# between happens mid-sweep however slowly the test itself runs on a
+# loaded machine (a few seconds: the claim's heartbeat bound is 30 s).
+# Every process under BG one by one: hydra starts its proxy and each rank
+# in a session of its own, out of BG's process group.
+FROZEN=""
+freeze() {
+    local level=$BG next p
+    FROZEN=""
+    for _ in 1 2 3 4 5; do
+        next=""
+        for p in $level; do
+            kill -STOP "$p" 2>/dev/null && FROZEN="$FROZEN $p"
+            next="$next $(pgrep -P "$p" | tr '\n' ' ')"
+        done
+        level=$next
+    done
+}
+thaw() {
+    local p
+    for p in $FROZEN; do kill -CONT "$p" 2>/dev/null; done
+    FROZEN=""
+}
 # The claim's pid (rank 0 of the job holding the database).
 holder_pid() { sqlite3 "$1" "SELECT pid FROM coordinator" 2>/dev/null; }
 # rank_pid PID RANK: the process of MPI rank RANK among the descendants of
@@ -101,6 +128,8 @@ coord_second_refused() {
     start two "$T/two.db"
     if ! wait_for "$T/two.db" "$MID"; then stop_bg; fail coord_second_refused "never mid-sweep"; return; fi
     local pid grid rc
+    # Not frozen: a coordinator whose workers cannot answer keeps its write
+    # transaction open, and the second one would meet that, not the claim.
     pid=$(rank_pid "$BG" 0)
     for grid in grid other; do
         timeout -k 5 120 mpirun -n 1 "$Q" "$T/$grid.json" --db "$T/two.db" >/dev/null 2>"$T/two2.err"
@@ -122,13 +151,17 @@ coord_second_refused() {
 coord_stale_takeover() {
     start stale "$T/stale.db"
     if ! wait_for "$T/stale.db" "$MID"; then stop_bg; fail coord_stale_takeover "never mid-sweep"; return; fi
-    local pid rc
+    local pid rc holder
+    # read while the sweep runs: a reader can meet the lock of a frozen writer
+    holder=$(holder_pid "$T/stale.db")
+    freeze
     pid=$(rank_pid "$BG" 0)
     if [ -z "$pid" ]; then stop_bg; fail coord_stale_takeover "no rank 0 found"; return; fi
-    if [ "$(holder_pid "$T/stale.db")" != "$pid" ]; then
-        stop_bg; fail coord_stale_takeover "the claim does not name rank 0 (pid $pid)"; return
+    if [ "$holder" != "$pid" ]; then
+        stop_bg; fail coord_stale_takeover "the claim does not name rank 0 (pid $pid, claim: $holder)"; return
     fi
     kill -9 "$pid"
+    thaw
     wait "$BG" 2>/dev/null
     wait_gone "$pid"
     # No --lock-wait: a claim whose pid ended on this host is stale now.
@@ -201,13 +234,18 @@ coord_sigterm() {
 
 # A worker rank killed: MPICH ends the job; the sweep must not look alive.
 coord_killed_worker() {
-    start kw "$T/kw.db"
-    if ! wait_for "$T/kw.db" "$MID"; then stop_bg; fail coord_killed_worker "never mid-sweep"; return; fi
+    start kw "$T/kw.db" "$T/long12.json"
+    if ! wait_for "$T/kw.db" "SELECT COUNT(*) = 2 FROM phases WHERE status = 'running' AND
+                                  epochs_done >= 1"; then
+        stop_bg; fail coord_killed_worker "never mid-sweep"; return
+    fi
     local r0 worker rc out
+    freeze
     r0=$(rank_pid "$BG" 0)
     worker=$(rank_pid "$BG" 1)
     if [ -z "$worker" ] || [ -z "$r0" ]; then stop_bg; fail coord_killed_worker "no ranks found"; return; fi
     kill -9 "$worker"
+    thaw
     wait "$BG"
     rc=$?
     wait_gone "$r0"
@@ -250,9 +288,11 @@ coord_run_until_done() {
     QS_BG_PIDS="$QS_BG_PIDS $BG"
     if ! wait_for "$T/rud.db" "$MID"; then stop_bg; fail coord_run_until_done "never mid-sweep"; return; fi
     local worker rc
+    freeze
     worker=$(rank_pid "$BG" 1)
     if [ -z "$worker" ]; then stop_bg; fail coord_run_until_done "no worker rank found"; return; fi
     kill -9 "$worker"
+    thaw
     local i
     for i in $(seq 1 6000); do kill -0 "$BG" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$BG" 2>/dev/null; then stop_bg; fail coord_run_until_done "still running after 300 s"; return; fi
