@@ -73,15 +73,10 @@ stop_bg() { thaw; kill -9 -- -"$BG" 2>/dev/null; wait "$BG" 2>/dev/null; }
 # in a session of its own, out of BG's process group.
 FROZEN=""
 freeze() {
-    local level=$BG next p
+    local p
     FROZEN=""
-    for _ in 1 2 3 4 5; do
-        next=""
-        for p in $level; do
-            kill -STOP "$p" 2>/dev/null && FROZEN="$FROZEN $p"
-            next="$next $(pgrep -P "$p" | tr '\n' ' ')"
-        done
-        level=$next
+    for p in $BG $(descendants "$BG"); do
+        kill -STOP "$p" 2>/dev/null && FROZEN="$FROZEN $p"
     done
 }
 thaw() {
@@ -91,21 +86,25 @@ thaw() {
 }
 # The claim's pid (rank 0 of the job holding the database).
 holder_pid() { sqlite3 "$1" "SELECT pid FROM coordinator" 2>/dev/null; }
-# rank_pid PID RANK: the process of MPI rank RANK among the descendants of
-# PID (mpirun, or run-until-done above it), by the PMI_RANK hydra gives it.
-rank_pid() {
-    local level=$1 next p c
+# The processes under PID, four levels deep (mpirun or run-until-done,
+# hydra's proxy, the ranks), parents first.
+descendants() {
+    local level=$1 next p
     for _ in 1 2 3 4; do
         next=""
-        for p in $level; do
-            for c in $(pgrep -P "$p"); do
-                if tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx "PMI_RANK=$2"; then
-                    echo "$c"; return 0
-                fi
-                next="$next $c"
-            done
-        done
+        for p in $level; do next="$next $(pgrep -P "$p" | tr '\n' ' ')"; done
+        echo $next
         level=$next
+    done
+}
+# rank_pid PID RANK: the process of MPI rank RANK among the descendants of
+# PID, by the PMI_RANK hydra gives it.
+rank_pid() {
+    local c
+    for c in $(descendants "$1"); do
+        if tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx "PMI_RANK=$2"; then
+            echo "$c"; return 0
+        fi
     done
     return 1
 }
