@@ -11,8 +11,8 @@
  *     reference reads its weights from there), then a retrain phase from it
  *     (LSQ+ or learned widths): the model's nodes, the training data as
  *     the trainer sees it, the quantizer parameters after the prepare step,
- *     and per retrain epoch the loss, test accuracy and parameters (epoch 1
- *     also the gradient of its last step).
+ *     and per retrain epoch the loss, test accuracy, parameters, the
+ *     gradient of its last step and the quantized weights that step used.
  * A test tool, not part of bin/qsweep and not run by make test. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -240,8 +240,12 @@ static int on_epoch(void *user, const qs_epoch_metrics *em)
     qs_jw_num(e->w, "loss", em->train_loss);
     qs_jw_num(e->w, "test_acc", em->test_acc);
     floats(e->w, "params", m->param, m->nparam);
-    if (em->epoch == 1)
-        floats(e->w, "grad", m->grad, m->nparam);
+    floats(e->w, "grad", m->grad, m->nparam); /* of the epoch's last step */
+    qs_jw_arr(e->w, "qw"); /* the quantized weights that step used */
+    for (int i = 0; i < m->nnode; i++)
+        if (m->nodes[i].qw && m->nodes[i].wbits < 32)
+            floats(e->w, NULL, m->nodes[i].qw, m->nodes[i].wlen);
+    qs_jw_end_arr(e->w);
     qs_jw_end_obj(e->w);
     return 0;
 }
