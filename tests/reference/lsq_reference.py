@@ -325,9 +325,13 @@ def step_case(name, cfg, tmp, k_tol, grad_tol=1e-4, update_tol=None):
     # The weights qsweep computes with, bit for bit, before every step
     # (with a test set, the epoch's evaluation has quantized them again at
     # the parameters after its step: the next step's).
+    # The round-up that starts the fine-tune changes the widths between the
+    # two, so that epoch is left out there.
     sh = 1 if "test" in out else 0
+    le = learn_epochs(out, cfg)
     flips = sum(int((np.array(c, dtype=np.float32) != t).sum())
-                for e, r in zip(ep, sp[sh:]) for c, t in zip(e["qw"], r["qw"]))
+                for i, (e, r) in enumerate(zip(ep, sp[sh:]))
+                if not (sh and out["nbits"] and i + 1 == le) for c, t in zip(e["qw"], r["qw"]))
     check(f"{name} quantized weights, {k} steps", flips == 0, f"{flips} differ")
     cmp(f"{name} step 1 loss", [sp[0]["t32_loss"]], [ep[0]["loss"]], 1e-6)
     e, grp = grad_err(out, np.array(ep[0]["grad"]), sp[0]["t32"])
@@ -340,8 +344,10 @@ def step_case(name, cfg, tmp, k_tol, grad_tol=1e-4, update_tol=None):
     d64 = [n(sp[i]["t32"] - sp[i]["t64"]) / n(sp[i]["t64"]) for i in range(k)]
     tol = max(grad_tol, 2 * max(d64))
     check(f"{name} gradients at steps 1..{k}", max(dc) <= tol,
-          f"|g_qsweep - g_torch32| / |g| up to {max(dc):.2e} (per step "
-          f"{' '.join(f'{v:.1e}' for v in dc)}); float32 noise |g_torch32 - g_torch64| / |g| "
+          f"|g_qsweep - g_torch32| / |g| up to {max(dc):.2e}"
+          + (f" (per step {' '.join(f'{v:.1e}' for v in dc)})" if k <= 8 else
+             f" (median {statistics.median(dc):.1e})")
+          + f"; float32 noise |g_torch32 - g_torch64| / |g| "
           f"up to {max(d64):.2e}; tol max({grad_tol:.0e}, 2 x noise) = {tol:.2e}")
     with torch.no_grad():
         g.P.copy_(torch.tensor(p0[: g.nmain]))
@@ -408,7 +414,7 @@ def accuracy_bp(tmp):
     cfg = {"arch": "fcdnn", "width": 32, "depth": 4, "n": 2000, "test_n": 2000,
            "float_epochs": 20, "float_batch": 100, "epochs": 80, "bitprune": 1,
            "bp_lambda": 0.5, "bp_lr_scale": 30, "bp_finetune_epochs": 5, "lr": 1e-3, "eval": 1}
-    out, res = step_case("fcdnn-32-4 BitPruning", cfg, tmp, 1e-3, update_tol=1e-2)
+    out, res = step_case("fcdnn-32-4 BitPruning", cfg, tmp, 1e-3)
     g = L.Graph(out["nodes"], res[-1]["params"],
                 L.read_qsc(os.path.join(tmp, "fcdnn-32-4_BitPruning.qsc"))["buffers"], out["nbits"])
     nm = out["nparam"] - out["nbits"]
