@@ -370,9 +370,9 @@ def step_case(name, cfg, tmp, k_tol, grad_tol=1e-4, update_tol=None):
 
 # ------------------------------------------------------------- 3. accuracy
 def accuracy_lsq(tmp, seeds):
-    base = {"arch": "resnet", "block": "basic", "depth": 8, "width": 8, "data": "fashion-mnist",
-            "n": 1000, "test_n": 500, "float_epochs": 2, "float_batch": 100, "epochs": 3,
-            "batch": 100, "wbits": 4, "abits": 4, "lr": 1e-3, "eval": 1}
+    base = {"arch": "fcdnn", "width": 128, "depth": 4, "data": "fashion-mnist",
+            "n": 4000, "test_n": 1000, "float_epochs": 5, "float_batch": 100, "epochs": 5,
+            "batch": 100, "wbits": 2, "abits": 2, "lr": 1e-3, "eval": 1}
     accs_c, accs_t = [], []
     for seed in seeds:
         cfg = dict(base, seed=seed, ckpt=os.path.join(tmp, f"acc{seed}.qsc"))
@@ -405,7 +405,7 @@ def accuracy_lsq(tmp, seeds):
     spread = max(max(accs_c) - min(accs_c), max(accs_t) - min(accs_t))
     d = abs(statistics.mean(accs_c) - statistics.mean(accs_t))
     tol = max(1.0, 2 * spread)
-    check("resnet-basic-8-8 LSQ+ W4A4 Fashion-MNIST accuracy", d <= tol,
+    check("fcdnn-128-4 LSQ+ W2A2 Fashion-MNIST accuracy", d <= tol,
           f"mean qsweep {statistics.mean(accs_c):.2f} %, PyTorch {statistics.mean(accs_t):.2f} % "
           f"over seeds {seeds}: |diff| {d:.2f} (tol max(1, 2 x spread {spread:.2f}) = {tol:.2f})")
 
