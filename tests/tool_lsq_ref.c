@@ -52,6 +52,8 @@ static float *get_floats(const cJSON *o, const char *key, long *n)
     *n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
     float *v = malloc(sizeof(float) * (size_t)(*n + 1));
     long i = 0;
+    if (!v)
+        return NULL;
     const cJSON *e;
     cJSON_ArrayForEach(e, a) v[i++] = (float)e->valuedouble;
     return v;
@@ -74,13 +76,25 @@ static int kernel_case(qs_jw *w, const cJSON *c)
 {
     const char *kind = get_str(c, "kind", "");
     const int bits = (int)get_num(c, "bits", 2), nch = (int)get_num(c, "nch", 1);
-    long nw, ns, nd, nx;
+    long ns, nd, nx;
     float *x = get_floats(c, "x", &nx), *s = get_floats(c, "s", &ns);
     float *d = get_floats(c, "d", &nd);
     float *y = malloc(sizeof(float) * (size_t)(nx + 1)), *g = calloc((size_t)nx + 1, 4);
     float *gs = calloc((size_t)ns + 1, 4);
     int rc = QS_OK;
-    (void)nw;
+    if (!x || !s || !d || !y || !g || !gs) {
+        rc = qs_err(QS_ENOMEM, "out of memory for a kernel case");
+        goto cleanup;
+    }
+    const int pair = !strcmp(kind, "lsq_act") || !strcmp(kind, "bp_act") || !strcmp(kind, "bp_w");
+    const int bwd = pair || !strcmp(kind, "lsq_w");
+    if ((pair && ns < 2) || (!strcmp(kind, "lsq_w") && ns < nch) || nch < 1 || nx % nch ||
+        (bwd && nd != nx) ||
+        (!strcmp(kind, "bp_loss") && strcmp(get_str(c, "mode", "uniform"), "uniform") && nd < nx)) {
+        rc = qs_err(QS_EINVAL, "kernel case \"%s\": %ld values of \"x\", %ld of \"s\", %ld of "
+                    "\"d\" do not fit \"nch\" %d", kind, nx, ns, nd, nch);
+        goto cleanup;
+    }
     qs_jw_obj(w, NULL);
     qs_jw_str(w, "kind", kind);
     if (!strcmp(kind, "lsq_w")) { /* x = w, s = steps, d = dL/dq */
@@ -100,6 +114,11 @@ static int kernel_case(qs_jw *w, const cJSON *c)
         qs_jw_num(w, "dbeta", db);
     } else if (!strcmp(kind, "lsq_winit")) {
         float *st = malloc(sizeof(float) * (size_t)nch);
+        if (!st) {
+            qs_jw_end_obj(w);
+            rc = qs_err(QS_ENOMEM, "out of memory for a kernel case");
+            goto cleanup;
+        }
         qs_lsq_w_init(st, x, (size_t)nx, nch, bits,
                       strcmp(get_str(c, "rule", "mse"), "mean") ? QS_LSQ_WINIT_MSE
                                                                 : QS_LSQ_WINIT_MEAN);
@@ -128,6 +147,13 @@ static int kernel_case(qs_jw *w, const cJSON *c)
     } else if (!strcmp(kind, "bp_loss")) { /* x = b, d = the counts */
         double r = 0, *db = calloc((size_t)nx + 1, sizeof(double));
         double *cnt = malloc(sizeof(double) * (size_t)(nd + 1));
+        if (!db || !cnt) {
+            free(db);
+            free(cnt);
+            qs_jw_end_obj(w);
+            rc = qs_err(QS_ENOMEM, "out of memory for a kernel case");
+            goto cleanup;
+        }
         for (long i = 0; i < nd; i++)
             cnt[i] = d[i];
         int mode = qs_name_index(qs_bp_weighting_names, get_str(c, "mode", "uniform"));
@@ -141,6 +167,7 @@ static int kernel_case(qs_jw *w, const cJSON *c)
         rc = qs_err(QS_EINVAL, "unknown kernel case kind \"%s\"", kind);
     }
     qs_jw_end_obj(w);
+cleanup:
     free(x);
     free(s);
     free(d);
@@ -207,9 +234,10 @@ static int dump_data(qs_jw *w, const char *key, const qs_dataset *d)
     size_t per = (size_t)d->c * d->h * d->w;
     float *x = malloc(sizeof(float) * per * (size_t)d->n);
     int *y = malloc(sizeof(int) * (size_t)d->n), *idx = malloc(sizeof(int) * (size_t)d->n);
+    int rc = QS_OK;
     if (!x || !y || !idx) {
-        free(x), free(y), free(idx);
-        return qs_err(QS_ENOMEM, "out of memory for the data of %s", key);
+        rc = qs_err(QS_ENOMEM, "out of memory for the data of %s", key);
+        goto cleanup;
     }
     for (int i = 0; i < d->n; i++)
         idx[i] = i;
@@ -222,8 +250,11 @@ static int dump_data(qs_jw *w, const char *key, const qs_dataset *d)
         qs_jw_int(w, NULL, y[i]);
     qs_jw_end_arr(w);
     qs_jw_end_obj(w);
-    free(x), free(y), free(idx);
-    return QS_OK;
+cleanup:
+    free(x);
+    free(y);
+    free(idx);
+    return rc;
 }
 
 typedef struct {

@@ -18,7 +18,6 @@ Options: --quick (parts 1 and 2 only), --tool PATH, --keep DIR.
 """
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -174,7 +173,7 @@ def kernels():
 
 
 # ------------------------------------------------------------- 2. steps
-def graph_from(out, ckpt, tail="c"):
+def graph_from(out, ckpt):
     fl = L.read_qsc(ckpt)
     init = np.array(out["init"], dtype=np.float32)
     params = init.copy()

@@ -293,7 +293,6 @@ class Graph:
             else:
                 raise ValueError(f"node {i}: type {t} not in this reference")
             outs.append(y)
-        self.last_outs = outs
         return outs[-1].reshape(nb, -1)
 
     def relu_inputs(self, x):
