@@ -142,7 +142,8 @@ static int imnet_standard_blocks(qs_model_cfg *m)
             return QS_OK;
         }
     return qs_err(QS_EINVAL, "imagenet-resnet depth %d has no standard block table (standard: "
-                  "18, 34, 50, 101, 152); give --blocks N1,N2,N3,N4", m->depth);
+                  "18, 34, 50, 101, 152); give the stage blocks (--blocks N1,N2,N3,N4, in a grid "
+                  "\"blocks\": [N1,N2,N3,N4])", m->depth);
 }
 
 int qs_imnet_resnet_resolve(qs_model_cfg *m, int have_depth, int have_blocks)
