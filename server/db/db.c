@@ -3,6 +3,7 @@
  * qs_schema_sql (Makefile: build/gen/schema_sql.o). */
 #include "db.h"
 #include "db_int.h"
+#include "db_lock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,13 +16,16 @@
 #include "clock.h"
 #include "err.h"
 
-#define QS_DB_BUSY_MS 5000
 
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
+        char why[640];
+        int busy = sqlite3_errcode(h) == SQLITE_BUSY;
+        if (busy)
+            qs_db_busy_describe(why, sizeof why, h);
+        int rc = qs_err(QS_EIO, "%s: %s", path, busy ? why : msg ? msg : sqlite3_errmsg(h));
         sqlite3_free(msg);
         return rc;
     }
@@ -41,6 +45,11 @@ static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
 
 static int step_err(qs_db *db)
 {
+    char why[640];
+    if (sqlite3_errcode(db->h) == SQLITE_BUSY) {
+        qs_db_busy_describe(why, sizeof why, db->h);
+        return qs_err(QS_EIO, "%s: %s", db->path, why);
+    }
     return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
 }
 
