@@ -11,6 +11,9 @@
 TOOL=$PWD/build/tests/tool_imnet
 TREE=$T/tree
 
+# 64 x 64 crops and batch 8 (24 float steps): at 32 x 32 the last stage is
+# 1 x 1, and with few steps the BN statistics of so small a net make the
+# evaluation or a W2A2 retrain non-finite (docs/cluster.md, "Known problem").
 grid() { # FILE PATH [CLASSES]
     cat > "$1" <<G
 {
