@@ -409,15 +409,16 @@ int qs_db_sweep_begin(qs_db *db, const qs_grid *g, const char *host, const char 
     qsort_r(order, (size_t)g->njobs, sizeof *order, by_id, (void *)g);
     for (int i = 0; i < g->njobs; i++) {
         const qs_grid_job *j = &g->jobs[order[i]];
-        int resnet = j->model.arch == QS_ARCH_RESNET;
+        /* block: the archs that have one (mobilenetv2's is its own). */
+        int blocked = j->model.arch == QS_ARCH_RESNET || j->model.arch == QS_ARCH_IMNET_RESNET;
         sqlite3_bind_text(ph, 1, j->id, QS_PHASE_ID_LEN, SQLITE_STATIC);
         bind_text(ph, 2, j->parent[0] ? j->parent : NULL);
         sqlite3_bind_text(ph, 3, qs_phase_name(j->phase), -1, SQLITE_STATIC);
         sqlite3_bind_text(ph, 4, j->config, (int)strlen(j->config), SQLITE_STATIC);
         sqlite3_bind_text(ph, 5, j->model_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(ph, 6, qs_data_kind_name(j->data), -1, SQLITE_STATIC);
-        sqlite3_bind_text(ph, 7, resnet ? "resnet" : "fcdnn", -1, SQLITE_STATIC);
-        bind_text(ph, 8, resnet ? qs_block_name(j->model.block) : NULL);
+        sqlite3_bind_text(ph, 7, qs_arch_name(j->model.arch), -1, SQLITE_STATIC);
+        bind_text(ph, 8, blocked ? qs_block_name(j->model.block) : NULL);
         sqlite3_bind_int(ph, 9, j->model.depth);
         sqlite3_bind_int(ph, 10, j->model.width);
         sqlite3_bind_int(ph, 11, j->model.residual);
