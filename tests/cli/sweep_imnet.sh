@@ -98,6 +98,13 @@ imnet_report_table1() {
         [ "$r34" != "ResNet34,34,3.4.6.3,64,-,21.8,-,73.6,,,0,70.5,,,0,3.1,,," ]; then
         fail imnet_report_table1 "csv: $(cat "$T/t1.csv")"; return
     fi
+    # One seed left: its cells have no std (not 0) and no interval.
+    cp "$T/ref.db" "$T/one.db"
+    sqlite3 "$T/one.db" "DELETE FROM phases WHERE id IN (SELECT phase_id FROM runs WHERE seed = 2)"
+    r18=$("$Q" report table1 --db "$T/one.db" --format csv 2>&1 | grep '^ResNet18,')
+    if ! echo "$r18" | grep -Eq '^ResNet18,18,2\.2\.2\.2,90,8,22\.8,0\.[0-9]+,72\.6,[0-9.]+,,1,70\.2,[0-9.]+,,1,2\.4,-?[0-9.]+,,$'; then
+        fail imnet_report_table1 "one seed: $r18"; return
+    fi
     pass imnet_report_table1
 }
 
