@@ -142,7 +142,7 @@ static int one_model(ar_outcome *o, uint64_t seed, int wbits)
     if ((rc = qs_adaround_run(&res, &qa, tr.x, NCAL, &c)))
         goto cleanup;
     o->acc_a = pu_accuracy(&qa, &te);
-    /* every low-bit layer reconstructs better, the first by a wide margin
+    /* every low-bit layer reconstructs better, the first by a margin
      * (its input has no rounded layer before it but the 8-bit stem); the
      * 8-bit ones (stem, classifier) no worse */
     int first = -1;
@@ -173,7 +173,11 @@ cleanup:
  * in the low-order bits of training (a BN statistics change once moved
  * seed 1 from +5.7 to +1.7 points). Seeds 1..5 measured: nearest loses
  * 2.0..10.7 points, AdaRound wins back 76..99 % of it (mean +5.4 points),
- * first-layer reconstruction ratio 0.32..0.49. */
+ * first-layer reconstruction ratio 0.32..0.49 (avx512). The trained models
+ * differ by kernel path, and so does that ratio: seeds 1..3 gave 0.48,
+ * 0.77, 0.55 on avx2 and 0.83, 0.37, 0.28 on generic (AdaRound closing
+ * 64..86 % of the gap on both), so the bound is 0.9, not the 0.6 first
+ * taken from avx512 runs. */
 static void test_beats_nearest(void)
 {
     enum { NSEED = 3 };
@@ -182,7 +186,7 @@ static void test_beats_nearest(void)
         ar_outcome o;
         T_CHECK(one_model(&o, (uint64_t)s, 4) == QS_OK, "seed %d: %s", s, qs_errmsg());
         T_CHECK(o.worse_node < 0, "seed %d: layer %d reconstructs worse than nearest", s, o.worse_node);
-        T_CHECK(o.r1 < 0.6, "seed %d: first 4-bit layer: rec ratio %.3f, want < 0.6", s, o.r1);
+        T_CHECK(o.r1 < 0.9, "seed %d: first 4-bit layer: rec ratio %.3f, want < 0.9", s, o.r1);
         double closed = (o.acc_a - o.acc_n) / (o.acc_f - o.acc_n);
         T_CHECK(o.acc_f > o.acc_n && closed > 0.6,
                 "seed %d: AdaRound %.4f, nearest %.4f, float %.4f: closes %.0f %% of the gap, want > 60 %%",
