@@ -40,7 +40,11 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
     if (cfg->phase == QS_PHASE_FLOAT && (mcfg->wbits < 32 || mcfg->abits < 32))
         return qs_err(QS_EINVAL, "the float phase trains wbits = abits = 32; quantized "
                       "bits need --phase retrain --from FLOAT_CHECKPOINT");
-    if (cfg->phase != QS_PHASE_FLOAT && mcfg->wbits == 32 && mcfg->abits == 32)
+    if (cfg->phase == QS_PHASE_COMPRESS && (mcfg->wbits < 32 || mcfg->abits < 32))
+        return qs_err(QS_EINVAL, "the compress phase factors a float model: wbits = abits = 32 "
+                      "(got %d, %d)", mcfg->wbits, mcfg->abits);
+    if (cfg->phase != QS_PHASE_FLOAT && cfg->phase != QS_PHASE_COMPRESS && mcfg->wbits == 32 &&
+        mcfg->abits == 32)
         return qs_err(QS_EINVAL, "phase %s needs wbits or abits below 32 ((32, 32) is the float phase)",
                       qs_phase_name(cfg->phase));
     qs_set_threads(cfg->threads);

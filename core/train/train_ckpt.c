@@ -74,6 +74,12 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     qs_bp_ck bp;
     if (qs_bp_ck_from(&bp, &t->mcfg) && (rc = qs_ckpt_writer_add(&w, "bitprune", &bp, sizeof bp)))
         goto cleanup;
+    /* A factored model's ranks: without them the parameters cannot be
+     * laid out (whole models never write the section) */
+    if (t->mcfg.svd_nrank > 0 &&
+        (rc = qs_ckpt_writer_add(&w, "svd_ranks", t->mcfg.svd_rank,
+                                 (size_t)t->mcfg.svd_nrank * sizeof(int32_t))))
+        goto cleanup;
     qs_bp_train_ck bt;
     if (qs_bp_train_ck_from(&bt, t) &&
         (rc = qs_ckpt_writer_add(&w, "bitprune_train", &bt, sizeof bt)))
@@ -199,7 +205,9 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
         return rc;
     if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, path)) != QS_OK)
         return rc;
     /* The chain of methods.md sections 2-3: retrain starts from the float
      * checkpoint, clr from the retrained one (a clr from a float model
@@ -288,7 +296,9 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
         return rc;
     if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, ck, what)) != QS_OK ||
+        (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, what)) != QS_OK)
         return rc;
     if (!qs_bp_cfg_same(&h.mcfg, &t->mcfg))
         return qs_err(QS_EINVAL, "%s holds other learned-bits settings (learned mask %d, bmin %d, "
@@ -341,7 +351,9 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
                       what, qclean, (size_t)(qc - ck->buf));
     /* The plan continues: the checkpoint's settings win over the command
      * line's (same schedule horizon, seed and thread count). */
+    qs_svd_cfg svd = t->cfg.svd; /* the job's: checkpoints do not hold it */
     t->cfg = *tc;
+    t->cfg.svd = svd;
     memcpy(m->param, params, n * 4);
     memcpy(m->buf, bufs, (size_t)m->nbuf * 4);
     memcpy(m->opt_m, om, n * 4);
@@ -376,7 +388,8 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
     if ((rc = qs_ck_head_read(&h, &ck, path, 1)))
         goto cleanup;
     if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, &ck, path)) != QS_OK)
         goto cleanup;
     info->mcfg = h.mcfg;
     info->phase = h.tcfg.phase;
