@@ -32,7 +32,9 @@ typedef enum {
 } qs_block;
 #define QS_IMNET_STAGES 4
 /* Weight layers a factored model may list (qs_model_cfg.svd_rank). */
-#define QS_SVD_MAX_LAYERS 512
+#define QS_SVD_MAX_LAYERS 256
+/* The largest rank a layer may have (min(m, n) of its weight). */
+#define QS_SVD_MAX_RANK 32767
 
 /* Weight + activation quantizer (docs/quantizers.md). */
 typedef enum { QS_QUANT_HWANG_PACT = 0, QS_QUANT_LSQ = 1 } qs_quantizer;
@@ -72,9 +74,10 @@ typedef struct {
      * r > 0 plans the layer as two nodes: a conv as a kh x kw conv in -> r
      * then a 1x1 conv r -> out, a linear as linear in -> r (no bias) then
      * linear r -> out (the bias); 0 keeps the layer whole. Inline, not a
-     * pointer, so a config copies by value like every other field. */
+     * pointer, so a config copies by value like every other field; 16-bit,
+     * as every grid phase holds a config. */
     int32_t svd_nrank;
-    int32_t svd_rank[QS_SVD_MAX_LAYERS];
+    int16_t svd_rank[QS_SVD_MAX_LAYERS];
     int32_t svd_pad_; /* no tail padding: the grid memo compares configs with memcmp */
 } qs_model_cfg;
 

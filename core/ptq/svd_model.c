@@ -29,16 +29,18 @@ static int rank_at(const layer_info *l, double e)
 {
     int k = l->m < l->n ? l->m : l->n, r = k;
     qs_svd_rank_energy(&r, l->s, k, e); /* e is in range here */
+    if (r > QS_SVD_MAX_RANK) /* beyond what a configuration holds: kept whole */
+        return 0;
     return (long)r * (l->m + l->n) >= (long)l->m * l->n ? 0 : r;
 }
 
 /* Counted parameters with every eligible layer at energy e (ranks[] set). */
-static long params_at(const layer_info *ls, int nl, long before, double e, int32_t *ranks)
+static long params_at(const layer_info *ls, int nl, long before, double e, int16_t *ranks)
 {
     long p = before;
     for (int i = 0; i < nl; i++) {
         int r = ls[i].eligible ? rank_at(&ls[i], e) : 0;
-        ranks[i] = r;
+        ranks[i] = (int16_t)r;
         if (r > 0)
             p -= (long)ls[i].m * ls[i].n - qs_svd_params(ls[i].m, ls[i].n, r);
     }
@@ -312,4 +314,14 @@ void qs_svd_rank_summary(char *buf, size_t cap, const qs_model_cfg *mc)
         snprintf(buf, cap, "svd %d/%d layers, rank %d", nf, mc->svd_nrank, lo);
     else
         snprintf(buf, cap, "svd %d/%d layers, ranks %d-%d", nf, mc->svd_nrank, lo, hi);
+}
+
+void qs_svd_label(char *buf, size_t cap, const qs_svd_cfg *c)
+{
+    int n = c->energy > 0 ? snprintf(buf, cap, "svd e=%g", c->energy)
+                          : snprintf(buf, cap, "svd params=%g", c->params);
+    if (n > 0 && (size_t)n < cap && c->first_last)
+        n += snprintf(buf + n, cap - (size_t)n, " +first_last");
+    if (n > 0 && (size_t)n < cap && c->epochs > 0)
+        snprintf(buf + n, cap - (size_t)n, " ft=%d", c->epochs);
 }

@@ -76,4 +76,8 @@ int qs_svd_phase(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
  * 0/20 layers" when none is factored, "" for a whole model). */
 void qs_svd_rank_summary(char *buf, size_t cap, const qs_model_cfg *mc);
 
+/* The settings as a short label, the runs view's compress column:
+ * "svd e=0.8", "svd params=0.5", with " +first_last" and " ft=N" when set. */
+void qs_svd_label(char *buf, size_t cap, const qs_svd_cfg *c);
+
 #endif

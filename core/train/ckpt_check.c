@@ -332,10 +332,10 @@ int qs_ck_svd_read(qs_model_cfg *c, const qs_ckpt *ck, const char *what)
     for (int i = 0; i < c->svd_nrank; i++) {
         int32_t r;
         memcpy(&r, p + 4 * (size_t)i, 4);
-        if (r < 0 || r > 1 << 20)
+        if (r < 0 || r > QS_SVD_MAX_RANK)
             return out_of_range(what, "svd_ranks", "rank", at(ck, p, 4 * (size_t)i), r, 0,
-                                1 << 20);
-        c->svd_rank[i] = r;
+                                QS_SVD_MAX_RANK);
+        c->svd_rank[i] = (int16_t)r;
     }
     return QS_OK;
 }

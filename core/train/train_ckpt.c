@@ -76,8 +76,11 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
         goto cleanup;
     /* A factored model's ranks: without them the parameters cannot be
      * laid out (whole models never write the section) */
+    int32_t ranks[QS_SVD_MAX_LAYERS];
+    for (int i = 0; i < t->mcfg.svd_nrank; i++)
+        ranks[i] = t->mcfg.svd_rank[i];
     if (t->mcfg.svd_nrank > 0 &&
-        (rc = qs_ckpt_writer_add(&w, "svd_ranks", t->mcfg.svd_rank,
+        (rc = qs_ckpt_writer_add(&w, "svd_ranks", ranks,
                                  (size_t)t->mcfg.svd_nrank * sizeof(int32_t))))
         goto cleanup;
     qs_bp_train_ck bt;

@@ -404,7 +404,7 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "exclude")))
         parse_exclude(s, it, e);
-    for (int i = 0; i < QS_NPHASES; i++)
+    for (int i = 0; i < QS_GX_NPROTO; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(root, qs_gx_phase_keys[i])))
             qs_gx_parse_override(&s->ov[i], it, qs_gx_phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))

@@ -193,7 +193,10 @@ int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_er
 #define GX_BITS_LEARNED 0
 
 /* Protocol and data settings (grid_proto.c). */
-extern const char *const qs_gx_phase_keys[QS_NPHASES]; /* "float", "retrain", "clr", "ptq" */
+/* The phases with a protocol object (the compress phase's settings are
+ * its "compress" block instead). */
+#define QS_GX_NPROTO 4
+extern const char *const qs_gx_phase_keys[QS_GX_NPROTO]; /* "float", "retrain", "clr", "ptq" */
 void qs_gx_override_init(gx_override *o);
 void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
                           gx_errs *e);
