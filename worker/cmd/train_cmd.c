@@ -85,11 +85,12 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
         const qs_model_cfg *mc = &c->t->mcfg;
         char label[96];
         qs_svd_label(label, sizeof label, &c->t->cfg.svd);
-        printf(",\"compress\":\"%s\",\"params\":%ld,\"params_before\":%ld,\"ranks\":[", label,
+        /* ranks as "0,6,7": the lines stay flat objects */
+        printf(",\"compress\":\"%s\",\"params\":%ld,\"params_before\":%ld,\"ranks\":\"", label,
                c->t->model.nparam - c->t->model.nalpha, c->svd.params_before);
         for (int l = 0; l < mc->svd_nrank; l++)
             printf("%s%d", l ? "," : "", mc->svd_rank[l]);
-        printf("]");
+        printf("\"");
     }
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
            c->t->mcfg.abits);
