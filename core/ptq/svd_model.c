@@ -325,3 +325,29 @@ void qs_svd_label(char *buf, size_t cap, const qs_svd_cfg *c)
     if (n > 0 && (size_t)n < cap && c->epochs > 0)
         snprintf(buf + n, cap - (size_t)n, " ft=%d", c->epochs);
 }
+
+int qs_svd_ckpt_ranks(qs_model_cfg *mc, long *params, const uint8_t *bytes, size_t len,
+                      const char *what)
+{
+    qs_model m;
+    qs_ckpt_info info;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return qs_err(QS_ENOMEM, "out of memory reading %s", what);
+    memcpy(copy, bytes, len);
+    int rc = qs_model_load_ckpt_bytes(&m, &info, copy, len, what, 1); /* owns copy */
+    if (rc)
+        return rc;
+    *mc = m.cfg;
+    *params = m.nparam - m.nalpha;
+    qs_model_free(&m);
+    return QS_OK;
+}
+
+void qs_svd_rank_list(char *buf, size_t cap, const qs_model_cfg *mc)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int l = 0; l < mc->svd_nrank && n + 8 < cap; l++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d", l ? "," : "", mc->svd_rank[l]);
+}

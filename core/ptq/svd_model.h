@@ -15,6 +15,7 @@
 #define QS_SVD_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model.h"
 #include "ptq_cfg.h"
@@ -75,6 +76,13 @@ int qs_svd_phase(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
 /* A one-line summary of mc's ranks: "svd 7/20 layers, ranks 3-12" ("svd
  * 0/20 layers" when none is factored, "" for a whole model). */
 void qs_svd_rank_summary(char *buf, size_t cap, const qs_model_cfg *mc);
+
+/* The configuration (with its ranks) and counted parameters of an encoded
+ * checkpoint's model; `what` names it in messages. */
+int qs_svd_ckpt_ranks(qs_model_cfg *mc, long *params, const uint8_t *bytes, size_t len,
+                      const char *what);
+/* mc's ranks as "0,6,7" (every weight layer, 0 = whole; "" without). */
+void qs_svd_rank_list(char *buf, size_t cap, const qs_model_cfg *mc);
 
 /* The settings as a short label, the runs view's compress column:
  * "svd e=0.8", "svd params=0.5", with " +first_last" and " ft=N" when set. */

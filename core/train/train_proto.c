@@ -41,7 +41,7 @@ void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
          * it); the epochs are the svd fine-tune's (1 without one). */
         qs_train_cfg_default(c, data, QS_PHASE_FLOAT);
         c->phase = QS_PHASE_COMPRESS;
-        c->sched.lr *= 0.1;
+        c->sched.lr /= 10; /* (not * 0.1: 0.1 / 10 is the double 0.01) */
         c->epochs = 1;
         c->svd.method = QS_COMPRESS_SVD;
         return;
