@@ -189,7 +189,7 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     } else if (parent) {
         rc = qs_trainer_load_parent_bytes(&t, parent, parent_len, "parent checkpoint");
         parent = NULL;
-    } else if (o.phase != QS_PHASE_FLOAT) {
+    } else if (o.phase != QS_PHASE_FLOAT && o.phase != QS_PHASE_COMPRESS) {
         rc = qs_err(QS_EINVAL, "phase %s has no parent checkpoint", qs_phase_name(o.phase));
     }
     if (rc)
