@@ -160,16 +160,14 @@ static int writer_pragmas(qs_db *db)
     return exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536");
 }
 
-/* A database written before the ptq (or the compress) phase existed has a
- * phases table whose CHECK allows fewer phases. Allowing more values
- * cannot invalidate a row, so the CHECK text is widened in place, the way
- * SQLite documents for changing a CHECK constraint (writable_schema, then
- * a new schema_version so every connection rereads it), in one
- * transaction. */
+/* A database written before the ptq (or compress) phase has a phases table
+ * whose CHECK allows fewer phases. More values cannot invalidate a row, so
+ * the CHECK text is widened in place, the way SQLite documents for changing
+ * a CHECK constraint (writable_schema, then a new schema_version so every
+ * connection rereads it), in one transaction. */
 static int widen_phase_check(qs_db *db)
 {
-    static const char *const old_checks[] = {
-        "CHECK (phase IN ('float', 'retrain', 'clr'))",
+    static const char *const old_checks[] = {"CHECK (phase IN ('float', 'retrain', 'clr'))",
         "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq'))", NULL};
     static const char new_check[] =
         "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq', 'compress'))";

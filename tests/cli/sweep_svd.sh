@@ -85,4 +85,29 @@ svd_kill9_resume() {
     pass "svd_kill9_resume ($resumed compress phase(s) resumed from a checkpoint)"
 }
 
-run_cases svd_sweep_rows svd_kill9_resume
+# A database made before the compress phase existed (its phases CHECK
+# allows float to ptq, no phase_svd table): read as it is by status, then
+# the compress sweep widens the CHECK, adds the table and runs.
+svd_old_database() {
+    sed -e 's/"depth": \[3, 4\]/"depth": 3/' -e 's/qsw-svd/qsw-svd-old/' "$T/svd.json" > "$T/svd1.json"
+    grep -v '"compress"' "$T/svd1.json" | sed 's/"float": {"epochs": 30},/"float": {"epochs": 30}/' > "$T/float.json"
+    mpirun -n 1 "$Q" "$T/float.json" --db "$T/old.db" >/dev/null 2>"$T/old.err" ||
+        { fail svd_old_database "float sweep: $(tail -2 "$T/old.err")"; return; }
+    sqlite3 "$T/old.db" "PRAGMA writable_schema = ON;
+        UPDATE sqlite_master SET sql = replace(sql, ', ''compress'')', ')') WHERE name = 'phases';
+        PRAGMA writable_schema = OFF; DROP TABLE phase_svd;" 2>"$T/old.err"
+    if sqlite3 "$T/old.db" "SELECT sql FROM sqlite_master WHERE name = 'phases'" | grep -q "'compress'"; then
+        fail svd_old_database "could not make the old CHECK: $(cat "$T/old.err")"; return
+    fi
+    "$Q" status --db "$T/old.db" >"$T/old.st" 2>&1 ||
+        { fail svd_old_database "status of the old file: $(tail -2 "$T/old.st")"; return; }
+    mpirun -n 2 "$Q" "$T/svd1.json" --db "$T/old.db" >/dev/null 2>"$T/old2.err"
+    local rc=$? n ok
+    n=$(sqlite3 "$T/old.db" "SELECT COUNT(*) FROM runs WHERE phase = 'compress' AND status = 'done'
+        AND ranks IS NOT NULL")
+    ok=$(sqlite3 "$T/old.db" "PRAGMA integrity_check")
+    [ $rc -eq 0 ] && [ "$n" = 2 ] && [ "$ok" = ok ] && pass svd_old_database ||
+        fail svd_old_database "rc $rc, $n compress done with ranks, integrity $ok: $(tail -2 "$T/old2.err")"
+}
+
+run_cases svd_sweep_rows svd_kill9_resume svd_old_database
