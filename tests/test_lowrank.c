@@ -4,6 +4,7 @@
  * full rank, parameter and MAC counts at the factored shapes, the rank
  * rules over a model, BN re-estimation, and checkpoints that carry the
  * ranks (round trip, resume, refusal of other ranks naming the layer). */
+#include "ckpt.h"
 #include "err.h"
 #include "gemm.h"
 #include "ptq_util.h"
@@ -16,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static double model_loss(qs_model *m, const float *x, const int *y, int nb)
 {
@@ -356,6 +358,39 @@ static int compress_trainer(qs_trainer *t, const qs_dataset *tr, const qs_datase
     return qs_svd_compress_trainer(&res, t, recal);
 }
 
+/* ck with its first SVD rank set to r (or, shorten 1, the section's
+ * length cut by one rank and the file shortened to match), the CRC
+ * recomputed: what a forged file looks like once it passes the checksum. */
+static uint8_t *forge_rank(size_t *outlen, const uint8_t *ck, size_t len, int32_t r, int shorten)
+{
+    qs_ckpt d;
+    uint8_t *copy = malloc(len);
+    memcpy(copy, ck, len);
+    if (qs_ckpt_decode(&d, copy, len, "ck") != QS_OK)
+        return NULL;
+    size_t sl = 0;
+    const uint8_t *p = qs_ckpt_get(&d, "svd_ranks", &sl);
+    size_t at = (size_t)(p - d.buf);
+    qs_ckpt_free(&d);
+    uint8_t *f = malloc(len);
+    memcpy(f, ck, len);
+    size_t n = len;
+    if (shorten) { /* size field 8 bytes before the data; drop the last 4 data bytes */
+        uint64_t sz = sl - 4;
+        for (int i = 0; i < 8; i++)
+            f[at - 8 + i] = (uint8_t)(sz >> (8 * i));
+        memmove(f + at + sz, f + at + sl, len - (at + sl));
+        n = len - 4;
+    } else {
+        memcpy(f + at, &r, 4);
+    }
+    uint32_t c = (uint32_t)crc32(0L, f, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++)
+        f[n - 4 + i] = (uint8_t)(c >> (8 * i));
+    *outlen = n;
+    return f;
+}
+
 static void test_ckpt_ranks(void)
 {
     qs_dataset tr, te;
@@ -389,6 +424,20 @@ static void test_ckpt_ranks(void)
                memcmp(lm.param, t.model.param, (size_t)lm.nparam * 4) == 0;
     qs_model_free(&lm);
     T_CHECK(same && info.phase == QS_PHASE_COMPRESS, "loaded model differs (phase %d)", info.phase);
+    /* forged ranks with a valid CRC: a negative rank, a rank list one
+     * short of the model's layers; both refused naming the file */
+    qs_model fm;
+    qs_ckpt_info fi;
+    size_t fl = 0;
+    uint8_t *bad = forge_rank(&fl, ck, len, -3, 0);
+    rc = bad ? qs_model_load_ckpt_bytes(&fm, &fi, bad, fl, "forged.ck", 1) : QS_EINTERNAL;
+    T_CHECK(rc == QS_EFORMAT && strstr(qs_errmsg(), "forged.ck: svd_ranks.rank = -3"),
+            "negative rank: %s", qs_errmsg());
+    bad = forge_rank(&fl, ck, len, 0, 1);
+    rc = bad ? qs_model_load_ckpt_bytes(&fm, &fi, bad, fl, "forged.ck", 1) : QS_EINTERNAL;
+    T_CHECK(rc == QS_EFORMAT && strstr(qs_errmsg(), "forged.ck") &&
+            strstr(qs_errmsg(), "3 SVD ranks for a model of 4 weight layers"),
+            "short rank list: %s", qs_errmsg());
     /* resume with the same ranks, recomputed from the parent */
     T_CHECK(compress_trainer(&t2, &tr, &te, fck, flen, 0.5, 0) == QS_OK, "t2: %s", qs_errmsg());
     copy = malloc(len);

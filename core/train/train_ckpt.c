@@ -402,6 +402,10 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
     /* The counts are compared before the model is built, so that its size
      * is bounded by what the file holds, not by what it claims. */
     long want = qs_model_param_count(&h.mcfg);
+    if (want < 0) { /* a model the file describes but no plan allows (its SVD ranks) */
+        rc = qs_err_wrap(QS_EFORMAT, "%s", path);
+        goto cleanup;
+    }
     if (want != h.st.nparam - h.st.nalpha) {
         rc = qs_err(QS_EFORMAT, "%s: state holds %lld parameters, the model it describes has %ld",
                     path, (long long)(h.st.nparam - h.st.nalpha), want);
