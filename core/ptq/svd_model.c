@@ -252,6 +252,10 @@ int qs_svd_compress_trainer(qs_svd_result *res, qs_trainer *t, int recal)
 {
     qs_model dst;
     qs_ptq_calib cal = {0};
+    /* the re-estimation reads in-memory images; a tree is streamed */
+    if (recal && t->train->kind == QS_DATA_IMAGENET)
+        return qs_err(QS_EINVAL, "the compress phase does not run on ImageNet trees yet "
+                      "(its BN re-estimation reads an in-memory training set)");
     int rc = qs_svd_compress_model(&dst, res, &t->model, &t->cfg.svd, t->model.max_batch);
     if (rc != QS_OK)
         return rc;
