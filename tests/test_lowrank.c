@@ -118,10 +118,13 @@ static int layer_shapes(int *mm, int *nn, const qs_model_cfg *c)
     return nl;
 }
 
-/* c with every weight layer at rank min(r, m, n) (r < 0: full rank). */
+/* c with every weight layer at rank min(r, m, n) (r < 0: full rank); the
+ * ranks live in one static buffer (the next call overwrites them). */
+static int16_t rank_buf[QS_SVD_MAX_LAYERS];
 static qs_model_cfg with_ranks(qs_model_cfg c, int r)
 {
     int mm[64], nn[64];
+    c.svd_rank = rank_buf;
     int nl = layer_shapes(mm, nn, &c);
     c.svd_nrank = nl;
     for (int l = 0; l < nl; l++) {
@@ -420,7 +423,7 @@ static void test_ckpt_ranks(void)
     rc = qs_model_load_ckpt_bytes(&lm, &info, copy, len, "compress.ck", 8);
     T_CHECK(rc == QS_OK, "load: %s", qs_errmsg());
     int same = lm.cfg.svd_nrank == t.mcfg.svd_nrank && lm.nparam == t.model.nparam &&
-               memcmp(lm.cfg.svd_rank, t.mcfg.svd_rank, sizeof lm.cfg.svd_rank) == 0 &&
+               memcmp(lm.cfg.svd_rank, t.mcfg.svd_rank, (size_t)lm.cfg.svd_nrank * 2) == 0 &&
                memcmp(lm.param, t.model.param, (size_t)lm.nparam * 4) == 0;
     qs_model_free(&lm);
     T_CHECK(same && info.phase == QS_PHASE_COMPRESS, "loaded model differs (phase %d)", info.phase);
@@ -448,7 +451,7 @@ static void test_ckpt_ranks(void)
             qs_errmsg());
     /* another energy, other ranks: refused, naming a layer */
     T_CHECK(compress_trainer(&t3, &tr, &te, fck, flen, 0.2, 0) == QS_OK, "t3: %s", qs_errmsg());
-    int differ = memcmp(t3.mcfg.svd_rank, t.mcfg.svd_rank, sizeof t.mcfg.svd_rank) != 0;
+    int differ = memcmp(t3.mcfg.svd_rank, t.mcfg.svd_rank, (size_t)t.mcfg.svd_nrank * 2) != 0;
     copy = malloc(len);
     memcpy(copy, ck, len);
     rc = qs_trainer_resume_bytes(&t3, copy, len, "compress.ck");

@@ -97,8 +97,9 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
     if (c->quantizer == QS_QUANT_LSQ && c->wbits < 32 && (c->wbits == 1 || c->first_last_bits == 1))
         return qs_err(QS_EINVAL, "lsq+ needs at least 2 weight bits (wbits %d, first_last_bits %d)",
                       c->wbits, c->first_last_bits);
-    if (c->svd_nrank < 0 || c->svd_nrank > QS_SVD_MAX_LAYERS)
-        return qs_err(QS_EINVAL, "%d SVD ranks (allowed: 0..%d)", c->svd_nrank, QS_SVD_MAX_LAYERS);
+    if (c->svd_nrank < 0 || c->svd_nrank > QS_SVD_MAX_LAYERS || (c->svd_nrank > 0 && !c->svd_rank))
+        return qs_err(QS_EINVAL, "%d SVD ranks (allowed: 0..%d, with their values)", c->svd_nrank,
+                      QS_SVD_MAX_LAYERS);
     for (int i = 0; i < c->svd_nrank; i++) {
         if (c->svd_rank[i] < 0)
             return qs_err(QS_EINVAL, "SVD rank %d of weight layer %d is negative", c->svd_rank[i], i);
@@ -428,6 +429,12 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         return rc;
     if (max_batch < 1)
         return qs_err(QS_EINVAL, "batch size %d must be at least 1", max_batch);
+    if (cfg->svd_nrank > 0) { /* the model's own copy of the ranks */
+        if (!(m->svd_own = malloc((size_t)cfg->svd_nrank * sizeof(int16_t))))
+            return qs_err(QS_ENOMEM, "out of memory for %d SVD ranks", cfg->svd_nrank);
+        memcpy(m->svd_own, cfg->svd_rank, (size_t)cfg->svd_nrank * sizeof(int16_t));
+        m->cfg.svd_rank = m->svd_own;
+    }
     if ((rc = plan(&p, m)) != QS_OK)
         goto fail;
     m->nparam = p.nparam + p.nalpha + p.nbits;
@@ -539,6 +546,7 @@ fail:
 
 void qs_model_free(qs_model *m)
 {
+    free(m->svd_own);
     free(m->nodes);
     free(m->arena);
     free(m->act);

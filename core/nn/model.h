@@ -73,12 +73,15 @@ typedef struct {
      * every linear, in plan order; svd_nrank must be their count). Rank
      * r > 0 plans the layer as two nodes: a conv as a kh x kw conv in -> r
      * then a 1x1 conv r -> out, a linear as linear in -> r (no bias) then
-     * linear r -> out (the bias); 0 keeps the layer whole. Inline, not a
-     * pointer, so a config copies by value like every other field; 16-bit,
-     * as every grid phase holds a config. */
+     * linear r -> out (the bias); 0 keeps the layer whole. svd_rank is
+     * not owned: it points at the storage of whoever filled it (a built
+     * model's own copy, qs_model.svd_own; a qs_svd_result; a checkpoint
+     * reader's buffer), so a copy of the config is valid while that lives.
+     * A pointer, not an array, because every grid phase holds a config
+     * and no grid ever sets ranks (NULL there). */
     int32_t svd_nrank;
-    int16_t svd_rank[QS_SVD_MAX_LAYERS];
-    int32_t svd_pad_; /* no tail padding: the grid memo compares configs with memcmp */
+    int32_t svd_pad_; /* no padding: the grid memo compares configs with memcmp */
+    int16_t *svd_rank;
 } qs_model_cfg;
 
 #define QS_BP_LEARN_W 1
@@ -154,6 +157,7 @@ typedef struct {
     size_t act_len;
     float *scratch;          /* conv im2col / Lipschitz scratch */
     size_t scratch_len;
+    int16_t *svd_own;        /* cfg.svd_rank's storage (NULL: no ranks) */
     int quant_ready;         /* weight steps searched and alphas calibrated */
     int weights_dirty;       /* params changed since the last weight quantization */
 } qs_model;

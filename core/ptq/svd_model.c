@@ -59,6 +59,7 @@ int qs_svd_plan_ranks(qs_model_cfg *mc, qs_svd_result *res, const qs_model *src,
     if (src->cfg.svd_nrank > 0)
         return qs_err(QS_EINVAL, "the model is factored already: compress a whole float model");
     *mc = src->cfg;
+    mc->svd_rank = res->ranks;
     for (int i = 0; i < src->nnode; i++)
         nl += whole_layer(&src->nodes[i]);
     if (nl < 1 || nl > QS_SVD_MAX_LAYERS)
@@ -330,8 +331,8 @@ void qs_svd_label(char *buf, size_t cap, const qs_svd_cfg *c)
         snprintf(buf + n, cap - (size_t)n, " ft=%d", c->epochs);
 }
 
-int qs_svd_ckpt_ranks(qs_model_cfg *mc, long *params, const uint8_t *bytes, size_t len,
-                      const char *what)
+int qs_svd_ckpt_ranks(long *params, char *summary, size_t scap, char *list, size_t lcap,
+                      const uint8_t *bytes, size_t len, const char *what)
 {
     qs_model m;
     qs_ckpt_info info;
@@ -342,8 +343,9 @@ int qs_svd_ckpt_ranks(qs_model_cfg *mc, long *params, const uint8_t *bytes, size
     int rc = qs_model_load_ckpt_bytes(&m, &info, copy, len, what, 1); /* owns copy */
     if (rc)
         return rc;
-    *mc = m.cfg;
     *params = m.nparam - m.nalpha;
+    qs_svd_rank_summary(summary, scap, &m.cfg);
+    qs_svd_rank_list(list, lcap, &m.cfg);
     qs_model_free(&m);
     return QS_OK;
 }

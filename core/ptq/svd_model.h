@@ -32,11 +32,13 @@ typedef struct {
     double energy;      /* the kept energy the ranks come from (budget: the one found) */
     double worst_err;   /* largest ||W - A B||_F / ||W||_F of a factored layer */
     double seconds;
+    int16_t ranks[QS_SVD_MAX_LAYERS]; /* the planned configuration's svd_rank storage */
 } qs_svd_result;
 
 /* The ranks of src (a whole model: no layer factored) for c, into
- * *mc = src's configuration with svd_nrank / svd_rank set; res gets the
- * counts (seconds, worst_err not). A budget below the smallest factoring
+ * *mc = src's configuration with svd_nrank / svd_rank set (svd_rank is
+ * res->ranks: valid while res is); res gets the counts (seconds,
+ * worst_err not). A budget below the smallest factoring
  * (rank 1 in every eligible layer) is an error naming both fractions. */
 int qs_svd_plan_ranks(qs_model_cfg *mc, qs_svd_result *res, const qs_model *src,
                       const qs_svd_cfg *c);
@@ -77,10 +79,11 @@ int qs_svd_phase(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user);
  * 0/20 layers" when none is factored, "" for a whole model). */
 void qs_svd_rank_summary(char *buf, size_t cap, const qs_model_cfg *mc);
 
-/* The configuration (with its ranks) and counted parameters of an encoded
- * checkpoint's model; `what` names it in messages. */
-int qs_svd_ckpt_ranks(qs_model_cfg *mc, long *params, const uint8_t *bytes, size_t len,
-                      const char *what);
+/* The counted parameters of an encoded checkpoint's model and its ranks
+ * as qs_svd_rank_summary and qs_svd_rank_list write them; `what` names the
+ * checkpoint in messages. */
+int qs_svd_ckpt_ranks(long *params, char *summary, size_t scap, char *list, size_t lcap,
+                      const uint8_t *bytes, size_t len, const char *what);
 /* mc's ranks as "0,6,7" (every weight layer, 0 = whole; "" without). */
 void qs_svd_rank_list(char *buf, size_t cap, const qs_model_cfg *mc);
 

@@ -317,26 +317,27 @@ int qs_ck_imnet_from(qs_ck_imnet *im, const qs_model_cfg *c)
 
 /* ------------------------------------------------------------- svd ranks */
 
-int qs_ck_svd_read(qs_model_cfg *c, const qs_ckpt *ck, const char *what)
+int qs_ck_svd_read(qs_model_cfg *c, int16_t *buf, const qs_ckpt *ck, const char *what)
 {
     size_t len = 0;
     const uint8_t *p = qs_ckpt_get(ck, "svd_ranks", &len);
     c->svd_nrank = 0;
-    memset(c->svd_rank, 0, sizeof c->svd_rank);
+    c->svd_rank = NULL;
     if (!p)
         return QS_OK;
     if (len == 0 || len % 4 != 0 || len / 4 > QS_SVD_MAX_LAYERS)
         return qs_err(QS_EFORMAT, "%s: section \"svd_ranks\" is %zu bytes (allowed: 4..%d, a "
                       "multiple of 4)", what, len, 4 * QS_SVD_MAX_LAYERS);
-    c->svd_nrank = (int32_t)(len / 4);
-    for (int i = 0; i < c->svd_nrank; i++) {
+    for (int i = 0; i < (int)(len / 4); i++) {
         int32_t r;
         memcpy(&r, p + 4 * (size_t)i, 4);
         if (r < 0 || r > QS_SVD_MAX_RANK)
             return out_of_range(what, "svd_ranks", "rank", at(ck, p, 4 * (size_t)i), r, 0,
                                 QS_SVD_MAX_RANK);
-        c->svd_rank[i] = (int16_t)r;
+        buf[i] = (int16_t)r;
     }
+    c->svd_nrank = (int32_t)(len / 4);
+    c->svd_rank = buf;
     return QS_OK;
 }
 

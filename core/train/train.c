@@ -50,6 +50,7 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
     qs_set_threads(cfg->threads);
     if ((rc = qs_model_build(&t->model, &t->mcfg, cfg->batch)) != QS_OK)
         return rc;
+    t->mcfg.svd_rank = t->model.cfg.svd_rank; /* the caller's storage need not outlive this */
     qs_rng_seed(&t->rng, cfg->seed);
     qs_model_init(&t->model, &t->rng);
     if ((rc = qs_bp_trainer_setup(t)) != QS_OK) {

@@ -209,7 +209,7 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
     if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
         (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
-        (rc = qs_ck_svd_read(&h.mcfg, ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, ck, path)) != QS_OK ||
         (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, path)) != QS_OK)
         return rc;
     /* The chain of methods.md sections 2-3: retrain starts from the float
@@ -300,7 +300,7 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
     if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
         (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
-        (rc = qs_ck_svd_read(&h.mcfg, ck, what)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, ck, what)) != QS_OK ||
         (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, what)) != QS_OK)
         return rc;
     if (!qs_bp_cfg_same(&h.mcfg, &t->mcfg))
@@ -392,7 +392,7 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
         goto cleanup;
     if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
         (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
-        (rc = qs_ck_svd_read(&h.mcfg, &ck, path)) != QS_OK)
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, &ck, path)) != QS_OK)
         goto cleanup;
     info->mcfg = h.mcfg;
     info->phase = h.tcfg.phase;
@@ -440,6 +440,10 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
 cleanup:
     if (rc)
         qs_model_free(m);
+    /* the ranks live with the model (h's buffer ends here) */
+    info->mcfg.svd_rank = rc ? NULL : m->cfg.svd_rank;
+    if (rc)
+        info->mcfg.svd_nrank = 0;
     qs_ckpt_free(&ck);
     return rc;
 }

@@ -149,15 +149,12 @@ static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t 
     }
     if (c->g->jobs[j].phase == QS_PHASE_COMPRESS && tx(c)) {
         /* The ranks travel in the final checkpoint too. */
-        qs_model_cfg mc;
         long params = 0;
         char sum[128], list[8 * QS_SVD_MAX_LAYERS];
-        int rc = qs_svd_ckpt_ranks(&mc, &params, ck, ckn, "final checkpoint");
-        if (rc == QS_OK) {
-            qs_svd_rank_summary(sum, sizeof sum, &mc);
-            qs_svd_rank_list(list, sizeof list, &mc);
+        int rc = qs_svd_ckpt_ranks(&params, sum, sizeof sum, list, sizeof list, ck, ckn,
+                                   "final checkpoint");
+        if (rc == QS_OK)
             rc = qs_db_phase_svd_put(c->db, id, c->g->jobs[j].params, params, sum, list);
-        }
         note(c, rc);
     }
     if (tx(c))
