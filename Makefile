@@ -113,7 +113,8 @@ build/tests/tool_imnet: tests/tool_imnet.c build/libqscore.a
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CORE_INC) -o $@ $< build/libqscore.a $(DEP_LIBS)
 
-tests: $(TEST_BIN) build/tests/tool_imnet
+# tests/tool_lsq_ref.c (the PyTorch reference's numbers) builds by the rule above.
+tests: $(TEST_BIN) build/tests/tool_imnet build/tests/tool_lsq_ref
 
 # Installs what is missing; apt-get update once first.
 setup:

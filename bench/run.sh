@@ -16,13 +16,14 @@ BATCH=${BATCH:-128}
 BITS=${BITS:-32 2}
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)," \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}" >&2
-while IFS='|' read -r label qflags _ steps; do
+while IFS='|' read -r label qflags _ steps rbatch; do
+    batch=${rbatch:-$BATCH}
     for t in $THREADS; do
         for b in $BITS; do
             q=""
             [ "$b" = 32 ] || q="--wbits $b --abits $b"
             # shellcheck disable=SC2086
-            "$QSWEEP" bench $qflags --batch "$BATCH" --threads "$t" --steps "$steps" --reps "$REPS" $q
+            "$QSWEEP" bench $qflags --batch "$batch" --threads "$t" --steps "$steps" --reps "$REPS" $q
         done
     done
 done <<<"$BENCH_MODELS"

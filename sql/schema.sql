@@ -31,8 +31,8 @@ CREATE TABLE IF NOT EXISTS phases (
     config      TEXT NOT NULL,        -- job JSON: `qsweep train --config` keys
     model       TEXT NOT NULL,        -- resnet-basic-20-31 / fcdnn-128-4 / fcdnn-res-128-4
     dataset     TEXT NOT NULL,
-    arch        TEXT NOT NULL,        -- fcdnn | resnet
-    block       TEXT,                 -- basic | preact | depthwise; NULL for fcdnn
+    arch        TEXT NOT NULL,        -- fcdnn | resnet | imagenet-resnet | mobilenetv2
+    block       TEXT,                 -- basic | preact | depthwise | bottleneck; NULL for fcdnn, mobilenetv2
     depth       INTEGER NOT NULL,
     width       INTEGER NOT NULL,
     residual    INTEGER NOT NULL DEFAULT 0,

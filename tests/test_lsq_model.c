@@ -280,6 +280,37 @@ static void test_lsq_retrain_resume_clr(void)
     qs_trainer_free(&b);
 }
 
+/* Adam moves each parameter by about lr whatever its size, so a step
+ * smaller than lr overshoots 0 (a per-channel W4A4 ResNet's 8-bit stem did
+ * at lr 1e-3 by its 3rd step; without the clamp 34 of these 101 steps end
+ * below 0); after every update each is at least QS_LSQ_STEP_MIN. */
+static void test_lsq_steps_stay_positive(void)
+{
+    qs_trainer a;
+    qs_model_cfg c = lsq(qu_fcdnn(32, 4, 4, 4));
+    c.lsq_per_channel = 1;
+    T_CHECK(qu_trainer(&a, c, QS_DATA_SYNTHETIC, QS_PHASE_RETRAIN, 1, 7, &syn_tr, &syn_te,
+                       float_ck, float_len) == QS_OK, "trainer: %s", qs_errmsg());
+    a.cfg.sched.lr = 0.01; /* the 8-bit first layer's steps are about 0.005 */
+    T_CHECK(qs_trainer_run(&a, 0, NULL, NULL) == QS_OK, "run: %s", qs_errmsg());
+    const qs_model *m = &a.model;
+    int low = 0, n = 0;
+    float least = INFINITY;
+    for (int i = 0; i < m->nnode; i++) {
+        const qs_node *nd = &m->nodes[i];
+        const long off = nd->step_off >= 0 ? nd->step_off : nd->alpha_off;
+        const int k = nd->step_off >= 0 ? nd->nstep : nd->alpha_off >= 0;
+        for (int j = 0; j < k; j++, n++) {
+            float s = m->param[off + j];
+            low += !(s >= QS_LSQ_STEP_MIN);
+            least = s < least ? s : least;
+        }
+    }
+    T_CHECK(low == 0, "%d of %d steps / scales below %g (least %g)", low, n,
+            (double)QS_LSQ_STEP_MIN, (double)least);
+    qs_trainer_free(&a);
+}
+
 int main(void)
 {
     if (setup()) {
@@ -290,6 +321,7 @@ int main(void)
     T_RUN(test_lsq_frozen_is_hwang_pact);
     T_RUN(test_lsq_offset_setting);
     T_RUN(test_lsq_retrain_resume_clr);
+    T_RUN(test_lsq_steps_stay_positive);
     free(float_ck);
     qs_data_free(&syn_tr);
     qs_data_free(&syn_te);

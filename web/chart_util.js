@@ -173,7 +173,12 @@ function linesFrom(groups, keyOf, xOf, labelOf, styleOf) {
 }
 
 function settingOrder(a, b) {
-  const ia = SETTINGS.indexOf(a.label.split(' ').pop());
-  const ib = SETTINGS.indexOf(b.label.split(' ').pop());
+  // Another quantizer's line ("W2A2[lsq+]") right after its setting's.
+  const rank = (l) => {
+    const s = l.split(' ').pop();
+    return SETTINGS.indexOf(s.split('[')[0]) + (s.includes('[') ? 0.5 : 0);
+  };
+  const ia = rank(a.label);
+  const ib = rank(b.label);
   return a.label.split(' ')[0].localeCompare(b.label.split(' ')[0]) || ia - ib;
 }

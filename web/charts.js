@@ -49,9 +49,13 @@ function otherDatasets() {
   return state.dataset && datasetsOf(state.sweep).length > 1 ? '; try "all datasets"' : '';
 }
 
+/* A setting measured with another quantizer than the paper's ("W2A2[lsq+]",
+ * the API's spelling) keeps its setting's marker and is drawn dotted, so
+ * the two quantizers' lines of one block read as a pair. */
 function styleOfSetting(s) {
-  const st = SETTING_STYLE[s] || { dash: [4, 2], point: 'star' };
-  return { dash: st.dash, point: st.point };
+  const base = s.split('[')[0];
+  const st = SETTING_STYLE[base] || { dash: [4, 2], point: 'star' };
+  return { dash: base === s ? st.dash : [1, 3], point: st.point };
 }
 
 async function loadWidth() {

@@ -25,6 +25,13 @@
 
 #include <stddef.h>
 
+/* The least step (weights) and scale s (activations) training leaves:
+ * nothing in the gradient keeps s > 0, and an optimiser step larger than
+ * s (Adam moves every parameter by about lr, whatever s is) takes it to 0
+ * or below, where w / s is inf or NaN and an activation's u < 0 clips
+ * everything to 0 with ds = 0 for good. Far below any useful step. */
+#define QS_LSQ_STEP_MIN 1e-6f
+
 /* Qp = 2^(bits-1) - 1 and P = 2^bits - 1 as floats. */
 float qs_lsq_wqp(int bits);
 float qs_lsq_ap(int bits);

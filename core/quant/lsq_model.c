@@ -89,3 +89,19 @@ void qs_lsq_init_weights(qs_model *m)
     }
     m->weights_dirty = 1;
 }
+
+void qs_lsq_clamp_steps(qs_model *m)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        const qs_node *n = &m->nodes[i];
+        float *s = NULL;
+        int k = 0;
+        if (n->step_off >= 0)
+            s = m->param + n->step_off, k = n->nstep;
+        else if (n->alpha_off >= 0 && n->bits_off < 0) /* s; beta may take any sign */
+            s = m->param + n->alpha_off, k = 1;
+        for (int j = 0; j < k; j++)
+            if (s[j] < QS_LSQ_STEP_MIN)
+                s[j] = QS_LSQ_STEP_MIN;
+    }
+}

@@ -32,6 +32,10 @@ int qs_quant_cfg_from_ckpt(qs_model_cfg *c, const qs_ckpt *ck, const char *what)
  * place): the MSE step with beta 0, or, for a percentile alpha init, the
  * step whose top level P s is that percentile. */
 void qs_lsq_calibrate_node(qs_model *m, int i, float *y, size_t n, const qs_train_cfg *cfg);
+/* After each optimiser step: every LSQ weight step and LSQ+ scale s below
+ * QS_LSQ_STEP_MIN is set to it (as LSQ implementations clamp their
+ * steps); a NaN stays NaN, so a diverged run still fails as one. */
+void qs_lsq_clamp_steps(qs_model *m);
 /* The step of every LSQ layer from its (float) weights by cfg.lsq_winit. */
 void qs_lsq_init_weights(qs_model *m);
 

@@ -352,6 +352,8 @@ int qs_trainer_run(qs_trainer *t, int stop_after, qs_epoch_cb cb, void *user)
             t->iter++;
             qs_opt_step(m->param, m->opt_m, m->opt_v, m->grad, (size_t)(m->nparam - m->nbits),
                         &t->cfg.opt, lr, t->iter);
+            if (m->cfg.quantizer == QS_QUANT_LSQ)
+                qs_lsq_clamp_steps(m);
             if (bp_learn)
                 qs_bp_opt_step(t, lr);
             m->weights_dirty = 1;

@@ -3,7 +3,9 @@ the cells of sweeps/fig9-lr.json (mean +- std over seeds) and, per depth and
 retrain lr, W2AF residual minus plain with its 95 % Welch t interval over the
 per-seed values, the rule of docs/verdicts.md. Standard library only:
   /usr/bin/python3 docs/results/fig9_lr_verdicts.py run/fig9-lr.db"""
-import sqlite3, statistics as st, math, sys
+import os, sqlite3, statistics as st, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from welch import welch  # noqa: E402
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("""select r.depth, r.residual, r.wbits, r.abits, json_extract(p.config,'$.lr') lr, r.seed, r.test_acc
   from runs r join phases p on p.id = r.phase_id where r.status='done' and r.sweep='fig9-lr'""").fetchall()
@@ -11,23 +13,6 @@ cells = {}
 for d, res, wb, ab, lr, s, acc in rows:
     key = (d, res, wb, ab, lr if (wb, ab) != (32, 32) else None)
     cells.setdefault(key, []).append(acc)
-def tq(p, df):  # quantile of Student t by bisection on a numeric CDF
-    pdf = lambda x: math.gamma((df+1)/2)/(math.sqrt(df*math.pi)*math.gamma(df/2))*(1+x*x/df)**(-(df+1)/2)
-    def cdf(x, n=2000):
-        h = x / n; s = pdf(0) + pdf(x)
-        for i in range(1, n): s += (4 if i % 2 else 2) * pdf(i*h)
-        return 0.5 + s*h/3
-    lo, hi = 0.0, 50.0
-    for _ in range(60):
-        m = (lo+hi)/2
-        (lo, hi) = (m, hi) if cdf(m) < p else (lo, m)
-    return (lo+hi)/2
-def welch(a, b):
-    ma, mb, va, vb = st.mean(a), st.mean(b), st.variance(a), st.variance(b)
-    se2 = va/len(a) + vb/len(b); se = math.sqrt(se2)
-    df = se2**2 / ((va/len(a))**2/(len(a)-1) + (vb/len(b))**2/(len(b)-1))
-    t = tq(0.975, df); d = ma - mb
-    return d, d - t*se, d + t*se
 def fmt(v): return f"{st.mean(v):.2f}±{st.stdev(v):.2f} ({len(v)})"
 names = {(32,32):'float',(2,32):'W2AF',(32,2):'WFA2',(2,2):'W2A2'}
 print("| model | retrain lr | float | W2AF | WFA2 | W2A2 |\n|---|---|---:|---:|---:|---:|")

@@ -103,12 +103,16 @@ int qs_api_prepare_sweep(sqlite3 *db, const char *sql, const char *sweep, long l
                          sqlite3_stmt **st);
 
 /* The charts' shared pieces (api_agg.c). fcdnn models have no block; in
- * the charts they are a "block" of their own. */
+ * the charts they are a "block" of their own, and so is mobilenetv2. */
 #define QS_API_BLOCK_EXPR                                                                \
     "CASE WHEN arch = 'fcdnn' THEN (CASE WHEN residual THEN 'fcdnn-res' ELSE 'fcdnn' END)" \
-    " ELSE block END"
+    " ELSE COALESCE(block, arch) END"
 /* "float", "W2AF", "WFA2", "W2A2", "W4A8": the paper's names. */
 void qs_api_setting_label(char *out, size_t n, long long wbits, long long abits);
+/* The same, with a quantizer other than the paper's (Hwang-PACT; "none" for
+ * float) appended as the pivot report spells it: "W2A2[lsq+]". NULL: none. */
+void qs_api_setting_label_q(char *out, size_t n, long long wbits, long long abits,
+                            const char *quantizer);
 /* Reads sweep, dataset, phase (retrain | clr | float) and regularizer and
  * binds them to ?1..?4 of st: the selection of /api/depth, /api/width and
  * /api/pareto (float phases always in, phase picks the quantized ones). */

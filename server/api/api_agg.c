@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "api_json.h"
+#include "bits.h"
 
 #define BLOCK_EXPR QS_API_BLOCK_EXPR
 
@@ -17,22 +18,24 @@
 /* Width is part of the group: at a fixed budget each depth has one width,
  * and where a sweep has several widths at one depth (FCDNNs 128-4 and
  * 256-4) their accuracies are not seeds of one model. */
+/* quantizer is a key: a Hwang-PACT, an LSQ+ and a BitPruning retrain at
+ * one W/A setting are three measurements, not seeds of one. */
 static const char depth_sql[] =
-    "SELECT DISTINCT " BLOCK_EXPR " AS block, wbits, abits, depth, width, " RUN_COLS
+    "SELECT DISTINCT " BLOCK_EXPR " AS block, wbits, abits, quantizer, depth, width, " RUN_COLS
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (?5 IS NULL OR params BETWEEN ?5 / 1.25 AND ?5 * 1.25)"
     " AND (?6 IS NULL OR width = ?6)"
-    " ORDER BY 1, 2 DESC, 3 DESC, 4, 5, seed, phase_id";
+    " ORDER BY 1, 2 DESC, 3 DESC, 4, 5, 6, seed, phase_id";
 
 static const char width_sql[] =
-    "SELECT DISTINCT " BLOCK_EXPR " AS block, depth, wbits, abits, width, " RUN_COLS
+    "SELECT DISTINCT " BLOCK_EXPR " AS block, depth, wbits, abits, quantizer, width, " RUN_COLS
     " FROM {RUNS} WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (?5 IS NULL OR depth = ?5)"
-    " ORDER BY 1, 2, 3 DESC, 4 DESC, 5, seed, phase_id";
+    " ORDER BY 1, 2, 3 DESC, 4 DESC, 5, 6, seed, phase_id";
 
 /* Variants in the order of Table 4's columns and beyond. */
 static const char effect_sql[] =
@@ -45,6 +48,7 @@ static const char effect_sql[] =
     " AND (?3 IS NULL OR " BLOCK_EXPR " = ?3)"
     " AND (phase = 'float' OR (wbits = ?4 AND abits = ?5))"
     " AND (?6 IS NULL OR width = ?6) AND phase != 'ptq'" /* the QAT variants only */
+    " AND quantizer IN ('none', 'hwang-pact')" /* the paper's, like Table 4's cells */
     " ORDER BY 1, 2, 3, 4, seed, phase_id";
 
 static const char *const variant_names[] = {"float", "retrain", "retrain+lipschitz", "clr",
@@ -106,10 +110,17 @@ void qs_api_setting_label(char *out, size_t n, long long wb, long long ab)
     snprintf(out, n, "W%sA%s", w, a);
 }
 
+void qs_api_setting_label_q(char *out, size_t n, long long wb, long long ab, const char *quantizer)
+{
+    qs_api_setting_label(out, n, wb, ab);
+    qs_quant_suffix(out, n, quantizer);
+}
+
 typedef struct {
     int nkey;
     const char *names[MAX_KEYS];
     int wbits_key, abits_key; /* key indices, -1 if absent */
+    int quant_key;            /* key index of the quantizer, or -1 */
     int variant_key;          /* key index holding a variant number, or -1 */
 } group_spec;
 
@@ -133,7 +144,9 @@ static void group_emit(qs_jw *w, const group_spec *g, group_acc *a)
     }
     if (g->wbits_key >= 0) {
         char label[64];
-        qs_api_setting_label(label, sizeof label, a->keys[g->wbits_key].i, a->keys[g->abits_key].i);
+        qs_api_setting_label_q(label, sizeof label, a->keys[g->wbits_key].i,
+                               a->keys[g->abits_key].i,
+                               g->quant_key >= 0 ? a->keys[g->quant_key].s : NULL);
         qs_jw_str(w, "setting", label);
     }
     double mean = a->sum / a->n;
@@ -265,7 +278,7 @@ int qs_api_depth(qs_api_req *r)
         sqlite3_bind_double(st, 5, budget);
     if (have_w)
         sqlite3_bind_int64(st, 6, width);
-    group_spec g = {5, {"block", "wbits", "abits", "depth", "width"}, 1, 2, -1};
+    group_spec g = {6, {"block", "wbits", "abits", "quantizer", "depth", "width"}, 1, 2, 3, -1};
     rc = emit_groups(r, st, &g);
 cleanup:
     sqlite3_finalize(st);
@@ -288,7 +301,7 @@ int qs_api_width(qs_api_req *r)
         goto cleanup;
     if (have_d)
         sqlite3_bind_int64(st, 5, depth);
-    group_spec g = {5, {"block", "depth", "wbits", "abits", "width"}, 2, 3, -1};
+    group_spec g = {6, {"block", "depth", "wbits", "abits", "quantizer", "width"}, 2, 3, 4, -1};
     rc = emit_groups(r, st, &g);
 cleanup:
     sqlite3_finalize(st);
@@ -329,7 +342,7 @@ int qs_api_effect(qs_api_req *r)
     sqlite3_bind_int64(st, 5, abits);
     if (have_w)
         sqlite3_bind_int64(st, 6, width);
-    group_spec g = {4, {"block", "variant", "depth", "width"}, -1, -1, 1};
+    group_spec g = {4, {"block", "variant", "depth", "width"}, -1, -1, -1, 1};
     rc = emit_groups(r, st, &g);
 cleanup:
     sqlite3_finalize(st);

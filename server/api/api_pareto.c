@@ -17,15 +17,15 @@
 static const char pareto_sql[] =
     "SELECT DISTINCT " QS_API_BLOCK_EXPR " AS block, depth, width, wbits, abits, model,"
     " CASE WHEN ?5 = 'bops' THEN bops ELSE model_bits END AS cost,"
-    " test_acc, phase_id, seed, phase, regularizer, clr, dataset"
+    " test_acc, phase_id, seed, phase, regularizer, clr, dataset, quantizer"
     " FROM runs WHERE status = 'done' AND test_acc IS NOT NULL"
     " AND (?1 IS NULL OR sweep = ?1) AND (?2 IS NULL OR dataset = ?2)"
     " AND (phase = 'float' OR (phase = ?3 AND regularizer = ?4))"
     " AND (CASE WHEN ?5 = 'bops' THEN bops ELSE model_bits END) > 0"
-    " ORDER BY dataset, 1, 2, 3, 4 DESC, 5 DESC, seed, phase_id";
+    " ORDER BY dataset, 1, 2, 3, 4 DESC, 5 DESC, quantizer, seed, phase_id";
 
 typedef struct {
-    char block[32], model[64], dataset[32];
+    char block[32], model[64], dataset[32], quantizer[32];
     long long depth, width, wbits, abits;
     double cost, sum, sumsq;
     int n, frontier;
@@ -66,7 +66,8 @@ static int same_point(const pareto_pt *p, sqlite3_stmt *st)
 {
     return !strcmp(p->dataset, col_text(st, 13)) && !strcmp(p->block, (const char *)sqlite3_column_text(st, 0)) &&
            p->depth == sqlite3_column_int64(st, 1) && p->width == sqlite3_column_int64(st, 2) &&
-           p->wbits == sqlite3_column_int64(st, 3) && p->abits == sqlite3_column_int64(st, 4);
+           p->wbits == sqlite3_column_int64(st, 3) && p->abits == sqlite3_column_int64(st, 4) &&
+           !strcmp(p->quantizer, col_text(st, 14));
 }
 
 /* Reads every row into points; QS_ENOMEM / QS_EINTERNAL with a message. */
@@ -95,6 +96,7 @@ static int read_points(pareto_set *s, sqlite3_stmt *st)
             snprintf(p->model, sizeof p->model, "%s", (const char *)sqlite3_column_text(st, 5));
             p->cost = sqlite3_column_double(st, 6);
             snprintf(p->dataset, sizeof p->dataset, "%s", col_text(st, 13));
+            snprintf(p->quantizer, sizeof p->quantizer, "%s", col_text(st, 14));
         }
         double acc = sqlite3_column_double(st, 7);
         p->n++;
@@ -138,7 +140,7 @@ static int mark_frontier(pareto_set *s)
 static void write_point(qs_jw *w, const pareto_pt *p)
 {
     char label[64];
-    qs_api_setting_label(label, sizeof label, p->wbits, p->abits);
+    qs_api_setting_label_q(label, sizeof label, p->wbits, p->abits, p->quantizer);
     qs_jw_obj(w, NULL);
     qs_jw_str(w, "dataset", p->dataset);
     qs_jw_str(w, "block", p->block);
@@ -147,6 +149,7 @@ static void write_point(qs_jw *w, const pareto_pt *p)
     qs_jw_int(w, "width", p->width);
     qs_jw_int(w, "wbits", p->wbits);
     qs_jw_int(w, "abits", p->abits);
+    qs_jw_str(w, "quantizer", p->quantizer);
     qs_jw_str(w, "setting", label);
     qs_jw_num(w, "x", p->cost);
     double mean = pt_mean(p);

@@ -12,8 +12,8 @@
 
 enum { F_STR, F_INT, F_ENUM, F_BOOL, F_ID };
 
-static const char *const arch_vals[] = {"fcdnn", "resnet", NULL};
-static const char *const block_vals[] = {"basic", "preact", "depthwise", "none", NULL};
+static const char *const block_vals[] = {"basic", "preact", "depthwise", "none", "bottleneck",
+                                         NULL};
 static const char *const reg_vals[] = {"none", "lipschitz", NULL};
 static const char *const phase_vals[] = {"float", "retrain", "clr", "ptq", "compress", NULL};
 static const char *const status_vals[] = {"queued", "running", "done", "failed", NULL};
@@ -32,7 +32,7 @@ static const struct {
 } filters[] = {
     {"sweep", "sweep = ?", F_STR, 0, 0, NULL},
     {"dataset", "dataset = ?", F_STR, 0, 0, NULL},
-    {"arch", "arch = ?", F_ENUM, 0, 0, arch_vals},
+    {"arch", "arch = ?", F_ENUM, 0, 0, qs_arch_names},
     {"block", "block = ?", F_ENUM, 0, 0, block_vals},
     {"depth", "depth = ?", F_INT, 1, 100000, NULL},
     {"width", "width = ?", F_INT, 1, 10000000, NULL},

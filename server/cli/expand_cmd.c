@@ -58,10 +58,17 @@ static void print_job(const qs_grid_job *j)
            j->phase == QS_PHASE_FLOAT || j->phase == QS_PHASE_COMPRESS ? "none"
            : j->phase == QS_PHASE_PTQ ? "ptq" : qs_bp_quantizer_label(&j->model),
            j->clr ? "true" : "false", j->seed, j->epochs, j->gflop, qs_data_kind_name(j->data));
-    if (j->model.arch == QS_ARCH_RESNET)
-        printf("\"arch\":\"resnet\",\"block\":\"%s\",", qs_block_name(j->model.block));
+    printf("\"arch\":\"%s\",", qs_arch_name(j->model.arch));
+    if (j->model.arch == QS_ARCH_RESNET || j->model.arch == QS_ARCH_IMNET_RESNET)
+        printf("\"block\":\"%s\",", qs_block_name(j->model.block));
     else
-        printf("\"arch\":\"fcdnn\",\"block\":null,");
+        printf("\"block\":null,");
+    /* Only for their archs, so the other lines stay as they were. */
+    if (j->model.arch == QS_ARCH_IMNET_RESNET)
+        printf("\"blocks\":[%d,%d,%d,%d],", j->model.stage_blocks[0], j->model.stage_blocks[1],
+               j->model.stage_blocks[2], j->model.stage_blocks[3]);
+    if (j->model.arch == QS_ARCH_MOBILENETV2)
+        printf("\"width_mult\":%.6g,", j->model.width_mult);
     printf("\"depth\":%d,\"width\":%d,\"residual\":%s,\"threads\":%d,\"train_images\":%d,"
            "\"model_bits\":%.0f,\"bops\":%.6g}\n",
            j->model.depth, j->model.width, j->model.residual ? "true" : "false", j->threads,

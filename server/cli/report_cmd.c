@@ -29,8 +29,10 @@ static const qs_opt report_opts[] = {
     {NULL, NULL, NULL}};
 
 static const qs_cmd_spec report_spec = {
-    "report", "report table5|table4|best|pivot|pareto [options]", report_opts,
+    "report", "report table5|table4|table1|best|pivot|pareto [options]", report_opts,
     "  table5, table4  our cells beside the published table, then the paper's claims\n"
+    "  table1          ImageNet ResNets: float, W2A2 and the drop (95 % Welch interval)\n"
+    "                  beside the published rows (--dataset default imagenet)\n"
     "  best            the best design per dataset and block at --bits and --budget\n"
     "  pivot           models x bit settings of any sweep, mean±std (seeds)\n"
     "  pareto          test accuracy against model size, the frontier marked\n"
@@ -38,7 +40,8 @@ static const qs_cmd_spec report_spec = {
     "docs/cli.md describes each report.\n",
     1, 0, NULL};
 
-static const char *const kinds[] = {"table5", "table4", "best", "pivot", "pareto", NULL};
+static const char *const kinds[] = {"table5", "table4", "best", "pivot", "pareto", "table1",
+                                    NULL};
 
 static int parse_format(int *fmt, const char *v)
 {
@@ -62,15 +65,15 @@ int qs_cmd_report(int argc, char **argv)
     if ((rc = qs_args_parse(&a, &report_spec, argc, argv)) >= 0)
         return rc;
     if (a.npos == 0)
-        return qs_args_fail(&report_spec, "which report? (allowed: table5, table4, best, pivot, "
-                            "pareto)");
+        return qs_args_fail(&report_spec, "which report? (allowed: table5, table4, table1, best, "
+                            "pivot, pareto)");
     const char *kind = a.pos[0], *v;
     while (kinds[k] && strcmp(kinds[k], kind))
         k++;
     if (!kinds[k])
-        return qs_args_fail(&report_spec, "unknown report \"%s\" (allowed: table5, table4, best, "
-                            "pivot, pareto)", kind);
-    int table = !strcmp(kind, "table5") || !strcmp(kind, "table4");
+        return qs_args_fail(&report_spec, "unknown report \"%s\" (allowed: table5, table4, table1, "
+                            "best, pivot, pareto)", kind);
+    int table = !strcmp(kind, "table5") || !strcmp(kind, "table4") || !strcmp(kind, "table1");
     sel.sweep = qs_arg(&a, "--sweep");
     sel.dataset = qs_arg(&a, "--dataset");
     if (((v = qs_arg(&a, "--format")) && parse_format(&sel.fmt, v)) ||
@@ -111,7 +114,9 @@ int qs_cmd_report(int argc, char **argv)
         sel.db = &db;
     }
     if ((rc = qs_report_check_sweep(&sel)) == QS_OK) {
-        if (table)
+        if (!strcmp(kind, "table1"))
+            rc = qs_report_table1(&sel);
+        else if (table)
             rc = qs_report_table(&sel, !strcmp(kind, "table4"));
         else if (!strcmp(kind, "best"))
             rc = qs_report_best(&sel, budget, tol, wb, ab, quant);

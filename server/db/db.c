@@ -3,6 +3,7 @@
  * qs_schema_sql (Makefile: build/gen/schema_sql.o). */
 #include "db.h"
 #include "db_int.h"
+#include "db_lock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,13 +16,16 @@
 #include "clock.h"
 #include "err.h"
 
-#define QS_DB_BUSY_MS 5000
 
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = qs_err(QS_EIO, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
+        char why[640];
+        int busy = sqlite3_errcode(h) == SQLITE_BUSY;
+        if (busy)
+            qs_db_busy_describe(why, sizeof why, h);
+        int rc = qs_err(QS_EIO, "%s: %s", path, busy ? why : msg ? msg : sqlite3_errmsg(h));
         sqlite3_free(msg);
         return rc;
     }
@@ -41,6 +45,11 @@ static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
 
 static int step_err(qs_db *db)
 {
+    char why[640];
+    if (sqlite3_errcode(db->h) == SQLITE_BUSY) {
+        qs_db_busy_describe(why, sizeof why, db->h);
+        return qs_err(QS_EIO, "%s: %s", db->path, why);
+    }
     return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
 }
 
@@ -408,15 +417,16 @@ int qs_db_sweep_begin(qs_db *db, const qs_grid *g, const char *host, const char 
     qsort_r(order, (size_t)g->njobs, sizeof *order, by_id, (void *)g);
     for (int i = 0; i < g->njobs; i++) {
         const qs_grid_job *j = &g->jobs[order[i]];
-        int resnet = j->model.arch == QS_ARCH_RESNET;
+        /* block: the archs that have one (mobilenetv2's is its own). */
+        int blocked = j->model.arch == QS_ARCH_RESNET || j->model.arch == QS_ARCH_IMNET_RESNET;
         sqlite3_bind_text(ph, 1, j->id, QS_PHASE_ID_LEN, SQLITE_STATIC);
         bind_text(ph, 2, j->parent[0] ? j->parent : NULL);
         sqlite3_bind_text(ph, 3, qs_phase_name(j->phase), -1, SQLITE_STATIC);
         sqlite3_bind_text(ph, 4, j->config, (int)strlen(j->config), SQLITE_STATIC);
         sqlite3_bind_text(ph, 5, j->model_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(ph, 6, qs_data_kind_name(j->data), -1, SQLITE_STATIC);
-        sqlite3_bind_text(ph, 7, resnet ? "resnet" : "fcdnn", -1, SQLITE_STATIC);
-        bind_text(ph, 8, resnet ? qs_block_name(j->model.block) : NULL);
+        sqlite3_bind_text(ph, 7, qs_arch_name(j->model.arch), -1, SQLITE_STATIC);
+        bind_text(ph, 8, blocked ? qs_block_name(j->model.block) : NULL);
         sqlite3_bind_int(ph, 9, j->model.depth);
         sqlite3_bind_int(ph, 10, j->model.width);
         sqlite3_bind_int(ph, 11, j->model.residual);

@@ -1,8 +1,13 @@
-/* Private to server/db: what its three files share. */
+/* Private to server/db: what its files share. */
 #ifndef QS_DB_INT_H
 #define QS_DB_INT_H
 
 #include <sqlite3.h>
+
+/* How long a write waits for another connection's transaction before it
+ * fails: long enough for any coordinator batch (they commit every 0.5 s),
+ * short enough that a held lock is reported rather than waited out. */
+#define QS_DB_BUSY_MS 5000
 
 /* Runs sql (one or more statements, no results) on h; on failure the
  * message names the database file path. */

@@ -104,6 +104,30 @@ void qs_db_holder_describe(char *out, size_t cap, const qs_db_holder *h, double 
              h->host, h->pid, h->sweep, since, now - h->heartbeat);
 }
 
+void qs_db_busy_describe(char *out, size_t cap, sqlite3 *h)
+{
+    qs_db_holder who;
+    char d[320];
+    int known;
+    double now = qs_db_lock_now();
+    /* A read needs no lock in WAL mode, so the holder's row is readable
+     * while its transaction is open. */
+    if (qs_db_holder_get(&who, &known, h) == QS_OK && who.present) {
+        qs_db_holder_describe(d, sizeof d, &who, now);
+        snprintf(out, cap, "database is locked by another writer for over %.0f s; the "
+                 "claimed coordinator is %s%s", QS_DB_BUSY_MS / 1000.0, d,
+                 qs_db_holder_alive(&who, now)
+                     ? " (a coordinator writes in short transactions: one that holds the "
+                       "lock this long is stopped or hung, e.g. by SIGSTOP)"
+                     : " (not running: the lock is held by another process, e.g. a "
+                       "sqlite3 shell with an open transaction)");
+    } else {
+        snprintf(out, cap, "database is locked by another writer for over %.0f s (no "
+                 "coordinator claims this file: another process, e.g. a sqlite3 shell "
+                 "with an open transaction, holds it)", QS_DB_BUSY_MS / 1000.0);
+    }
+}
+
 static void new_token(char *out)
 {
     unsigned char b[16];
@@ -186,7 +210,7 @@ static void *beat_main(void *arg)
     char msg[256];
     if (sqlite3_open_v2(l->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
-        sqlite3_busy_timeout(h, 5000) != SQLITE_OK ||
+        sqlite3_busy_timeout(h, QS_DB_BUSY_MS) != SQLITE_OK ||
         sqlite3_prepare_v2(h, "UPDATE coordinator SET heartbeat = ? WHERE id = 1 AND token = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         snprintf(msg, sizeof msg, "%s: heartbeat: %s", l->path,

@@ -35,6 +35,11 @@ int qs_db_holder_alive(const qs_db_holder *h, double now);
 /* "host H, pid P, sweep "S", since T, last heartbeat N s ago" */
 void qs_db_holder_describe(char *out, size_t cap, const qs_db_holder *h, double now);
 double qs_db_lock_now(void);
+/* Why a write on h found the file locked (SQLITE_BUSY past the busy
+ * timeout): the coordinator that holds the claim, with its heartbeat's age
+ * (a stopped or hung one keeps its transaction open), or, when no live
+ * claim is recorded, a writer that is not a coordinator. */
+void qs_db_busy_describe(char *out, size_t cap, sqlite3 *h);
 
 /* What readers show (qsweep status, /api/sweeps), from the claim as read. */
 typedef struct {

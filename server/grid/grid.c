@@ -24,12 +24,12 @@
 const char *const qs_gx_axis_names[AX_N + 1] = {"arch", "block", "depth", "width",
                                                 "residual", "wbits", "abits", "regularizer",
                                                 "clr", "seed", "quantizer", "method",
-                                                "rounding", "equalize", NULL};
+                                                "rounding", "equalize", "blocks",
+                                                "width_mult", NULL};
 const char *const qs_gx_method_names[] = {"qat", "ptq", NULL};
 
 /* ------------------------------------------------------------ axis values */
 
-static const char *const arch_names[] = {"fcdnn", "resnet", NULL};
 static const char *const block_names[] = {"basic", "preact", "depthwise", NULL};
 static const char *const reg_names[] = {"none", "lipschitz", NULL};
 
@@ -42,10 +42,13 @@ static int axis_value(gx_val *v, int k, const cJSON *it, const char *path, gx_er
     snprintf(v->path, sizeof v->path, "%s", path);
     switch (k) {
     case AX_ARCH:
-        if (!qs_gx_get_enum(&x, it, path, arch_names, e))
+        if (!qs_gx_get_enum(&x, it, path, qs_arch_names, e))
             return 0;
-        v->i = x == 0 ? QS_ARCH_FCDNN : QS_ARCH_RESNET;
+        v->i = x; /* a qs_arch */
         return 1;
+    case AX_BLOCKS:
+    case AX_WMULT:
+        return qs_gx_model_value(v, k, it, path, e);
     case AX_BLOCK:
         if (!qs_gx_get_enum(&x, it, path, block_names, e))
             return 0;
@@ -144,7 +147,7 @@ static int axis_list(gx_list *l, int k, const cJSON *it, const char *path, gx_er
 {
     int ok = 1;
     l->n = 0;
-    if (!cJSON_IsArray(it)) {
+    if (!cJSON_IsArray(it) || qs_gx_one_value(k, it)) {
         l->v = calloc(1, sizeof *l->v);
         if (!l->v) {
             e->oom = 1;
@@ -239,7 +242,7 @@ static void parse_cases(gx_spec *s, const cJSON *arr, gx_errs *e)
             if (k < 0 || (cs->set & (1u << k)))
                 continue;
             qs_gx_sub_key(p, path, it->string);
-            if (cJSON_IsArray(it)) {
+            if (cJSON_IsArray(it) && !qs_gx_one_value(k, it)) {
                 qs_gx_err(e, p, "a case pairs single values (put lists in axes)");
                 cs->bad |= 1u << k;
                 continue;
@@ -466,6 +469,14 @@ int qs_grid_parse(qs_grid *g, const char *text, const char *path, int check_data
         goto cleanup;
     }
     qs_gx_parse(&s, text, &e);
+    /* An imagenet tree is listed before expansion: its class count is the
+     * models' and its image count the cost estimate's. */
+    if (!e.oom && s.json_ok && check_data)
+        for (int i = 0; i < s.nds; i++)
+            if (!s.ds[i].bad && s.ds[i].kind == QS_DATA_IMAGENET) {
+                qs_gx_imnet_scan(&s.ds[i], &e);
+                s.ds_bad |= s.ds[i].bad;
+            }
     /* Expansion reports what only a whole combination shows (a depth that
      * does not fit its block, an arch without data); it runs even after
      * parse problems so the user sees them all at once. */
@@ -475,7 +486,8 @@ int qs_grid_parse(qs_grid *g, const char *text, const char *path, int check_data
      * entry whose name and path were read. */
     if (rc == QS_OK && !e.oom && check_data) {
         for (int i = 0; i < s.nds; i++)
-            if (!s.ds[i].bad && qs_data_check(s.ds[i].kind, s.ds[i].path) != QS_OK) {
+            if (!s.ds[i].bad && s.ds[i].kind != QS_DATA_IMAGENET &&
+                qs_data_check(s.ds[i].kind, s.ds[i].path) != QS_OK) {
                 char p[GX_PATH_LEN];
                 if (s.ds[i].path)
                     qs_gx_sub_key(p, s.ds[i].jpath, "path");

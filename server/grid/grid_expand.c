@@ -47,25 +47,6 @@ typedef struct {
     long long last_seed;
 } ctx;
 
-static int train_images(const gx_spec *s, const gx_dataset *d)
-{
-    long n;
-    switch (d->kind) {
-    case QS_DATA_SYNTHETIC:
-        n = 2L * s->synth.radii * s->synth.points * (1L + s->synth.copies);
-        break;
-    case QS_DATA_FMNIST:
-        n = 60000;
-        break;
-    default:
-        n = 50000;
-        break;
-    }
-    if (d->train_limit > 0 && d->train_limit < n)
-        n = d->train_limit;
-    return (int)n;
-}
-
 /* The protocol of phase kind ph in protocol set ps (dataset x protocol
  * combination). */
 static const gx_proto *proto_of(const ctx *x, int ps, qs_phase ph)
@@ -131,7 +112,7 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, cons
     j->epochs = pr->c.epochs;
     snprintf(j->regularizer, sizeof j->regularizer, "%s", lipschitz ? "lipschitz" : "none");
     j->clr = ph == QS_PHASE_CLR;
-    j->train_images = train_images(s, d);
+    j->train_images = qs_gx_train_images(s, d);
     j->gflop = (double)pr->c.epochs * j->train_images * info->cost.train_flop / 1e9;
     if (ph == QS_PHASE_PTQ) /* forwards over the calibration images, a handful of passes */
         j->gflop = QS_GX_PTQ_PASSES * 2.0 * pr->c.ptq.calib_images * info->cost.macs / 1e9;
@@ -147,20 +128,16 @@ static int add_job(int *out, ctx *x, const gx_spec *s, const gx_dataset *d, cons
 
 /* ---------------------------------------------------------- combinations */
 
-static int arch_fits(long long arch, qs_data_kind k)
-{
-    return (arch == QS_ARCH_FCDNN) == (k == QS_DATA_SYNTHETIC);
-}
-
-static const char *arch_name(long long a) { return a == QS_ARCH_FCDNN ? "fcdnn" : "resnet"; }
-
 static int value_match(const gx_list *l, int k, const gx_val *v, long long arch, int width)
 {
     for (int i = 0; i < l->n; i++) {
         const gx_val *e = &l->v[i];
+        /* v NULL: the key is not given (its default is the arch's). */
         if (k == AX_ARCH ? e->i == arch
-            : k == AX_WIDTH ? (e->params > 0 ? e->params == v->params : e->i == width)
-                            : e->i == v->i)
+            : k == AX_WIDTH ? (e->params > 0 ? v && e->params == v->params : e->i == width)
+            : !v ? 0
+            : k == AX_BLOCKS || k == AX_WMULT ? qs_gx_model_value_eq(k, e, v)
+                                              : e->i == v->i)
             return 1;
     }
     return 0;
@@ -195,7 +172,7 @@ static int ptq_job(ctx *x, const gx_spec *s, const gx_dataset *d, int ps, qs_mod
         return QS_OK;
     }
     qs_gx_proto_ptq(&pr, proto_of(x, ps, QS_PHASE_PTQ), (int)v[AX_ROUND]->i, (int)v[AX_EQUAL]->i);
-    int n = train_images(s, d);
+    int n = qs_gx_train_images(s, d);
     if (pr.c.ptq.calib_images > n) {
         char path[GX_PATH_LEN + 32];
         if (qs_js_isset(&d->ov[QS_PHASE_PTQ], QS_JS_CALIB_IMAGES))
@@ -216,7 +193,7 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
 {
     long long arch = v[AX_ARCH] ? v[AX_ARCH]->i
                                 : (d->kind == QS_DATA_SYNTHETIC ? QS_ARCH_FCDNN : QS_ARCH_RESNET);
-    if (!arch_fits(arch, d->kind))
+    if (!qs_gx_arch_fits(arch, d->kind))
         return QS_OK; /* reported once for the arch value, or another dataset's */
     /* wb, ab: a width, or GX_BITS_LEARNED (kept so, distinct from 8, for
      * the retrain cache below); the model plans a learned side at 8. */
@@ -232,56 +209,12 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         return QS_OK;
 
     qs_model_cfg mc;
-    memset(&mc, 0, sizeof mc);
-    mc.arch = (qs_arch)arch;
-    /* Fields that do not apply are normalised, so an fcdnn crossed with a
-     * block axis is one model, not three. */
-    mc.block = arch == QS_ARCH_RESNET ? (qs_block)v[AX_BLOCK]->i : QS_BLOCK_BASIC;
-    mc.residual = arch == QS_ARCH_FCDNN ? (int)v[AX_RESIDUAL]->i : 0;
-    mc.depth = (int)v[AX_DEPTH]->i;
-    if (d->kind == QS_DATA_SYNTHETIC) {
-        mc.in_c = 2;
-        mc.in_h = mc.in_w = 1;
-        mc.classes = 2;
-    } else {
-        mc.in_c = d->kind == QS_DATA_CIFAR10 ? 3 : 1;
-        mc.in_h = mc.in_w = 32;
-        mc.classes = 10;
-    }
-    mc.wbits = mc.abits = 32;
-    mc.first_last_bits = s->first_last_bits;
-
-    /* Depth first (with a stand-in width), so its message lands on the
-     * depth's path; then the width. */
-    const char *err = NULL, *err_path = NULL;
-    mc.width = 1;
-    const gx_memo_ent *mi = qs_gx_model_info(&x->mm, &mc);
-    if (!mi)
+    const char *err, *err_path;
+    int skip;
+    if (qs_gx_combo_model(&mc, &x->mm, s, d, arch, v, &skip, &err, &err_path))
         return qs_err(QS_ENOMEM, "out of memory");
-    if (mi->rc) {
-        err = mi->msg;
-        err_path = v[AX_DEPTH]->path;
-    } else if (v[AX_WIDTH]->params > 0) {
-        const gx_memo_ent *ms = qs_gx_model_solve(&x->mm, &mc, v[AX_WIDTH]->params);
-        if (!ms)
-            return qs_err(QS_ENOMEM, "out of memory");
-        if (ms->rc) {
-            err = ms->msg;
-            err_path = v[AX_WIDTH]->path;
-        } else {
-            mc.width = ms->width;
-        }
-    } else {
-        mc.width = (int)v[AX_WIDTH]->i;
-    }
-    if (!err) {
-        if (!(mi = qs_gx_model_info(&x->mm, &mc)))
-            return qs_err(QS_ENOMEM, "out of memory");
-        if (mi->rc) {
-            err = mi->msg;
-            err_path = v[AX_WIDTH]->path;
-        }
-    }
+    if (skip)
+        return QS_OK;
     if (excluded(s, v, arch, err ? 0 : mc.width))
         return QS_OK;
     if (err) {
@@ -364,6 +297,24 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
     return QS_OK;
 }
 
+/* Some arch the case may have cannot do without key k (depth, width):
+ * the case's arch, else the arch axis, else the default (which needs
+ * both); an arch read badly counts as needing it. */
+static int case_needs(const gx_spec *s, const gx_case *cs, int k)
+{
+    const unsigned bit = 1u << AX_ARCH;
+    if (cs->set & bit)
+        return qs_gx_arch_needs(cs->v[AX_ARCH].i, k);
+    if ((cs->bad | s->axes_bad) & bit)
+        return 1;
+    if (!s->axes[AX_ARCH].n)
+        return 1;
+    for (int i = 0; i < s->axes[AX_ARCH].n; i++)
+        if (qs_gx_arch_needs(s->axes[AX_ARCH].v[i].i, k))
+            return 1;
+    return 0;
+}
+
 static const gx_val *default_val(int k)
 {
     static gx_val defs[AX_N];
@@ -440,16 +391,14 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
         for (int i = 0; i < narch; i++) {
             int fits = 0;
             for (int j = 0; j < nds; j++)
-                fits |= arch_fits(archs[i]->i, ds[j].kind);
+                fits |= qs_gx_arch_fits(archs[i]->i, ds[j].kind);
             if (!fits) {
                 char have[128] = "";
                 for (int j = 0; j < nds; j++)
                     snprintf(have + strlen(have), sizeof have - strlen(have), "%s\"%s\"",
                              j ? ", " : "", qs_data_kind_name(ds[j].kind));
                 qs_gx_err(e, archs[i]->path, "\"%s\" needs %s data (this grid has %s)",
-                          arch_name(archs[i]->i),
-                          archs[i]->i == QS_ARCH_FCDNN ? "\"synthetic\""
-                                                       : "image (\"fashion-mnist\" or \"cifar10\")",
+                          qs_arch_name((qs_arch)archs[i]->i), qs_gx_arch_data(archs[i]->i),
                           have);
             }
         }
@@ -461,13 +410,13 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
         unsigned bit = 1u << k;
         if ((s->axes_set | s->axes_bad) & bit)
             continue;
-        if (s->ncases == 0) {
+        if (s->ncases == 0 && case_needs(s, &none, k)) {
             char p[GX_PATH_LEN];
             snprintf(p, sizeof p, "axes.%s", qs_gx_axis_names[k]);
             qs_gx_err(e, p, "missing (give %s in axes or in every case)", qs_gx_axis_names[k]);
         }
         for (int i = 0; i < s->ncases; i++)
-            if (!((s->cases[i].set | s->cases[i].bad) & bit)) {
+            if (!((s->cases[i].set | s->cases[i].bad) & bit) && case_needs(s, &s->cases[i], k)) {
                 char p[GX_PATH_LEN + 16];
                 snprintf(p, sizeof p, "%s.%s", s->cases[i].path, qs_gx_axis_names[k]);
                 qs_gx_err(e, p, "missing (%s is not an axis, so every case needs it)",
@@ -530,15 +479,17 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 } else if (s->axes[k].n > 0) {
                     lists[k] = s->axes[k].v;
                     lens[k] = s->axes[k].n;
-                } else if (k <= AX_WIDTH && (((cs->bad | s->axes_bad) & bit) ||
-                                             k == AX_DEPTH || k == AX_WIDTH)) {
+                } else if (k <= AX_WIDTH && ((cs->bad | s->axes_bad) & bit)) {
                     /* Arch, block, depth and width decide the model rules:
-                     * without them there is nothing to check (the problem
+                     * read badly, there is nothing to check (the problem
                      * is reported). */
                     skip = 1;
                     break;
                 } else {
-                    lists[k] = k == AX_ARCH ? NULL : default_val(k);
+                    /* NULL: not given; the arch's default, or missing
+                     * where the arch needs it (reported). */
+                    lists[k] = k == AX_ARCH || k == AX_DEPTH || k == AX_WIDTH ||
+                               k == AX_BLOCKS || k == AX_WMULT ? NULL : default_val(k);
                     lens[k] = 1;
                 }
             }
@@ -553,7 +504,7 @@ int qs_gx_expand(qs_grid *g, const gx_spec *s, gx_errs *e)
                 /* Next combination, the quantization axes fastest so the
                  * float phase of one model is found once, not per variant. */
                 static const int order[AX_N] = {AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH,
-                                                AX_RESIDUAL, AX_SEED, AX_METHOD, AX_QUANT,
+                                                AX_BLOCKS, AX_WMULT, AX_RESIDUAL, AX_SEED, AX_METHOD, AX_QUANT,
                                                 AX_ROUND, AX_EQUAL, AX_WBITS, AX_ABITS,
                                                 AX_REG, AX_CLR};
                 int q = AX_N - 1;

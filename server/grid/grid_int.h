@@ -14,7 +14,8 @@
 
 /* The keys that `axes`, `cases` and `exclude` may set. */
 enum { AX_ARCH, AX_BLOCK, AX_DEPTH, AX_WIDTH, AX_RESIDUAL, AX_WBITS, AX_ABITS,
-       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_METHOD, AX_ROUND, AX_EQUAL, AX_N };
+       AX_REG, AX_CLR, AX_SEED, AX_QUANT, AX_METHOD, AX_ROUND, AX_EQUAL, AX_BLOCKS,
+       AX_WMULT, AX_N };
 /* In enum order, NULL-terminated (the "allowed:" list of unknown keys). */
 extern const char *const qs_gx_axis_names[AX_N + 1];
 
@@ -28,6 +29,8 @@ extern const char *const qs_gx_method_names[];
 typedef struct {
     long long i;            /* the value (enum, int, 0/1); width: k, 0 when params */
     double params;          /* width {"params": N}; 0 otherwise */
+    int blocks[QS_IMNET_STAGES]; /* blocks: [N1,N2,N3,N4] (grid_model.c) */
+    double mult;            /* width_mult */
     char path[GX_PATH_LEN]; /* where it came from, e.g. "axes.depth[2]" */
 } gx_val;
 
@@ -56,6 +59,11 @@ typedef struct {
     qs_data_kind kind;
     char *path;             /* as given; NULL = the worker's default */
     int train_limit, test_limit;
+    /* imagenet: the crop side and the class count as given (0 = 224 and,
+     * unless the tree was scanned, 1000); the tree's own counts once
+     * scanned (qs_gx_imnet_scan), 0 before. */
+    int image_size, classes;
+    int scan_classes, scan_train;
     gx_override ov[QS_NPHASES]; /* per-dataset phase overrides (win over the top level) */
     char jpath[GX_PATH_LEN];/* "dataset" or "dataset[1]" */
     int bad;                /* this entry has a problem (reported) */
@@ -220,6 +228,36 @@ void qs_gx_parse_synth(gx_spec *s, const cJSON *obj, gx_errs *e);
  * no phase object sets an axis's key too. */
 void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e);
 void qs_gx_check_paxes(gx_spec *s, gx_errs *e);
+/* Models of a combination (grid_model.c): which archs take which keys, the
+ * values of blocks and width_mult, and the model a combination resolves to. */
+/* arch takes axis key k (AX_DEPTH, AX_WIDTH, AX_BLOCKS, AX_WMULT, AX_BLOCK,
+ * AX_RESIDUAL): the rest of the keys are normalised away for it. */
+int qs_gx_arch_takes(long long arch, int k);
+/* arch cannot do without key k (depth, width: no default). */
+int qs_gx_arch_needs(long long arch, int k);
+int qs_gx_arch_fits(long long arch, qs_data_kind kind);
+/* The data an arch needs, for the "needs ... data" message. */
+const char *qs_gx_arch_data(long long arch);
+/* k is AX_BLOCKS or AX_WMULT: reads one value (1) or reports (0). */
+int qs_gx_model_value(gx_val *v, int k, const cJSON *it, const char *path, gx_errs *e);
+/* it is one value of key k even though it is a JSON list (blocks). */
+int qs_gx_one_value(int k, const cJSON *it);
+/* Equal values of key k (blocks, width_mult). */
+int qs_gx_model_value_eq(int k, const gx_val *a, const gx_val *b);
+/* The model of one combination (v[k] NULL: key k not given) into *mc;
+ * *skip when a key the arch needs is absent (reported as missing), or
+ * *err and *err_path: the problem and where (the caller reports it unless
+ * the combination is excluded). Returns QS_OK or QS_ENOMEM. */
+int qs_gx_combo_model(qs_model_cfg *mc, gx_memo *mm, const gx_spec *s, const gx_dataset *d,
+                      long long arch, const gx_val *const *v, int *skip, const char **err,
+                      const char **err_path);
+/* The training images a phase on d sees (cost estimate). */
+int qs_gx_train_images(const gx_spec *s, const gx_dataset *d);
+/* The sweep's check of an imagenet entry before expansion: the tree is
+ * listed (train) and checked (val), its class count compared with
+ * "classes"; problems at d's path / classes keys. */
+void qs_gx_imnet_scan(gx_dataset *d, gx_errs *e);
+
 /* Parses the JSON into s; problems go to e. */
 void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e);
 /* The phase table (grid_index.c): adds job (already in g->jobs, not yet

@@ -5,6 +5,7 @@
  * only when it can change the result of this phase, so an irrelevant
  * setting (say the CLR period of a float phase) cannot split a phase into
  * two ids. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,18 +123,35 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
     }
     if (qat && mc->abits < 32)
         put(&l, "alpha_init", JE_STR, s->alpha_init, 0);
-    if (mc->arch == QS_ARCH_RESNET)
+    if (mc->arch == QS_ARCH_RESNET || mc->arch == QS_ARCH_IMNET_RESNET)
         put(&l, "block", JE_STR, qs_block_name(mc->block), 0);
+    /* ImageNet-scale keys, only for their archs: no other phase's JSON
+     * (and id) changes. */
+    char blocks[64], mult[32], size[16];
+    if (mc->arch == QS_ARCH_IMNET_RESNET) {
+        snprintf(blocks, sizeof blocks, "[%d,%d,%d,%d]", mc->stage_blocks[0],
+                 mc->stage_blocks[1], mc->stage_blocks[2], mc->stage_blocks[3]);
+        put(&l, "blocks", JE_TEXT, blocks, 0);
+    }
+    if (mc->arch == QS_ARCH_MOBILENETV2) {
+        qs_fmt_num(mult, sizeof mult, mc->width_mult);
+        put(&l, "width_mult", JE_TEXT, mult, 0);
+    }
+    if (d->kind == QS_DATA_IMAGENET) {
+        snprintf(size, sizeof size, "%d", mc->in_h);
+        put(&l, "image_size", JE_TEXT, size, 0);
+    }
     put(&l, "data", JE_STR, qs_data_kind_name(d->kind), 0);
     if (d->path)
         put(&l, "data_dir", JE_STR, d->path, 0);
     if (d->kind == QS_DATA_SYNTHETIC)
         put(&l, "data_seed", JE_INT, NULL, (long long)s->synth.seed);
-    put(&l, "depth", JE_INT, NULL, mc->depth);
+    if (mc->arch != QS_ARCH_MOBILENETV2)
+        put(&l, "depth", JE_INT, NULL, mc->depth);
     if (quant && mc->wbits < 32)
         put(&l, "first_last_bits", JE_INT, NULL, mc->first_last_bits);
     put(&l, "lipschitz", JE_TEXT, lipschitz, 0);
-    put(&l, "model", JE_STR, mc->arch == QS_ARCH_RESNET ? "resnet" : "fcdnn", 0);
+    put(&l, "model", JE_STR, qs_arch_name(mc->arch), 0);
     put(&l, "phase", JE_STR, qs_phase_name(ph), 0);
     /* Written only for a quantizer other than the default, so the job JSON
      * and id of every Hwang-PACT phase stay what they were. */
@@ -152,7 +170,8 @@ int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *
         put(&l, "wbits", JE_STR, "learned", 0);
     else
         put(&l, "wbits", JE_INT, NULL, mc->wbits);
-    put(&l, "width", JE_INT, NULL, mc->width);
+    if (mc->arch != QS_ARCH_MOBILENETV2)
+        put(&l, "width", JE_INT, NULL, mc->width);
     for (int id = 0; id < QS_JS_N; id++)
         if ((p->written & (1u << id)) &&
             (qs_js_rows[id].when != QS_JS_IF_LEARNED || (quant && mc->bp_learned)))

@@ -165,8 +165,9 @@ const char *const qs_gx_phase_keys[QS_GX_NPROTO] = {"float", "retrain", "clr", "
 void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e)
 {
     static const char *const keys[] = {"name", "path", "train_limit", "test_limit", "float",
-                                       "retrain", "clr", "ptq", NULL};
-    static const char *const names[] = {"synthetic", "fashion-mnist", "cifar10", NULL};
+                                       "retrain", "clr", "ptq", "image_size", "classes", NULL};
+    static const char *const names[] = {"synthetic", "fashion-mnist", "cifar10", "imagenet",
+                                        NULL};
     char p[GX_PATH_LEN];
     long long ll;
     int x;
@@ -179,7 +180,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "name");
     qs_gx_sub_key(p, path, "name");
     if (!it)
-        qs_gx_err(e, p, "missing (allowed: synthetic, fashion-mnist, cifar10)");
+        qs_gx_err(e, p, "missing (allowed: synthetic, fashion-mnist, cifar10, imagenet)");
     else if (qs_gx_get_enum(&x, it, p, names, e))
         d->kind = (qs_data_kind)x; /* same order as qs_data_kind */
     if ((it = cJSON_GetObjectItemCaseSensitive(obj, "path"))) {
@@ -199,6 +200,17 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
         if (qs_gx_get_int(&ll, it, p, 0, 1 << 30, e))
             d->test_limit = (int)ll;
     }
+    /* The tree's crop side and class count (docs/imagenet.md). */
+    static const char *const imnet_keys[] = {"image_size", "classes"};
+    for (int i = 0; i < 2; i++)
+        if ((it = cJSON_GetObjectItemCaseSensitive(obj, imnet_keys[i]))) {
+            qs_gx_sub_key(p, path, imnet_keys[i]);
+            if (d->kind != QS_DATA_IMAGENET)
+                qs_gx_err(e, p, "only \"imagenet\" data takes %s", imnet_keys[i]);
+            else if (qs_gx_get_int(&ll, it, p, i ? 2 : QS_IMNET_MIN_SIZE,
+                                   i ? QS_IMNET_MAX_CLASSES : QS_IMNET_MAX_SIZE, e))
+                *(i ? &d->classes : &d->image_size) = (int)ll;
+        }
     for (int i = 0; i < QS_GX_NPROTO; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(obj, qs_gx_phase_keys[i]))) {
             qs_gx_sub_key(p, path, qs_gx_phase_keys[i]);

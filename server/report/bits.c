@@ -25,6 +25,15 @@ void qs_setting_label(char *out, size_t cap, int wb, int ab, int lip, int clr)
     snprintf(out + n, cap > n ? cap - n : 0, "%s%s", lip ? "+lip" : "", clr ? "+clr" : "");
 }
 
+int qs_quant_suffix(char *lab, size_t cap, const char *q)
+{
+    if (!q || !q[0] || !strcmp(q, "none") || !strcmp(q, "hwang-pact"))
+        return 0;
+    size_t n = strlen(lab);
+    snprintf(lab + n, cap > n ? cap - n : 0, "[%s]", q);
+    return 1;
+}
+
 long qs_setting_rank(int wb, int ab, int lip, int clr)
 {
     int group = wb >= 32 && ab >= 32 ? 0 : ab >= 32 ? 1 : wb >= 32 ? 2 : 3;

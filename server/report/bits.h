@@ -16,6 +16,17 @@ void qs_bits_label(char *out, size_t cap, int wbits, int abits);
 /* The setting of a phase: its bits label, "+lip" when regularized, "+clr"
  * for the CLR phase (float phases: "float"). */
 void qs_setting_label(char *out, size_t cap, int wbits, int abits, int lip, int clr);
+/* The quantizer of a runs row as the reports name its columns: the runs
+ * view's quantizer, and for a ptq phase its variant ("ptq", "ptq+cle",
+ * "ptq+adaround", "ptq+adaround+cle"). SQL over the runs view's columns. */
+#define QS_QUANT_COL_SQL                                                               \
+    "(CASE WHEN phase = 'ptq' THEN 'ptq' || CASE WHEN rounding = 'adaround' THEN "    \
+    "'+adaround' ELSE '' END || CASE WHEN equalize THEN '+cle' ELSE '' END ELSE "      \
+    "quantizer END)"
+/* Appends "[quant]" to a setting label measured with a quantizer other than
+ * the paper's ("W2A2[lsq+]"); nothing for NULL, "none" (float) and
+ * "hwang-pact". Returns whether it appended. */
+int qs_quant_suffix(char *lab, size_t cap, const char *quant);
 /* Sort key of a setting in the order above (smaller first). */
 long qs_setting_rank(int wbits, int abits, int lip, int clr);
 

@@ -51,3 +51,16 @@ const qs_paper_t4_row qs_paper_table4[] = {
     {110, {94.07, 83.71, 87.77}},
 };
 const int qs_paper_table4_rows = sizeof qs_paper_table4 / sizeof qs_paper_table4[0];
+
+const char qs_paper_table1_dataset[] = "imagenet";
+
+const qs_paper_t1_row qs_paper_table1[] = {
+    {"ResNet34", 34, 64, {3, 4, 6, 3}, 21.8, 3.7, 73.6, 70.5, 3.1},
+    {"ResNet18", 18, 90, {2, 2, 2, 2}, 22.8, 3.5, 72.6, 70.2, 2.4},
+    {"ResNet26", 26, 70, {3, 3, 3, 3}, 21.4, 3.3, 73.0, 70.6, 2.4},
+    {"ResNet50", 50, 64, {3, 4, 6, 3}, 25.6, 4.1, 76.3, 72.7, 3.6},
+    {"ResNet44", 44, 72, {3, 4, 5, 2}, 25.0, 4.6, 75.5, 73.4, 2.1},
+    {"ResNet101", 101, 64, {3, 4, 23, 3}, 44.6, 7.9, 77.5, 20.1, 57.4},
+    {"ResNet50", 50, 85, {3, 4, 6, 3}, 44.2, 7.2, 77.2, 73.7, 3.5},
+};
+const int qs_paper_table1_rows = sizeof qs_paper_table1 / sizeof qs_paper_table1[0];

@@ -1,7 +1,8 @@
 /* The published results the project compares against (Boo, Shin, Sung
  * 2020; ../shared/spec/paper-results.json), built into the binary so that
  * `qsweep serve` and `qsweep report` need no file outside the install.
- * Accuracies are CIFAR-10 test accuracy in percent. */
+ * Accuracies are CIFAR-10 test accuracy in percent (Table 1: ImageNet
+ * top-1). */
 #ifndef QS_PAPER_H
 #define QS_PAPER_H
 
@@ -44,6 +45,20 @@ extern const char *const qs_paper_table4_columns[QS_PAPER_T4_NCOLS];
 extern const char qs_paper_table4_settings[];
 extern const qs_paper_t4_row qs_paper_table4[];
 extern const int qs_paper_table4_rows;
+
+/* Table 1: ImageNet ResNets of about 22-45M parameters, float vs W2A2
+ * (top-1 validation accuracy in percent). */
+typedef struct {
+    const char *model;  /* "ResNet18" */
+    int depth, width;
+    int blocks[4];      /* per stage; basic for 18/26/34, bottleneck for 44/50/101 */
+    double params_m, gflops;
+    double acc_float, acc_w2a2, diff;
+} qs_paper_t1_row;
+
+extern const char qs_paper_table1_dataset[];
+extern const qs_paper_t1_row qs_paper_table1[];
+extern const int qs_paper_table1_rows;
 
 extern const char qs_paper_source[];
 

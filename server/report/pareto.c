@@ -29,12 +29,13 @@ int qs_pareto_load(qs_pareto_pt **out, int *n, sqlite3 *db, const char *dbpath,
 {
     const char *sql =
         "SELECT dataset, block, model, wbits, abits, regularizer, phase, AVG(model_bits), "
-        "AVG(bops), SUM(test_acc), SUM(test_acc * test_acc), COUNT(*) FROM (SELECT DISTINCT "
-        "phase_id, dataset, COALESCE(block, arch) AS block, model, wbits, abits, regularizer, "
-        "phase, model_bits, bops, test_acc FROM runs WHERE status = 'done' AND test_acc IS NOT "
+        "AVG(bops), SUM(test_acc), SUM(test_acc * test_acc), COUNT(*), quantizer FROM (SELECT "
+        "DISTINCT phase_id, dataset, COALESCE(block, arch) AS block, model, wbits, abits, "
+        "regularizer, phase, model_bits, bops, test_acc, " QS_QUANT_COL_SQL " AS quantizer "
+        "FROM runs WHERE status = 'done' AND test_acc IS NOT "
         "NULL AND model_bits > 0 AND bops > 0 AND (?1 IS NULL OR sweep = ?1) "
         "AND (?2 IS NULL OR dataset = ?2)) "
-        "GROUP BY dataset, model, wbits, abits, regularizer, phase "
+        "GROUP BY dataset, model, wbits, abits, regularizer, phase, quantizer "
         "ORDER BY dataset, CASE WHEN ?3 THEN AVG(bops) ELSE AVG(model_bits) END, model";
     sqlite3_stmt *st;
     qs_pareto_pt *p = NULL;
@@ -69,6 +70,7 @@ int qs_pareto_load(qs_pareto_pt **out, int *n, sqlite3 *db, const char *dbpath,
         qs_setting_label(q->setting, sizeof q->setting, q->wbits, q->abits,
                          strcmp((const char *)sqlite3_column_text(st, 5), "none") != 0,
                          !strcmp((const char *)sqlite3_column_text(st, 6), "clr"));
+        qs_quant_suffix(q->setting, sizeof q->setting, (const char *)sqlite3_column_text(st, 12));
         q->model_bits = sqlite3_column_double(st, 7);
         q->bops = sqlite3_column_double(st, 8);
         q->x = use_bops ? q->bops : q->model_bits;

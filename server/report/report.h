@@ -1,5 +1,6 @@
 /* Pieces of `qsweep report` shared by its files: report_cmd.c (options,
  * dispatch), report_tables.c (Table 5 / Table 4 and the claims),
+ * report_table1.c (Table 1),
  * report_best.c, report_pivot.c and pareto.c. */
 #ifndef QS_REPORT_H
 #define QS_REPORT_H
@@ -41,6 +42,11 @@ void qs_report_datasets(char *buf, size_t cap, const qs_report_sel *sel);
 /* Table 5 or Table 4: the published rows beside ours (sel->db NULL:
  * published alone), then the claims with their intervals and verdicts. */
 int qs_report_table(const qs_report_sel *sel, int table4);
+
+/* Table 1 (ImageNet ResNets): the published rows beside ours on
+ * sel->dataset (default imagenet): float, W2A2 and the drop with its 95 %
+ * Welch interval over seeds (sel->db NULL: published alone). */
+int qs_report_table1(const qs_report_sel *sel);
 
 /* The Table 5 claims of a selection, printed only when at least one of
  * them has rows to compare (`report pivot` of a ResNet sweep). */

@@ -54,9 +54,7 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
         "SELECT dataset, model, phase, wbits, abits, regularizer, SUM(test_acc), "
         "SUM(test_acc * test_acc), COUNT(*), quantizer FROM (SELECT DISTINCT phase_id, dataset, "
         "arch, width, depth, block, residual, model, phase, wbits, abits, regularizer, "
-        "CASE WHEN phase = 'ptq' THEN 'ptq' || CASE WHEN rounding = 'adaround' THEN '+adaround' "
-        "ELSE '' END || CASE WHEN equalize THEN '+cle' ELSE '' END ELSE quantizer END "
-        "AS quantizer, test_acc FROM "
+        QS_QUANT_COL_SQL " AS quantizer, test_acc FROM "
         "runs WHERE status = 'done' AND test_acc IS NOT NULL AND (?1 IS NULL OR sweep = ?1) "
         "AND (?2 IS NULL OR dataset = ?2)) "
         "GROUP BY dataset, model, phase, wbits, abits, regularizer, quantizer "
@@ -84,10 +82,8 @@ static int read_rows(prow **rows, int *nrow, pcol *cols, int *ncol, int *cut,
         const char *q = (const char *)sqlite3_column_text(st, 9);
         /* A quantizer other than the paper's is its own column, after the
          * paper's: "W2A2[lsq+]". */
-        int other_q = q && strcmp(q, "none") && strcmp(q, "hwang-pact");
         qs_setting_label(lab, sizeof lab, wb, ab, lip, clr);
-        if (other_q)
-            snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "[%s]", q);
+        int other_q = qs_quant_suffix(lab, sizeof lab, q);
         int k = 0;
         while (k < *ncol && strcmp(cols[k].label, lab))
             k++;

@@ -81,10 +81,12 @@ usage_errors() {
     expect_usage status_value_is_option 'qsweep status: --db needs a value' status --db --json
     expect_usage status_stray 'qsweep status: unexpected argument "extra"' status extra
     expect_usage switch_with_value 'qsweep status: --json takes no value' status --json=1
-    expect_usage report_no_kind 'qsweep report: which report\? \(allowed: table5, table4, best, pivot, pareto\)' report
+    expect_usage report_no_kind 'qsweep report: which report\? \(allowed: table5, table4, table1, best, pivot, pareto\)' report
     expect_usage report_bad_kind 'qsweep report: unknown report "tabel5"' report tabel5
     expect_usage report_bad_format 'qsweep report: --format "html" \(allowed: text, markdown, csv\)' \
         report table5 --format html
+    expect_usage report_table1_foreign_option 'qsweep report: --bits is an option of report best, not of table1' \
+        report table1 --bits W2A2
     expect_usage report_foreign_option 'qsweep report: --budget is an option of report best, not of pivot' \
         report pivot --budget 1e6
     expect_usage expand_no_grid 'qsweep expand: give the grid file' expand

@@ -147,6 +147,39 @@ coord_second_refused() {
     pass coord_second_refused
 }
 
+# A write lock held past the busy timeout is reported with who holds it:
+# here a sqlite3 shell's open transaction, first on a file no coordinator
+# claims, then under a live claim (a coordinator stopped mid-transaction
+# looks like this). The shell answers a query once the lock is taken, so
+# the sweep starts only while it is held.
+coord_lock_named() {
+    local rc line lk
+    cp "$T/ref.db" "$T/lk.db" 2>/dev/null || { fail coord_lock_named "no reference database"; return; }
+    coproc LK { exec sqlite3 "$T/lk.db"; }
+    lk=$LK_PID # bash unsets LK_PID once the shell ends
+    echo "BEGIN IMMEDIATE; SELECT 'held';" >&"${LK[1]}"
+    read -r -t 60 line <&"${LK[0]}"
+    if [ "$line" != held ]; then fail coord_lock_named "the shell did not take the lock: $line"; return; fi
+    timeout -k 5 120 mpirun -n 3 "$Q" "$T/grid.json" --db "$T/lk.db" >/dev/null 2>"$T/lk.err"
+    rc=$?
+    if [ $rc -ne 2 ] || ! grep -q "database is locked by another writer for over 5 s (no coordinator claims this file" "$T/lk.err"; then
+        echo "ROLLBACK;" >&"${LK[1]}"; exec {LK[1]}>&-; wait "$lk"
+        fail coord_lock_named "free file: exit $rc, want 2 naming the writer: $(head -2 "$T/lk.err")"; return
+    fi
+    # The claim of a live process (the shell's own pid), then the lock again.
+    echo "ROLLBACK; INSERT INTO coordinator(id, host, pid, sweep, token, since, heartbeat)
+          VALUES (1, '$(uname -n)', $lk, 'coord-test', 't', strftime('%s','now'), strftime('%s','now'));
+          BEGIN IMMEDIATE; SELECT 'held';" >&"${LK[1]}"
+    read -r -t 60 line <&"${LK[0]}"
+    timeout -k 5 120 mpirun -n 3 "$Q" "$T/grid.json" --db "$T/lk.db" >/dev/null 2>"$T/lk2.err"
+    rc=$?
+    echo "ROLLBACK;" >&"${LK[1]}"; exec {LK[1]}>&-; wait "$lk"
+    if [ $rc -ne 2 ] || ! grep -q "the claimed coordinator is host $(uname -n), pid $lk, sweep \"coord-test\".*stopped or hung" "$T/lk2.err"; then
+        fail coord_lock_named "claimed file: exit $rc, want 2 naming pid $lk: $(head -2 "$T/lk2.err")"; return
+    fi
+    pass coord_lock_named
+}
+
 coord_stale_takeover() {
     start stale "$T/stale.db"
     if ! wait_for "$T/stale.db" "$MID"; then stop_bg; fail coord_stale_takeover "never mid-sweep"; return; fi
@@ -331,5 +364,5 @@ coord_run_until_done_stops() {
     pass coord_run_until_done_stops
 }
 
-run_cases ${QS_CASES:-coord_reference coord_second_refused coord_stale_takeover coord_full_disk coord_sigterm \
+run_cases ${QS_CASES:-coord_reference coord_lock_named coord_second_refused coord_stale_takeover coord_full_disk coord_sigterm \
     coord_killed_worker coord_run_until_done coord_run_until_done_stops}

@@ -134,15 +134,24 @@ quantizer_sweep_kill9_resume() {
     pass "quantizer_sweep_kill9_resume ($resumed phase(s) resumed from a checkpoint)"
 }
 
-quantizer_api_filter() {
-    "$Q" serve --db "$T/ref.db" --port 0 --web "$PWD/web" >"$T/serve.out" 2>"$T/serve.err" &
-    local srv=$! url="" i
-    QS_BG_PIDS="$QS_BG_PIDS $srv"
+# serve DB: qsweep serve on a free port in the background; SRV its pid,
+# URL its address (empty when it never printed one).
+serve() {
+    "$Q" serve --db "$1" --port 0 --web "$PWD/web" >"$T/serve.out" 2>"$T/serve.err" &
+    SRV=$!
+    URL=""
+    QS_BG_PIDS="$QS_BG_PIDS $SRV"
+    local i
     for i in $(seq 1 300); do
-        url=$(sed -n 's/^qsweep serve: \(http:\/\/127\.0\.0\.1:[0-9]*\/\)$/\1/p' "$T/serve.out")
-        [ -n "$url" ] && break
+        URL=$(sed -n 's/^qsweep serve: \(http:\/\/127\.0\.0\.1:[0-9]*\/\)$/\1/p' "$T/serve.out")
+        [ -n "$URL" ] && break
         sleep 0.1
     done
+}
+
+quantizer_api_filter() {
+    serve "$T/ref.db"
+    local srv=$SRV url=$URL
     if [ -z "$url" ]; then fail quantizer_api_filter "no URL: $(head -c 200 "$T/serve.err")"; return; fi
     local n_l n_h code rows_q
     curl -s "${url}api/runs?quantizer=lsq%2B" >"$T/l.json"
@@ -157,6 +166,43 @@ quantizer_api_filter() {
         fail quantizer_api_filter "lsq+ total $n_l ($rows_q), hwang-pact retrains $n_h, bad value HTTP $code $(head -c 200 "$T/bad.json")"; return
     fi
     pass quantizer_api_filter
+}
+
+# The charts keep the quantizers apart: at one W/A setting a Hwang-PACT and
+# an LSQ+ retrain are two lines ("W2A2", "W2A2[lsq+]"), never two seeds of
+# one; Pareto points and the pareto report likewise; the Lipschitz / CLR
+# effect chart is the paper's (Hwang-PACT) only.
+quantizer_charts() {
+    serve "$T/ref.db"
+    local srv=$SRV url=$URL out
+    if [ -z "$url" ]; then fail quantizer_charts "no URL: $(head -c 200 "$T/serve.err")"; return; fi
+    curl -s "${url}api/depth" >"$T/depth.json"
+    curl -s "${url}api/pareto" >"$T/pareto.json"
+    curl -s "${url}api/effect?block=fcdnn&wbits=2&abits=2" >"$T/effect.json"
+    kill "$srv"; wait "$srv" 2>/dev/null
+    sqlite3 "$T/ref.db" "SELECT depth || ' ' || quantizer || ' ' || printf('%.4f', test_acc) FROM runs
+                         WHERE phase = 'retrain' ORDER BY depth, quantizer" >"$T/want"
+    out=$("$PY" - "$T/depth.json" "$T/pareto.json" "$T/effect.json" "$T/want" 2>&1 <<'P'
+import json, sys
+d, p, e = (json.load(open(f)) for f in sys.argv[1:4])
+want = sorted(l.split() for l in open(sys.argv[4]))
+lab = {'hwang-pact': 'W2A2', 'lsq+': 'W2A2[lsq+]'}
+got = sorted([str(g['depth']), g['quantizer'], '%.4f' % g['mean']] for g in d['groups']
+             if g['setting'] != 'float')
+ok = got == want and all(g['n'] == 1 and g['setting'] == lab[g['quantizer']]
+                         for g in d['groups'] if g['setting'] != 'float')
+pts = sorted(pt['setting'] for pt in p['points'] if pt['setting'] != 'float')
+ok = ok and pts == ['W2A2', 'W2A2', 'W2A2[lsq+]', 'W2A2[lsq+]']
+eff = [g for g in e['groups'] if g['variant'] == 'retrain']
+ok = ok and len(eff) == 2 and all(g['n'] == 1 for g in eff)
+print('ok' if ok else 'depth %s want %s; pareto %s; effect retrain groups %s' % (
+    got, want, pts, [(g['depth'], g['n']) for g in eff]))
+P
+)
+    if [ "$out" != ok ]; then fail quantizer_charts "$out"; return; fi
+    out=$("$Q" report pareto --db "$T/ref.db" --format csv 2>&1 | grep -c ',W2A2\[lsq+\],')
+    if [ "$out" != 2 ]; then fail quantizer_charts "report pareto: $out W2A2[lsq+] points, want 2"; return; fi
+    pass quantizer_charts
 }
 
 quantizer_report_pivot() {
@@ -238,5 +284,5 @@ quantizer_older_view() {
 }
 
 run_cases quantizer_phase_ids quantizer_sweep_rows quantizer_sweep_reuse \
-    quantizer_sweep_kill9_resume quantizer_api_filter quantizer_report_pivot \
+    quantizer_sweep_kill9_resume quantizer_api_filter quantizer_charts quantizer_report_pivot \
     quantizer_tables_and_best quantizer_older_view

@@ -132,7 +132,8 @@ static int apply_imnet(qs_job_opts *o, const char *f, const char *v)
     return QS_OK;
 }
 
-int qs_imnet_standard_blocks(qs_model_cfg *m)
+/* torchvision's stage table and block for m->depth. */
+static int imnet_standard_blocks(qs_model_cfg *m)
 {
     static const struct { int depth, bottleneck, b[4]; } tab[] = {
         {18, 0, {2, 2, 2, 2}}, {34, 0, {3, 4, 6, 3}}, {50, 1, {3, 4, 6, 3}},
@@ -145,7 +146,25 @@ int qs_imnet_standard_blocks(qs_model_cfg *m)
             return QS_OK;
         }
     return qs_err(QS_EINVAL, "imagenet-resnet depth %d has no standard block table (standard: "
-                  "18, 34, 50, 101, 152); give --blocks N1,N2,N3,N4", m->depth);
+                  "18, 34, 50, 101, 152); give the stage blocks (--blocks N1,N2,N3,N4, in a grid "
+                  "\"blocks\": [N1,N2,N3,N4])", m->depth);
+}
+
+int qs_imnet_resnet_resolve(qs_model_cfg *m, int have_depth, int have_blocks)
+{
+    int sum = 0, rc;
+    if (!have_blocks && (rc = imnet_standard_blocks(m)))
+        return rc;
+    for (int s = 0; s < QS_IMNET_STAGES; s++)
+        sum += m->stage_blocks[s];
+    /* With the stage table given, a depth of 3 x blocks + 2 means
+     * bottleneck blocks (Table 1's ResNet-44: 3,4,5,2); without a depth
+     * the block decides it. */
+    if (have_depth && m->depth == 3 * sum + 2)
+        m->block = QS_BLOCK_BOTTLENECK;
+    if (!have_depth)
+        m->depth = (m->block == QS_BLOCK_BOTTLENECK ? 3 : 2) * sum + 2;
+    return QS_OK;
 }
 
 static int imnet_model(qs_job_opts *o)
@@ -181,22 +200,12 @@ static int imnet_model(qs_job_opts *o)
     }
     if (m->width_mult != 0)
         return qs_err(QS_EINVAL, "--width-mult is for mobilenetv2; imagenet-resnet takes --width K");
-    int sum = 0, rc;
-    if (!m->stage_blocks[0]) {
-        if (!o->have_depth)
-            return qs_err(QS_EINVAL, "--model imagenet-resnet needs --depth (18, 34, 50, 101, "
-                          "152) or --blocks N1,N2,N3,N4");
-        if ((rc = qs_imnet_standard_blocks(m)))
-            return rc;
-    }
-    for (int s = 0; s < QS_IMNET_STAGES; s++)
-        sum += m->stage_blocks[s];
-    /* With --blocks, a depth of 3 x blocks + 2 means bottleneck blocks
-     * (Table 1's ResNet-44: 3,4,5,2); without --depth the block decides. */
-    if (o->have_depth && m->depth == 3 * sum + 2)
-        m->block = QS_BLOCK_BOTTLENECK;
-    if (!o->have_depth)
-        m->depth = (m->block == QS_BLOCK_BOTTLENECK ? 3 : 2) * sum + 2;
+    int rc;
+    if (!m->stage_blocks[0] && !o->have_depth)
+        return qs_err(QS_EINVAL, "--model imagenet-resnet needs --depth (18, 34, 50, 101, "
+                      "152) or --blocks N1,N2,N3,N4");
+    if ((rc = qs_imnet_resnet_resolve(m, o->have_depth, m->stage_blocks[0] != 0)))
+        return rc;
     if (!o->have_width)
         m->width = 64;
     if (o->params > 0) {

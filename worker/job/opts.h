@@ -48,10 +48,13 @@ int qs_job_opts_from_json(qs_job_opts *o, const char *text, const char *what, in
 int qs_job_opts_model(qs_job_opts *o);
 /* The training configuration: dataset protocol + overrides. */
 int qs_job_opts_train_cfg(const qs_job_opts *o, qs_train_cfg *cfg);
-/* imagenet-resnet: torchvision's stage table and block for m->depth (18,
- * 34, 50, 101, 152); QS_EINVAL naming them for another depth. The grid
- * resolves its models with it too. */
-int qs_imnet_standard_blocks(qs_model_cfg *m);
+/* imagenet-resnet's block, depth and stage table from what was given
+ * (have_depth: m->depth; have_blocks: m->stage_blocks): a depth alone
+ * takes the standard table; with a table, depth 3 x blocks + 2 means
+ * bottleneck and 2 x blocks + 2 the block as set (basic by default); no
+ * depth: the block's. Used by `qsweep train` and the grid alike, so
+ * depth <-> blocks is decided here only. The caller validates m. */
+int qs_imnet_resnet_resolve(qs_model_cfg *m, int have_depth, int have_blocks);
 /* qs_job_opts_model, then qs_job_opts_train_cfg, then for a ptq phase
  * the model form its settings ask for (qs_ptq_model_cfg): what a phase
  * runs from. */
