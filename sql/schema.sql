@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
 CREATE TABLE IF NOT EXISTS phases (
     id          TEXT PRIMARY KEY,     -- 32 hex chars, hash of the effective config
     parent_id   TEXT REFERENCES phases(id),
-    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr', 'ptq')),
+    phase       TEXT NOT NULL CHECK (phase IN ('float', 'retrain', 'clr', 'ptq', 'compress')),
     config      TEXT NOT NULL,        -- job JSON: `qsweep train --config` keys
     model       TEXT NOT NULL,        -- resnet-basic-20-31 / fcdnn-128-4 / fcdnn-res-128-4
     dataset     TEXT NOT NULL,
@@ -129,13 +129,26 @@ CREATE TABLE IF NOT EXISTS phase_bits (
     PRIMARY KEY (phase_id, layer)
 );
 
+-- The SVD factoring of a done compress phase (docs/ptq.md), read from its
+-- final checkpoint: params_before = the float model's counted parameters
+-- (the phase's params becomes the factored model's), ranks = a summary
+-- ("svd 8/10 layers, ranks 6-27"), rank_list = every weight layer's rank
+-- in plan order, 0 for a layer kept whole ("0,6,7,13,14,6,27,27,12,0").
+CREATE TABLE IF NOT EXISTS phase_svd (
+    phase_id      TEXT PRIMARY KEY REFERENCES phases(id),
+    params_before INTEGER NOT NULL,
+    ranks         TEXT NOT NULL,
+    rank_list     TEXT NOT NULL
+);
+
 -- The user-facing view: one row per (sweep, phase).
 -- quantizer: the job JSON names it only when it is not the default (so the
 -- ids of Hwang-PACT phases never changed); a float phase has none and is
 -- the parent of every quantizer's retrain; 'bitprune' names a phase whose
 -- wbits or abits are "learned" (their stored wbits / abits are then 8, the
 -- width the widths start from at most). mean_wbits / mean_abits: the means of
--- the learned widths (phase_bits), NULL without them. The view is derived data, so it
+-- the learned widths (phase_bits), NULL without them. compress / ranks: the
+-- compress phase's settings and ranks (phase_svd). The view is derived data, so it
 -- is dropped and made again whenever a writer opens the file: a database
 -- written by an older qsweep gets the new columns then.
 DROP VIEW IF EXISTS runs;
@@ -144,7 +157,7 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        p.dataset, p.arch, p.block, p.depth, p.width, p.residual, p.model,
        p.params, p.wbits, p.abits, p.regularizer,
        -- derived {  (each such block is also the dashboard's: server/api/api.c)
-       CASE WHEN p.phase = 'float' THEN 'none'
+       CASE WHEN p.phase IN ('float', 'compress') THEN 'none'
             WHEN p.phase = 'ptq' THEN 'ptq'
             WHEN json_extract(p.config, '$.wbits') = 'learned'
               OR json_extract(p.config, '$.abits') = 'learned' THEN 'bitprune'
@@ -157,7 +170,7 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        -- the method that made a quantized model: qat (retrain, clr) or ptq;
        -- rounding and equalize are the ptq phase's (NULL for the others)
        -- derived {
-       CASE WHEN p.phase = 'float' THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'
+       CASE WHEN p.phase IN ('float', 'compress') THEN 'none' WHEN p.phase = 'ptq' THEN 'ptq'
             ELSE 'qat' END AS method,
        CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.rounding') END AS rounding,
        CASE WHEN p.phase = 'ptq' THEN json_extract(p.config, '$.equalize') END AS equalize,
@@ -165,7 +178,16 @@ SELECT s.name AS sweep, p.id AS phase_id, p.parent_id, p.phase, p.status,
        (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'w')
            AS mean_wbits,
        (SELECT avg(b.bits) FROM phase_bits b WHERE b.phase_id = p.id AND b.kind = 'a')
-           AS mean_abits
+           AS mean_abits,
+       -- a compress phase's settings ("svd e=0.8", "svd params=0.5") and its
+       -- ranks (phase_svd, once done); NULL for the other phases
+       -- derived {
+       CASE WHEN p.phase = 'compress' THEN 'svd ' ||
+            CASE WHEN json_extract(p.config, '$.svd_energy') IS NOT NULL
+                 THEN 'e=' || json_extract(p.config, '$.svd_energy')
+                 ELSE 'params=' || json_extract(p.config, '$.svd_params') END END AS compress,
+       -- }
+       (SELECT v.ranks FROM phase_svd v WHERE v.phase_id = p.id) AS ranks
 FROM sweep_phases sp
 JOIN sweeps s ON s.id = sp.sweep_id
 JOIN phases p ON p.id = sp.phase_id;

@@ -22,6 +22,8 @@ const RUN_COLUMNS = [
 // (the labels of `qsweep report pivot`). The run detail's longer label
 // (detail.js phaseLabel) adds the setting to this name.
 function phaseName(r) {
+  // a compress row says what it asked for: compress (svd params=0.5)
+  if (r.phase === 'compress' && r.compress) return 'compress (' + r.compress + ')';
   if (r.phase !== 'ptq') return r.phase;
   return 'ptq' + (r.rounding === 'adaround' ? '+adaround' : '') + (r.equalize ? '+cle' : '');
 }

@@ -97,6 +97,16 @@ int qs_model_cfg_validate(const qs_model_cfg *c)
     if (c->quantizer == QS_QUANT_LSQ && c->wbits < 32 && (c->wbits == 1 || c->first_last_bits == 1))
         return qs_err(QS_EINVAL, "lsq+ needs at least 2 weight bits (wbits %d, first_last_bits %d)",
                       c->wbits, c->first_last_bits);
+    if (c->svd_nrank < 0 || c->svd_nrank > QS_SVD_MAX_LAYERS || (c->svd_nrank > 0 && !c->svd_rank))
+        return qs_err(QS_EINVAL, "%d SVD ranks (allowed: 0..%d, with their values)", c->svd_nrank,
+                      QS_SVD_MAX_LAYERS);
+    for (int i = 0; i < c->svd_nrank; i++) {
+        if (c->svd_rank[i] < 0)
+            return qs_err(QS_EINVAL, "SVD rank %d of weight layer %d is negative", c->svd_rank[i], i);
+        /* learned widths are per node: a factored layer would learn two */
+        if (c->svd_rank[i] > 0 && c->bp_learned)
+            return qs_err(QS_EINVAL, "a factored (SVD) model cannot learn bit widths");
+    }
     return qs_bp_cfg_validate(c);
 }
 
@@ -177,6 +187,9 @@ static int plan(qs_planner *p, qs_model *m)
     }
     if (p->err)
         return p->err;
+    if (c->svd_nrank > 0 && c->svd_nrank != p->nweight)
+        return qs_err(QS_EINVAL, "%d SVD ranks for a model of %d weight layers", c->svd_nrank,
+                      p->nweight);
     /* Alphas sit after the counted parameters. */
     for (int i = 0; i < m->nnode; i++)
         if (m->nodes[i].alpha_off >= 0)
@@ -416,6 +429,12 @@ int qs_model_build(qs_model *m, const qs_model_cfg *cfg, int max_batch)
         return rc;
     if (max_batch < 1)
         return qs_err(QS_EINVAL, "batch size %d must be at least 1", max_batch);
+    if (cfg->svd_nrank > 0) { /* the model's own copy of the ranks */
+        if (!(m->svd_own = malloc((size_t)cfg->svd_nrank * sizeof(int16_t))))
+            return qs_err(QS_ENOMEM, "out of memory for %d SVD ranks", cfg->svd_nrank);
+        memcpy(m->svd_own, cfg->svd_rank, (size_t)cfg->svd_nrank * sizeof(int16_t));
+        m->cfg.svd_rank = m->svd_own;
+    }
     if ((rc = plan(&p, m)) != QS_OK)
         goto fail;
     m->nparam = p.nparam + p.nalpha + p.nbits;
@@ -527,6 +546,7 @@ fail:
 
 void qs_model_free(qs_model *m)
 {
+    free(m->svd_own);
     free(m->nodes);
     free(m->arena);
     free(m->act);

@@ -31,6 +31,10 @@ typedef enum {
     QS_BLOCK_BASIC = 0, QS_BLOCK_PREACT = 1, QS_BLOCK_DEPTHWISE = 2, QS_BLOCK_BOTTLENECK = 3
 } qs_block;
 #define QS_IMNET_STAGES 4
+/* Weight layers a factored model may list (qs_model_cfg.svd_rank). */
+#define QS_SVD_MAX_LAYERS 256
+/* The largest rank a layer may have (min(m, n) of its weight). */
+#define QS_SVD_MAX_RANK 32767
 
 /* Weight + activation quantizer (docs/quantizers.md). */
 typedef enum { QS_QUANT_HWANG_PACT = 0, QS_QUANT_LSQ = 1 } qs_quantizer;
@@ -64,6 +68,20 @@ typedef struct {
      * settings mean nothing while bp_learned is 0. */
     int bp_learned, bp_bmin;
     double bp_init;
+    /* SVD compression (core/ptq/svd_model.c, docs/ptq-methods.md): with
+     * svd_nrank > 0, one rank per weight layer (every conv of groups 1 and
+     * every linear, in plan order; svd_nrank must be their count). Rank
+     * r > 0 plans the layer as two nodes: a conv as a kh x kw conv in -> r
+     * then a 1x1 conv r -> out, a linear as linear in -> r (no bias) then
+     * linear r -> out (the bias); 0 keeps the layer whole. svd_rank is
+     * not owned: it points at the storage of whoever filled it (a built
+     * model's own copy, qs_model.svd_own; a qs_svd_result; a checkpoint
+     * reader's buffer), so a copy of the config is valid while that lives.
+     * A pointer, not an array, because every grid phase holds a config
+     * and no grid ever sets ranks (NULL there). */
+    int32_t svd_nrank;
+    int32_t svd_pad_; /* no padding: the grid memo compares configs with memcmp */
+    int16_t *svd_rank;
 } qs_model_cfg;
 
 #define QS_BP_LEARN_W 1
@@ -94,6 +112,11 @@ typedef struct {
      * clip level max |w| of the last quantization. */
     long bits_off;
     long wlen;               /* weight floats */
+    /* Conv (groups 1) and linear: the weight-layer ordinal (the index in
+     * qs_model_cfg.svd_rank), and for a factored layer its rank and which
+     * factor the node is (1: kh x kw conv / linear in -> r, 2: 1x1 conv /
+     * linear r -> out); svd_part 0 for a whole layer. */
+    int layer, svd_rank, svd_part;
     long rm_off, rv_off;     /* BN running stats in the buffer vector */
     int wbits;               /* this layer's weight bits (32 = float) */
     int abits;               /* relu: 32 = ReLU, else PACT */
@@ -134,6 +157,7 @@ typedef struct {
     size_t act_len;
     float *scratch;          /* conv im2col / Lipschitz scratch */
     size_t scratch_len;
+    int16_t *svd_own;        /* cfg.svd_rank's storage (NULL: no ranks) */
     int quant_ready;         /* weight steps searched and alphas calibrated */
     int weights_dirty;       /* params changed since the last weight quantization */
 } qs_model;

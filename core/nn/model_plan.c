@@ -32,6 +32,7 @@ int qs_plan_push(qs_planner *p, qs_node_type t, int in0, int in1, int c, int h, 
     n->numel = (size_t)c * h * w;
     n->w_off = n->b_off = n->alpha_off = n->rm_off = n->rv_off = n->step_off = -1;
     n->bits_off = -1;
+    n->layer = -1;
     n->wbits = 32;
     n->abits = 32;
     n->scale = 1.0f;
@@ -58,10 +59,9 @@ static void lsq_steps(qs_planner *p, qs_node *n)
     p->nalpha += n->nstep;
 }
 
-int qs_plan_conv(qs_planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
+/* One conv node; the caller advances first_weight. */
+static int conv_node(qs_planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
 {
-    if (p->err)
-        return -1;
     const qs_node *x = qs_plan_node(p, in);
     qs_conv_shape cs;
     if (qs_conv_shape_init(&cs, p->m->max_batch, x->c, x->h, x->w,
@@ -83,8 +83,56 @@ int qs_plan_conv(qs_planner *p, int in, int k, int ks, int stride, int pad, int 
     else if (depthwise && p->m->cfg.wbits < 32)
         n->wbits = p->m->cfg.wbits;
     learned_bits(p, n, QS_BP_LEARN_W, !p->first_weight);
-    p->first_weight = 0;
     lsq_steps(p, n);
+    return id;
+}
+
+/* The rank of the next weight layer (0: whole), checked against its
+ * m x n weight: a rank above min(m, n) cannot come from its SVD. */
+static int next_rank(qs_planner *p, int *layer, long m, long n)
+{
+    const qs_model_cfg *c = &p->m->cfg;
+    *layer = p->nweight++;
+    int r = *layer < c->svd_nrank ? c->svd_rank[*layer] : 0;
+    long k = m < n ? m : n;
+    if (r > k) {
+        p->err = qs_err(QS_EINVAL, "SVD rank %d of weight layer %d is out of range for its "
+                        "%ld x %ld weight (allowed: 0..%ld)", r, *layer, m, n, k);
+        return -1;
+    }
+    return r;
+}
+
+static void mark(qs_planner *p, int id, int layer, int r, int part)
+{
+    if (id < 0)
+        return;
+    qs_node *n = &p->m->nodes[id];
+    n->layer = layer;
+    n->svd_rank = r;
+    n->svd_part = part;
+}
+
+int qs_plan_conv(qs_planner *p, int in, int k, int ks, int stride, int pad, int depthwise)
+{
+    if (p->err)
+        return -1;
+    int layer = -1, r = 0, id;
+    if (!depthwise) {
+        const qs_node *x = qs_plan_node(p, in);
+        if ((r = next_rank(p, &layer, k, (long)x->c * ks * ks)) < 0)
+            return -1;
+    }
+    if (r > 0) { /* W [k, c kh kw] ~ A [k, r] B [r, c kh kw]: B the kh x kw conv, A the 1x1 */
+        int b = conv_node(p, in, r, ks, stride, pad, 0);
+        mark(p, b, layer, r, 1);
+        id = b < 0 ? -1 : conv_node(p, b, k, 1, 1, 0, 0);
+        mark(p, id, layer, r, 2);
+    } else {
+        id = conv_node(p, in, k, ks, stride, pad, depthwise);
+        mark(p, id, layer, 0, 0);
+    }
+    p->first_weight = 0;
     return id;
 }
 
@@ -137,10 +185,10 @@ int qs_plan_add(qs_planner *p, int a, int b, float scale)
     return id;
 }
 
-int qs_plan_linear(qs_planner *p, int in, int out, int last)
+/* One linear node (bias: whether it has one); the caller advances
+ * first_weight. */
+static int linear_node(qs_planner *p, int in, int out, int last, int bias)
 {
-    if (p->err)
-        return -1;
     const qs_node *x = qs_plan_node(p, in);
     int in_features = (int)x->numel;
     int id = qs_plan_push(p, QS_NODE_LINEAR, in, -1, out, 1, 1);
@@ -150,13 +198,33 @@ int qs_plan_linear(qs_planner *p, int in, int out, int last)
     n->in_features = in_features;
     n->wlen = (long)out * in_features;
     n->w_off = p->nparam;
-    n->b_off = p->nparam + n->wlen;
-    p->nparam += n->wlen + out;
+    n->b_off = bias ? p->nparam + n->wlen : -1;
+    p->nparam += n->wlen + (bias ? out : 0);
     if (p->m->cfg.wbits < 32)
         n->wbits = (p->first_weight || last) ? p->m->cfg.first_last_bits : p->m->cfg.wbits;
     learned_bits(p, n, QS_BP_LEARN_W, !p->first_weight && !last);
-    p->first_weight = 0;
     lsq_steps(p, n);
+    return id;
+}
+
+int qs_plan_linear(qs_planner *p, int in, int out, int last)
+{
+    if (p->err)
+        return -1;
+    int layer, id;
+    int r = next_rank(p, &layer, out, (long)qs_plan_node(p, in)->numel);
+    if (r < 0)
+        return -1;
+    if (r > 0) { /* W [out, in] ~ A [out, r] B [r, in]: B first, no bias; A with the bias */
+        int b = linear_node(p, in, r, last, 0);
+        mark(p, b, layer, r, 1);
+        id = b < 0 ? -1 : linear_node(p, b, out, last, 1);
+        mark(p, id, layer, r, 2);
+    } else {
+        id = linear_node(p, in, out, last, 1);
+        mark(p, id, layer, 0, 0);
+    }
+    p->first_weight = 0;
     return id;
 }
 

@@ -23,6 +23,7 @@ typedef struct {
     long nbuf;
     int err;
     int first_weight;  /* next conv/linear is the model's first */
+    int nweight;       /* conv (groups 1) / linear layers planned so far */
 } qs_planner;
 
 int qs_plan_push(qs_planner *p, qs_node_type t, int in0, int in1, int c, int h, int w);

@@ -89,8 +89,9 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
                 qs_relu_forward(n->out, in, len);
             break;
         case QS_NODE_LINEAR:
-            qs_linear_forward(n->out, in, layer_weight(m, n), P + n->b_off, nb,
-                              n->in_features, n->c);
+            /* no bias: the first factor of an SVD-factored linear */
+            qs_linear_forward(n->out, in, layer_weight(m, n),
+                              n->b_off >= 0 ? P + n->b_off : NULL, nb, n->in_features, n->c);
             break;
         case QS_NODE_GAP:
             qs_gap_forward(n->out, in, nb, n->c, m->nodes[n->in0].h * m->nodes[n->in0].w);
@@ -212,8 +213,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
                 qs_relu_backward(dx, n->dout, n->out, len, !fresh0);
             break;
         case QS_NODE_LINEAR:
-            qs_linear_backward(dx, G + n->w_off, G + n->b_off, n->dout, src->out,
-                               layer_weight(m, n), nb, n->in_features, n->c);
+            qs_linear_backward(dx, G + n->w_off, n->b_off >= 0 ? G + n->b_off : NULL, n->dout,
+                               src->out, layer_weight(m, n), nb, n->in_features, n->c);
             break;
         case QS_NODE_GAP:
             if (dx)

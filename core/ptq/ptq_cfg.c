@@ -10,6 +10,25 @@
 
 const char *const qs_ptq_rounding_names[] = {"nearest", "adaround", NULL};
 const char *const qs_ptq_bias_corr_names[] = {"none", "empirical", "bn", NULL};
+const char *const qs_compress_names[] = {"none", "svd", NULL};
+
+int qs_svd_cfg_validate(const qs_svd_cfg *c)
+{
+    if (c->method != QS_COMPRESS_SVD)
+        return qs_err(QS_EINVAL, "a compress phase needs a method (--compress svd; allowed: svd)");
+    if ((c->energy > 0) == (c->params > 0))
+        return qs_err(QS_EINVAL, "a compress phase takes one of --svd-energy E and --svd-params F "
+                      "(given: %s)", c->energy > 0 ? "both" : "neither");
+    if (c->energy != 0 && !(c->energy > 0 && c->energy <= 1))
+        return qs_err(QS_EINVAL, "svd energy %g is out of range (allowed: 0 < energy <= 1)",
+                      c->energy);
+    if (c->params != 0 && !(c->params > 0 && c->params < 1))
+        return qs_err(QS_EINVAL, "svd params fraction %g is out of range (allowed: 0 < F < 1)",
+                      c->params);
+    if (c->epochs < 0)
+        return qs_err(QS_EINVAL, "svd fine-tune epochs %d must be at least 0", c->epochs);
+    return QS_OK;
+}
 
 void qs_ptq_cfg_default(qs_ptq_cfg *c)
 {

@@ -42,4 +42,22 @@ void qs_ptq_cfg_default(qs_ptq_cfg *c);
 /* Range checks; the message names the setting and what is allowed. */
 int qs_ptq_cfg_validate(const qs_ptq_cfg *c);
 
+/* The compress phase's settings (docs/ptq.md, "SVD compression"; the
+ * code is svd_model.h). Exactly one of energy and params is set (the other
+ * 0). */
+typedef enum { QS_COMPRESS_NONE = 0, QS_COMPRESS_SVD = 1 } qs_compress_method;
+/* "none", "svd": the --compress flag's and the job JSON's spelling */
+extern const char *const qs_compress_names[];
+typedef struct {
+    qs_compress_method method;
+    double energy;           /* kept energy of each layer's singular values, (0, 1] */
+    double params;           /* parameters after, as a fraction of before, (0, 1) */
+    int epochs;              /* fine-tune epochs after factoring (0: none) */
+    int first_last;          /* factor the first and last weight layers too */
+} qs_svd_cfg;
+
+/* Range checks of a compress phase's settings (the flags and the grid
+ * check each value's range; this checks the combination). */
+int qs_svd_cfg_validate(const qs_svd_cfg *c);
+
 #endif

@@ -314,3 +314,42 @@ int qs_ck_imnet_from(qs_ck_imnet *im, const qs_model_cfg *c)
     im->width_mult = c->width_mult;
     return 1;
 }
+
+/* ------------------------------------------------------------- svd ranks */
+
+int qs_ck_svd_read(qs_model_cfg *c, int16_t *buf, const qs_ckpt *ck, const char *what)
+{
+    size_t len = 0;
+    const uint8_t *p = qs_ckpt_get(ck, "svd_ranks", &len);
+    c->svd_nrank = 0;
+    c->svd_rank = NULL;
+    if (!p)
+        return QS_OK;
+    if (len == 0 || len % 4 != 0 || len / 4 > QS_SVD_MAX_LAYERS)
+        return qs_err(QS_EFORMAT, "%s: section \"svd_ranks\" is %zu bytes (allowed: 4..%d, a "
+                      "multiple of 4)", what, len, 4 * QS_SVD_MAX_LAYERS);
+    for (int i = 0; i < (int)(len / 4); i++) {
+        int32_t r;
+        memcpy(&r, p + 4 * (size_t)i, 4);
+        if (r < 0 || r > QS_SVD_MAX_RANK)
+            return out_of_range(what, "svd_ranks", "rank", at(ck, p, 4 * (size_t)i), r, 0,
+                                QS_SVD_MAX_RANK);
+        buf[i] = (int16_t)r;
+    }
+    c->svd_nrank = (int32_t)(len / 4);
+    c->svd_rank = buf;
+    return QS_OK;
+}
+
+int qs_ck_svd_same(const qs_model_cfg *ck, const qs_model_cfg *want, const char *what)
+{
+    int n = ck->svd_nrank > want->svd_nrank ? ck->svd_nrank : want->svd_nrank;
+    for (int i = 0; i < n; i++) {
+        int a = i < ck->svd_nrank ? ck->svd_rank[i] : 0;
+        int b = i < want->svd_nrank ? want->svd_rank[i] : 0;
+        if (a != b)
+            return qs_err(QS_EINVAL, "%s: weight layer %d has SVD rank %d (0: not factored), this "
+                          "phase's model has rank %d there", what, i, a, b);
+    }
+    return QS_OK;
+}

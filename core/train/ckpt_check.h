@@ -23,6 +23,7 @@ typedef struct {
     qs_model_cfg mcfg;
     qs_ck_state st;
     qs_train_cfg tcfg;     /* when read with need_cfg */
+    int16_t svd[QS_SVD_MAX_LAYERS]; /* mcfg.svd_rank's storage (qs_ck_svd_read) */
 } qs_ck_head;
 
 /* Section "model": the architecture as int32s. */
@@ -46,5 +47,14 @@ int qs_ck_head_read(qs_ck_head *h, const qs_ckpt *ck, const char *what, int need
 /* n floats of section `name` at p: finite, and at least `min`. */
 int qs_ck_floats(const qs_ckpt *ck, const char *what, const char *name, const uint8_t *p,
                  size_t n, float min);
+
+/* Section "svd_ranks" (written only for a factored model): svd_nrank
+ * int32 ranks (qs_model_cfg.svd_rank). Reads it into buf [QS_SVD_MAX_LAYERS]
+ * and points c at it (none: no ranks), checking its size and every rank's
+ * range. */
+int qs_ck_svd_read(qs_model_cfg *c, int16_t *buf, const qs_ckpt *ck, const char *what);
+/* Refuses a checkpoint whose ranks (ck) are not the ones this phase's
+ * model was built with (want), naming the first layer that differs. */
+int qs_ck_svd_same(const qs_model_cfg *ck, const qs_model_cfg *want, const char *what);
 
 #endif

@@ -40,12 +40,17 @@ int qs_trainer_init(qs_trainer *t, const qs_model_cfg *mcfg, const qs_train_cfg 
     if (cfg->phase == QS_PHASE_FLOAT && (mcfg->wbits < 32 || mcfg->abits < 32))
         return qs_err(QS_EINVAL, "the float phase trains wbits = abits = 32; quantized "
                       "bits need --phase retrain --from FLOAT_CHECKPOINT");
-    if (cfg->phase != QS_PHASE_FLOAT && mcfg->wbits == 32 && mcfg->abits == 32)
+    if (cfg->phase == QS_PHASE_COMPRESS && (mcfg->wbits < 32 || mcfg->abits < 32))
+        return qs_err(QS_EINVAL, "the compress phase factors a float model: wbits = abits = 32 "
+                      "(got %d, %d)", mcfg->wbits, mcfg->abits);
+    if (cfg->phase != QS_PHASE_FLOAT && cfg->phase != QS_PHASE_COMPRESS && mcfg->wbits == 32 &&
+        mcfg->abits == 32)
         return qs_err(QS_EINVAL, "phase %s needs wbits or abits below 32 ((32, 32) is the float phase)",
                       qs_phase_name(cfg->phase));
     qs_set_threads(cfg->threads);
     if ((rc = qs_model_build(&t->model, &t->mcfg, cfg->batch)) != QS_OK)
         return rc;
+    t->mcfg.svd_rank = t->model.cfg.svd_rank; /* the caller's storage need not outlive this */
     qs_rng_seed(&t->rng, cfg->seed);
     qs_model_init(&t->model, &t->rng);
     if ((rc = qs_bp_trainer_setup(t)) != QS_OK) {

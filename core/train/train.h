@@ -14,11 +14,14 @@
 #include "rng.h"
 
 /* ptq: post-training quantization of a float model (core/ptq), no
- * epochs of training; its one result row counts as epoch 1 of 1. */
+ * epochs of training; its one result row counts as epoch 1 of 1.
+ * compress: SVD factorisation of a float model (core/ptq/svd_model.h),
+ * then its fine-tune epochs, or one result row (epoch 1 of 1) without. */
 typedef enum {
-    QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2, QS_PHASE_PTQ = 3
+    QS_PHASE_FLOAT = 0, QS_PHASE_RETRAIN = 1, QS_PHASE_CLR = 2, QS_PHASE_PTQ = 3,
+    QS_PHASE_COMPRESS = 4
 } qs_phase;
-#define QS_NPHASES 4
+#define QS_NPHASES 5
 
 const char *qs_phase_name(qs_phase p);
 int qs_phase_parse(qs_phase *out, const char *s);
@@ -73,6 +76,10 @@ typedef struct {
      * checkpoint section "bitprune_train" of a model with learned widths. */
     double bp_lambda, bp_lr_scale;
     int bp_weighting, bp_finetune_epochs;
+    /* The compress phase's settings. Not in checkpoints: a resumed compress
+     * phase takes them from its job (its ranks, recomputed from the
+     * parent, must match the checkpoint's). */
+    qs_svd_cfg svd;
 } qs_train_cfg;
 
 /* Bytes of qs_train_cfg in a checkpoint's "train_cfg" section. */

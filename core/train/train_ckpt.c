@@ -74,6 +74,15 @@ int qs_trainer_encode(const qs_trainer *t, uint8_t **out, size_t *len)
     qs_bp_ck bp;
     if (qs_bp_ck_from(&bp, &t->mcfg) && (rc = qs_ckpt_writer_add(&w, "bitprune", &bp, sizeof bp)))
         goto cleanup;
+    /* A factored model's ranks: without them the parameters cannot be
+     * laid out (whole models never write the section) */
+    int32_t ranks[QS_SVD_MAX_LAYERS];
+    for (int i = 0; i < t->mcfg.svd_nrank; i++)
+        ranks[i] = t->mcfg.svd_rank[i];
+    if (t->mcfg.svd_nrank > 0 &&
+        (rc = qs_ckpt_writer_add(&w, "svd_ranks", ranks,
+                                 (size_t)t->mcfg.svd_nrank * sizeof(int32_t))))
+        goto cleanup;
     qs_bp_train_ck bt;
     if (qs_bp_train_ck_from(&bt, t) &&
         (rc = qs_ckpt_writer_add(&w, "bitprune_train", &bt, sizeof bt)))
@@ -199,7 +208,9 @@ static int load_parent_from(qs_trainer *t, qs_ckpt *ck, const char *path)
         return rc;
     if ((rc = check_arch(pc, &t->mcfg, path)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, path)) != QS_OK)
         return rc;
     /* The chain of methods.md sections 2-3: retrain starts from the float
      * checkpoint, clr from the retrained one (a clr from a float model
@@ -288,7 +299,9 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
         return rc;
     if ((rc = check_arch(&h.mcfg, &t->mcfg, what)) != QS_OK ||
         (rc = qs_quant_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, ck, what)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, ck, what)) != QS_OK ||
+        (rc = qs_ck_svd_same(&h.mcfg, &t->mcfg, what)) != QS_OK)
         return rc;
     if (!qs_bp_cfg_same(&h.mcfg, &t->mcfg))
         return qs_err(QS_EINVAL, "%s holds other learned-bits settings (learned mask %d, bmin %d, "
@@ -341,7 +354,9 @@ static int resume_from(qs_trainer *t, qs_ckpt *ck, const char *what)
                       what, qclean, (size_t)(qc - ck->buf));
     /* The plan continues: the checkpoint's settings win over the command
      * line's (same schedule horizon, seed and thread count). */
+    qs_svd_cfg svd = t->cfg.svd; /* the job's: checkpoints do not hold it */
     t->cfg = *tc;
+    t->cfg.svd = svd;
     memcpy(m->param, params, n * 4);
     memcpy(m->buf, bufs, (size_t)m->nbuf * 4);
     memcpy(m->opt_m, om, n * 4);
@@ -376,7 +391,8 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
     if ((rc = qs_ck_head_read(&h, &ck, path, 1)))
         goto cleanup;
     if ((rc = qs_quant_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
-        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK)
+        (rc = qs_bp_cfg_from_ckpt(&h.mcfg, &ck, path)) != QS_OK ||
+        (rc = qs_ck_svd_read(&h.mcfg, h.svd, &ck, path)) != QS_OK)
         goto cleanup;
     info->mcfg = h.mcfg;
     info->phase = h.tcfg.phase;
@@ -386,6 +402,10 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
     /* The counts are compared before the model is built, so that its size
      * is bounded by what the file holds, not by what it claims. */
     long want = qs_model_param_count(&h.mcfg);
+    if (want < 0) { /* a model the file describes but no plan allows (its SVD ranks) */
+        rc = qs_err_wrap(QS_EFORMAT, "%s", path);
+        goto cleanup;
+    }
     if (want != h.st.nparam - h.st.nalpha) {
         rc = qs_err(QS_EFORMAT, "%s: state holds %lld parameters, the model it describes has %ld",
                     path, (long long)(h.st.nparam - h.st.nalpha), want);
@@ -420,6 +440,10 @@ int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size
 cleanup:
     if (rc)
         qs_model_free(m);
+    /* the ranks live with the model (h's buffer ends here) */
+    info->mcfg.svd_rank = rc ? NULL : m->cfg.svd_rank;
+    if (rc)
+        info->mcfg.svd_nrank = 0;
     qs_ckpt_free(&ck);
     return rc;
 }

@@ -11,7 +11,8 @@
 #include "quant.h"
 
 /* Indexed by qs_phase; the spelling of the phase column and the grid. */
-static const char *const phase_names[QS_NPHASES] = {"float", "retrain", "clr", "ptq"};
+static const char *const phase_names[QS_NPHASES] = {"float", "retrain", "clr", "ptq",
+                                                     "compress"};
 
 const char *qs_phase_name(qs_phase p)
 {
@@ -25,12 +26,26 @@ int qs_phase_parse(qs_phase *out, const char *s)
             *out = (qs_phase)p;
             return QS_OK;
         }
-    return qs_err(QS_EINVAL, "unknown phase \"%s\" (allowed: %s, %s, %s, %s)", s,
-                  phase_names[0], phase_names[1], phase_names[2], phase_names[3]);
+    return qs_err(QS_EINVAL, "unknown phase \"%s\" (allowed: %s, %s, %s, %s, %s)", s,
+                  phase_names[0], phase_names[1], phase_names[2], phase_names[3],
+                  phase_names[4]);
 }
 
 void qs_train_cfg_default(qs_train_cfg *c, qs_data_kind data, qs_phase phase)
 {
+    if (phase == QS_PHASE_COMPRESS) {
+        /* The fine-tune of a factored float model: the float protocol's
+         * optimizer, weight decay and schedule shape, at a tenth of its lr
+         * (as retrain is to float in the CIFAR-10 protocol: the weights
+         * start near a minimum, and the float lr would throw them out of
+         * it); the epochs are the svd fine-tune's (1 without one). */
+        qs_train_cfg_default(c, data, QS_PHASE_FLOAT);
+        c->phase = QS_PHASE_COMPRESS;
+        c->sched.lr /= 10; /* (not * 0.1: 0.1 / 10 is the double 0.01) */
+        c->epochs = 1;
+        c->svd.method = QS_COMPRESS_SVD;
+        return;
+    }
     memset(c, 0, sizeof *c);
     c->phase = phase;
     c->batch = 128;

@@ -15,7 +15,7 @@ enum { F_STR, F_INT, F_ENUM, F_BOOL, F_ID };
 static const char *const block_vals[] = {"basic", "preact", "depthwise", "none", "bottleneck",
                                          NULL};
 static const char *const reg_vals[] = {"none", "lipschitz", NULL};
-static const char *const phase_vals[] = {"float", "retrain", "clr", "ptq", NULL};
+static const char *const phase_vals[] = {"float", "retrain", "clr", "ptq", "compress", NULL};
 static const char *const status_vals[] = {"queued", "running", "done", "failed", NULL};
 /* The runs view's quantizer values: a float phase's "none", then the
  * quantizers (qs_quantizer_names, core/quant/lsq_model.c), and a ptq

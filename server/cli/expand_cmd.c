@@ -55,7 +55,7 @@ static void print_job(const qs_grid_job *j)
            "\"quantizer\":\"%s\",\"clr\":%s,\"seed\":%lld,\"epochs\":%d,\"gflop\":%.6g,"
            "\"dataset\":\"%s\",",
            j->model_name, j->params, j->model.wbits, j->model.abits, j->regularizer,
-           j->phase == QS_PHASE_FLOAT ? "none"
+           j->phase == QS_PHASE_FLOAT || j->phase == QS_PHASE_COMPRESS ? "none"
            : j->phase == QS_PHASE_PTQ ? "ptq" : qs_bp_quantizer_label(&j->model),
            j->clr ? "true" : "false", j->seed, j->epochs, j->gflop, qs_data_kind_name(j->data));
     printf("\"arch\":\"%s\",", qs_arch_name(j->model.arch));

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "job.h"
 #include "mpi_msg.h"
+#include "svd_model.h"
 
 static void note(coord *c, int rc)
 {
@@ -145,6 +146,16 @@ static void on_done(coord *c, int j, int epochs, const double *m, const uint8_t 
         int nb = 0, rc = qs_bp_ckpt_layers(&bits, &nb, ck, ckn, "final checkpoint");
         note(c, rc ? rc : qs_db_phase_bits_put(c->db, id, bits, nb));
         free(bits);
+    }
+    if (c->g->jobs[j].phase == QS_PHASE_COMPRESS && tx(c)) {
+        /* The ranks travel in the final checkpoint too. */
+        long params = 0;
+        char sum[128], list[8 * QS_SVD_MAX_LAYERS];
+        int rc = qs_svd_ckpt_ranks(&params, sum, sizeof sum, list, sizeof list, ck, ckn,
+                                   "final checkpoint");
+        if (rc == QS_OK)
+            rc = qs_db_phase_svd_put(c->db, id, c->g->jobs[j].params, params, sum, list);
+        note(c, rc);
     }
     if (tx(c))
         note(c, qs_db_phase_done(c->db, id, epochs, m, qs_now_s() - c->started[j]));

@@ -169,39 +169,43 @@ static int writer_pragmas(qs_db *db)
     return exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536");
 }
 
-/* A database written before the ptq phase existed has a phases table whose
- * CHECK allows float, retrain and clr only. Allowing one more value cannot
- * invalidate a row, so the CHECK text is widened in place, the way SQLite
- * documents for changing a CHECK constraint (writable_schema, then a new
- * schema_version so every connection rereads it), in one transaction. */
+/* A database written before the ptq (or compress) phase has a phases table
+ * whose CHECK allows fewer phases. More values cannot invalidate a row, so
+ * the CHECK text is widened in place, the way SQLite documents for changing
+ * a CHECK constraint (writable_schema, then a new schema_version so every
+ * connection rereads it), in one transaction. */
 static int widen_phase_check(qs_db *db)
 {
-    static const char old_check[] = "CHECK (phase IN ('float', 'retrain', 'clr'))";
-    static const char new_check[] = "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq'))";
+    static const char *const old_checks[] = {"CHECK (phase IN ('float', 'retrain', 'clr'))",
+        "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq'))", NULL};
+    static const char new_check[] =
+        "CHECK (phase IN ('float', 'retrain', 'clr', 'ptq', 'compress'))";
     sqlite3_stmt *st = NULL;
-    int rc = QS_OK, old = 0, ver = 0;
-    if (sqlite3_prepare_v2(db->h, "SELECT instr(sql, ?), (SELECT schema_version FROM "
-                           "pragma_schema_version) FROM sqlite_master WHERE type = 'table' "
-                           "AND name = 'phases'", -1, &st, NULL) != SQLITE_OK)
-        return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
-    sqlite3_bind_text(st, 1, old_check, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        old = sqlite3_column_int(st, 0) > 0;
-        ver = sqlite3_column_int(st, 1);
+    int rc = QS_OK, old = -1, ver = 0;
+    for (int k = 0; old_checks[k] && old < 0; k++) {
+        if (sqlite3_prepare_v2(db->h, "SELECT instr(sql, ?), (SELECT schema_version FROM "
+                               "pragma_schema_version) FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'phases'", -1, &st, NULL) != SQLITE_OK)
+            return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
+        sqlite3_bind_text(st, 1, old_checks[k], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0) {
+            old = k;
+            ver = sqlite3_column_int(st, 1);
+        }
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
-    if (!old)
+    if (old < 0)
         return QS_OK;
     char *sql = sqlite3_mprintf(
         "BEGIN IMMEDIATE; PRAGMA writable_schema = ON; "
         "UPDATE sqlite_master SET sql = replace(sql, %Q, %Q) WHERE type = 'table' AND "
         "name = 'phases'; PRAGMA schema_version = %d; PRAGMA writable_schema = OFF; COMMIT",
-        old_check, new_check, ver + 1);
+        old_checks[old], new_check, ver + 1);
     if (!sql)
         return qs_err(QS_ENOMEM, "out of memory");
     if ((rc = exec_sql(db, sql)) != QS_OK) {
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-        rc = qs_err_wrap(rc, "allowing the ptq phase in the phases table");
+        rc = qs_err_wrap(rc, "allowing the ptq and compress phases in the phases table");
     }
     sqlite3_free(sql);
     return rc;
@@ -296,7 +300,7 @@ static int temp_copy(sqlite3 *h, const char *path, const char *head, const char 
 int qs_db_runs_view_current(sqlite3 *h, const char *path)
 {
     /* The view's newest column: present means the view is current. */
-    if (prepares(h, "SELECT mean_abits FROM runs LIMIT 0"))
+    if (prepares(h, "SELECT ranks FROM runs LIMIT 0"))
         return QS_OK;
     /* A file from before the learned-widths table: an empty one of this
      * connection's own, for the view to read. */
@@ -304,6 +308,10 @@ int qs_db_runs_view_current(sqlite3 *h, const char *path)
     if (!prepares(h, "SELECT 1 FROM phase_bits LIMIT 0"))
         rc = temp_copy(h, path, "CREATE TABLE IF NOT EXISTS phase_bits",
                        "CREATE TEMP TABLE IF NOT EXISTS phase_bits", "learned-widths table");
+    /* ... and from before the compress phase's table */
+    if (rc == QS_OK && !prepares(h, "SELECT 1 FROM phase_svd LIMIT 0"))
+        rc = temp_copy(h, path, "CREATE TABLE IF NOT EXISTS phase_svd",
+                       "CREATE TEMP TABLE IF NOT EXISTS phase_svd", "compress ranks table");
     if (rc == QS_OK)
         rc = temp_copy(h, path, "CREATE VIEW runs AS", "CREATE TEMP VIEW IF NOT EXISTS runs AS",
                        "runs view");

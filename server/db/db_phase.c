@@ -203,6 +203,25 @@ int qs_db_phase_bits_put(qs_db *db, const char *id, const qs_bp_layer *layers, i
     return QS_OK;
 }
 
+int qs_db_phase_svd_put(qs_db *db, const char *id, long params_before, long params_after,
+                        const char *ranks, const char *rank_list)
+{
+    sqlite3_stmt *st;
+    int rc = prep(db, &st, "INSERT OR REPLACE INTO phase_svd(phase_id, params_before, ranks, "
+                           "rank_list) VALUES (?, ?, ?, ?)");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, params_before);
+    sqlite3_bind_text(st, 3, ranks, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, rank_list, -1, SQLITE_STATIC);
+    if ((rc = step_done(db, st)) || (rc = prep(db, &st, "UPDATE phases SET params = ? WHERE id = ?")))
+        return rc;
+    sqlite3_bind_int64(st, 1, params_after);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    return step_done(db, st);
+}
+
 int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m,
                      double seconds)
 {

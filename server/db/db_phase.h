@@ -40,6 +40,10 @@ int qs_db_decision_map_put(qs_db *db, const char *id, int w, int h, const uint8_
                            size_t len);
 /* The learned widths of a done phase (phase_bits), replacing any. */
 int qs_db_phase_bits_put(qs_db *db, const char *id, const qs_bp_layer *layers, int n);
+/* The factoring of a done compress phase (phase_svd), replacing any;
+ * the phase's params become params_after, the factored model's. */
+int qs_db_phase_svd_put(qs_db *db, const char *id, long params_before, long params_after,
+                        const char *ranks, const char *rank_list);
 int qs_db_phase_done(qs_db *db, const char *id, int epochs_done, const double *m,
                      double seconds);
 /* Marks the phase failed with error, and every descendant failed with

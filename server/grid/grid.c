@@ -294,7 +294,8 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
 {
     static const char *const top_keys[] = {"name", "description", "dataset", "axes", "cases",
                                             "exclude", "float", "retrain", "clr", "ptq", "quant",
-                                            "lipschitz", "threads", "synthetic", NULL};
+                                            "lipschitz", "threads", "synthetic", "compress",
+                                            NULL};
     const char *end = NULL;
     cJSON *root = NULL;
     memset(s, 0, sizeof *s);
@@ -407,11 +408,13 @@ void qs_gx_parse(gx_spec *s, const char *text, gx_errs *e)
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "exclude")))
         parse_exclude(s, it, e);
-    for (int i = 0; i < QS_NPHASES; i++)
+    for (int i = 0; i < QS_GX_NPROTO; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(root, qs_gx_phase_keys[i])))
             qs_gx_parse_override(&s->ov[i], it, qs_gx_phase_keys[i], (qs_phase)i, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "quant")))
         qs_gx_parse_quant(s, it, e);
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "compress")))
+        qs_gx_parse_compress(s, it, e);
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "lipschitz")) &&
         qs_gx_want_object(it, "lipschitz", e)) {
         static const char *const keys[] = {"beta", NULL};

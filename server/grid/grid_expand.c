@@ -7,7 +7,8 @@
  *   clr     when the combination has clr true, parent = that retrain;
  *   ptq     instead of retrain and clr when the method is ptq, per
  *           (wbits, abits) x rounding x equalize, parent = float
- *           (regularizer, clr and quantizer do not apply to it).
+ *           (regularizer, clr and quantizer do not apply to it);
+ *   compress per value of the "compress" block, parent = float.
  * A phase is identified by the hash of its job JSON (every effective setting,
  * keys sorted) plus its parent's id, so equal work is found again across
  * runs, grids and sweeps, and any change of setting (threads included)
@@ -245,6 +246,14 @@ static int combo(ctx *x, const gx_spec *s, const gx_dataset *d, int ps,
         if ((rc = add_job(&f, x, s, d, proto_of(x, ps, QS_PHASE_FLOAT), &mc, QS_PHASE_FLOAT,
                           seed, GX_REG_NONE, -1)))
             return rc;
+        /* the compress children of this float phase, one per value */
+        for (int k = 0; k < s->ncompress; k++) {
+            gx_proto pr;
+            int cp;
+            qs_gx_proto_compress(&pr, proto_of(x, ps, QS_PHASE_COMPRESS), s, s->compress_v[k]);
+            if ((rc = add_job(&cp, x, s, d, &pr, &mc, QS_PHASE_COMPRESS, seed, GX_REG_NONE, f)))
+                return rc;
+        }
         x->last_f = f;
         x->last_r = -1;
         x->last_ds = ps;

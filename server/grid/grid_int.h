@@ -83,6 +83,8 @@ typedef struct {
 /* Protocol combinations (the product of the protocol axes' lengths) above
  * this are refused: each is a protocol per dataset and phase kind. */
 #define GX_MAX_PCOMBOS 1000
+/* Values of the "compress" block's energy / params list. */
+#define GX_MAX_COMPRESS 32
 typedef struct {
     int phase;              /* qs_phase */
     int id;                 /* job spec row */
@@ -117,6 +119,12 @@ typedef struct {
     double beta;            /* lipschitz.beta */
     int threads;
     qs_synth_cfg synth;
+    /* The "compress" block (grid_compress.c): one compress phase per value
+     * per float phase; none when ncompress is 0. */
+    int ncompress;
+    double compress_v[GX_MAX_COMPRESS];
+    int compress_params;    /* the values are parameter fractions, not energies */
+    int compress_epochs, compress_first_last;
 } gx_spec;
 
 /* The effective protocol of one phase kind on one dataset (dataset
@@ -134,6 +142,11 @@ void qs_gx_proto_init(gx_proto *p, const gx_spec *s, const gx_dataset *d, qs_pha
 /* A ptq protocol with one combination's rounding and equalize axis values
  * (which decide what else its job JSON carries: iterations for adaround). */
 void qs_gx_proto_ptq(gx_proto *out, const gx_proto *base, int rounding, int equalize);
+/* A compress protocol with the block's settings and one of its values. */
+void qs_gx_proto_compress(gx_proto *out, const gx_proto *base, const gx_spec *s, double value);
+struct cJSON;
+/* The top-level "compress" block into s (grid_compress.c). */
+void qs_gx_parse_compress(gx_spec *s, const struct cJSON *obj, gx_errs *e);
 /* The canonical job JSON of one phase (grid_job.c); lipschitz is the
  * formatted beta or "0". */
 int qs_gx_job_config(char *out, size_t cap, const gx_spec *s, const gx_dataset *d,
@@ -201,7 +214,10 @@ int qs_gx_bits_value(int *out, const cJSON *it, const char *path, int min, gx_er
 #define GX_BITS_LEARNED 0
 
 /* Protocol and data settings (grid_proto.c). */
-extern const char *const qs_gx_phase_keys[QS_NPHASES]; /* "float", "retrain", "clr", "ptq" */
+/* The phases with a protocol object (the compress phase's settings are
+ * its "compress" block instead). */
+#define QS_GX_NPROTO 4
+extern const char *const qs_gx_phase_keys[QS_GX_NPROTO]; /* "float", "retrain", "clr", "ptq" */
 void qs_gx_override_init(gx_override *o);
 void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs_phase ph,
                           gx_errs *e);

@@ -56,6 +56,19 @@ void qs_gx_proto_ptq(gx_proto *out, const gx_proto *base, int rounding, int equa
     proto_format(out);
 }
 
+void qs_gx_proto_compress(gx_proto *out, const gx_proto *base, const gx_spec *s, double value)
+{
+    *out = *base;
+    qs_svd_cfg *c = &out->c.svd;
+    c->method = QS_COMPRESS_SVD;
+    c->energy = s->compress_params ? 0 : value;
+    c->params = s->compress_params ? value : 0;
+    c->epochs = s->compress_epochs;
+    c->first_last = s->compress_first_last;
+    out->c.epochs = c->epochs > 0 ? c->epochs : 1; /* as the worker derives it */
+    proto_format(out);
+}
+
 /* One key of the job JSON: text is JSON already (numbers, spec rows); str
  * is escaped on writing. */
 typedef struct {

@@ -160,7 +160,7 @@ void qs_gx_parse_override(gx_override *o, const cJSON *obj, const char *path, qs
 
 /* ----------------------------------------------------------------- dataset */
 
-const char *const qs_gx_phase_keys[QS_NPHASES] = {"float", "retrain", "clr", "ptq"};
+const char *const qs_gx_phase_keys[QS_GX_NPROTO] = {"float", "retrain", "clr", "ptq"};
 
 void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_errs *e)
 {
@@ -211,7 +211,7 @@ void qs_gx_parse_dataset(gx_dataset *d, const cJSON *obj, const char *path, gx_e
                                    i ? QS_IMNET_MAX_CLASSES : QS_IMNET_MAX_SIZE, e))
                 *(i ? &d->classes : &d->image_size) = (int)ll;
         }
-    for (int i = 0; i < QS_NPHASES; i++)
+    for (int i = 0; i < QS_GX_NPROTO; i++)
         if ((it = cJSON_GetObjectItemCaseSensitive(obj, qs_gx_phase_keys[i]))) {
             qs_gx_sub_key(p, path, qs_gx_phase_keys[i]);
             qs_gx_parse_override(&d->ov[i], it, p, (qs_phase)i, e);
@@ -332,7 +332,7 @@ void qs_gx_parse_paxis(gx_spec *s, const cJSON *it, gx_errs *e)
     snprintf(phase, sizeof phase, "%.*s", (int)(dot - it->string < 15 ? dot - it->string : 15),
              it->string);
     int ph = -1;
-    for (int i = 0; i < QS_NPHASES; i++)
+    for (int i = 0; i < QS_GX_NPROTO; i++)
         if (!strcmp(phase, qs_gx_phase_keys[i]))
             ph = i;
     s->pax_bad = 1; /* until it is read whole */

@@ -106,7 +106,7 @@ ptq_old_database() {
     mpirun -n 1 "$Q" "$T/qat.json" --db "$T/old.db" >/dev/null 2>"$T/old.err" ||
         { fail ptq_old_database "qat sweep: $(tail -2 "$T/old.err")"; return; }
     sqlite3 "$T/old.db" "PRAGMA writable_schema = ON;
-        UPDATE sqlite_master SET sql = replace(sql, ', ''ptq'')', ')') WHERE name = 'phases';
+        UPDATE sqlite_master SET sql = replace(sql, ', ''ptq'', ''compress'')', ')') WHERE name = 'phases';
         PRAGMA writable_schema = OFF;" 2>"$T/old.err"
     if sqlite3 "$T/old.db" "SELECT sql FROM sqlite_master WHERE name = 'phases'" | grep -q "'ptq'"; then
         fail ptq_old_database "could not make the old CHECK: $(cat "$T/old.err")"; return

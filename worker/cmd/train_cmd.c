@@ -15,6 +15,7 @@
 #include "opts.h"
 #include "ptq.h"
 #include "simd.h"
+#include "svd_model.h"
 #include "train.h"
 
 int qs_exit_status(int rc)
@@ -33,6 +34,7 @@ typedef struct {
     char model[64];
     int save_rc;
     qs_model_cost cost;    /* model_bits and bops of this phase's bits */
+    qs_svd_result svd;     /* compress: the counts of the factoring */
 } train_ctx;
 
 /* Floats as JSON: NaN/inf are not JSON, so they become null. */
@@ -79,6 +81,17 @@ static int on_epoch(void *user, const qs_epoch_metrics *m)
     }
     jnum("model_bits", c->cost.model_bits, "%.0f");
     jnum("bops", c->cost.bops, "%.0f");
+    if (c->t->cfg.phase == QS_PHASE_COMPRESS) { /* the factoring's size and ranks */
+        const qs_model_cfg *mc = &c->t->mcfg;
+        char label[96];
+        qs_svd_label(label, sizeof label, &c->t->cfg.svd);
+        /* ranks as "0,6,7": the lines stay flat objects */
+        printf(",\"compress\":\"%s\",\"params\":%ld,\"params_before\":%ld,\"ranks\":\"", label,
+               c->t->model.nparam - c->t->model.nalpha, c->svd.params_before);
+        for (int l = 0; l < mc->svd_nrank; l++)
+            printf("%s%d", l ? "," : "", mc->svd_rank[l]);
+        printf("\"");
+    }
     printf(",\"model\":\"%s\",\"wbits\":%d,\"abits\":%d}\n", c->model, c->t->mcfg.wbits,
            c->t->mcfg.abits);
     fflush(stdout);
@@ -155,6 +168,11 @@ int qs_cmd_train(int argc, char **argv)
                 qs_phase_name(o.phase), o.phase == QS_PHASE_CLR ? "retrain" : "float");
         return 2;
     }
+    if (o.phase == QS_PHASE_COMPRESS && o.resume && !o.from) {
+        fprintf(stderr, "qsweep train: --phase compress --resume needs --from FLOAT.ck too "
+                "(the ranks are recomputed from it and checked against the checkpoint's)\n");
+        return 2;
+    }
     if (o.phase == QS_PHASE_PTQ && (o.resume || o.stop_after)) {
         fprintf(stderr, "qsweep train: --phase ptq runs in one piece: no --resume or "
                 "--stop-after\n");
@@ -187,6 +205,20 @@ int qs_cmd_train(int argc, char **argv)
     if ((rc = qs_trainer_init(&t, &o.model, &cfg, &train, &test)))
         goto done;
     trainer_ready = 1;
+    if (o.phase == QS_PHASE_COMPRESS) {
+        /* factored before a resume too: the checkpoint's ranks must be the
+         * ones this job's settings give its parent (BN re-estimated only
+         * when starting afresh: a resume restores the statistics) */
+        if ((rc = qs_trainer_load_parent(&t, o.from)) ||
+            (rc = qs_svd_compress_trainer(&ctx.svd, &t, !o.resume)))
+            goto done;
+        char sum[128];
+        qs_svd_rank_summary(sum, sizeof sum, &t.mcfg);
+        fprintf(stderr, "qsweep train: %s: %ld -> %ld params (%.1f %%), kept energy %.4g, "
+                "worst layer error %.3g, %.2f s\n", sum, ctx.svd.params_before,
+                ctx.svd.params_after, 100.0 * ctx.svd.params_after / ctx.svd.params_before,
+                ctx.svd.energy, ctx.svd.worst_err, ctx.svd.seconds);
+    }
     if (o.resume) {
         rc = qs_trainer_resume(&t, o.resume);
         /* The checkpoint's plan wins; a different horizon is a mistake. */
@@ -198,7 +230,7 @@ int qs_cmd_train(int argc, char **argv)
             fprintf(stderr, "qsweep train: resuming %s at epoch %d of %d with its saved "
                     "settings (seed, schedule, threads)\n", o.resume, t.epoch_done,
                     t.cfg.epochs);
-    } else if (o.from)
+    } else if (o.from && o.phase != QS_PHASE_COMPRESS)
         rc = qs_trainer_load_parent(&t, o.from);
     if (rc)
         goto done;
@@ -213,8 +245,9 @@ int qs_cmd_train(int argc, char **argv)
             t.cfg.batch, t.cfg.threads, train.n, test.n, t.epoch_done ? " (resumed)" : "",
             t.mcfg.quantizer == QS_QUANT_LSQ && t.cfg.phase != QS_PHASE_PTQ ? ", quantizer lsq+" : "",
             qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core());
-    rc = o.phase == QS_PHASE_PTQ ? qs_ptq_phase(&t, on_epoch, &ctx)
-                                 : qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
+    rc = o.phase == QS_PHASE_PTQ        ? qs_ptq_phase(&t, on_epoch, &ctx)
+         : o.phase == QS_PHASE_COMPRESS ? qs_svd_phase(&t, o.stop_after, on_epoch, &ctx)
+                                        : qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
     if (rc == QS_OK && ctx.save_rc)
         rc = ctx.save_rc;
     if (rc == QS_OK && o.decision_map)

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "opts.h"
 #include "ptq.h"
+#include "svd_model.h"
 
 void qs_data_cache_free(qs_data_cache *c)
 {
@@ -162,13 +163,33 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
         free(resume);
         resume = NULL;
     }
+    if (o.phase == QS_PHASE_COMPRESS) {
+        /* factored before a resume too, so the checkpoint is checked
+         * against the ranks this job gives its parent; BN re-estimated
+         * only when starting afresh */
+        qs_svd_result sr;
+        if (!parent)
+            rc = qs_err(QS_EINVAL, "phase compress has no parent checkpoint");
+        else
+            rc = qs_trainer_load_parent_bytes(&t, parent, parent_len, "parent checkpoint");
+        parent = NULL;
+        if (rc == QS_OK)
+            rc = qs_svd_compress_trainer(&sr, &t, resume == NULL);
+        if (rc)
+            goto done;
+        qs_model_cost_of(&cost, &t.model);
+        r->model_bits = cost.model_bits;
+        r->bops = cost.bops;
+        r->params = t.model.nparam - t.model.nalpha;
+        qs_svd_rank_summary(r->svd, sizeof r->svd, &t.mcfg);
+    }
     if (resume) {
         rc = qs_trainer_resume_bytes(&t, resume, resume_len, "resume checkpoint");
         resume = NULL;
     } else if (parent) {
         rc = qs_trainer_load_parent_bytes(&t, parent, parent_len, "parent checkpoint");
         parent = NULL;
-    } else if (o.phase != QS_PHASE_FLOAT) {
+    } else if (o.phase != QS_PHASE_FLOAT && o.phase != QS_PHASE_COMPRESS) {
         rc = qs_err(QS_EINVAL, "phase %s has no parent checkpoint", qs_phase_name(o.phase));
     }
     if (rc)
@@ -176,8 +197,9 @@ int qs_job_run(qs_job_result *r, const char *config, uint8_t *parent, size_t par
     t.interrupt = sink->interrupt;
     t.interrupt_user = sink->user;
     run_ctx ctx = {sink, &t, r, qs_now_s(), QS_OK};
-    rc = o.phase == QS_PHASE_PTQ ? qs_ptq_phase(&t, on_epoch, &ctx)
-                                 : qs_trainer_run(&t, 0, on_epoch, &ctx);
+    rc = o.phase == QS_PHASE_PTQ        ? qs_ptq_phase(&t, on_epoch, &ctx)
+         : o.phase == QS_PHASE_COMPRESS ? qs_svd_phase(&t, 0, on_epoch, &ctx)
+                                        : qs_trainer_run(&t, 0, on_epoch, &ctx);
     if (rc == QS_OK && ctx.rc)
         rc = ctx.rc;
     r->epochs_done = t.epoch_done;

@@ -44,6 +44,10 @@ void qs_job_warn_skipped(const char *who, const qs_epoch_metrics *m);
 typedef struct {
     qs_epoch_metrics last;       /* final epoch */
     double model_bits, bops;
+    /* compress: the factored model's counted parameters and its rank
+     * summary (qs_svd_rank_summary); 0 / "" for the other phases */
+    long params;
+    char svd[96];
     int epochs_done;
     uint8_t *ckpt;               /* final checkpoint (malloc'd) */
     size_t ckpt_len;

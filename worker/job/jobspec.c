@@ -22,6 +22,7 @@
 #define JS_WHEN_if_ptq QS_JS_IF_PTQ
 #define JS_WHEN_if_adaround QS_JS_IF_ADAROUND
 #define JS_WHEN_if_learned QS_JS_IF_LEARNED
+#define JS_WHEN_if_compress QS_JS_IF_COMPRESS
 
 const qs_js_row qs_js_rows[QS_JS_N] = {
 #define QS_JOB_SETTING(id, key, gkey, alias, type, lo, hi, open, names, field, phases, when) \
@@ -177,6 +178,8 @@ int qs_js_written(int id, const qs_train_cfg *c)
                (when == QS_JS_IF_ADAROUND && c->ptq.rounding == QS_PTQ_ADAROUND);
     if (ptq_row)
         return 0;
+    if (when == QS_JS_IF_COMPRESS)
+        return c->phase == QS_PHASE_COMPRESS && value(id, c) != 0;
     switch (when) {
     case QS_JS_ALWAYS:
         return 1;
@@ -192,6 +195,7 @@ int qs_js_written(int id, const qs_train_cfg *c)
         return 1;
     case QS_JS_IF_PTQ:
     case QS_JS_IF_ADAROUND:
+    case QS_JS_IF_COMPRESS:
         return 0;
     }
     return 1;

@@ -26,11 +26,13 @@ typedef enum {
 #undef QS_JOB_SETTING
     QS_JS_N
 } qs_js_id;
+/* qs_js_vals.set holds one bit per row */
+_Static_assert(QS_JS_N <= 32, "more job settings than bits in qs_js_vals.set");
 
 typedef enum { QS_JS_NUM, QS_JS_INT, QS_JS_BOOL, QS_JS_NAME, QS_JS_LIST } qs_js_type;
 typedef enum {
     QS_JS_ALWAYS, QS_JS_IF_CLR, QS_JS_IF_STEP, QS_JS_IF_SGD, QS_JS_IF_NONZERO,
-    QS_JS_IF_PTQ, QS_JS_IF_ADAROUND, QS_JS_IF_LEARNED
+    QS_JS_IF_PTQ, QS_JS_IF_ADAROUND, QS_JS_IF_LEARNED, QS_JS_IF_COMPRESS
 } qs_js_when;
 
 typedef struct {

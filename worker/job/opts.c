@@ -44,7 +44,8 @@ void qs_job_opts_usage(FILE *out)
         "                    them on ROOT/train/<wnid>/*.JPEG, ROOT/val/<wnid>/*.JPEG)\n"
         "                    --data synthetic|fashion-mnist|cifar10|imagenet [--data-dir PATH]\n"
         "                    [--train-limit N] [--test-limit N] [--seed S] [--threads T]\n"
-        "                    [--phase float|retrain|clr|ptq] [--from CK] [--wbits B|learned]\n"
+        "                    [--phase float|retrain|clr|ptq|compress] [--from CK]\n"
+        "                    [--wbits B|learned]\n"
         "                    [--abits B|learned]\n"
         "                    [--lipschitz BETA] [--epochs N] [--stop-after K]\n"
         "                    [--save CK] [--resume CK] [--decision-map FILE] [--config JOB.json]\n"
@@ -60,6 +61,9 @@ void qs_job_opts_usage(FILE *out)
         "ptq (--phase ptq):  [--rounding nearest|adaround] [--equalize 0|1]\n"
         "                    [--bias-correction none|empirical|bn] [--per-channel 0|1]\n"
         "                    [--calib-images N (1024)] [--iterations N (10000, adaround)]\n"
+        "compress (--phase compress --from FLOAT.ck): --compress svd\n"
+        "                    --svd-energy E (0 < E <= 1) | --svd-params F (0 < F < 1)\n"
+        "                    [--svd-epochs N (0: no fine-tune)] [--svd-first-last 0|1 (0)]\n"
         "learned bits:       (--wbits / --abits learned, a retrain) [--bp-init B (8)]\n"
         "                    [--bp-bmin 1|2 (2)] [--bp-lambda X (0.1)]\n"
         "                    [--bp-weighting uniform|params|macs] [--bp-lr-scale X (10)]\n"
@@ -500,5 +504,25 @@ int qs_job_opts_resolve(qs_job_opts *o, qs_train_cfg *cfg)
         qs_ptq_model_cfg(&o->model, &cfg->ptq);
         return qs_model_cfg_validate(&o->model);
     }
+    if (o->phase == QS_PHASE_COMPRESS) {
+        /* the fine-tune's length is --svd-epochs: one count, not two */
+        if ((rc = qs_svd_cfg_validate(&cfg->svd)))
+            return rc;
+        int epochs = cfg->svd.epochs > 0 ? cfg->svd.epochs : 1;
+        /* (a job JSON carries the count it implies, which agrees) */
+        if (qs_js_isset(&o->proto, QS_JS_EPOCHS) && cfg->epochs != epochs)
+            return qs_err(QS_EINVAL, "--epochs is not for a compress phase: its fine-tune is "
+                          "--svd-epochs N");
+        cfg->epochs = epochs;
+        return QS_OK;
+    }
+    for (int id = 0; id < QS_JS_N; id++)
+        if (qs_js_rows[id].when == QS_JS_IF_COMPRESS && qs_js_isset(&o->proto, id)) {
+            char flag[64];
+            snprintf(flag, sizeof flag, "%s", qs_js_rows[id].key);
+            for (char *q = flag; *q; q++)
+                *q = *q == '_' ? '-' : *q;
+            return qs_err(QS_EINVAL, "--%s is for --phase compress", flag);
+        }
     return QS_OK;
 }
