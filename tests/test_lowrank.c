@@ -7,6 +7,7 @@
 #include "ckpt.h"
 #include "err.h"
 #include "gemm.h"
+#include "model_check.h"
 #include "ptq_util.h"
 #include "qat_util.h"
 #include "svd.h"
@@ -19,84 +20,25 @@
 #include <string.h>
 #include <zlib.h>
 
-static double model_loss(qs_model *m, const float *x, const int *y, int nb)
-{
-    const float *lg = qs_model_forward(m, x, nb, 1);
-    return qs_softmax_xent(NULL, NULL, lg, y, nb, m->cfg.classes, 0.0f);
-}
-
-/* Directional derivative per weight node (as test_model_imnet.c): a
- * random unit direction plus the analytic gradient's, central differences
- * at five steps, the best agreeing one counts (ReLU switches make a
- * single float32 step unreliable; a missing gradient path is off at every
- * step). Returns 0 and fills why on a failure. */
+/* The model gradient check of model_check.h on a random batch. Returns 0
+ * and fills why on a failure. */
 static int grad_check(qs_model *m, int nb, char *why, size_t whylen)
 {
     qs_rng r;
     const qs_model_cfg *c = &m->cfg;
-    int ok = 1;
     qs_rng_seed(&r, 11);
     size_t xlen = (size_t)nb * c->in_c * c->in_h * c->in_w;
-    float *x = malloc(xlen * sizeof(float)), *dl = malloc((size_t)nb * c->classes * sizeof(float));
-    float *p0 = malloc((size_t)m->nparam * sizeof(float)), *g = malloc((size_t)m->nparam * sizeof(float));
-    float *v = calloc((size_t)m->nparam, sizeof(float));
-    int *y = malloc((size_t)nb * sizeof(int));
-    pu_normal(x, xlen, &r);
-    for (int i = 0; i < nb; i++)
-        y[i] = (int)qs_rng_below(&r, (uint32_t)c->classes);
-    qs_softmax_xent(dl, NULL, qs_model_forward(m, x, nb, 1), y, nb, c->classes, 1.0f / nb);
-    qs_model_backward(m, dl, nb);
-    memcpy(g, m->grad, (size_t)m->nparam * sizeof(float));
-    memcpy(p0, m->param, (size_t)m->nparam * sizeof(float));
-    for (int i = 0; i < m->nnode && ok; i++) {
-        const qs_node *n = &m->nodes[i];
-        if (n->w_off < 0)
-            continue;
-        long off = n->w_off;
-        long len = n->type == QS_NODE_BN ? 2L * n->c : n->wlen + (n->b_off >= 0 ? n->c : 0);
-        double vn = 0, gn = 0, un = 0, gv = 0, best = 1e30, fd_best = 0;
-        memset(v, 0, (size_t)m->nparam * sizeof(float));
-        for (long j = off; j < off + len; j++) {
-            v[j] = (float)qs_rng_normal(&r);
-            vn += (double)v[j] * v[j];
-            gn += (double)g[j] * g[j];
-        }
-        vn = sqrt(vn);
-        gn = sqrt(gn) > 0 ? sqrt(gn) : 1;
-        for (long j = off; j < off + len; j++) {
-            v[j] = (float)(v[j] / vn + g[j] / gn);
-            un += (double)v[j] * v[j];
-        }
-        for (long j = off; j < off + len; j++) {
-            v[j] /= (float)sqrt(un);
-            gv += (double)g[j] * v[j];
-        }
-        static const double hs[5] = {1e-3, 3e-4, 1e-4, 3e-5, 1e-5};
-        for (int k = 0; k < 5; k++) {
-            for (long j = off; j < off + len; j++)
-                m->param[j] = p0[j] + (float)hs[k] * v[j];
-            double lp = model_loss(m, x, y, nb);
-            for (long j = off; j < off + len; j++)
-                m->param[j] = p0[j] - (float)hs[k] * v[j];
-            double lm = model_loss(m, x, y, nb);
-            double fd = (lp - lm) / (2 * hs[k]);
-            if (fabs(fd - gv) < best) {
-                best = fabs(fd - gv);
-                fd_best = fd;
-            }
-        }
-        memcpy(m->param, p0, (size_t)m->nparam * sizeof(float));
-        if (!T_CLOSE(fd_best, gv, 3e-2, 3e-4)) {
-            snprintf(why, whylen, "node %d (type %d, svd part %d): finite difference %.6g vs "
-                     "analytic %.6g", i, (int)n->type, n->svd_part, fd_best, gv);
-            ok = 0;
-        }
+    float *x = malloc(xlen * sizeof(float));
+    int *y = malloc((size_t)nb * sizeof(int)), ok = 0;
+    if (x && y) {
+        pu_normal(x, xlen, &r);
+        for (int i = 0; i < nb; i++)
+            y[i] = (int)qs_rng_below(&r, (uint32_t)c->classes);
+        ok = mc_grad_check(m, x, y, nb, &r, NULL, why, whylen);
+    } else {
+        snprintf(why, whylen, "out of memory");
     }
     free(x);
-    free(dl);
-    free(p0);
-    free(g);
-    free(v);
     free(y);
     return ok;
 }
