@@ -336,11 +336,7 @@ int qs_svd_ckpt_ranks(long *params, char *summary, size_t scap, char *list, size
 {
     qs_model m;
     qs_ckpt_info info;
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
-        return qs_err(QS_ENOMEM, "out of memory reading %s", what);
-    memcpy(copy, bytes, len);
-    int rc = qs_model_load_ckpt_bytes(&m, &info, copy, len, what, 1); /* owns copy */
+    int rc = qs_model_load_ckpt_copy(&m, &info, bytes, len, what, 1);
     if (rc)
         return rc;
     *params = m.nparam - m.nalpha;

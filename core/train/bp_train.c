@@ -134,11 +134,7 @@ int qs_bp_ckpt_layers(qs_bp_layer **out, int *n, const uint8_t *bytes, size_t le
     qs_ckpt_info info;
     *out = NULL;
     *n = 0;
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
-        return qs_err(QS_ENOMEM, "out of memory reading %s", what);
-    memcpy(copy, bytes, len);
-    int rc = qs_model_load_ckpt_bytes(&m, &info, copy, len, what, 1);
+    int rc = qs_model_load_ckpt_copy(&m, &info, bytes, len, what, 1);
     if (rc)
         return rc;
     if (m.nbits > 0 && !(*out = malloc((size_t)m.nbits * sizeof **out))) {

@@ -180,6 +180,10 @@ int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int ma
  * the file `what`); `what` names it in messages. */
 int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size_t len,
                              const char *what, int max_batch);
+/* The same from bytes the caller keeps (they are copied: decoding takes
+ * ownership of its buffer). */
+int qs_model_load_ckpt_copy(qs_model *m, qs_ckpt_info *info, const uint8_t *bytes, size_t len,
+                            const char *what, int max_batch);
 /* Quantized phases: weight steps on the first forward, alphas by
  * calibration (no-op when the checkpoint already carried them). */
 int qs_trainer_prepare_quant(qs_trainer *t);

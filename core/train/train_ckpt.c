@@ -378,6 +378,18 @@ int qs_model_load_ckpt(qs_model *m, qs_ckpt_info *info, const char *path, int ma
     return qs_model_load_ckpt_bytes(m, info, NULL, 0, path, max_batch);
 }
 
+int qs_model_load_ckpt_copy(qs_model *m, qs_ckpt_info *info, const uint8_t *bytes, size_t len,
+                            const char *what, int max_batch)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        memset(m, 0, sizeof *m);
+        return qs_err(QS_ENOMEM, "out of memory reading %s", what);
+    }
+    memcpy(copy, bytes, len);
+    return qs_model_load_ckpt_bytes(m, info, copy, len, what, max_batch);
+}
+
 int qs_model_load_ckpt_bytes(qs_model *m, qs_ckpt_info *info, uint8_t *buf, size_t len,
                              const char *path, int max_batch)
 {
