@@ -29,14 +29,6 @@
 #include "model.h"
 #include "train.h"
 
-static void floats(qs_jw *w, const char *key, const float *v, long n)
-{
-    qs_jw_arr(w, key);
-    for (long i = 0; i < n; i++)
-        qs_jw_float(w, NULL, v[i]);
-    qs_jw_end_arr(w);
-}
-
 static void doubles(qs_jw *w, const char *key, const double *v, long n)
 {
     qs_jw_arr(w, key);
@@ -100,16 +92,16 @@ static int kernel_case(qs_jw *w, const cJSON *c)
     if (!strcmp(kind, "lsq_w")) { /* x = w, s = steps, d = dL/dq */
         qs_lsq_w_forward(y, x, (size_t)nx, s, nch, bits);
         qs_lsq_w_backward(g, gs, d, x, (size_t)nx, s, nch, bits);
-        floats(w, "q", y, nx);
-        floats(w, "dw", g, nx);
-        floats(w, "ds", gs, ns);
+        qs_jw_floats(w, "q", y, nx);
+        qs_jw_floats(w, "dw", g, nx);
+        qs_jw_floats(w, "ds", gs, ns);
     } else if (!strcmp(kind, "lsq_act")) { /* s[0] = s, s[1] = beta */
         double ds, db;
         qs_lsq_act_forward(y, x, (size_t)nx, s[0], s[1], bits);
         qs_lsq_act_backward(g, &ds, &db, d, x, (size_t)nx, s[0], s[1], bits,
                             (size_t)get_num(c, "features", 1));
-        floats(w, "y", y, nx);
-        floats(w, "dx", g, nx);
+        qs_jw_floats(w, "y", y, nx);
+        qs_jw_floats(w, "dx", g, nx);
         qs_jw_num(w, "ds", ds);
         qs_jw_num(w, "dbeta", db);
     } else if (!strcmp(kind, "lsq_winit")) {
@@ -122,7 +114,7 @@ static int kernel_case(qs_jw *w, const cJSON *c)
         qs_lsq_w_init(st, x, (size_t)nx, nch, bits,
                       strcmp(get_str(c, "rule", "mse"), "mean") ? QS_LSQ_WINIT_MSE
                                                                 : QS_LSQ_WINIT_MEAN);
-        floats(w, "s", st, nch);
+        qs_jw_floats(w, "s", st, nch);
         free(st);
     } else if (!strcmp(kind, "lsq_ainit")) {
         float sv, bv;
@@ -133,16 +125,16 @@ static int kernel_case(qs_jw *w, const cJSON *c)
         double db = 0;
         qs_bp_act_forward(y, x, (size_t)nx, s[0], s[1]);
         double da = qs_bp_act_backward(g, &db, d, x, (size_t)nx, s[0], s[1]);
-        floats(w, "y", y, nx);
-        floats(w, "dx", g, nx);
+        qs_jw_floats(w, "y", y, nx);
+        qs_jw_floats(w, "dx", g, nx);
         qs_jw_num(w, "db", db);
         qs_jw_num(w, "dalpha", da);
     } else if (!strcmp(kind, "bp_w")) { /* s[0] = clip, s[1] = b */
         double db = 0;
         qs_bp_w_forward(y, x, (size_t)nx, s[0], s[1]);
         qs_bp_w_backward(g, &db, d, x, (size_t)nx, s[0], s[1]);
-        floats(w, "q", y, nx);
-        floats(w, "dw", g, nx);
+        qs_jw_floats(w, "q", y, nx);
+        qs_jw_floats(w, "dw", g, nx);
         qs_jw_num(w, "db", db);
     } else if (!strcmp(kind, "bp_loss")) { /* x = b, d = the counts */
         double r = 0, *db = calloc((size_t)nx + 1, sizeof(double));
@@ -244,7 +236,7 @@ static int dump_data(qs_jw *w, const char *key, const qs_dataset *d)
     qs_data_batch(x, y, d, idx, d->n, 0, NULL);
     qs_jw_obj(w, key);
     qs_jw_int(w, "n", d->n);
-    floats(w, "x", x, (long)(per * (size_t)d->n));
+    qs_jw_floats(w, "x", x, (long)(per * (size_t)d->n));
     qs_jw_arr(w, "y");
     for (int i = 0; i < d->n; i++)
         qs_jw_int(w, NULL, y[i]);
@@ -270,12 +262,12 @@ static int on_epoch(void *user, const qs_epoch_metrics *em)
     qs_jw_int(e->w, "epoch", em->epoch);
     qs_jw_num(e->w, "loss", em->train_loss);
     qs_jw_num(e->w, "test_acc", em->test_acc);
-    floats(e->w, "params", m->param, m->nparam);
-    floats(e->w, "grad", m->grad, m->nparam); /* of the epoch's last step */
+    qs_jw_floats(e->w, "params", m->param, m->nparam);
+    qs_jw_floats(e->w, "grad", m->grad, m->nparam); /* of the epoch's last step */
     qs_jw_arr(e->w, "qw"); /* the quantized weights that step used */
     for (int i = 0; i < m->nnode; i++)
         if (m->nodes[i].qw && m->nodes[i].wbits < 32)
-            floats(e->w, NULL, m->nodes[i].qw, m->nodes[i].wlen);
+            qs_jw_floats(e->w, NULL, m->nodes[i].qw, m->nodes[i].wlen);
     qs_jw_end_arr(e->w);
     qs_jw_end_obj(e->w);
     return 0;
@@ -358,7 +350,7 @@ static int train(qs_jw *w, const cJSON *in)
     qs_jw_int(w, "nalpha", m->nalpha);
     qs_jw_int(w, "nbits", m->nbits);
     nodes(w, m);
-    floats(w, "init", m->param, m->nparam);
+    qs_jw_floats(w, "init", m->param, m->nparam);
     if ((rc = dump_data(w, "train", &tr)) || (get_num(in, "eval", 0) &&
                                               (rc = dump_data(w, "test", &te))))
         goto cleanup;

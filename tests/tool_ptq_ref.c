@@ -22,14 +22,6 @@
 #include "lsq.h"
 #include "ptq_util.h"
 
-static void floats(qs_jw *w, const char *key, const float *v, long n)
-{
-    qs_jw_arr(w, key);
-    for (long i = 0; i < n; i++)
-        qs_jw_float(w, NULL, v[i]);
-    qs_jw_end_arr(w);
-}
-
 /* The layers of the pairs and the pairs' biases, as they stand. */
 static void state(qs_jw *w, const char *key, const qs_model *m, const qs_ptq_pair *p, int np)
 {
@@ -43,7 +35,7 @@ static void state(qs_jw *w, const char *key, const qs_model *m, const qs_ptq_pai
         qs_jw_int(w, "node", i);
         qs_jw_str(w, "type", n->type == QS_NODE_CONV ? "conv" : n->type == QS_NODE_DWCONV ? "dwconv" : "linear");
         qs_jw_int(w, "c", n->c);
-        floats(w, "w", m->param + n->w_off, n->wlen);
+        qs_jw_floats(w, "w", m->param + n->w_off, n->wlen);
         qs_jw_end_obj(w);
     }
     qs_jw_end_arr(w);
@@ -52,7 +44,7 @@ static void state(qs_jw *w, const char *key, const qs_model *m, const qs_ptq_pai
         if (p[k].bn < 0)
             qs_jw_null(w, NULL);
         else
-            floats(w, NULL, m->param + m->nodes[p[k].bn].b_off, m->nodes[p[k].prod].c);
+            qs_jw_floats(w, NULL, m->param + m->nodes[p[k].bn].b_off, m->nodes[p[k].prod].c);
     }
     qs_jw_end_arr(w);
     qs_jw_end_obj(w);
@@ -124,13 +116,13 @@ static int adaround_case(qs_jw *w)
     qs_jw_num(w, "zeta", QS_ADAROUND_ZETA);
     qs_jw_num(w, "gamma", QS_ADAROUND_GAMMA);
     qs_jw_num(w, "qp", L.g.qp);
-    floats(w, "steps", L.g.s, L.g.nch);
-    floats(w, "base", L.base, L.wlen);
-    floats(w, "x", x, (long)(NB * L.in_len));
-    floats(w, "t", t, (long)(NB * L.out_len));
-    floats(w, "v", v, L.wlen);
+    qs_jw_floats(w, "steps", L.g.s, L.g.nch);
+    qs_jw_floats(w, "base", L.base, L.wlen);
+    qs_jw_floats(w, "x", x, (long)(NB * L.in_len));
+    qs_jw_floats(w, "t", t, (long)(NB * L.out_len));
+    qs_jw_floats(w, "v", v, L.wlen);
     qs_jw_num(w, "loss", loss);
-    floats(w, "dv", dv, L.wlen);
+    qs_jw_floats(w, "dv", dv, L.wlen);
     qs_jw_end_obj(w);
 cleanup:
     free(x);

@@ -90,6 +90,14 @@ void qs_jw_float(qs_jw *w, const char *key, float v)
     qs_buf_printf(w->b, "%.9g", (double)v);
 }
 
+void qs_jw_floats(qs_jw *w, const char *key, const float *v, long n)
+{
+    qs_jw_arr(w, key);
+    for (long i = 0; i < n; i++)
+        qs_jw_float(w, NULL, v[i]);
+    qs_jw_end_arr(w);
+}
+
 void qs_jw_int(qs_jw *w, const char *key, long long v)
 {
     pre(w, key);

@@ -34,6 +34,8 @@ void qs_jw_strn(qs_jw *w, const char *key, const char *s, size_t n);
 void qs_jw_num(qs_jw *w, const char *key, double v);
 /* %.9g: every float32 reads back to the same bits (exports). */
 void qs_jw_float(qs_jw *w, const char *key, float v);
+/* An array of n floats, each as qs_jw_float writes it. */
+void qs_jw_floats(qs_jw *w, const char *key, const float *v, long n);
 void qs_jw_int(qs_jw *w, const char *key, long long v);
 void qs_jw_bool(qs_jw *w, const char *key, int v);
 void qs_jw_null(qs_jw *w, const char *key);

@@ -41,14 +41,6 @@ static int get_b64(uint8_t *out, size_t n, const char *s)
     return 0;
 }
 
-static void put_floats(qs_jw *w, const char *key, const float *v, long n)
-{
-    qs_jw_arr(w, key);
-    for (long i = 0; i < n; i++)
-        qs_jw_float(w, NULL, v[i]);
-    qs_jw_end_arr(w);
-}
-
 static void put_ints(qs_jw *w, const char *key, const int *v, int n)
 {
     qs_jw_arr(w, key);
@@ -85,14 +77,14 @@ static void put_node(qs_jw *w, const qs_export *e, int i)
             qs_jw_b64(w, "weights_f32", x->wf, (size_t)x->wlen * 4);
         }
         if (x->bias)
-            put_floats(w, "bias", x->bias, x->c);
+            qs_jw_floats(w, "bias", x->bias, x->c);
         break;
     case QS_NODE_BN:
         qs_jw_float(w, "eps", x->eps);
-        put_floats(w, "gamma", x->gamma, x->c);
-        put_floats(w, "beta", x->beta, x->c);
-        put_floats(w, "mean", x->mean, x->c);
-        put_floats(w, "var", x->var, x->c);
+        qs_jw_floats(w, "gamma", x->gamma, x->c);
+        qs_jw_floats(w, "beta", x->beta, x->c);
+        qs_jw_floats(w, "mean", x->mean, x->c);
+        qs_jw_floats(w, "var", x->var, x->c);
         break;
     case QS_NODE_RELU:
         if (x->abits < 32) {
