@@ -17,15 +17,21 @@
 #include "err.h"
 
 
+int qs_db_sql_err(sqlite3 *h, const char *path, const char *msg)
+{
+    char why[640];
+    if (sqlite3_errcode(h) == SQLITE_BUSY) {
+        qs_db_busy_describe(why, sizeof why, h);
+        msg = why;
+    }
+    return qs_err(QS_EIO, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
+}
+
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        char why[640];
-        int busy = sqlite3_errcode(h) == SQLITE_BUSY;
-        if (busy)
-            qs_db_busy_describe(why, sizeof why, h);
-        int rc = qs_err(QS_EIO, "%s: %s", path, busy ? why : msg ? msg : sqlite3_errmsg(h));
+        int rc = qs_db_sql_err(h, path, msg);
         sqlite3_free(msg);
         return rc;
     }
@@ -43,15 +49,7 @@ static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
     return QS_OK;
 }
 
-static int step_err(qs_db *db)
-{
-    char why[640];
-    if (sqlite3_errcode(db->h) == SQLITE_BUSY) {
-        qs_db_busy_describe(why, sizeof why, db->h);
-        return qs_err(QS_EIO, "%s: %s", db->path, why);
-    }
-    return qs_err(QS_EIO, "%s: %s", db->path, sqlite3_errmsg(db->h));
-}
+static int step_err(qs_db *db) { return qs_db_sql_err(db->h, db->path, NULL); }
 
 /* meta value for key into out ("" if absent). Returns QS_EFORMAT when the
  * file has no meta table (not ours). */

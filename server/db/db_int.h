@@ -12,5 +12,9 @@
 /* Runs sql (one or more statements, no results) on h; on failure the
  * message names the database file path. */
 int qs_db_exec_sql(sqlite3 *h, const char *path, const char *sql);
+/* The error of a failed statement on h (QS_EIO): "path: what SQLite said"
+ * (msg, or sqlite3_errmsg when NULL), and for SQLITE_BUSY who holds the
+ * lock (qs_db_busy_describe). */
+int qs_db_sql_err(sqlite3 *h, const char *path, const char *msg);
 
 #endif

@@ -31,9 +31,7 @@ static int prep(qs_db *db, sqlite3_stmt **st, const char *sql)
 static int step_done(qs_db *db, sqlite3_stmt *st)
 {
     int s = sqlite3_step(st);
-    int rc = (s == SQLITE_DONE || s == SQLITE_ROW) ? QS_OK
-                                                   : qs_err(QS_EIO, "%s: %s", db->path,
-                                                            sqlite3_errmsg(db->h));
+    int rc = (s == SQLITE_DONE || s == SQLITE_ROW) ? QS_OK : qs_db_sql_err(db->h, db->path, NULL);
     sqlite3_finalize(st);
     return rc;
 }
