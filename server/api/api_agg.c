@@ -94,20 +94,7 @@ static void key_write(qs_jw *w, const char *name, const keyval *k)
 
 void qs_api_setting_label(char *out, size_t n, long long wb, long long ab)
 {
-    if (wb >= 32 && ab >= 32) {
-        snprintf(out, n, "float");
-        return;
-    }
-    char w[24], a[24];
-    if (wb >= 32)
-        snprintf(w, sizeof w, "F");
-    else
-        snprintf(w, sizeof w, "%lld", wb);
-    if (ab >= 32)
-        snprintf(a, sizeof a, "F");
-    else
-        snprintf(a, sizeof a, "%lld", ab);
-    snprintf(out, n, "W%sA%s", w, a);
+    qs_bits_label(out, n, (int)(wb > 32 ? 32 : wb), (int)(ab > 32 ? 32 : ab));
 }
 
 void qs_api_setting_label_q(char *out, size_t n, long long wb, long long ab, const char *quantizer)
