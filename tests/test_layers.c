@@ -238,6 +238,12 @@ static void conv_fast_matches_reference(void)
         {2, 3, 6, 12, 20, 3, 3, 1, 1}, {1, 2, 4, 20, 9, 3, 3, 1, 1},
         {2, 3, 8, 8, 1, 3, 3, 1, 1},   {2, 8, 3, 8, 6, 1, 1, 1, 0},
         {2, 4, 5, 5, 12, 3, 3, 1, 1},
+        /* Winograd F(2x2, 3x3) (c >= 8): tile rows of 16, 8 and 4 tiles,
+         * a partial last block (6 x 8), rows of 12 tiles (the lane-by-lane
+         * input transform), and dx (k >= 8) through it too */
+        {2, 16, 32, 32, 31, 3, 3, 1, 1}, {2, 31, 16, 16, 20, 3, 3, 1, 1},
+        {3, 10, 8, 8, 10, 3, 3, 1, 1},   {2, 9, 6, 8, 7, 3, 3, 1, 1},
+        {1, 8, 8, 24, 9, 3, 3, 1, 1},
     };
     qs_gemm_backend saved = qs_gemm_get_backend();
     const qs_kpath top = top_path();

@@ -147,8 +147,18 @@ static size_t thread_floats(const qs_conv_shape *s)
 size_t qs_convk_scratch(const qs_conv_shape *s)
 {
     size_t ckk = qs_ck_ckk(s);
-    return QS_CK_ALIGN((size_t)s->k * ckk) + QS_CK_ALIGN(ckk) +
-           (size_t)QS_PAR_MAXT * thread_floats(s);
+    size_t n = QS_CK_ALIGN((size_t)s->k * ckk) + QS_CK_ALIGN(ckk) +
+               (size_t)QS_PAR_MAXT * thread_floats(s);
+    if (qs_ck_wino_ok(s) && qs_ck_wino_scratch(s) > n)
+        n = qs_ck_wino_scratch(s);
+    return n;
+}
+
+static int wino_on = 1;
+
+void qs_convk_set_winograd(int on)
+{
+    wino_on = on;
 }
 
 typedef void (*kfn)(int, const float *, const float *, const int *,
@@ -168,38 +178,19 @@ typedef struct {
 
 /* ---- packing ------------------------------------------------------------- */
 
-/* Row panels: npan panels of k rows, the first `extra` one row taller. */
-typedef struct {
-    int npan, base, extra;
-} panels;
-
-static panels panels_of(int k, int mrmax)
-{
-    panels p;
-    p.npan = (k + mrmax - 1) / mrmax;
-    p.base = k / p.npan;
-    p.extra = k % p.npan;
-    return p;
-}
-
-static int panel_k0(const panels *p, int j)
-{
-    return j * p->base + (j < p->extra ? j : p->extra);
-}
-
 /* How pack_a reads the weights */
 enum { A_PLAIN, A_FLIP, A_TRANSPOSE };
 
-/* ap: panel j of panels_of(k, mrmax) (rows k0 .. k0+mr-1) at ap + k0*ckk, stored [ckk][mr].
+/* ap: panel j of qs_ck_panels_of(k, mrmax) (rows k0 .. k0+mr-1) at ap + k0*ckk, stored [ckk][mr].
  * A_TRANSPOSE: s is a 1x1 conv and w [s->c][s->k] is used transposed. */
 static void pack_a(float *restrict ap, const float *restrict w,
                    const qs_conv_shape *s, int flip, int mrmax)
 {
     const size_t ckk = qs_ck_ckk(s);
     const int khw = s->kh * s->kw;
-    panels pn = panels_of(s->k, mrmax);
+    qs_ck_panels pn = qs_ck_panels_of(s->k, mrmax);
     for (int j = 0; j < pn.npan; j++) {
-        int k0 = panel_k0(&pn, j), mr = pn.base + (j < pn.extra);
+        int k0 = qs_ck_panel_k0(&pn, j), mr = pn.base + (j < pn.extra);
         float *pa = ap + (size_t)k0 * ckk;
         for (int r = 0; r < mr; r++) {
             int row = k0 + r;
@@ -285,9 +276,11 @@ static int piece_count(const qs_conv_shape *s, int wp, int pw, int vl)
 
 #define QS_VL 16
 #include "convk_k.h"
+#include "convk_wk.h"
 #undef QS_VL
 #define QS_VL 8
 #include "convk_k.h"
+#include "convk_wk.h"
 #undef QS_VL
 #endif
 
@@ -304,6 +297,15 @@ static qs_par_fn path_job(void)
     return path_vl() == 16 ? run_job_avx512 : run_job_avx2;
 #else
     abort(); /* no kernels here: qs_convk_available() is 0 */
+#endif
+}
+
+static qs_par_fn path_wjob(void)
+{
+#if QS_SIMD_X86
+    return path_vl() == 16 ? run_wjob_avx512 : run_wjob_avx2;
+#else
+    abort();
 #endif
 }
 
@@ -335,6 +337,15 @@ void qs_convk_conv(float *y, const float *x, const float *w,
                    const qs_conv_shape *s, int flip, int accumulate,
                    float *scratch)
 {
+    if (wino_on && qs_ck_wino_ok(s)) {
+        const int vl = path_vl();
+        qs_ck_wjob wj;
+        /* the MR and NR of convk_k.h */
+        qs_ck_wino_init(&wj, y, x, w, s, flip, accumulate, scratch,
+                        vl == 16 ? 12 : 6, 2 * vl);
+        qs_par_for(qs_par_threads(), s->n, path_wjob(), &wj);
+        return;
+    }
     job j;
     job_init(&j, y, x, w, s, flip ? A_FLIP : A_PLAIN, accumulate, scratch);
     qs_par_for(qs_par_threads(), s->n, path_job(), &j);

@@ -41,4 +41,59 @@ void qs_ck_pad_image(float *restrict xp, const float *restrict x,
 /* koff [ckk]: offset of each tap row in the copy. */
 void qs_ck_tap_offsets(int *koff, const qs_conv_shape *s, const qs_ck_pad *g);
 
+/* Row panels of the conv kernels' A (convk.c, convk_wino.c): npan panels
+ * of k rows, the first `extra` one row taller, so no panel is padded. */
+typedef struct {
+    int npan, base, extra;
+} qs_ck_panels;
+
+static inline qs_ck_panels qs_ck_panels_of(int k, int mrmax)
+{
+    qs_ck_panels p;
+    p.npan = (k + mrmax - 1) / mrmax;
+    p.base = k / p.npan;
+    p.extra = k % p.npan;
+    return p;
+}
+
+static inline int qs_ck_panel_k0(const qs_ck_panels *p, int j)
+{
+    return j * p->base + (j < p->extra ? j : p->extra);
+}
+
+/* ---- Winograd F(2x2, 3x3) (convk_wino.c; vector bodies convk_wk.h) ----
+ * Output tile t = (ty, tx), 2 x 2 outputs at (2ty, 2tx), tw = wo / 2 tiles
+ * per row, T tiles per image in row-major order, taken NR = 2 VL at a
+ * time ("block"). Per image, the copy of the input is the zero-padded
+ * image with its columns split by parity: padded row r of channel ci is
+ * an even row E (padded columns 0, 2, .., w) then an odd row O (1, 3, ..,
+ * w + 1), pl floats each, so every tile's 4 x 4 input is E[tx], O[tx],
+ * E[tx + 1], O[tx + 1] of 4 rows: contiguous over tx. */
+typedef struct {
+    float *y;
+    const float *x;
+    const float *up;   /* U [16][k][c] in row panels of mr: [16][k*c] */
+    const int *koff;   /* c * NR: row ci of a block of V */
+    const qs_conv_shape *s;
+    int acc, tw, ntile, pl, nr, mr;
+    float *tbuf;       /* per thread: tfloats */
+    size_t tfloats;
+} qs_ck_wjob;
+
+/* 1 when s takes the Winograd path: 3x3, stride 1, pad 1, even h and
+ * w with w / 2 a multiple of 4, and enough input channels for the
+ * transforms to pay. The same answer at every vector width, so a conv's
+ * bits do not depend on the width. */
+int qs_ck_wino_ok(const qs_conv_shape *s);
+/* Floats of scratch qs_ck_wino_init needs (mr, nr: the widest kernel's). */
+size_t qs_ck_wino_scratch(const qs_conv_shape *s);
+/* Transforms and packs the weights (flip as qs_convk_conv) into scratch
+ * and fills j for a conv of s on kernels of mr rows and nr columns. */
+void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
+                     const float *w, const qs_conv_shape *s, int flip,
+                     int accumulate, float *scratch, int mr, int nr);
+/* xp <- the parity-split padded copy of image x [c, h, w] (layout above). */
+void qs_ck_wino_pad(float *restrict xp, const float *restrict x,
+                    const qs_conv_shape *s, int pl);
+
 #endif

@@ -128,9 +128,9 @@ static VTGT void QS_VN(run_panels)(const job *j, float *yi, const float *b,
     const qs_conv_shape *s = j->s;
     const int ckk = (int)qs_ck_ckk(s);
     const size_t p = (size_t)s->ho * s->wo;
-    panels pn = panels_of(s->k, MR);
+    qs_ck_panels pn = qs_ck_panels_of(s->k, MR);
     for (int q = 0; q < pn.npan; q++) {
-        int k0 = panel_k0(&pn, q), mr = pn.base + (q < pn.extra);
+        int k0 = qs_ck_panel_k0(&pn, q), mr = pn.base + (q < pn.extra);
         QS_VN(ktab)[quarters][mr](ckk, j->ap + (size_t)k0 * ckk, b, j->koff,
                                   d, tile);
         QS_VN(store_tile)(yi + (size_t)k0 * p, p, tile, mr, rs, j->acc);

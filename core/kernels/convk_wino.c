@@ -1,0 +1,147 @@
+/* Winograd F(2x2, 3x3) for the stride-1 3x3 convs (forward, and the input
+ * gradient, which convk runs as such a conv): the parts that do not depend
+ * on the vector width. The vector bodies (input and output transforms,
+ * the per-image driver) are convk_wk.h, compiled into convk.c beside the
+ * direct kernels whose micro-kernel they reuse.
+ *
+ * Y = A^T [ (G g G^T) . (B^T d B) ] A per 2 x 2 output tile: 16 products
+ * per tile and channel pair instead of 36, so 2.25x fewer multiplies; the
+ * 16 elementwise products summed over input channels are 16 GEMMs U_xi
+ * [k][c] @ V_xi [c][tiles], run on the direct conv's micro-kernel with
+ * tiles in the vector lanes. Every element is a fixed sequence of lane-wise
+ * operations (the transforms are adds in a written order; each GEMM
+ * element one FMA chain over c from zero), so the bits are the same at
+ * either width and any thread count, as the direct kernels' are; they
+ * differ from the direct kernels' by rounding (the tests bound it).
+ *
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1] */
+#include "convk_int.h"
+
+#include "par.h"
+#include "simd.h"
+
+#include <string.h>
+
+/* Below this many input channels the transforms cost more than the
+ * multiplies they save (the first conv of a network has 3). */
+#define WINO_CMIN 8
+
+#define WMR 12 /* the widest kernel's rows and columns (convk.c MRMAX, */
+#define WNR 32 /* NRMAX) */
+
+int qs_ck_wino_ok(const qs_conv_shape *s)
+{
+    return QS_SIMD_X86 && s->kh == 3 && s->kw == 3 && s->stride == 1 &&
+           s->pad == 1 && s->h % 2 == 0 && s->w % 8 == 0 &&
+           s->c >= WINO_CMIN;
+}
+
+static int tiles_of(const qs_conv_shape *s)
+{
+    return (s->ho / 2) * (s->wo / 2);
+}
+
+static int row_len(const qs_conv_shape *s)
+{
+    return (int)QS_CK_ALIGN(s->w / 2 + 1);
+}
+
+/* per thread: the copy, V of a block [16][c][nr], M of a block
+ * [16][k][nr] */
+static size_t thread_floats(const qs_conv_shape *s, int nr)
+{
+    return QS_CK_ALIGN((size_t)s->c * (s->h + 2) * 2 * row_len(s)) +
+           QS_CK_ALIGN((size_t)16 * s->c * nr) +
+           QS_CK_ALIGN((size_t)16 * s->k * nr);
+}
+
+size_t qs_ck_wino_scratch(const qs_conv_shape *s)
+{
+    return QS_CK_ALIGN((size_t)16 * s->k * s->c) + QS_CK_ALIGN(s->c) +
+           (size_t)QS_PAR_MAXT * thread_floats(s, WNR);
+}
+
+void qs_ck_wino_pad(float *restrict xp, const float *restrict x,
+                    const qs_conv_shape *s, int pl)
+{
+    const int w = s->w, tw = w / 2;
+    for (int ci = 0; ci < s->c; ci++)
+        for (int r = 0; r < s->h + 2; r++) {
+            float *e = xp + ((size_t)ci * (s->h + 2) + r) * 2 * pl,
+                  *o = e + pl;
+            if (r == 0 || r == s->h + 1) {
+                memset(e, 0, sizeof(float) * 2 * pl);
+                continue;
+            }
+            /* padded column 2m + 1 is pixel 2m; 2m is pixel 2m - 1 */
+            const float *xr = x + ((size_t)ci * s->h + r - 1) * w;
+            e[0] = 0.0f;
+            for (int m = 0; m < tw; m++) {
+                o[m] = xr[2 * m];
+                e[m + 1] = xr[2 * m + 1];
+            }
+            o[tw] = 0.0f;
+        }
+}
+
+/* u [4][4] = G g G^T of one 3x3 kernel g (g[a][b] at g[a * ga + b * gb]) */
+static void wtransform(float u[16], const float *g, int ga, int gb)
+{
+    float t[4][3];
+    for (int b = 0; b < 3; b++) {
+        const float g0 = g[b * gb], g1 = g[ga + b * gb], g2 = g[2 * ga + b * gb];
+        t[0][b] = g0;
+        t[1][b] = 0.5f * (g0 + g1 + g2);
+        t[2][b] = 0.5f * (g0 - g1 + g2);
+        t[3][b] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = t[i][0];
+        u[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[4 * i + 3] = t[i][2];
+    }
+}
+
+void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
+                     const float *w, const qs_conv_shape *s, int flip,
+                     int accumulate, float *scratch, int mr, int nr)
+{
+    const int c = s->c, k = s->k;
+    float *up = scratch;
+    int *koff = (int *)(up + QS_CK_ALIGN((size_t)16 * k * c));
+    memset(j, 0, sizeof(*j));
+    const qs_ck_panels pn = qs_ck_panels_of(k, mr);
+    for (int q = 0; q < pn.npan; q++) {
+        const int k0 = qs_ck_panel_k0(&pn, q), m = pn.base + (q < pn.extra);
+        for (int r = 0; r < m; r++)
+            for (int ci = 0; ci < c; ci++) {
+                float u[16];
+                const int ko = k0 + r;
+                if (flip) /* w [c][k][3][3], rotated: tap (a, b) is (2-a, 2-b) */
+                    wtransform(u, w + ((size_t)ci * k + ko) * 9 + 8, -3, -1);
+                else
+                    wtransform(u, w + ((size_t)ko * c + ci) * 9, 3, 1);
+                for (int xi = 0; xi < 16; xi++)
+                    up[(size_t)xi * k * c + (size_t)k0 * c +
+                       (size_t)ci * m + r] = u[xi];
+            }
+    }
+    for (int ci = 0; ci < c; ci++)
+        koff[ci] = ci * nr;
+    j->y = y;
+    j->x = x;
+    j->up = up;
+    j->koff = koff;
+    j->s = s;
+    j->acc = accumulate;
+    j->tw = s->wo / 2;
+    j->ntile = tiles_of(s);
+    j->pl = row_len(s);
+    j->nr = nr;
+    j->mr = mr;
+    j->tfloats = thread_floats(s, nr);
+    j->tbuf = (float *)koff + QS_CK_ALIGN(c);
+}
