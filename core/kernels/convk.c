@@ -161,6 +161,11 @@ void qs_convk_set_winograd(int on)
     wino_on = on;
 }
 
+int qs_convk_winograd(void)
+{
+    return wino_on;
+}
+
 typedef void (*kfn)(int, const float *, const float *, const int *,
                     const ptrdiff_t *, float *);
 
@@ -276,10 +281,12 @@ static int piece_count(const qs_conv_shape *s, int wp, int pw, int vl)
 
 #define QS_VL 16
 #include "convk_k.h"
+#include "convk_wt.h"
 #include "convk_wk.h"
 #undef QS_VL
 #define QS_VL 8
 #include "convk_k.h"
+#include "convk_wt.h"
 #include "convk_wk.h"
 #undef QS_VL
 #endif

@@ -37,11 +37,12 @@ size_t qs_convk_scratch(const qs_conv_shape *s);
 void qs_convk_conv(float *y, const float *x, const float *w,
                    const qs_conv_shape *s, int flip, int accumulate,
                    float *scratch);
-/* qs_convk_conv runs the 3x3 stride-1 convs it can as Winograd F(2x2,
- * 3x3) (convk_wino.c) unless this is set to 0: the tests compare the two,
+/* qs_convk_conv and qs_convk_dweight run the 3x3 stride-1 convs they can
+ * as Winograd F(2x2, 3x3) (convk_wino.c) unless this is set to 0: the tests compare the two,
  * and 0 reproduces results of the direct kernels alone. Not for use while
  * other threads run convs. */
 void qs_convk_set_winograd(int on);
+int qs_convk_winograd(void);
 
 /* Floats of scratch qs_convk_dweight needs. */
 size_t qs_convk_dw_scratch(const qs_conv_shape *s);

@@ -52,7 +52,10 @@ size_t qs_convk_dw_scratch(const qs_conv_shape *s)
 {
     layout l;
     layout_of(&l, s);
-    return QS_CK_ALIGN(qs_ck_ckk(s)) + (size_t)QS_PAR_MAXT * thread_floats(s, &l);
+    size_t n = QS_CK_ALIGN(qs_ck_ckk(s)) + (size_t)QS_PAR_MAXT * thread_floats(s, &l);
+    if (qs_ck_wino_dw_ok(s) && qs_ck_wino_dw_scratch(s, l.kpad) > n)
+        n = qs_ck_wino_dw_scratch(s, l.kpad);
+    return n;
 }
 
 typedef void (*dwfn)(const float *const *, int, int, int, int, const float *,
@@ -74,9 +77,13 @@ static float *dw_part(const dwjob *j, int t)
 #if QS_SIMD_X86
 #define QS_VL 16
 #include "convk_dwk.h"
+#include "convk_wt.h"
+#include "convk_wdk.h"
 #undef QS_VL
 #define QS_VL 8
 #include "convk_dwk.h"
+#include "convk_wt.h"
+#include "convk_wdk.h"
 #undef QS_VL
 #endif
 
@@ -89,9 +96,29 @@ static qs_par_fn path_dwjob(void)
 #endif
 }
 
+static qs_par_fn path_wdwjob(void)
+{
+#if QS_SIMD_X86
+    return qs_simd_path() >= QS_KPATH_AVX512 ? run_wdwjob_avx512 : run_wdwjob_avx2;
+#else
+    abort();
+#endif
+}
+
 void qs_convk_dweight(float *dweight, const float *dy, const float *x,
                       const qs_conv_shape *s, float *scratch)
 {
+    if (qs_convk_winograd() && qs_ck_wino_dw_ok(s)) {
+        layout l;
+        layout_of(&l, s);
+        qs_ck_wdwjob wj;
+        qs_ck_wino_dw_init(&wj, dy, x, s, l.kpad,
+                           qs_simd_path() >= QS_KPATH_AVX512 ? 16 : 8,
+                           scratch);
+        int nt = qs_par_for(qs_par_threads(), s->n, path_wdwjob(), &wj);
+        qs_ck_wino_dw_finish(dweight, &wj, nt);
+        return;
+    }
     const size_t ckk = qs_ck_ckk(s);
     int *koff = (int *)scratch;
     dwjob j = {.scratch = scratch + QS_CK_ALIGN(ckk), .dy = dy, .x = x,

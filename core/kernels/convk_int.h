@@ -70,12 +70,32 @@ static inline int qs_ck_panel_k0(const qs_ck_panels *p, int j)
  * w + 1), pl floats each, so every tile's 4 x 4 input is E[tx], O[tx],
  * E[tx + 1], O[tx + 1] of 4 rows: contiguous over tx. */
 typedef struct {
+    int tw, ntile; /* tiles per row, per image */
+    int pl;        /* floats of an E or O row of the copy */
+    int wo;        /* output row length */
+} qs_ck_wgeo;
+
+/* vectors of tiles per block at most (the weight gradient's blocks of
+ * QS_CK_WNB tiles at VL 8) */
+#define QS_CK_WPV 8
+/* floats added to the stride between the 16 rows xi of a block (V, M,
+ * A dY A^T), so the 16 are not a power-of-two stride apart: at 1 KB they
+ * fell in 4 of the L1 cache's 64 sets */
+#define QS_CK_WSKEW 16
+#define QS_CK_WNB 64
+
+void qs_ck_wgeo_init(qs_ck_wgeo *g, const qs_conv_shape *s);
+/* floats of one image's parity-split copy */
+size_t qs_ck_wino_copy_len(const qs_conv_shape *s);
+
+typedef struct {
     float *y;
     const float *x;
     const float *up;   /* U [16][k][c] in row panels of mr: [16][k*c] */
     const int *koff;   /* c * NR: row ci of a block of V */
     const qs_conv_shape *s;
-    int acc, tw, ntile, pl, nr, mr;
+    qs_ck_wgeo g;
+    int acc, nr, mr;
     float *tbuf;       /* per thread: tfloats */
     size_t tfloats;
 } qs_ck_wjob;
@@ -92,6 +112,29 @@ size_t qs_ck_wino_scratch(const qs_conv_shape *s);
 void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
                      const float *w, const qs_conv_shape *s, int flip,
                      int accumulate, float *scratch, int mr, int nr);
+/* The weight gradient (convk_dw.c, convk_wdk.h): per thread a dU share
+ * [16][c][kpad], dy^T [p][kpad], the copy, V of a block [16][c][nb] and
+ * (A dY A^T) of a block [16][nb][kpad]. */
+typedef struct {
+    float *scratch; /* per thread: tfloats */
+    size_t tfloats;
+    const float *dy, *x;
+    const qs_conv_shape *s;
+    qs_ck_wgeo g;
+    int kpad, nb;
+} qs_ck_wdwjob;
+
+/* 1 when the weight gradient of s takes the Winograd path */
+int qs_ck_wino_dw_ok(const qs_conv_shape *s);
+size_t qs_ck_wino_dw_scratch(const qs_conv_shape *s, int kpad);
+/* fills j (scratch: qs_ck_wino_dw_scratch floats; vl: the path's width) */
+void qs_ck_wino_dw_init(qs_ck_wdwjob *j, const float *dy, const float *x,
+                        const qs_conv_shape *s, int kpad, int vl,
+                        float *scratch);
+/* dweight [k][c][3][3] += G^T dU G, dU the sum of the nt shares of j in
+ * thread order */
+void qs_ck_wino_dw_finish(float *dweight, const qs_ck_wdwjob *j, int nt);
+
 /* xp <- the parity-split padded copy of image x [c, h, w] (layout above). */
 void qs_ck_wino_pad(float *restrict xp, const float *restrict x,
                     const qs_conv_shape *s, int pl);
