@@ -154,7 +154,7 @@ size_t qs_convk_scratch(const qs_conv_shape *s)
     return n;
 }
 
-static int wino_on = 1;
+static int wino_on = -1; /* -1: as QSWEEP_WINOGRAD says */
 
 void qs_convk_set_winograd(int on)
 {
@@ -163,7 +163,7 @@ void qs_convk_set_winograd(int on)
 
 int qs_convk_winograd(void)
 {
-    return wino_on;
+    return wino_on >= 0 ? wino_on : qs_simd_winograd_env() != 0;
 }
 
 typedef void (*kfn)(int, const float *, const float *, const int *,
@@ -344,7 +344,7 @@ void qs_convk_conv(float *y, const float *x, const float *w,
                    const qs_conv_shape *s, int flip, int accumulate,
                    float *scratch)
 {
-    if (wino_on && qs_ck_wino_ok(s)) {
+    if (qs_convk_winograd() && qs_ck_wino_ok(s)) {
         const int vl = path_vl();
         qs_ck_wjob wj;
         /* the MR and NR of convk_k.h */

@@ -38,8 +38,10 @@ void qs_convk_conv(float *y, const float *x, const float *w,
                    const qs_conv_shape *s, int flip, int accumulate,
                    float *scratch);
 /* qs_convk_conv and qs_convk_dweight run the 3x3 stride-1 convs they can
- * as Winograd F(2x2, 3x3) (convk_wino.c) unless this is set to 0: the tests compare the two,
- * and 0 reproduces results of the direct kernels alone. Not for use while
+ * as Winograd F(2x2, 3x3) (convk_wino.c) when qs_convk_winograd() is 1:
+ * as QSWEEP_WINOGRAD says (simd.h; on unless it is 0), or as the tests
+ * set it (0, 1; -1 restores the environment's) to compare the two. 0
+ * reproduces the bits of the direct kernels alone. Not for use while
  * other threads run convs. */
 void qs_convk_set_winograd(int on);
 int qs_convk_winograd(void);

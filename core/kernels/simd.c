@@ -59,9 +59,20 @@ static int env_path(qs_kpath *p)
     return 0;
 }
 
+int qs_simd_winograd_env(void)
+{
+    const char *e = getenv("QSWEEP_WINOGRAD");
+    if (!e || !*e)
+        return 1;
+    return strcmp(e, "1") == 0 ? 1 : strcmp(e, "0") == 0 ? 0 : -1;
+}
+
 int qs_simd_check_env(void)
 {
     qs_kpath p;
+    if (qs_simd_winograd_env() < 0)
+        return qs_err(QS_EINVAL, "QSWEEP_WINOGRAD=%s: 0 (direct conv kernels only) or 1",
+                      getenv("QSWEEP_WINOGRAD"));
     if (env_path(&p) != 0)
         return qs_err(QS_EINVAL, "QSWEEP_KERNELS=%s: not a kernel path (avx512, avx2, generic)",
                       getenv("QSWEEP_KERNELS"));

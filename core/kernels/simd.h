@@ -34,10 +34,15 @@ qs_kpath qs_simd_path(void);
 const char *qs_kpath_name(qs_kpath p);
 /* "avx512" / "avx2" / "generic" -> *p; -1 for any other name. */
 int qs_kpath_parse(qs_kpath *p, const char *name);
-/* Checks QSWEEP_KERNELS (a known name this CPU runs); QS_EINVAL with a
- * message otherwise. Commands call it first, so a typo is an error, not
+/* Checks QSWEEP_KERNELS (a known name this CPU runs) and
+ * QSWEEP_WINOGRAD; QS_EINVAL with a message otherwise. Commands call it first, so a typo is an error, not
  * a silent fallback. */
 int qs_simd_check_env(void);
+/* QSWEEP_WINOGRAD: 1 (also unset or empty) lets the conv kernels run
+ * the 3x3 stride-1 convs as Winograd F(2x2, 3x3) (convk.h), 0 keeps them
+ * on the direct kernels (the bits of results from before it); -1 for any
+ * other value, which qs_simd_check_env refuses. */
+int qs_simd_winograd_env(void);
 /* Tests run a kernel on each path to compare them: p is capped at
  * qs_simd_best(); QS_KPATH_COUNT restores the environment's choice. Not
  * for use while other threads run kernels. */

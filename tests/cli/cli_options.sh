@@ -123,4 +123,18 @@ info_model() {
     else fail info_model "$(why info_ok) $(cat "$T/info_ok.out")"; fi
 }
 
-run_cases help_everywhere version_everywhere help_lists_what_parses train_help_complete usage_errors equals_form info_model
+# QSWEEP_WINOGRAD: 0 or 1 (the conv algorithm, docs/kernels.md), shown by
+# version and bench; anything else is refused before anything runs.
+winograd_env() {
+    QSWEEP_WINOGRAD=2 expect_usage winograd_bad 'QSWEEP_WINOGRAD=2: 0 .* or 1' version || return
+    QSWEEP_WINOGRAD=0 qrun wg_off 30 version
+    local off on
+    off=$(sed -n 's/^winograd: //p' "$T/wg_off.out")
+    qrun wg_on 30 version
+    on=$(sed -n 's/^winograd: //p' "$T/wg_on.out")
+    QSWEEP_WINOGRAD=0 qrun wg_bench 60 bench --model resnet --depth 8 --width 8 --steps 1 --batch 4
+    if [ "$off/$on" = off/on ] && [ "$(jget "$T/wg_bench.out" winograd)" = 0 ]; then pass winograd_env
+    else fail winograd_env "version: '$off' '$on'; bench: $(why wg_bench) $(cat "$T/wg_bench.out")"; fi
+}
+
+run_cases help_everywhere version_everywhere help_lists_what_parses train_help_complete usage_errors equals_form info_model winograd_env

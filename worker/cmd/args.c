@@ -15,8 +15,9 @@
  * widest first (the test runner repeats the numerical tests on each). */
 int qs_print_version(FILE *f)
 {
-    fprintf(f, "qsweep: %s\nblas: %s\nblas_core: %s\nkernels: %s\nkernels_supported:",
-            QS_VERSION, qs_blas_name(), qs_blas_core(), qs_kpath_name(qs_simd_path()));
+    fprintf(f, "qsweep: %s\nblas: %s\nblas_core: %s\nkernels: %s\nwinograd: %s\nkernels_supported:",
+            QS_VERSION, qs_blas_name(), qs_blas_core(), qs_kpath_name(qs_simd_path()),
+            qs_simd_winograd_env() ? "on" : "off");
     for (int p = qs_simd_best(); p >= 0; p--)
         fprintf(f, " %s", qs_kpath_name((qs_kpath)p));
     fprintf(f, "\n");

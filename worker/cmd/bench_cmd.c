@@ -222,13 +222,13 @@ int qs_cmd_bench(int argc, char **argv)
     printf("{\"model\":\"%s\",\"params\":%ld,\"batch\":%d,\"threads\":%d,\"wbits\":%d,"
            "\"abits\":%d,\"quantizer\":\"%s\",\"steps\":%d,\"img_per_s\":%.1f,\"gflop_per_img\":%.4f,"
            "\"gflop_s\":%.1f,\"sgemm_gflop_s\":%.1f,\"peak_fraction\":%.3f,\"rss_mb\":%ld,"
-           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"kernels\":\"%s\",\"reps\":%d,"
+           "\"blas\":\"%s\",\"blas_core\":\"%s\",\"blas_autofix\":\"%s\",\"kernels\":\"%s\",\"winograd\":%d,\"reps\":%d,"
            "\"load1\":%.2f,\"cpu_util\":%.2f}\n",
            name, m.nparam - m.nalpha, B, o.threads, o.model.wbits, o.model.abits,
            qs_quantizer_name(o.model.quantizer), steps, ips,
            cost.train_flop / 1e9, gfs, peak, peak > 0 ? gfs / peak : 0.0, ru.ru_maxrss / 1024,
            qs_blas_name(), qs_blas_core(), qs_blas_autofix_note(),
-           qs_kpath_name(qs_simd_path()), reps, load,
+           qs_kpath_name(qs_simd_path()), qs_simd_winograd_env() != 0, reps, load,
            secs > 0 ? cpu / (secs * (o.threads > 0 ? o.threads : 1)) : 0.0);
     rc = QS_OK;
 cleanup:

@@ -240,11 +240,12 @@ int qs_cmd_train(int argc, char **argv)
     if ((rc = qs_model_cost_get(&ctx.cost, &t.mcfg)))
         goto done;
     fprintf(stderr, "qsweep train: %s, %ld params, %s phase, %d epochs, batch %d, %d thread(s), "
-            "%d train / %d test examples%s%s; kernels %s, BLAS %s %s\n", ctx.model,
+            "%d train / %d test examples%s%s; kernels %s%s, BLAS %s %s\n", ctx.model,
             t.model.nparam - t.model.nalpha, qs_phase_name(t.cfg.phase), t.cfg.epochs,
             t.cfg.batch, t.cfg.threads, train.n, test.n, t.epoch_done ? " (resumed)" : "",
             t.mcfg.quantizer == QS_QUANT_LSQ && t.cfg.phase != QS_PHASE_PTQ ? ", quantizer lsq+" : "",
-            qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core());
+            qs_kpath_name(qs_simd_path()), qs_simd_winograd_env() ? "" : " (winograd off)",
+            qs_blas_name(), qs_blas_core());
     rc = o.phase == QS_PHASE_PTQ        ? qs_ptq_phase(&t, on_epoch, &ctx)
          : o.phase == QS_PHASE_COMPRESS ? qs_svd_phase(&t, o.stop_after, on_epoch, &ctx)
                                         : qs_trainer_run(&t, o.stop_after, on_epoch, &ctx);
