@@ -227,9 +227,8 @@ int qs_cmd_sweep(int argc, char **argv)
         /* A signal mpiexec forwarded reached every rank: each exits 130.
          * mpiexec reported 0 for a SIGTERM when only rank 0 did (3 of 3
          * runs, MPICH 4.0.2), so the workers' status must agree. */
-        status = qs_worker_loop(ckpt_interval) != QS_OK ? QS_EXIT_FAILED
-                 : qs_stop_requested                    ? QS_EXIT_SIGNAL
-                                                        : QS_EXIT_OK;
+        int rc = qs_worker_loop(ckpt_interval);
+        status = rc == QS_EINTR ? QS_EXIT_SIGNAL : rc != QS_OK ? QS_EXIT_FAILED : QS_EXIT_OK;
     }
     finalize_status = status;
     signal(SIGALRM, finalize_timeout);

@@ -327,10 +327,14 @@ static void handle(coord *c, qs_msg *m, int *idle)
     }
 }
 
+/* epoch 1 when a signal stops the sweep: every rank then exits 130, also
+ * one the forwarded signal has not reached yet (mpiexec reports 0 when
+ * only some ranks say so) */
 static void send_stop(int rank)
 {
     qs_msg_header h;
     memset(&h, 0, sizeof h);
+    h.epoch = qs_stop_requested != 0;
     qs_msg_send(rank, QS_MSG_STOP, &h, NULL, NULL, NULL);
 }
 

@@ -32,7 +32,14 @@ void qs_install_stop_handlers(void)
 typedef struct {
     qs_msg_header h;       /* phase id and host, reused for every message */
     int stop;              /* STOP received while running */
+    int signalled;         /* a STOP said the sweep stops on a signal */
 } worker_ctx;
+
+static void got_stop(worker_ctx *w, const qs_msg *m)
+{
+    w->stop = 1;
+    w->signalled |= m->h.epoch != 0;
+}
 
 static void fill_metrics(double *m, const qs_epoch_metrics *e, double bits, double bops)
 {
@@ -74,8 +81,8 @@ static int sink_interrupt(void *user)
     if (w->stop || qs_stop_requested)
         return 1;
     if (qs_msg_poll(&m, 0, QS_MSG_STOP)) {
+        got_stop(w, &m);
         qs_msg_free(&m);
-        w->stop = 1;
     }
     return w->stop;
 }
@@ -99,6 +106,7 @@ int qs_worker_loop(double ckpt_interval)
         }
         qs_backoff_reset(&bo);
         if (m.tag == QS_MSG_STOP) {
+            got_stop(&w, &m);
             qs_msg_free(&m);
             memset(w.h.phase_id, 0, sizeof w.h.phase_id);
             qs_msg_send(0, QS_MSG_STOPPED, &w.h, NULL, NULL, NULL);
@@ -131,8 +139,8 @@ int qs_worker_loop(double ckpt_interval)
              * coming and must be received before MPI_Finalize. */
             while (!w.stop) {
                 if (qs_msg_poll(&m, 0, QS_MSG_STOP)) {
+                    got_stop(&w, &m);
                     qs_msg_free(&m);
-                    w.stop = 1;
                 } else {
                     qs_backoff_sleep(&bo);
                 }
@@ -153,5 +161,5 @@ int qs_worker_loop(double ckpt_interval)
         qs_msg_send(0, QS_MSG_READY, &w.h, NULL, NULL, NULL);
     }
     qs_data_cache_free(&cache);
-    return QS_OK;
+    return w.signalled || qs_stop_requested ? QS_EINTR : QS_OK;
 }

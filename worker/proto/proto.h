@@ -7,7 +7,8 @@
  *
  *  worker -> coordinator            coordinator -> worker
  *  QS_MSG_READY   idle, wants a job  QS_MSG_JOB   a phase to run
- *  QS_MSG_EPOCH   metrics of an epoch QS_MSG_STOP  finish now, exit
+ *  QS_MSG_EPOCH   metrics of an epoch QS_MSG_STOP  finish now, exit (epoch
+ *                                    1: the sweep stops on a signal)
  *  QS_MSG_CKPT    latest checkpoint
  *  QS_MSG_DONE    phase finished (payload: final checkpoint, then the
  *                 zlib-compressed decision map when there is one)

@@ -5,6 +5,10 @@
 #define QS_WORKER_H
 
 /* The worker loop of ranks >= 1: returns when the coordinator says STOP. */
+/* QS_OK once the coordinator's STOP came; QS_EINTR when this rank had a
+ * SIGINT / SIGTERM or the STOP said the sweep stops on one (a rank that
+ * was idle can get the STOP before mpiexec's forwarded signal reaches it,
+ * and its status must still say the sweep was stopped). */
 int qs_worker_loop(double ckpt_interval);
 
 /* Set by the SIGINT/SIGTERM handler of every rank. */
