@@ -3,9 +3,21 @@
  * after convk_k.h (whose micro-kernel, QS_VN(ktab), runs the 16 GEMMs)
  * and convk_wt.h (the input transform), with QS_VL 16 and 8. */
 
-/* VL outputs at p (+)= v */
+/* VL outputs at p (+)= v. Written, not added, they bypass the cache when
+ * p is aligned: a layer's output for the batch (megabytes) is read back
+ * only after every image is done, from memory anyway, and a plain store
+ * would first read each line in (+4-6 % at basic-20 k31). run_wjob fences
+ * before its images are handed on. */
 VINL void QS_VN(wput)(float *p, vf v, int acc)
 {
+    if (!acc && ((uintptr_t)p & (sizeof(vf) - 1)) == 0) {
+#if VL == 16
+        _mm512_stream_ps(p, v);
+#else
+        _mm256_stream_ps(p, v);
+#endif
+        return;
+    }
     V_STORE(p, acc ? V_ADD(v, V_LOAD(p)) : v);
 }
 
@@ -95,4 +107,5 @@ static void QS_VN(run_wjob)(void *ctx, int t, int i0, int i1)
                                 ms, j, &bp);
         }
     }
+    _mm_sfence(); /* the streamed stores, before another thread reads y */
 }
