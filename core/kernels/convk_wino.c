@@ -27,10 +27,6 @@
 /* Below this many input channels the transforms cost more than the
  * multiplies they save (the first conv of a network has 3). */
 #define WINO_CMIN 8
-/* The weight gradient's transforms (of x and of dy) cost more: below 16
- * channels either way it is slower than the direct kernel (measured at
- * batch 128 on AVX2: c = k = 10 at 32 x 32 0.56x; 16 at 32 x 32 1.18x). */
-#define WINO_DW_MIN 16
 
 #define WMR 12 /* the widest kernel's rows and columns (convk.c MRMAX, */
 #define WNR 32 /* NRMAX) */
@@ -160,7 +156,7 @@ void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
 
 int qs_ck_wino_dw_ok(const qs_conv_shape *s)
 {
-    return qs_ck_wino_ok(s) && s->c >= WINO_DW_MIN && s->k >= WINO_DW_MIN;
+    return qs_ck_wino_ok(s) && s->k >= WINO_CMIN;
 }
 
 /* tiles per block: QS_CK_WNB, or all of a small image's (a multiple of
