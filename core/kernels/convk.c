@@ -87,7 +87,9 @@ static void pad_rows(float *restrict xp, const float *restrict x,
 }
 
 /* stride st: plane (a, b) of channel ci, row r, column c = padded pixel
- * (st r + a, st c + b) */
+ * (st r + a, st c + b). Only the planes some tap reads are built (a 1x1
+ * stride-2 conv reads plane (0, 0) alone); the others are left as they
+ * are, never read. */
 static void pad_phases(float *restrict xp, const float *restrict x,
                        const qs_conv_shape *s, const qs_ck_pad *g)
 {
@@ -96,19 +98,33 @@ static void pad_phases(float *restrict xp, const float *restrict x,
     for (int ci = 0; ci < s->c; ci++) {
         const float *xc = x + (size_t)ci * s->h * s->w;
         for (int a = 0; a < st; a++)
-            for (int b = 0; b < st; b++)
+            for (int b = 0; b < st; b++) {
+                if (a >= s->kh || b >= s->kw) {
+                    d += (size_t)g->hp * g->wp;
+                    continue;
+                }
+                /* columns c with 0 <= st c + b - pad < w: [c0, c1) */
+                int c0 = b >= pad ? 0 : (pad - b + st - 1) / st;
+                int c1 = (s->w - 1 + pad - b) / st + 1;
+                if (c1 > g->wp)
+                    c1 = g->wp;
+                if (c0 > c1)
+                    c0 = c1;
                 for (int r = 0; r < g->hp; r++, d += g->wp) {
                     const int ih = st * r + a - pad;
                     if (ih < 0 || ih >= s->h) {
                         memset(d, 0, sizeof(float) * g->wp);
                         continue;
                     }
-                    const float *xr = xc + (size_t)ih * s->w;
-                    for (int c = 0; c < g->wp; c++) {
-                        const int iw = st * c + b - pad;
-                        d[c] = iw >= 0 && iw < s->w ? xr[iw] : 0.0f;
-                    }
+                    const float *xr = xc + (size_t)ih * s->w + b - pad;
+                    for (int c = 0; c < c0; c++)
+                        d[c] = 0.0f;
+                    for (int c = c0; c < c1; c++)
+                        d[c] = xr[st * c];
+                    for (int c = c1; c < g->wp; c++)
+                        d[c] = 0.0f;
                 }
+            }
     }
     memset(d, 0, sizeof(float) * (g->len - (size_t)(d - xp)));
 }
