@@ -1,9 +1,10 @@
 /* Per-layer speed of the 3x3 stride-1 convs of the CIFAR ResNets, Winograd
  * against the direct kernels (docs/kernels.md, "Winograd F(2x2, 3x3)"):
  *
- *   make build/tests/tool_conv_bench && build/tests/tool_conv_bench [threads]
+ *   make build/tests/tool_conv_bench && build/tests/tool_conv_bench [threads [c side batch]]
  *
- * Batch 128, random data, best of 3 calls each; GFLOP/s counted as the
+ * Batch 128 (or the one given, for one shape c = k, side x side), random
+ * data, best of 3 calls each; GFLOP/s counted as the
  * direct conv's 2 n c k 9 h w, so the two columns compare time. Not a
  * test (never run by make test): speed is measured here, not checked. */
 #include "convk.h"
@@ -26,10 +27,22 @@ static double now(void)
 int main(int argc, char **argv)
 {
     /* channels (c = k), image side */
-    static const int sh[][2] = {{10, 32}, {20, 16}, {40, 8},  {16, 32},
-                                {32, 16}, {64, 8},  {31, 32}, {62, 16},
-                                {124, 8}};
-    const int n = 128, threads = argc > 1 ? atoi(argv[1]) : 1;
+    static int sh[][2] = {{10, 32}, {20, 16}, {40, 8},  {16, 32},
+                          {32, 16}, {64, 8},  {31, 32}, {62, 16},
+                          {124, 8}};
+    size_t nsh = sizeof sh / sizeof sh[0];
+    int n = 128;
+    const int threads = argc > 1 ? atoi(argv[1]) : 1;
+    if (argc > 4) {
+        sh[0][0] = atoi(argv[2]);
+        sh[0][1] = atoi(argv[3]);
+        n = atoi(argv[4]);
+        nsh = 1;
+    }
+    if (threads < 1 || n < 1 || sh[0][0] < 1 || sh[0][1] < 3) {
+        fprintf(stderr, "usage: tool_conv_bench [threads [c side batch]]\n");
+        return 2;
+    }
     if (!qs_convk_available()) {
         fprintf(stderr, "tool_conv_bench: kernel path %s has no direct kernels\n",
                 qs_kpath_name(qs_simd_path()));
@@ -40,7 +53,7 @@ int main(int argc, char **argv)
            qs_kpath_name(qs_simd_path()), qs_blas_name(), qs_blas_core(),
            threads, n);
     printf("c=k  image  fwd direct  fwd wino       dW direct  dW wino   (GFLOP/s)\n");
-    for (size_t q = 0; q < sizeof sh / sizeof sh[0]; q++) {
+    for (size_t q = 0; q < nsh; q++) {
         const int c = sh[q][0], hw = sh[q][1];
         qs_conv_shape s;
         qs_conv_shape_init(&s, n, c, hw, hw, c, 3, 3, 1, 1);

@@ -101,8 +101,8 @@ typedef struct {
 } qs_ck_wjob;
 
 /* 1 when s takes the Winograd path: 3x3, stride 1, pad 1, even h and
- * w with w / 2 a multiple of 4, and enough input channels for the
- * transforms to pay. The same answer at every vector width, so a conv's
+ * w, and enough input channels for the transforms to pay (more where w
+ * is not a multiple of 8). The same answer at every vector width, so a conv's
  * bits do not depend on the width. */
 int qs_ck_wino_ok(const qs_conv_shape *s);
 /* Floats of scratch qs_ck_wino_init needs (mr, nr: the widest kernel's). */
