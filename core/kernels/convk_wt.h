@@ -49,7 +49,7 @@ static VTGT void QS_VN(wpad)(float *restrict xp, const float *restrict x,
                              const qs_conv_shape *s, int pl)
 {
     const int w = s->w, tw = w / 2;
-    if (w % (2 * VL)) {
+    if (w % (2 * VL) && w != VL) {
         qs_ck_wino_pad(xp, x, s, pl);
         return;
     }
@@ -62,6 +62,17 @@ static VTGT void QS_VN(wpad)(float *restrict xp, const float *restrict x,
                 continue;
             }
             const float *xr = x + ((size_t)ci * s->h + r - 1) * w;
+            if (w == VL) {
+                /* half vectors: the E row's store runs past its tw + 1
+                 * floats (at VL 16 into the O row, stored next) */
+                vf ev, od;
+                QS_VN(wunzip)(V_LOAD(xr), V_ZERO(), &ev, &od);
+                V_STORE(e + 1, od);
+                V_STORE(o, ev);
+                e[0] = 0.0f;
+                o[tw] = 0.0f;
+                continue;
+            }
             e[0] = 0.0f;
             for (int m = 0; m < tw; m += VL) {
                 vf ev, od;
