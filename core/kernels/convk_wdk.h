@@ -70,6 +70,9 @@ static void QS_VN(run_wdwjob)(void *ctx, int t, int i0, int i1)
     float *xp = dt + QS_CK_ALIGN((size_t)p * kpad);
     float *vb = xp + qs_ck_wino_copy_len(s);
     float *wt = vb + QS_CK_ALIGN(16 * vs);
+    /* rows of V per kernel call, sized evenly (31: 6 + 5 x 5, not 6 x 5 +
+     * 1) */
+    const qs_ck_panels cp = qs_ck_panels_of(c, MR);
     memset(part, 0, sizeof(float) * 16 * c * kpad);
     for (int i = i0; i < i1; i++) {
         QS_VN(transpose_dy)(dt, j->dy + i * ys, k, p, kpad);
@@ -84,8 +87,9 @@ static void QS_VN(run_wdwjob)(void *ctx, int t, int i0, int i1)
             for (int xi = 0; xi < 16; xi++)
                 for (int kb = 0; kb < k; kb += 2 * VL) {
                     const int nv = k - kb > VL ? 2 : 1;
-                    for (int c0 = 0; c0 < c; c0 += MR) {
-                        const int mr = c - c0 < MR ? c - c0 : MR;
+                    for (int q = 0; q < cp.npan; q++) {
+                        const int c0 = qs_ck_panel_k0(&cp, q),
+                                  mr = cp.base + (q < cp.extra);
                         const float *br[MR];
                         for (int r = 0; r < mr; r++)
                             br[r] = vb + xi * vs + (size_t)(c0 + r) * nb;
