@@ -61,7 +61,7 @@ static inline int qs_ck_panel_k0(const qs_ck_panels *p, int j)
     return j * p->base + (j < p->extra ? j : p->extra);
 }
 
-/* ---- Winograd F(2x2, 3x3) (convk_wino.c; vector bodies convk_wk.h) ----
+/* ---- Winograd F(2x2, 3x3) (convk_wino.c; vector bodies convk_w*.h) ----
  * Output tile t = (ty, tx), 2 x 2 outputs at (2ty, 2tx), tw = wo / 2 tiles
  * per row, T tiles per image in row-major order, taken NR = 2 VL at a
  * time ("block"). Per image, the copy of the input is the zero-padded
@@ -135,8 +135,10 @@ void qs_ck_wino_dw_init(qs_ck_wdwjob *j, const float *dy, const float *x,
  * thread order */
 void qs_ck_wino_dw_finish(float *dweight, const qs_ck_wdwjob *j, int nt);
 
-/* xp <- the parity-split padded copy of image x [c, h, w] (layout above). */
-void qs_ck_wino_pad(float *restrict xp, const float *restrict x,
-                    const qs_conv_shape *s, int pl);
+/* One row of the parity-split copy (layout above): its E row e and O row
+ * o from the tw * 2 pixels at xr, in scalar code (the vector copy,
+ * convk_wt.h, does rows of one or a multiple of two vectors). */
+void qs_ck_wino_pad_row(float *restrict e, float *restrict o,
+                        const float *restrict xr, int tw);
 
 #endif

@@ -1,8 +1,10 @@
-/* Winograd F(2x2, 3x3) for the stride-1 3x3 convs (forward, and the input
- * gradient, which convk runs as such a conv): the parts that do not depend
- * on the vector width. The vector bodies (input and output transforms,
- * the per-image driver) are convk_wk.h, compiled into convk.c beside the
- * direct kernels whose micro-kernel they reuse.
+/* Winograd F(2x2, 3x3) for the stride-1 3x3 convs (forward; the input
+ * gradient, which convk runs as such a conv; the weight gradient): the
+ * parts that do not depend on the vector width. The vector bodies are
+ * convk_wt.h (input transform), convk_wk.h (output transform, forward
+ * driver; compiled into convk.c beside the direct micro-kernel it reuses)
+ * and convk_wdk.h (weight-gradient driver; into convk_dw.c beside the
+ * direct weight-gradient kernel).
  *
  * Y = A^T [ (G g G^T) . (B^T d B) ] A per 2 x 2 output tile: 16 products
  * per tile and channel pair instead of 36, so 2.25x fewer multiplies; the
@@ -82,27 +84,16 @@ size_t qs_ck_wino_scratch(const qs_conv_shape *s)
            (size_t)QS_PAR_MAXT * thread_floats(s, WNR);
 }
 
-void qs_ck_wino_pad(float *restrict xp, const float *restrict x,
-                    const qs_conv_shape *s, int pl)
+void qs_ck_wino_pad_row(float *restrict e, float *restrict o,
+                        const float *restrict xr, int tw)
 {
-    const int w = s->w, tw = w / 2;
-    for (int ci = 0; ci < s->c; ci++)
-        for (int r = 0; r < s->h + 2; r++) {
-            float *e = xp + ((size_t)ci * (s->h + 2) + r) * 2 * pl,
-                  *o = e + pl;
-            if (r == 0 || r == s->h + 1) {
-                memset(e, 0, sizeof(float) * 2 * pl);
-                continue;
-            }
-            /* padded column 2m + 1 is pixel 2m; 2m is pixel 2m - 1 */
-            const float *xr = x + ((size_t)ci * s->h + r - 1) * w;
-            e[0] = 0.0f;
-            for (int m = 0; m < tw; m++) {
-                o[m] = xr[2 * m];
-                e[m + 1] = xr[2 * m + 1];
-            }
-            o[tw] = 0.0f;
-        }
+    /* padded column 2m + 1 is pixel 2m; 2m is pixel 2m - 1 */
+    e[0] = 0.0f;
+    for (int m = 0; m < tw; m++) {
+        o[m] = xr[2 * m];
+        e[m + 1] = xr[2 * m + 1];
+    }
+    o[tw] = 0.0f;
 }
 
 /* u [4][4] = G g G^T of one 3x3 kernel g (g[a][b] at g[a * ga + b * gb]) */

@@ -44,15 +44,11 @@ VINL void QS_VN(wunzip)(vf a, vf b, vf *ev, vf *od)
 #endif
 }
 
-/* the copy of qs_ck_wino_pad, rows of 2 VL pixels or more at a time */
+/* xp <- the parity-split padded copy of image x [c, h, w] (convk_int.h) */
 static VTGT void QS_VN(wpad)(float *restrict xp, const float *restrict x,
                              const qs_conv_shape *s, int pl)
 {
     const int w = s->w, tw = w / 2;
-    if (w % (2 * VL) && w != VL) {
-        qs_ck_wino_pad(xp, x, s, pl);
-        return;
-    }
     for (int ci = 0; ci < s->c; ci++)
         for (int r = 0; r < s->h + 2; r++) {
             float *e = xp + ((size_t)ci * (s->h + 2) + r) * 2 * pl,
@@ -71,17 +67,19 @@ static VTGT void QS_VN(wpad)(float *restrict xp, const float *restrict x,
                 V_STORE(o, ev);
                 e[0] = 0.0f;
                 o[tw] = 0.0f;
-                continue;
+            } else if (w % (2 * VL) == 0) {
+                e[0] = 0.0f;
+                for (int m = 0; m < tw; m += VL) {
+                    vf ev, od;
+                    QS_VN(wunzip)(V_LOAD(xr + 2 * m), V_LOAD(xr + 2 * m + VL),
+                                  &ev, &od);
+                    V_STORE(o + m, ev);
+                    V_STORE(e + m + 1, od);
+                }
+                o[tw] = 0.0f;
+            } else {
+                qs_ck_wino_pad_row(e, o, xr, tw);
             }
-            e[0] = 0.0f;
-            for (int m = 0; m < tw; m += VL) {
-                vf ev, od;
-                QS_VN(wunzip)(V_LOAD(xr + 2 * m), V_LOAD(xr + 2 * m + VL), &ev,
-                              &od);
-                V_STORE(o + m, ev);
-                V_STORE(e + m + 1, od);
-            }
-            o[tw] = 0.0f;
         }
 }
 
