@@ -72,7 +72,7 @@ static int dw_gradcheck(int n, int ch, int h, int w, int kh, int kw,
     size_t wl = (size_t)ch * kh * kw;
     float *dx = fbuf(xlen(&c.s)), *dw = fbuf(wl);
     dw_loss(&c);
-    qs_dwconv_backward(dx, dw, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(dx, dw, c.r, c.x, c.w, &c.s, 1);
     return grad_check("dx", dw_loss, &c, c.x, dx, xlen(&c.s), 1e-2f, RTOL,
                       ATOL) ||
            grad_check("dweight", dw_loss, &c, c.w, dw, wl, 1e-2f, RTOL, ATOL);
@@ -146,16 +146,16 @@ static void dwconv_accumulate_and_null(void)
     size_t xl = xlen(&c.s), wl = 3 * 9;
     float *dx1 = fbuf(xl), *dw1 = fbuf(wl), *dx2 = fbuf(xl), *dw2 = fbuf(wl);
     float *dw3 = fbuf(wl);
-    qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s);
-    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s);
-    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s, 1);
+    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s, 1);
+    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s, 1);
     for (size_t i = 0; i < xl; i++)
         T_CHECK(T_CLOSE(dx2[i], 2 * dx1[i], 1e-5, 1e-6),
                 "dx[%zu] %g vs 2 x %g", i, dx2[i], dx1[i]);
     for (size_t i = 0; i < wl; i++)
         T_CHECK(T_CLOSE(dw2[i], 2 * dw1[i], 1e-5, 1e-6),
                 "dweight[%zu] %g vs 2 x %g", i, dw2[i], dw1[i]);
-    qs_dwconv_backward(NULL, dw3, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(NULL, dw3, c.r, c.x, c.w, &c.s, 1);
     T_CHECK(memcmp(dw3, dw1, wl * sizeof(float)) == 0,
             "NULL dx changed dweight");
 }
@@ -199,7 +199,7 @@ static void dwconv_threads_match(void)
         float *ys = fbuf(yl), *dxs = fbuf(xl), *dws = fbuf(wl);
         qs_simd_set_path(QS_KPATH_GENERIC); /* the scalar loops */
         qs_dwconv_forward(ys, c.x, c.w, &c.s);
-        qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s);
+        qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s, 1);
         const float *ref[3] = {ys, dxs, dws}, *first[3] = {NULL, NULL, NULL};
         for (int p = p0; p <= (int)top; p++) {
             float *y[2], *dx[2], *dw[2];
@@ -210,7 +210,7 @@ static void dwconv_threads_match(void)
                 dx[v] = fbuf(xl);
                 dw[v] = fbuf(wl);
                 qs_dwconv_forward(y[v], c.x, c.w, &c.s);
-                qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
+                qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s, 1);
             }
             qs_set_threads(1);
             qs_simd_set_path(QS_KPATH_COUNT);

@@ -255,6 +255,7 @@ typedef struct {
     float *y, *dx, *dweight;
     const float *x, *dy, *weight;
     const qs_conv_shape *s;
+    int acc; /* backward: add to dx (else overwrite) */
 } dw_args;
 
 #if QS_SIMD_X86
@@ -478,6 +479,10 @@ static void backward_part(void *ctx, int th, int c0, int c1)
                 const float *dyp = dy + plane * ohw;
                 float *dxp = dx && !gather3 ? dx + plane * hw : NULL;
                 const float *wt = weight + (size_t)ch * taps;
+                /* overwrite: these loops add, so start the plane (while it
+                 * is about to be in cache) from zero */
+                if (dx && !a->acc && t0 == 0)
+                    memset(dx + plane * hw, 0, sizeof(float) * hw);
                 for (int oh = 0; oh < s->ho; oh++) {
                     const float *dyr = dyp + (size_t)oh * s->wo;
                     int ih0 = oh - s->pad;
@@ -527,9 +532,9 @@ static void backward_part(void *ctx, int th, int c0, int c1)
 
 void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                         const float *x, const float *weight,
-                        const qs_conv_shape *s)
+                        const qs_conv_shape *s, int acc)
 {
     dw_args a = {.dx = dx, .dweight = dweight, .dy = dy, .x = x,
-                 .weight = weight, .s = s};
+                 .weight = weight, .s = s, .acc = acc};
     qs_par_for(qs_par_threads(), s->c, backward_part, &a);
 }

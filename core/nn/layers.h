@@ -47,9 +47,11 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
  * x [n, c, h, w], weight [c, 1, kh, kw], y [n, c, ho, wo]; s->k == s->c. */
 void qs_dwconv_forward(float *y, const float *x, const float *weight,
                        const qs_conv_shape *s);
+/* dweight += its gradient; dx (may be NULL) += the input gradient, or
+ * acc 0: dx = it (as qs_conv2d_backward: no zeroing pass before it). */
 void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                         const float *x, const float *weight,
-                        const qs_conv_shape *s);
+                        const qs_conv_shape *s, int acc);
 
 /* ---- batch norm over (n, hw) per channel ---------------------------------
  * x, y [n, c, hw]; gamma, beta, run_mean, run_var, save_mean, save_invstd [c].

@@ -168,6 +168,7 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         const int fresh0 = n->in0 > 0 && maxc[n->in0] == i;
         const int fresh1 = n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i;
         const int sets = n->type == QS_NODE_CONV || n->type == QS_NODE_BN ||
+                         n->type == QS_NODE_DWCONV ||
                          n->type == QS_NODE_ADD ||
                          (n->type == QS_NODE_RELU && n->abits >= 32);
         if (fresh0 && !sets)
@@ -188,7 +189,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             break;
         case QS_NODE_DWCONV:
             conv_shape_for(&cs, n, nb);
-            qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs);
+            qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs,
+                               !fresh0);
             break;
         case QS_NODE_BN:
             /* fuse_relu: dout is the ReLU's, masked as it is read */
