@@ -24,6 +24,7 @@
 #include "simd.h"
 
 #include <math.h>
+#include <stdint.h>
 #if QS_SIMD_X86
 #include <immintrin.h>
 #endif
@@ -113,8 +114,9 @@ AVX2 static size_t sum_dy_dyx_avx2(double a[4], double b[4], const float *dy,
 /* y = (x - mu) * scale + shift (relu: then max(0, y), NaN kept as the
  * scalar "v < 0 ? 0 : v" keeps it: maxps returns its second operand on a
  * NaN); y == x allowed */
-AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
-                               float scale, float shift, int relu)
+AVX2 static inline __attribute__((always_inline)) size_t
+affine_body(float *y, const float *x, size_t len, float mu, float scale,
+            float shift, const int relu, const int nt)
 {
     __m256 vm = _mm256_set1_ps(mu), vs = _mm256_set1_ps(scale);
     __m256 vb = _mm256_set1_ps(shift), z = _mm256_setzero_ps();
@@ -124,16 +126,30 @@ AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
         v = _mm256_add_ps(_mm256_mul_ps(v, vs), vb);
         if (relu)
             v = _mm256_max_ps(z, v);
-        _mm256_storeu_ps(y + i, v);
+        if (nt)
+            _mm256_stream_ps(y + i, v);
+        else
+            _mm256_storeu_ps(y + i, v);
     }
     return i;
 }
 
+/* nt: streaming stores (bn_args.nt) where y is 32-byte aligned */
+AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
+                               float scale, float shift, int relu, int nt)
+{
+    if (nt && ((uintptr_t)y & 31) == 0)
+        return relu ? affine_body(y, x, len, mu, scale, shift, 1, 1)
+                    : affine_body(y, x, len, mu, scale, shift, 0, 1);
+    return affine_body(y, x, len, mu, scale, shift, relu, 0);
+}
+
 /* dx (+)= ((a dy + b (x - mu)) + d), the order C gives the scalar line;
  * relu: dy masked as in sum_dy_dyx_avx2 (k->mu is mu) */
-AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
-                                  size_t len, float a, float b, float mu,
-                                  float d, int acc, const bn_mask *k)
+AVX2 static inline __attribute__((always_inline)) size_t
+dx_update_body(float *dx, const float *dy, const float *x, size_t len, float a,
+               float b, float mu, float d, int acc, const bn_mask *k,
+               const int nt)
 {
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     __m256 vm = _mm256_set1_ps(mu), vd = _mm256_set1_ps(d);
@@ -152,9 +168,22 @@ AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
         t = _mm256_add_ps(_mm256_add_ps(t, u), vd);
         if (acc)
             t = _mm256_add_ps(_mm256_loadu_ps(dx + i), t);
-        _mm256_storeu_ps(dx + i, t);
+        if (nt)
+            _mm256_stream_ps(dx + i, t);
+        else
+            _mm256_storeu_ps(dx + i, t);
     }
     return i;
+}
+
+/* nt: streaming stores where dx is 32-byte aligned and not read (acc 0) */
+AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
+                                  size_t len, float a, float b, float mu,
+                                  float d, int acc, const bn_mask *k, int nt)
+{
+    if (nt && !acc && ((uintptr_t)dx & 31) == 0)
+        return dx_update_body(dx, dy, x, len, a, b, mu, d, 0, k, 1);
+    return dx_update_body(dx, dy, x, len, a, b, mu, d, acc, k, 0);
 }
 #endif
 
@@ -230,12 +259,12 @@ affine_tail(float *restrict y, const float *restrict x, size_t i, size_t len,
 
 static void affine_copy(float *restrict y, const float *restrict x,
                         size_t len, float mu, float scale, float shift,
-                        int relu)
+                        int relu, int nt)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, x, len, mu, scale, shift, relu);
+        i = affine_avx2(y, x, len, mu, scale, shift, relu, nt);
 #endif
     if (relu)
         affine_tail(y, x, i, len, mu, scale, shift, 1);
@@ -244,12 +273,12 @@ static void affine_copy(float *restrict y, const float *restrict x,
 }
 
 static void affine_inplace(float *restrict y, size_t len, float mu,
-                           float scale, float shift, int relu)
+                           float scale, float shift, int relu, int nt)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, y, len, mu, scale, shift, relu);
+        i = affine_avx2(y, y, len, mu, scale, shift, relu, nt);
 #endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
@@ -260,12 +289,12 @@ static void affine_inplace(float *restrict y, size_t len, float mu,
 
 /* y == x is allowed (eval-mode BN in place); the restrict helpers are not. */
 static void affine(float *y, const float *x, size_t len, float mu,
-                   float scale, float shift, int relu)
+                   float scale, float shift, int relu, int nt)
 {
     if (y == x)
-        affine_inplace(y, len, mu, scale, shift, relu);
+        affine_inplace(y, len, mu, scale, shift, relu, nt);
     else
-        affine_copy(y, x, len, mu, scale, shift, relu);
+        affine_copy(y, x, len, mu, scale, shift, relu, nt);
 }
 
 /* The scalar loops of dx_update from i on; acc a constant once inlined,
@@ -290,13 +319,13 @@ dx_update_tail(float *restrict dx, const float *restrict dy,
 /* dx [len] += a g + b (x - mu) + d, or = when !acc; g = dy masked by k */
 static void dx_update(float *restrict dx, const float *restrict dy,
                       const float *restrict x, size_t len, float a, float b,
-                      float mu, float d, int acc, const bn_mask *k)
+                      float mu, float d, int acc, const bn_mask *k, int nt)
 {
     const bn_mask kl = *k;
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc, &kl);
+        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc, &kl, nt);
 #endif
     if (acc)
         dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 1, &kl);
@@ -316,6 +345,7 @@ typedef struct {
     float momentum, eps;
     int acc;  /* backward: add to dx (else overwrite) */
     int relu; /* the fused ReLU (top of file) */
+    int nt;   /* write y / dx with streaming stores (bn_run) */
 } bn_args;
 
 /* Below this many values a pass stays on one thread. */
@@ -324,6 +354,7 @@ typedef struct {
 static void bn_run(bn_args *a, qs_par_fn fn)
 {
     size_t len = (size_t)a->n * a->c * a->hw;
+    a->nt = qs_stream_output(len);
     qs_par_for(len >= BN_PAR_MIN ? qs_par_threads() : 1, a->c, fn, a);
 }
 
@@ -361,9 +392,11 @@ static void train_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             affine(a->y + off, a->x + off, hw, (float)mean, scale, a->beta[ch],
-                   a->relu);
+                   a->relu, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
 }
 
 /* x [n, c, hw] -> y [n, c, hw] (relu: max(0, y)); gamma, beta [c];
@@ -391,9 +424,11 @@ static void eval_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < a->n; i++) {
             size_t off = ((size_t)i * a->c + ch) * a->hw;
             affine(a->y + off, a->x + off, a->hw, a->mean_in[ch], scale,
-                   a->beta[ch], a->relu);
+                   a->beta[ch], a->relu, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
 }
 
 /* x [n, c, hw] -> y [n, c, hw] with the running statistics (relu: max(0,
@@ -441,9 +476,11 @@ static void backward_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd,
-                      a->acc, &k);
+                      a->acc, &k, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
 }
 
 /* dy, x [n, c, hw]; save_mean, save_invstd, gamma, beta [c] from
