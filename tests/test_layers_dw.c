@@ -242,6 +242,65 @@ static void dwconv_threads_match(void)
     }
 }
 
+/* A depthwise conv's output statistics for the BN after it
+ * (qs_dwconv_forward_sums, what a model's training forward does): the BN
+ * given them must give the bits of the BN that sums y itself (y, saved and
+ * running statistics), on the scalar loops and each vector path, stride 1
+ * and 2, a 5x5 (scalar loops on every path), on 1 and 2 threads (8 x 8 x
+ * 32 x 32 is above BN's split threshold). */
+static void dwconv_bn_sums_match(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
+                                   {2, 5, 8, 8, 3, 3, 2, 1},
+                                   {2, 3, 7, 6, 5, 5, 1, 2},
+                                   {8, 8, 32, 32, 3, 3, 1, 1}};
+    const qs_kpath top = top_path();
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (int p = 0; p <= (int)top; p++)
+            for (int th = 1; th <= 2; th++) {
+                const int *q = cases[t];
+                dw_ctx c;
+                T_CHECK(dw_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                                 q[7]) == 0,
+                        "case %zu: %s", t, msg);
+                const int ch = q[1], hw = c.s.ho * c.s.wo;
+                const size_t yl = ylen(&c.s);
+                float *g = rbuf((size_t)ch, 0.5f, 1.5f), *b = rbuf((size_t)ch, -1.0f, 1.0f);
+                /* [v]: y, bn y, save_mean, save_invstd, run_mean, run_var */
+                float *o[2][6];
+                double *sums = calloc((size_t)ch * 3, sizeof(double));
+                T_CHECK(sums != NULL, "out of memory");
+                qs_simd_set_path((qs_kpath)p);
+                qs_set_threads(th);
+                for (int v = 0; v < 2; v++) {
+                    o[v][0] = fbuf(yl);
+                    o[v][1] = fbuf(yl);
+                    for (int j = 2; j < 6; j++)
+                        o[v][j] = fbuf((size_t)ch);
+                    for (int k = 0; k < ch; k++)
+                        o[v][4][k] = 0.1f * k, o[v][5][k] = 1.0f + k;
+                    if (v)
+                        qs_dwconv_forward_sums(o[v][0], c.x, c.w, &c.s, sums);
+                    else
+                        qs_dwconv_forward(o[v][0], c.x, c.w, &c.s);
+                    qs_bn_forward_train_sums(o[v][1], o[v][2], o[v][3], o[v][4],
+                                             o[v][5], o[v][0], g, b, q[0], ch, hw,
+                                             0.1f, 1e-5f, 1, v ? sums : NULL);
+                }
+                qs_set_threads(1);
+                qs_simd_set_path(QS_KPATH_COUNT);
+                free(sums);
+                for (int j = 0; j < 6; j++)
+                    T_CHECK(memcmp(o[0][j], o[1][j],
+                                   (j < 2 ? yl : (size_t)ch) * sizeof(float)) == 0,
+                            "case %zu %s %d threads: output %d with the conv's "
+                            "sums differs from the BN's own",
+                            t, qs_kpath_name((qs_kpath)p), th, j);
+                arena_free();
+            }
+}
+
 static const layer_case cases[] = {
 #define C(f) {#f, f}
     C(dwconv_forward_matches_naive),
@@ -257,6 +316,7 @@ int main(void)
 {
     run_layer_cases(cases, sizeof cases / sizeof cases[0]);
     T_RUN(dwconv_threads_match);
+    T_RUN(dwconv_bn_sums_match);
     arena_free();
     T_EXIT();
 }

@@ -129,6 +129,9 @@ static VTGT int QS_VN(dwp_forward)(const dw_args *a, int c0, int c1)
             qs_ck_pad_image(pb, a->x + plane * hw, &ps.s, &ps.g);
             QS_VN(dwp_taps9)(a->y + plane * ohw, s->wo, pb, s->ho, s->wo,
                              ps.g.wp, ps.off, a->weight + (size_t)ch * 9, 0);
+            if (a->bn_sums) /* the plane just written, from cache */
+                qs_bn_sums_plane(a->bn_sums + (size_t)ch * 3, a->y + plane * ohw,
+                                 ohw, i == 0);
         }
     free(pb);
     return 1;

@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #if QS_SIMD_X86
 #include <immintrin.h>
 #endif
@@ -346,6 +347,7 @@ typedef struct {
     int acc;  /* backward: add to dx (else overwrite) */
     int relu; /* the fused ReLU (top of file) */
     int nt;   /* write y / dx with streaming stores (bn_run) */
+    const double *sums; /* forward: the statistics sums [3c], or NULL */
 } bn_args;
 
 /* Below this many values a pass stays on one thread. */
@@ -367,10 +369,14 @@ static void train_range(void *ctx, int t, int c0, int c1)
     for (int ch = c0; ch < c1; ch++) {
         /* shifted by one of the channel's own values, the sums of squares
          * do not cancel when |mean| >> std (double sums, centred data) */
-        const double k = a->x[(size_t)ch * hw];
-        double s = 0.0, s2 = 0.0;
-        for (int i = 0; i < n; i++)
-            sums_shifted(&s, &s2, a->x + ((size_t)i * c + ch) * hw, hw, k);
+        double acc[3];
+        if (a->sums)
+            memcpy(acc, a->sums + (size_t)ch * 3, sizeof acc);
+        else
+            for (int i = 0; i < n; i++)
+                qs_bn_sums_plane(acc, a->x + ((size_t)i * c + ch) * hw, hw,
+                                 i == 0);
+        const double k = acc[0], s = acc[1], s2 = acc[2];
         double mean = k + s / (double)m;
         double ss = s2 - s * (s / (double)m);
         if (ss < 0.0) /* rounding, for a constant channel */
@@ -399,20 +405,39 @@ static void train_range(void *ctx, int t, int c0, int c1)
         qs_stream_fence();
 }
 
+void qs_bn_sums_plane(double acc[3], const float *x, size_t hw, int first)
+{
+    if (first) {
+        acc[0] = hw ? x[0] : 0.0;
+        acc[1] = acc[2] = 0.0;
+    }
+    sums_shifted(&acc[1], &acc[2], x, hw, acc[0]);
+}
+
 /* x [n, c, hw] -> y [n, c, hw] (relu: max(0, y)); gamma, beta [c];
  * save_mean, save_invstd [c] set; run_mean, run_var [c] updated. */
-void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
-                         float *run_mean, float *run_var, const float *x,
-                         const float *gamma, const float *beta, int n, int c,
-                         int hw, float momentum, float eps, int relu)
+void qs_bn_forward_train_sums(float *y, float *save_mean, float *save_invstd,
+                              float *run_mean, float *run_var, const float *x,
+                              const float *gamma, const float *beta, int n,
+                              int c, int hw, float momentum, float eps,
+                              int relu, const double *sums)
 {
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.y = y, .save_mean = save_mean, .save_invstd = save_invstd,
                  .run_mean = run_mean, .run_var = run_var, .x = x,
                  .gamma = gamma, .beta = beta, .n = n, .c = c, .hw = hw,
-                 .momentum = momentum, .eps = eps, .relu = relu};
+                 .momentum = momentum, .eps = eps, .relu = relu, .sums = sums};
     bn_run(&a, train_range);
+}
+
+void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
+                         float *run_mean, float *run_var, const float *x,
+                         const float *gamma, const float *beta, int n, int c,
+                         int hw, float momentum, float eps, int relu)
+{
+    qs_bn_forward_train_sums(y, save_mean, save_invstd, run_mean, run_var, x,
+                             gamma, beta, n, c, hw, momentum, eps, relu, NULL);
 }
 
 static void eval_range(void *ctx, int t, int c0, int c1)

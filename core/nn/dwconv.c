@@ -256,6 +256,7 @@ typedef struct {
     const float *x, *dy, *weight;
     const qs_conv_shape *s;
     int acc; /* backward: add to dx (else overwrite) */
+    double *bn_sums; /* forward: a following BN's sums [3c], or NULL */
 } dw_args;
 
 #if QS_SIMD_X86
@@ -328,15 +329,25 @@ static void forward_part(void *ctx, int t, int c0, int c1)
                     row_generic(yr, xp, wt, &sp, oh, 0, s->wo);
                 }
             }
+            if (a->bn_sums)
+                qs_bn_sums_plane(a->bn_sums + (size_t)ch * 3, yp, ohw, i == 0);
         }
 }
 
-/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
+/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo]. Images
+ * outer on both paths, so each channel's bn_sums add its planes in image
+ * order, as qs_bn_forward_train does. */
+void qs_dwconv_forward_sums(float *y, const float *x, const float *weight,
+                            const qs_conv_shape *s, double *bn_sums)
+{
+    dw_args a = {.y = y, .x = x, .weight = weight, .s = s, .bn_sums = bn_sums};
+    qs_par_for(qs_par_threads(), s->c, forward_part, &a);
+}
+
 void qs_dwconv_forward(float *y, const float *x, const float *weight,
                        const qs_conv_shape *s)
 {
-    dw_args a = {.y = y, .x = x, .weight = weight, .s = s};
-    qs_par_for(qs_par_threads(), s->c, forward_part, &a);
+    qs_dwconv_forward_sums(y, x, weight, s, NULL);
 }
 
 /* dxp [h, w] += the input gradient of one plane of a 3x3 stride-1 conv,
