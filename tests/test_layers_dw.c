@@ -242,6 +242,47 @@ static void dwconv_threads_match(void)
     }
 }
 
+/* acc 0 (what the model asks of the first writer of a gradient buffer)
+ * overwrites dx, whatever it held, with the values acc 1 adds to a zeroed
+ * buffer: vector planes (stride 1 and 2) and C loops (a 5x5; a 9x9 takes
+ * its 81 taps in two chunks, so a plane is zeroed only before the first),
+ * on each path, 1 and 2 threads. Compared with ==: 0 + (-0) is +0. */
+static void dwconv_overwrite_matches_zeroed(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
+                                   {2, 5, 9, 8, 3, 3, 2, 1},
+                                   {2, 3, 7, 6, 5, 5, 1, 2},
+                                   {1, 2, 10, 9, 9, 9, 1, 4}};
+    const qs_kpath top = top_path();
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (int p = 0; p <= (int)top; p++)
+            for (int th = 1; th <= 2; th++) {
+                const int *q = cases[t];
+                dw_ctx c;
+                T_CHECK(dw_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                                 q[7]) == 0,
+                        "case %zu: %s", t, msg);
+                const size_t xl = xlen(&c.s), wl = (size_t)q[1] * q[4] * q[5];
+                float *dx0 = fbuf(xl), *dw0 = fbuf(wl);
+                float *dx1 = rbuf(xl, 1e6f, 2e6f), *dw1 = fbuf(wl);
+                qs_simd_set_path((qs_kpath)p);
+                qs_set_threads(th);
+                qs_dwconv_backward(dx0, dw0, c.r, c.x, c.w, &c.s, 1);
+                qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s, 0);
+                qs_set_threads(1);
+                qs_simd_set_path(QS_KPATH_COUNT);
+                for (size_t i = 0; i < xl; i++)
+                    T_CHECK(dx1[i] == dx0[i],
+                            "case %zu %s %d threads: dx[%zu] overwritten %.9g, "
+                            "added to zero %.9g",
+                            t, qs_kpath_name((qs_kpath)p), th, i, dx1[i], dx0[i]);
+                T_CHECK(memcmp(dw0, dw1, wl * sizeof(float)) == 0,
+                        "case %zu: dweight changed with acc", t);
+                arena_free();
+            }
+}
+
 /* A depthwise conv's output statistics for the BN after it
  * (qs_dwconv_forward_sums, what a model's training forward does): the BN
  * given them must give the bits of the BN that sums y itself (y, saved and
@@ -317,6 +358,7 @@ int main(void)
     run_layer_cases(cases, sizeof cases / sizeof cases[0]);
     T_RUN(dwconv_threads_match);
     T_RUN(dwconv_bn_sums_match);
+    T_RUN(dwconv_overwrite_matches_zeroed);
     arena_free();
     T_EXIT();
 }
