@@ -183,9 +183,67 @@ static void bn_stats_large_mean(void)
     for_vector_paths(bn_stats_large_mean_on_path);
 }
 
+/* n floats at a 32-byte boundary, or (mis 1) one float past it */
+static float *buf_at(size_t n, int mis)
+{
+    float *p = fbuf(n + 9);
+    p += ((32 - ((uintptr_t)p & 31)) & 31) / sizeof(float);
+    return p + mis;
+}
+
+/* Streaming stores (qs_stream_output) change no value: BN's y and
+ * overwritten dx with the stores forced on (threshold 0) are the bits of
+ * plain stores (threshold above any size), fused or not, with the outputs
+ * 32-byte aligned (streamed) and not (plain fallback), on 1 and 2 threads
+ * (4 x 5 x 4096 is above BN's split threshold). */
+static void bn_stream_on_path(qs_kpath p)
+{
+    const int shapes[][3] = {{3, 5, 37}, {3, 5, 64}, {2, 3, 1031}, {4, 5, 4096}};
+    arena_free(); /* a failed check elsewhere returns without it */
+    for (unsigned k = 0; k < sizeof shapes / sizeof *shapes; k++)
+        for (int fused = 0; fused < 2; fused++)
+            for (int mis = 0; mis < 2; mis++) {
+                const int n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2];
+                size_t len = (size_t)n * c * hw;
+                float *x = rbuf(len, 90.0f, 110.0f), *dy = rbuf(len, -1.0f, 1.0f);
+                float *g = rbuf((size_t)c, 0.5f, 1.5f);
+                float *b = rbuf((size_t)c, -1.0f, 1.0f);
+                size_t sz[NOUT] = {len, (size_t)c, (size_t)c, (size_t)c, (size_t)c,
+                                   len, 2 * (size_t)c, len, len};
+                float *o[3][NOUT];
+                /* [0] plain, [1] streamed, [2] streamed on 2 threads */
+                for (int v = 0; v < 3; v++) {
+                    for (int j = 0; j < NOUT; j++)
+                        o[v][j] = buf_at(sz[j], mis);
+                    qs_simd_set_path(p);
+                    qs_stream_set_min(v ? 0 : SIZE_MAX);
+                    qs_set_threads(v == 2 ? 2 : 1);
+                    bn_relu_pass(o[v], fused, x, dy, g, b, n, c, hw);
+                    qs_set_threads(1);
+                    qs_stream_set_min(QS_STREAM_MIN);
+                    qs_simd_set_path(QS_KPATH_COUNT);
+                }
+                for (int v = 1; v < 3; v++)
+                    for (int j = 0; j < NOUT; j++)
+                        T_CHECK(memcmp(o[0][j], o[v][j], sz[j] * sizeof(float)) == 0,
+                                "%s %dx%dx%d fused %d misaligned %d: output %d "
+                                "streamed%s differs from plain stores",
+                                qs_kpath_name(p), n, c, hw, fused, mis, j,
+                                v == 2 ? " on 2 threads" : "");
+                arena_free();
+            }
+}
+
+static void bn_stream_matches_plain(void)
+{
+    qs_rng_seed(&rng, 7);
+    for_vector_paths(bn_stream_on_path);
+}
+
 int main(void)
 {
     T_RUN(bn_stats_large_mean);
+    T_RUN(bn_stream_matches_plain);
     T_RUN(bn_relu_matches_separate);
     T_RUN(models_mark_fused_pairs);
     arena_free();

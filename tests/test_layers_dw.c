@@ -72,7 +72,7 @@ static int dw_gradcheck(int n, int ch, int h, int w, int kh, int kw,
     size_t wl = (size_t)ch * kh * kw;
     float *dx = fbuf(xlen(&c.s)), *dw = fbuf(wl);
     dw_loss(&c);
-    qs_dwconv_backward(dx, dw, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(dx, dw, c.r, c.x, c.w, &c.s, 1);
     return grad_check("dx", dw_loss, &c, c.x, dx, xlen(&c.s), 1e-2f, RTOL,
                       ATOL) ||
            grad_check("dweight", dw_loss, &c, c.w, dw, wl, 1e-2f, RTOL, ATOL);
@@ -146,16 +146,16 @@ static void dwconv_accumulate_and_null(void)
     size_t xl = xlen(&c.s), wl = 3 * 9;
     float *dx1 = fbuf(xl), *dw1 = fbuf(wl), *dx2 = fbuf(xl), *dw2 = fbuf(wl);
     float *dw3 = fbuf(wl);
-    qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s);
-    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s);
-    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s, 1);
+    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s, 1);
+    qs_dwconv_backward(dx2, dw2, c.r, c.x, c.w, &c.s, 1);
     for (size_t i = 0; i < xl; i++)
         T_CHECK(T_CLOSE(dx2[i], 2 * dx1[i], 1e-5, 1e-6),
                 "dx[%zu] %g vs 2 x %g", i, dx2[i], dx1[i]);
     for (size_t i = 0; i < wl; i++)
         T_CHECK(T_CLOSE(dw2[i], 2 * dw1[i], 1e-5, 1e-6),
                 "dweight[%zu] %g vs 2 x %g", i, dw2[i], dw1[i]);
-    qs_dwconv_backward(NULL, dw3, c.r, c.x, c.w, &c.s);
+    qs_dwconv_backward(NULL, dw3, c.r, c.x, c.w, &c.s, 1);
     T_CHECK(memcmp(dw3, dw1, wl * sizeof(float)) == 0,
             "NULL dx changed dweight");
 }
@@ -199,7 +199,7 @@ static void dwconv_threads_match(void)
         float *ys = fbuf(yl), *dxs = fbuf(xl), *dws = fbuf(wl);
         qs_simd_set_path(QS_KPATH_GENERIC); /* the scalar loops */
         qs_dwconv_forward(ys, c.x, c.w, &c.s);
-        qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s);
+        qs_dwconv_backward(dxs, dws, c.r, c.x, c.w, &c.s, 1);
         const float *ref[3] = {ys, dxs, dws}, *first[3] = {NULL, NULL, NULL};
         for (int p = p0; p <= (int)top; p++) {
             float *y[2], *dx[2], *dw[2];
@@ -210,7 +210,7 @@ static void dwconv_threads_match(void)
                 dx[v] = fbuf(xl);
                 dw[v] = fbuf(wl);
                 qs_dwconv_forward(y[v], c.x, c.w, &c.s);
-                qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s);
+                qs_dwconv_backward(dx[v], dw[v], c.r, c.x, c.w, &c.s, 1);
             }
             qs_set_threads(1);
             qs_simd_set_path(QS_KPATH_COUNT);
@@ -242,6 +242,106 @@ static void dwconv_threads_match(void)
     }
 }
 
+/* acc 0 (what the model asks of the first writer of a gradient buffer)
+ * overwrites dx, whatever it held, with the values acc 1 adds to a zeroed
+ * buffer: vector planes (stride 1 and 2) and C loops (a 5x5; a 9x9 takes
+ * its 81 taps in two chunks, so a plane is zeroed only before the first),
+ * on each path, 1 and 2 threads. Compared with ==: 0 + (-0) is +0. */
+static void dwconv_overwrite_matches_zeroed(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
+                                   {2, 5, 9, 8, 3, 3, 2, 1},
+                                   {2, 3, 7, 6, 5, 5, 1, 2},
+                                   {1, 2, 10, 9, 9, 9, 1, 4}};
+    const qs_kpath top = top_path();
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (int p = 0; p <= (int)top; p++)
+            for (int th = 1; th <= 2; th++) {
+                const int *q = cases[t];
+                dw_ctx c;
+                T_CHECK(dw_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                                 q[7]) == 0,
+                        "case %zu: %s", t, msg);
+                const size_t xl = xlen(&c.s), wl = (size_t)q[1] * q[4] * q[5];
+                float *dx0 = fbuf(xl), *dw0 = fbuf(wl);
+                float *dx1 = rbuf(xl, 1e6f, 2e6f), *dw1 = fbuf(wl);
+                qs_simd_set_path((qs_kpath)p);
+                qs_set_threads(th);
+                qs_dwconv_backward(dx0, dw0, c.r, c.x, c.w, &c.s, 1);
+                qs_dwconv_backward(dx1, dw1, c.r, c.x, c.w, &c.s, 0);
+                qs_set_threads(1);
+                qs_simd_set_path(QS_KPATH_COUNT);
+                for (size_t i = 0; i < xl; i++)
+                    T_CHECK(dx1[i] == dx0[i],
+                            "case %zu %s %d threads: dx[%zu] overwritten %.9g, "
+                            "added to zero %.9g",
+                            t, qs_kpath_name((qs_kpath)p), th, i, dx1[i], dx0[i]);
+                T_CHECK(memcmp(dw0, dw1, wl * sizeof(float)) == 0,
+                        "case %zu: dweight changed with acc", t);
+                arena_free();
+            }
+}
+
+/* A depthwise conv's output statistics for the BN after it
+ * (qs_dwconv_forward_sums, what a model's training forward does): the BN
+ * given them must give the bits of the BN that sums y itself (y, saved and
+ * running statistics), on the scalar loops and each vector path, stride 1
+ * and 2, a 5x5 (scalar loops on every path), on 1 and 2 threads (8 x 8 x
+ * 32 x 32 is above BN's split threshold). */
+static void dwconv_bn_sums_match(void)
+{
+    /* n, c, h, w, kh, kw, stride, pad */
+    static const int cases[][8] = {{3, 7, 9, 11, 3, 3, 1, 1},
+                                   {2, 5, 8, 8, 3, 3, 2, 1},
+                                   {2, 3, 7, 6, 5, 5, 1, 2},
+                                   {8, 8, 32, 32, 3, 3, 1, 1}};
+    const qs_kpath top = top_path();
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (int p = 0; p <= (int)top; p++)
+            for (int th = 1; th <= 2; th++) {
+                const int *q = cases[t];
+                dw_ctx c;
+                T_CHECK(dw_setup(&c, q[0], q[1], q[2], q[3], q[4], q[5], q[6],
+                                 q[7]) == 0,
+                        "case %zu: %s", t, msg);
+                const int ch = q[1], hw = c.s.ho * c.s.wo;
+                const size_t yl = ylen(&c.s);
+                float *g = rbuf((size_t)ch, 0.5f, 1.5f), *b = rbuf((size_t)ch, -1.0f, 1.0f);
+                /* [v]: y, bn y, save_mean, save_invstd, run_mean, run_var */
+                float *o[2][6];
+                double *sums = calloc((size_t)ch * 3, sizeof(double));
+                T_CHECK(sums != NULL, "out of memory");
+                qs_simd_set_path((qs_kpath)p);
+                qs_set_threads(th);
+                for (int v = 0; v < 2; v++) {
+                    o[v][0] = fbuf(yl);
+                    o[v][1] = fbuf(yl);
+                    for (int j = 2; j < 6; j++)
+                        o[v][j] = fbuf((size_t)ch);
+                    for (int k = 0; k < ch; k++)
+                        o[v][4][k] = 0.1f * k, o[v][5][k] = 1.0f + k;
+                    if (v)
+                        qs_dwconv_forward_sums(o[v][0], c.x, c.w, &c.s, sums);
+                    else
+                        qs_dwconv_forward(o[v][0], c.x, c.w, &c.s);
+                    qs_bn_forward_train_sums(o[v][1], o[v][2], o[v][3], o[v][4],
+                                             o[v][5], o[v][0], g, b, q[0], ch, hw,
+                                             0.1f, 1e-5f, 1, v ? sums : NULL);
+                }
+                qs_set_threads(1);
+                qs_simd_set_path(QS_KPATH_COUNT);
+                free(sums);
+                for (int j = 0; j < 6; j++)
+                    T_CHECK(memcmp(o[0][j], o[1][j],
+                                   (j < 2 ? yl : (size_t)ch) * sizeof(float)) == 0,
+                            "case %zu %s %d threads: output %d with the conv's "
+                            "sums differs from the BN's own",
+                            t, qs_kpath_name((qs_kpath)p), th, j);
+                arena_free();
+            }
+}
+
 static const layer_case cases[] = {
 #define C(f) {#f, f}
     C(dwconv_forward_matches_naive),
@@ -257,6 +357,8 @@ int main(void)
 {
     run_layer_cases(cases, sizeof cases / sizeof cases[0]);
     T_RUN(dwconv_threads_match);
+    T_RUN(dwconv_bn_sums_match);
+    T_RUN(dwconv_overwrite_matches_zeroed);
     arena_free();
     T_EXIT();
 }

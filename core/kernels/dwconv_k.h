@@ -129,12 +129,15 @@ static VTGT int QS_VN(dwp_forward)(const dw_args *a, int c0, int c1)
             qs_ck_pad_image(pb, a->x + plane * hw, &ps.s, &ps.g);
             QS_VN(dwp_taps9)(a->y + plane * ohw, s->wo, pb, s->ho, s->wo,
                              ps.g.wp, ps.off, a->weight + (size_t)ch * 9, 0);
+            if (a->bn_sums) /* the plane just written, from cache */
+                qs_bn_sums_plane(a->bn_sums + (size_t)ch * 3, a->y + plane * ohw,
+                                 ohw, i == 0);
         }
     free(pb);
     return 1;
 }
 
-/* dx [h][w] += the input gradient of one plane of a 3x3 stride-2 pad-1
+/* dx [h][w] += (acc 0: =) the input gradient of one plane of a 3x3 stride-2 pad-1
  * conv, from dy [ho][wo]. Padded input pixel (2 oh + ki, 2 ow + kj) lies
  * in phase plane (ki % 2, kj % 2) at (oh + ki / 2, ow + kj / 2)
  * (convk_int.h), so each phase plane is a gather of dy over its 4, 2, 2
@@ -144,7 +147,8 @@ static VTGT int QS_VN(dwp_forward)(const dw_args *a, int c0, int c1)
  * rows. */
 static VTGT void QS_VN(dwp_dx_s2)(float *restrict dx, const float *dy,
                                   const qs_conv_shape *s, const dwp_plane *p,
-                                  const float *wt, float *dq, float *ph)
+                                  const float *wt, float *dq, float *ph,
+                                  const int acc)
 {
     const int wp = p->g.wp, hp = p->g.hp, wq = wp + 1;
     for (int r = 0; r < s->ho; r++)
@@ -175,16 +179,23 @@ static VTGT void QS_VN(dwp_dx_s2)(float *restrict dx, const float *dy,
         const float *p1 = p0 + p->g.plane;
         float *d = dx + (size_t)ih * s->w;
         int j = 0;
-        for (; 2 * j + 1 < s->w; j++) {
-            d[2 * j] += p1[j];
-            d[2 * j + 1] += p0[j + 1];
+        if (acc) {
+            for (; 2 * j + 1 < s->w; j++) {
+                d[2 * j] += p1[j];
+                d[2 * j + 1] += p0[j + 1];
+            }
+        } else {
+            for (; 2 * j + 1 < s->w; j++) {
+                d[2 * j] = p1[j];
+                d[2 * j + 1] = p0[j + 1];
+            }
         }
         if (2 * j < s->w)
-            d[2 * j] += p1[j];
+            d[2 * j] = acc ? d[2 * j] + p1[j] : p1[j];
     }
 }
 
-/* dweight and dx (if any) of channels [c0, c1); images outer (channel-
+/* dweight and dx (if any; += or, acc 0, =) of channels [c0, c1); images outer (channel-
  * outer strode a whole image between planes, DRAM- and TLB-bound at 8x8),
  * per-channel sums kept aside. 0 when out of memory. */
 static VTGT int QS_VN(dwp_backward)(const dw_args *a, int c0, int c1)
@@ -224,12 +235,13 @@ static VTGT int QS_VN(dwp_backward)(const dw_args *a, int c0, int c1)
                             pb, s->ho, s->wo, ps.g.wp, ps.off);
             if (dx && s2) {
                 QS_VN(dwp_dx_s2)(dx + plane * hw, a->dy + plane * ohw, s, &ps,
-                                 a->weight + (size_t)ch * 9, dp, dp + dql);
+                                 a->weight + (size_t)ch * 9, dp, dp + dql,
+                                 a->acc);
             } else if (dx) {
                 qs_ck_pad_image(dp, a->dy + plane * ohw, &ps.s, &ps.g);
                 QS_VN(dwp_taps9)(dx + plane * hw, s->w, dp, s->h, s->w,
                                  ps.g.wp, ps.off, wf + (size_t)(ch - c0) * 9,
-                                 1);
+                                 a->acc);
             }
         }
         if (i % DWP_FLUSH == DWP_FLUSH - 1 || i == s->n - 1)

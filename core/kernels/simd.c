@@ -107,3 +107,22 @@ qs_kpath qs_simd_path(void)
 int qs_simd_avx2(void) { return qs_simd_path() >= QS_KPATH_AVX2; }
 
 int qs_simd_avx512(void) { return qs_simd_path() >= QS_KPATH_AVX512; }
+
+static size_t g_stream_min = QS_STREAM_MIN;
+
+void qs_stream_set_min(size_t bytes)
+{
+    g_stream_min = bytes;
+}
+
+int qs_stream_output(size_t len)
+{
+    return qs_simd_avx2() && len * sizeof(float) >= g_stream_min;
+}
+
+void qs_stream_fence(void)
+{
+#if QS_SIMD_X86
+    __builtin_ia32_sfence();
+#endif
+}

@@ -13,6 +13,7 @@
  * `generic`. */
 #ifndef QS_SIMD_H
 #define QS_SIMD_H
+#include <stddef.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define QS_SIMD_X86 1
@@ -51,6 +52,20 @@ void qs_simd_set_path(qs_kpath p);
 /* 1 when the path in use has AVX2 (resp. AVX-512F) */
 int qs_simd_avx2(void);
 int qs_simd_avx512(void);
+
+/* Streaming (non-temporal) stores for an output of `len` floats: 1 when
+ * the path has AVX2 and the output is too large to be read back from the
+ * cache by its consumer (QS_STREAM_MIN bytes), so that writing around the
+ * cache saves the read of each line before it is overwritten. They change
+ * no value, only where it is kept. A kernel that streams ends with
+ * qs_stream_fence() on each thread, so its stores are visible before the
+ * parallel loop reports it done. */
+#define QS_STREAM_MIN ((size_t)16 << 20)
+int qs_stream_output(size_t len);
+void qs_stream_fence(void);
+/* Tests move the threshold (bytes; QS_STREAM_MIN restores it) to run
+ * both kinds of store on small shapes. */
+void qs_stream_set_min(size_t bytes);
 
 
 #endif

@@ -24,6 +24,8 @@
 #include "simd.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #if QS_SIMD_X86
 #include <immintrin.h>
 #endif
@@ -113,8 +115,9 @@ AVX2 static size_t sum_dy_dyx_avx2(double a[4], double b[4], const float *dy,
 /* y = (x - mu) * scale + shift (relu: then max(0, y), NaN kept as the
  * scalar "v < 0 ? 0 : v" keeps it: maxps returns its second operand on a
  * NaN); y == x allowed */
-AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
-                               float scale, float shift, int relu)
+AVX2 static inline __attribute__((always_inline)) size_t
+affine_body(float *y, const float *x, size_t len, float mu, float scale,
+            float shift, const int relu, const int nt)
 {
     __m256 vm = _mm256_set1_ps(mu), vs = _mm256_set1_ps(scale);
     __m256 vb = _mm256_set1_ps(shift), z = _mm256_setzero_ps();
@@ -124,16 +127,30 @@ AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
         v = _mm256_add_ps(_mm256_mul_ps(v, vs), vb);
         if (relu)
             v = _mm256_max_ps(z, v);
-        _mm256_storeu_ps(y + i, v);
+        if (nt)
+            _mm256_stream_ps(y + i, v);
+        else
+            _mm256_storeu_ps(y + i, v);
     }
     return i;
 }
 
+/* nt: streaming stores (bn_args.nt) where y is 32-byte aligned */
+AVX2 static size_t affine_avx2(float *y, const float *x, size_t len, float mu,
+                               float scale, float shift, int relu, int nt)
+{
+    if (nt && ((uintptr_t)y & 31) == 0)
+        return relu ? affine_body(y, x, len, mu, scale, shift, 1, 1)
+                    : affine_body(y, x, len, mu, scale, shift, 0, 1);
+    return affine_body(y, x, len, mu, scale, shift, relu, 0);
+}
+
 /* dx (+)= ((a dy + b (x - mu)) + d), the order C gives the scalar line;
  * relu: dy masked as in sum_dy_dyx_avx2 (k->mu is mu) */
-AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
-                                  size_t len, float a, float b, float mu,
-                                  float d, int acc, const bn_mask *k)
+AVX2 static inline __attribute__((always_inline)) size_t
+dx_update_body(float *dx, const float *dy, const float *x, size_t len, float a,
+               float b, float mu, float d, int acc, const bn_mask *k,
+               const int nt)
 {
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     __m256 vm = _mm256_set1_ps(mu), vd = _mm256_set1_ps(d);
@@ -152,9 +169,22 @@ AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
         t = _mm256_add_ps(_mm256_add_ps(t, u), vd);
         if (acc)
             t = _mm256_add_ps(_mm256_loadu_ps(dx + i), t);
-        _mm256_storeu_ps(dx + i, t);
+        if (nt)
+            _mm256_stream_ps(dx + i, t);
+        else
+            _mm256_storeu_ps(dx + i, t);
     }
     return i;
+}
+
+/* nt: streaming stores where dx is 32-byte aligned and not read (acc 0) */
+AVX2 static size_t dx_update_avx2(float *dx, const float *dy, const float *x,
+                                  size_t len, float a, float b, float mu,
+                                  float d, int acc, const bn_mask *k, int nt)
+{
+    if (nt && !acc && ((uintptr_t)dx & 31) == 0)
+        return dx_update_body(dx, dy, x, len, a, b, mu, d, 0, k, 1);
+    return dx_update_body(dx, dy, x, len, a, b, mu, d, acc, k, 0);
 }
 #endif
 
@@ -230,12 +260,12 @@ affine_tail(float *restrict y, const float *restrict x, size_t i, size_t len,
 
 static void affine_copy(float *restrict y, const float *restrict x,
                         size_t len, float mu, float scale, float shift,
-                        int relu)
+                        int relu, int nt)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, x, len, mu, scale, shift, relu);
+        i = affine_avx2(y, x, len, mu, scale, shift, relu, nt);
 #endif
     if (relu)
         affine_tail(y, x, i, len, mu, scale, shift, 1);
@@ -244,12 +274,12 @@ static void affine_copy(float *restrict y, const float *restrict x,
 }
 
 static void affine_inplace(float *restrict y, size_t len, float mu,
-                           float scale, float shift, int relu)
+                           float scale, float shift, int relu, int nt)
 {
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = affine_avx2(y, y, len, mu, scale, shift, relu);
+        i = affine_avx2(y, y, len, mu, scale, shift, relu, nt);
 #endif
     for (; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
@@ -260,12 +290,12 @@ static void affine_inplace(float *restrict y, size_t len, float mu,
 
 /* y == x is allowed (eval-mode BN in place); the restrict helpers are not. */
 static void affine(float *y, const float *x, size_t len, float mu,
-                   float scale, float shift, int relu)
+                   float scale, float shift, int relu, int nt)
 {
     if (y == x)
-        affine_inplace(y, len, mu, scale, shift, relu);
+        affine_inplace(y, len, mu, scale, shift, relu, nt);
     else
-        affine_copy(y, x, len, mu, scale, shift, relu);
+        affine_copy(y, x, len, mu, scale, shift, relu, nt);
 }
 
 /* The scalar loops of dx_update from i on; acc a constant once inlined,
@@ -290,13 +320,13 @@ dx_update_tail(float *restrict dx, const float *restrict dy,
 /* dx [len] += a g + b (x - mu) + d, or = when !acc; g = dy masked by k */
 static void dx_update(float *restrict dx, const float *restrict dy,
                       const float *restrict x, size_t len, float a, float b,
-                      float mu, float d, int acc, const bn_mask *k)
+                      float mu, float d, int acc, const bn_mask *k, int nt)
 {
     const bn_mask kl = *k;
     size_t i = 0;
 #if QS_SIMD_X86
     if (qs_simd_avx2())
-        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc, &kl);
+        i = dx_update_avx2(dx, dy, x, len, a, b, mu, d, acc, &kl, nt);
 #endif
     if (acc)
         dx_update_tail(dx, dy, x, i, len, a, b, mu, d, 1, &kl);
@@ -316,6 +346,8 @@ typedef struct {
     float momentum, eps;
     int acc;  /* backward: add to dx (else overwrite) */
     int relu; /* the fused ReLU (top of file) */
+    int nt;   /* write y / dx with streaming stores (bn_run) */
+    const double *sums; /* forward: the statistics sums [3c], or NULL */
 } bn_args;
 
 /* Below this many values a pass stays on one thread. */
@@ -324,6 +356,7 @@ typedef struct {
 static void bn_run(bn_args *a, qs_par_fn fn)
 {
     size_t len = (size_t)a->n * a->c * a->hw;
+    a->nt = qs_stream_output(len);
     qs_par_for(len >= BN_PAR_MIN ? qs_par_threads() : 1, a->c, fn, a);
 }
 
@@ -336,10 +369,14 @@ static void train_range(void *ctx, int t, int c0, int c1)
     for (int ch = c0; ch < c1; ch++) {
         /* shifted by one of the channel's own values, the sums of squares
          * do not cancel when |mean| >> std (double sums, centred data) */
-        const double k = a->x[(size_t)ch * hw];
-        double s = 0.0, s2 = 0.0;
-        for (int i = 0; i < n; i++)
-            sums_shifted(&s, &s2, a->x + ((size_t)i * c + ch) * hw, hw, k);
+        double acc[3];
+        if (a->sums)
+            memcpy(acc, a->sums + (size_t)ch * 3, sizeof acc);
+        else
+            for (int i = 0; i < n; i++)
+                qs_bn_sums_plane(acc, a->x + ((size_t)i * c + ch) * hw, hw,
+                                 i == 0);
+        const double k = acc[0], s = acc[1], s2 = acc[2];
         double mean = k + s / (double)m;
         double ss = s2 - s * (s / (double)m);
         if (ss < 0.0) /* rounding, for a constant channel */
@@ -361,25 +398,46 @@ static void train_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             affine(a->y + off, a->x + off, hw, (float)mean, scale, a->beta[ch],
-                   a->relu);
+                   a->relu, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
+}
+
+void qs_bn_sums_plane(double acc[3], const float *x, size_t hw, int first)
+{
+    if (first) {
+        acc[0] = hw ? x[0] : 0.0;
+        acc[1] = acc[2] = 0.0;
+    }
+    sums_shifted(&acc[1], &acc[2], x, hw, acc[0]);
 }
 
 /* x [n, c, hw] -> y [n, c, hw] (relu: max(0, y)); gamma, beta [c];
  * save_mean, save_invstd [c] set; run_mean, run_var [c] updated. */
-void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
-                         float *run_mean, float *run_var, const float *x,
-                         const float *gamma, const float *beta, int n, int c,
-                         int hw, float momentum, float eps, int relu)
+void qs_bn_forward_train_sums(float *y, float *save_mean, float *save_invstd,
+                              float *run_mean, float *run_var, const float *x,
+                              const float *gamma, const float *beta, int n,
+                              int c, int hw, float momentum, float eps,
+                              int relu, const double *sums)
 {
     if ((size_t)n * hw == 0)
         return;
     bn_args a = {.y = y, .save_mean = save_mean, .save_invstd = save_invstd,
                  .run_mean = run_mean, .run_var = run_var, .x = x,
                  .gamma = gamma, .beta = beta, .n = n, .c = c, .hw = hw,
-                 .momentum = momentum, .eps = eps, .relu = relu};
+                 .momentum = momentum, .eps = eps, .relu = relu, .sums = sums};
     bn_run(&a, train_range);
+}
+
+void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
+                         float *run_mean, float *run_var, const float *x,
+                         const float *gamma, const float *beta, int n, int c,
+                         int hw, float momentum, float eps, int relu)
+{
+    qs_bn_forward_train_sums(y, save_mean, save_invstd, run_mean, run_var, x,
+                             gamma, beta, n, c, hw, momentum, eps, relu, NULL);
 }
 
 static void eval_range(void *ctx, int t, int c0, int c1)
@@ -391,9 +449,11 @@ static void eval_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < a->n; i++) {
             size_t off = ((size_t)i * a->c + ch) * a->hw;
             affine(a->y + off, a->x + off, a->hw, a->mean_in[ch], scale,
-                   a->beta[ch], a->relu);
+                   a->beta[ch], a->relu, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
 }
 
 /* x [n, c, hw] -> y [n, c, hw] with the running statistics (relu: max(0,
@@ -441,9 +501,11 @@ static void backward_range(void *ctx, int t, int c0, int c1)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * c + ch) * hw;
             dx_update(a->dx + off, a->dy + off, a->x + off, hw, ka, kb, mu, kd,
-                      a->acc, &k);
+                      a->acc, &k, a->nt);
         }
     }
+    if (a->nt)
+        qs_stream_fence();
 }
 
 /* dy, x [n, c, hw]; save_mean, save_invstd, gamma, beta [c] from

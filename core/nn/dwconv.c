@@ -255,6 +255,8 @@ typedef struct {
     float *y, *dx, *dweight;
     const float *x, *dy, *weight;
     const qs_conv_shape *s;
+    int acc; /* backward: add to dx (else overwrite) */
+    double *bn_sums; /* forward: a following BN's sums [3c], or NULL */
 } dw_args;
 
 #if QS_SIMD_X86
@@ -327,15 +329,25 @@ static void forward_part(void *ctx, int t, int c0, int c1)
                     row_generic(yr, xp, wt, &sp, oh, 0, s->wo);
                 }
             }
+            if (a->bn_sums)
+                qs_bn_sums_plane(a->bn_sums + (size_t)ch * 3, yp, ohw, i == 0);
         }
 }
 
-/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo] */
+/* x [n, c, h, w], weight [c, 1, kh, kw] -> y [n, c, ho, wo]. Images
+ * outer on both paths, so each channel's bn_sums add its planes in image
+ * order, as qs_bn_forward_train does. */
+void qs_dwconv_forward_sums(float *y, const float *x, const float *weight,
+                            const qs_conv_shape *s, double *bn_sums)
+{
+    dw_args a = {.y = y, .x = x, .weight = weight, .s = s, .bn_sums = bn_sums};
+    qs_par_for(qs_par_threads(), s->c, forward_part, &a);
+}
+
 void qs_dwconv_forward(float *y, const float *x, const float *weight,
                        const qs_conv_shape *s)
 {
-    dw_args a = {.y = y, .x = x, .weight = weight, .s = s};
-    qs_par_for(qs_par_threads(), s->c, forward_part, &a);
+    qs_dwconv_forward_sums(y, x, weight, s, NULL);
 }
 
 /* dxp [h, w] += the input gradient of one plane of a 3x3 stride-1 conv,
@@ -478,6 +490,10 @@ static void backward_part(void *ctx, int th, int c0, int c1)
                 const float *dyp = dy + plane * ohw;
                 float *dxp = dx && !gather3 ? dx + plane * hw : NULL;
                 const float *wt = weight + (size_t)ch * taps;
+                /* overwrite: these loops add, so start the plane (while it
+                 * is about to be in cache) from zero */
+                if (dx && !a->acc && t0 == 0)
+                    memset(dx + plane * hw, 0, sizeof(float) * hw);
                 for (int oh = 0; oh < s->ho; oh++) {
                     const float *dyr = dyp + (size_t)oh * s->wo;
                     int ih0 = oh - s->pad;
@@ -527,9 +543,9 @@ static void backward_part(void *ctx, int th, int c0, int c1)
 
 void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                         const float *x, const float *weight,
-                        const qs_conv_shape *s)
+                        const qs_conv_shape *s, int acc)
 {
     dw_args a = {.dx = dx, .dweight = dweight, .dy = dy, .x = x,
-                 .weight = weight, .s = s};
+                 .weight = weight, .s = s, .acc = acc};
     qs_par_for(qs_par_threads(), s->c, backward_part, &a);
 }

@@ -47,9 +47,17 @@ void qs_conv2d_backward(float *dx, float *dweight, float *dbias,
  * x [n, c, h, w], weight [c, 1, kh, kw], y [n, c, ho, wo]; s->k == s->c. */
 void qs_dwconv_forward(float *y, const float *x, const float *weight,
                        const qs_conv_shape *s);
+/* The same, and bn_sums [3c] (or NULL) set to the statistics sums of y
+ * that qs_bn_forward_train_sums takes (qs_bn_sums_plane over each plane
+ * as it is written, still in cache): a BN reading y then skips its own
+ * pass over it, with the same bits. */
+void qs_dwconv_forward_sums(float *y, const float *x, const float *weight,
+                            const qs_conv_shape *s, double *bn_sums);
+/* dweight += its gradient; dx (may be NULL) += the input gradient, or
+ * acc 0: dx = it (as qs_conv2d_backward: no zeroing pass before it). */
 void qs_dwconv_backward(float *dx, float *dweight, const float *dy,
                         const float *x, const float *weight,
-                        const qs_conv_shape *s);
+                        const qs_conv_shape *s, int acc);
 
 /* ---- batch norm over (n, hw) per channel ---------------------------------
  * x, y [n, c, hw]; gamma, beta, run_mean, run_var, save_mean, save_invstd [c].
@@ -65,6 +73,18 @@ void qs_bn_forward_train(float *y, float *save_mean, float *save_invstd,
                          float *run_mean, float *run_var, const float *x,
                          const float *gamma, const float *beta, int n, int c,
                          int hw, float momentum, float eps, int relu);
+/* The statistics of one channel as BN's training forward takes them: acc
+ * [3] = k, sum (x - k), sum (x - k)^2 with k the channel's first value,
+ * added to plane by plane (images in order; first: plane of image 0, which
+ * sets k and clears the sums). */
+void qs_bn_sums_plane(double acc[3], const float *x, size_t hw, int first);
+/* qs_bn_forward_train with each channel's sums [3c] from qs_bn_sums_plane
+ * over x (NULL: computed here); the same bits, one pass over x fewer. */
+void qs_bn_forward_train_sums(float *y, float *save_mean, float *save_invstd,
+                              float *run_mean, float *run_var, const float *x,
+                              const float *gamma, const float *beta, int n,
+                              int c, int hw, float momentum, float eps,
+                              int relu, const double *sums);
 void qs_bn_forward_eval(float *y, const float *x, const float *gamma,
                         const float *beta, const float *run_mean,
                         const float *run_var, int n, int c, int hw, float eps,

@@ -1,4 +1,5 @@
 /* Forward and backward passes over a built model graph. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "bp_model.h"
@@ -37,10 +38,24 @@ static void quantize_weights(qs_model *m)
     m->weights_dirty = 0;
 }
 
+/* A training BN right after the depthwise conv that feeds it takes its
+ * statistics sums from the conv, which forms them from each output plane
+ * while it is in cache (qs_dwconv_forward_sums): one pass over the
+ * activations fewer, the same bits. NULL (no memory, or no such BN): the
+ * BN sums them itself. */
+static double *dw_bn_sums(const qs_model *m, int i, int train)
+{
+    if (!train || i + 1 >= m->nnode || m->nodes[i + 1].type != QS_NODE_BN ||
+        m->nodes[i + 1].in0 != i)
+        return NULL;
+    return malloc(sizeof(double) * 3 * (size_t)m->nodes[i].c);
+}
+
 const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
 {
     if (m->weights_dirty)
         quantize_weights(m);
+    double *sums = NULL; /* from node i - 1, a depthwise conv (dw_bn_sums) */
     for (int i = 0; i < m->nnode; i++) {
         qs_node *n = &m->nodes[i];
         const float *in = n->in0 >= 0 ? m->nodes[n->in0].out : NULL;
@@ -58,15 +73,18 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
             break;
         case QS_NODE_DWCONV:
             conv_shape_for(&cs, n, nb);
-            qs_dwconv_forward(n->out, in, layer_weight(m, n), &cs);
+            free(sums);
+            sums = dw_bn_sums(m, i, train);
+            qs_dwconv_forward_sums(n->out, in, layer_weight(m, n), &cs, sums);
             break;
         case QS_NODE_BN: {
             int hw = n->h * n->w;
             if (train)
-                qs_bn_forward_train(n->out, n->save_mean, n->save_invstd,
-                                    m->buf + n->rm_off, m->buf + n->rv_off, in,
-                                    P + n->w_off, P + n->b_off, nb, n->c, hw,
-                                    0.1f, QS_BN_EPS, n->fuse_relu);
+                qs_bn_forward_train_sums(n->out, n->save_mean, n->save_invstd,
+                                         m->buf + n->rm_off, m->buf + n->rv_off,
+                                         in, P + n->w_off, P + n->b_off, nb, n->c,
+                                         hw, 0.1f, QS_BN_EPS, n->fuse_relu,
+                                         n->in0 == i - 1 ? sums : NULL);
             else
                 qs_bn_forward_eval(n->out, in, P + n->w_off, P + n->b_off,
                                    m->buf + n->rm_off, m->buf + n->rv_off, nb,
@@ -104,7 +122,12 @@ const float *qs_model_forward(qs_model *m, const float *x, int nb, int train)
             qs_maxpool_forward(n->out, in, &cs); /* shape checked when planned */
             break;
         }
+        if (n->type != QS_NODE_DWCONV) { /* sums are for the next node only */
+            free(sums);
+            sums = NULL;
+        }
     }
+    free(sums);
     return m->nodes[m->nnode - 1].out;
 }
 
@@ -168,6 +191,7 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
         const int fresh0 = n->in0 > 0 && maxc[n->in0] == i;
         const int fresh1 = n->in1 > 0 && n->in1 != n->in0 && maxc[n->in1] == i;
         const int sets = n->type == QS_NODE_CONV || n->type == QS_NODE_BN ||
+                         n->type == QS_NODE_DWCONV ||
                          n->type == QS_NODE_ADD ||
                          (n->type == QS_NODE_RELU && n->abits >= 32);
         if (fresh0 && !sets)
@@ -188,7 +212,8 @@ void qs_model_backward(qs_model *m, const float *dlogits, int nb)
             break;
         case QS_NODE_DWCONV:
             conv_shape_for(&cs, n, nb);
-            qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs);
+            qs_dwconv_backward(dx, G + n->w_off, n->dout, src->out, layer_weight(m, n), &cs,
+                               !fresh0);
             break;
         case QS_NODE_BN:
             /* fuse_relu: dout is the ReLU's, masked as it is read */

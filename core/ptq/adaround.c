@@ -68,7 +68,7 @@ static void layer_backward(qs_adaround_layer *L, float *dw, const float *dy, con
     if (n->type == QS_NODE_CONV)
         qs_conv2d_backward(NULL, dw, NULL, dy, x, w, &s, L->scratch, 1);
     else if (n->type == QS_NODE_DWCONV)
-        qs_dwconv_backward(NULL, dw, dy, x, w, &s);
+        qs_dwconv_backward(NULL, dw, dy, x, w, &s, 1);
     else
         qs_linear_backward(NULL, dw, NULL, dy, x, w, nb, n->in_features, n->c);
 }
