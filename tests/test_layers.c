@@ -332,8 +332,9 @@ static void conv_fast_matches_reference(void)
  * residual add, including an add whose two inputs share a buffer. */
 /* Winograd against the direct kernels at the channel counts of the
  * models (qs_convk_set_winograd), every vector path: y, dx and dweight
- * within 1e-5 of the largest value (measured on AVX2: at most 1.8e-6), and
- * the same bits at 1 and 2 threads for y and dx. */
+ * within 1e-5 of the largest value (measured on AVX2: at most 1.8e-6), the
+ * same bits at 1 and 2 threads for y and dx, and with the outputs streamed
+ * past the cache (qs_stream_set_min) for all three. */
 static void conv_winograd_matches_direct(void)
 {
     /* n, c, h, w, k */
@@ -356,18 +357,22 @@ static void conv_winograd_matches_direct(void)
         const size_t len[3] = {ylen(&c.s), xlen(&c.s),
                                (size_t)q[4] * q[1] * 9};
         for (int p = QS_KPATH_AVX2; p <= (int)top; p++) {
-            float *o[3][3]; /* direct; Winograd at 1 and 2 threads */
+            /* direct; Winograd at 1 and 2 threads; Winograd streaming its
+             * outputs (past the cache: the same values) at 2 threads */
+            float *o[4][3];
             qs_simd_set_path((qs_kpath)p);
-            for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < 4; v++) {
                 for (int j = 0; j < 3; j++)
                     o[v][j] = fbuf(len[j]);
                 qs_convk_set_winograd(v > 0);
-                qs_set_threads(v == 2 ? 2 : 1);
+                qs_set_threads(v >= 2 ? 2 : 1);
+                qs_stream_set_min(v == 3 ? 0 : QS_STREAM_MIN);
                 qs_conv2d_forward(o[v][0], c.x, c.w, NULL, &c.s, c.scratch);
                 qs_conv2d_backward(o[v][1], o[v][2], NULL, c.r, c.x, c.w,
                                    &c.s, c.scratch, 0);
             }
             qs_set_threads(1);
+            qs_stream_set_min(QS_STREAM_MIN);
             qs_convk_set_winograd(-1);
             qs_simd_set_path(QS_KPATH_COUNT);
             for (int j = 0; j < 3; j++) {
@@ -382,6 +387,9 @@ static void conv_winograd_matches_direct(void)
                 T_CHECK(j == 2 || memcmp(o[1][j], o[2][j], len[j] * sizeof(float)) == 0,
                         "case %zu %s: %s differs between 1 and 2 threads", t,
                         qs_kpath_name((qs_kpath)p), j == 0 ? "y" : "dx");
+                T_CHECK(memcmp(o[2][j], o[3][j], len[j] * sizeof(float)) == 0,
+                        "case %zu %s: %s differs when the outputs are streamed", t,
+                        qs_kpath_name((qs_kpath)p), j == 0 ? "y" : j == 1 ? "dx" : "dweight");
             }
         }
         arena_free();

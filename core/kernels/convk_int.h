@@ -96,6 +96,7 @@ typedef struct {
     const qs_conv_shape *s;
     qs_ck_wgeo g;
     int acc, nr, mr;
+    int stream;        /* qs_stream_output(y): the outputs bypass the cache */
     float *tbuf;       /* per thread: tfloats */
     size_t tfloats;
 } qs_ck_wjob;

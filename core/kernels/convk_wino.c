@@ -147,6 +147,7 @@ void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
     j->koff = koff;
     j->s = s;
     j->acc = accumulate;
+    j->stream = qs_stream_output((size_t)s->n * k * s->ho * s->wo);
     qs_ck_wgeo_init(&j->g, s);
     j->nr = nr;
     j->mr = mr;

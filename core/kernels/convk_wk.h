@@ -3,14 +3,15 @@
  * after convk_k.h (whose micro-kernel, QS_VN(ktab), runs the 16 GEMMs)
  * and convk_wt.h (the input transform), with QS_VL 16 and 8. */
 
-/* VL outputs at p (+)= v. Written, not added, they bypass the cache when
- * p is aligned: a layer's output for the batch (megabytes) is read back
- * only after every image is done, from memory anyway, and a plain store
- * would first read each line in (+4-6 % at basic-20 k31). run_wjob fences
- * before its images are handed on. */
-VINL void QS_VN(wput)(float *p, vf v, int acc)
+/* VL outputs at p (+)= v. Written, not added, to an output that
+ * qs_stream_output() says is larger than the cache (stream), they bypass
+ * it when p is aligned: the batch's output is read back only after every
+ * image is done, from memory anyway, and a plain store would first read
+ * each line in (+4-6 % at basic-20 k31). run_wjob fences before its images
+ * are handed on. */
+VINL void QS_VN(wput)(float *p, vf v, int acc, int stream)
 {
-    if (!acc && ((uintptr_t)p & (sizeof(vf) - 1)) == 0) {
+    if (!acc && stream && ((uintptr_t)p & (sizeof(vf) - 1)) == 0) {
 #if VL == 16
         _mm512_stream_ps(p, v);
 #else
@@ -49,8 +50,8 @@ static VTGT void QS_VN(wy_block)(float *yk, const float *mb, size_t ms,
             QS_VN(wzip)(y[2], y[3], &r1[0], &r1[1]);
             for (int h = 0; h < 2; h++) {
                 float *p = yk + b->yoff[2 * v + h];
-                QS_VN(wput)(p, r0[h], j->acc);
-                QS_VN(wput)(p + wo, r1[h], j->acc);
+                QS_VN(wput)(p, r0[h], j->acc, j->stream);
+                QS_VN(wput)(p + wo, r1[h], j->acc, j->stream);
             }
             continue;
         }
@@ -107,5 +108,6 @@ static void QS_VN(run_wjob)(void *ctx, int t, int i0, int i1)
                                 ms, j, &bp);
         }
     }
-    _mm_sfence(); /* the streamed stores, before another thread reads y */
+    if (j->stream)
+        qs_stream_fence(); /* before another thread reads y */
 }
