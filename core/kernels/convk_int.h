@@ -19,6 +19,12 @@
 
 #define QS_CK_ALIGN(n) (((size_t)(n) + 15) & ~(size_t)15)
 
+/* Floats added to a stride between rows the kernels read in one step
+ * (the planes of an image copy, the 16 rows xi of a Winograd block) that
+ * would otherwise be a multiple of 1 KB: rows that far apart fall into a
+ * few of the L1 cache's 64 sets and evict each other. */
+#define QS_CK_SKEW 16
+
 static inline size_t qs_ck_ckk(const qs_conv_shape *s)
 {
     return (size_t)s->c * s->kh * s->kw;
@@ -78,10 +84,6 @@ typedef struct {
 /* vectors of tiles per block at most (the weight gradient's blocks of
  * QS_CK_WNB tiles at VL 8) */
 #define QS_CK_WPV 8
-/* floats added to the stride between the 16 rows xi of a block (V, M,
- * A dY A^T), so the 16 are not a power-of-two stride apart: at 1 KB they
- * fell in 4 of the L1 cache's 64 sets */
-#define QS_CK_WSKEW 16
 #define QS_CK_WNB 64
 
 void qs_ck_wgeo_init(qs_ck_wgeo *g, const qs_conv_shape *s);

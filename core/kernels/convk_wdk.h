@@ -63,8 +63,8 @@ static void QS_VN(run_wdwjob)(void *ctx, int t, int i0, int i1)
               nb = j->nb;
     const size_t xs = (size_t)c * s->h * s->w, ys = (size_t)k * p;
     const size_t cs = (size_t)(s->h + 2) * 2 * g->pl; /* one channel's copy */
-    const size_t vs = (size_t)c * nb + QS_CK_WSKEW,
-                 ws = (size_t)nb * kpad + QS_CK_WSKEW;
+    const size_t vs = (size_t)c * nb + QS_CK_SKEW,
+                 ws = (size_t)nb * kpad + QS_CK_SKEW;
     float *part = j->scratch + (size_t)t * j->tfloats;
     float *dt = part + QS_CK_ALIGN((size_t)16 * c * kpad);
     float *xp = dt + QS_CK_ALIGN((size_t)p * kpad);

@@ -74,8 +74,8 @@ size_t qs_ck_wino_copy_len(const qs_conv_shape *s)
 static size_t thread_floats(const qs_conv_shape *s, int nr)
 {
     return qs_ck_wino_copy_len(s) +
-           QS_CK_ALIGN((size_t)16 * (s->c * nr + QS_CK_WSKEW)) +
-           QS_CK_ALIGN((size_t)16 * (s->k * nr + QS_CK_WSKEW));
+           QS_CK_ALIGN((size_t)16 * (s->c * nr + QS_CK_SKEW)) +
+           QS_CK_ALIGN((size_t)16 * (s->k * nr + QS_CK_SKEW));
 }
 
 size_t qs_ck_wino_scratch(const qs_conv_shape *s)
@@ -174,8 +174,8 @@ static size_t dw_thread_floats(const qs_conv_shape *s, int kpad, int nb)
 {
     return QS_CK_ALIGN((size_t)16 * s->c * kpad) +
            QS_CK_ALIGN((size_t)s->ho * s->wo * kpad) + qs_ck_wino_copy_len(s) +
-           QS_CK_ALIGN((size_t)16 * (s->c * nb + QS_CK_WSKEW)) +
-           QS_CK_ALIGN((size_t)16 * (nb * kpad + QS_CK_WSKEW));
+           QS_CK_ALIGN((size_t)16 * (s->c * nb + QS_CK_SKEW)) +
+           QS_CK_ALIGN((size_t)16 * (nb * kpad + QS_CK_SKEW));
 }
 
 size_t qs_ck_wino_dw_scratch(const qs_conv_shape *s, int kpad)

@@ -78,8 +78,8 @@ static void QS_VN(run_wjob)(void *ctx, int t, int i0, int i1)
     const int c = s->c, k = s->k, p = s->ho * s->wo, pl = j->g.pl;
     const size_t xs = (size_t)c * s->h * s->w, ys = (size_t)k * p;
     const size_t cs = (size_t)(s->h + 2) * 2 * pl; /* one channel's copy */
-    const size_t vs = (size_t)c * NR + QS_CK_WSKEW,
-                 ms = (size_t)k * NR + QS_CK_WSKEW;
+    const size_t vs = (size_t)c * NR + QS_CK_SKEW,
+                 ms = (size_t)k * NR + QS_CK_SKEW;
     float *xp = j->tbuf + (size_t)t * j->tfloats;
     float *vb = xp + QS_CK_ALIGN(c * cs);
     float *mb = vb + QS_CK_ALIGN(16 * vs);
