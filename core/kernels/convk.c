@@ -77,6 +77,17 @@ static void pad_rows(float *restrict xp, const float *restrict x,
     const int pad = s->pad, w = s->w;
     const size_t edge = (size_t)pad * g->wp;
     float *d = xp;
+    if (pad == 0) { /* planes of the image, each moved once to its skew */
+        const size_t hw = (size_t)s->h * w;
+        for (int ci = 0; ci < s->c; ci++) {
+            d = xp + (size_t)ci * g->plane;
+            memcpy(d, x + (size_t)ci * hw, sizeof(float) * hw);
+            memset(d + hw, 0, sizeof(float) * (g->plane - hw));
+        }
+        d = xp + (size_t)s->c * g->plane;
+        memset(d, 0, sizeof(float) * (g->len - (size_t)(d - xp)));
+        return;
+    }
     for (int ci = 0; ci < s->c; ci++) {
         d = xp + (size_t)ci * g->plane; /* past the skew (qs_ck_pad_init) */
         memset(d, 0, sizeof(float) * edge);
