@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NRMAX 32 /* tile columns, 2 VL at the widest */
+#define NRMAX QS_CK_NRMAX
 #define MRMAX 12 /* tile rows at the widest */
 
 int qs_convk_available(void)
@@ -60,14 +60,14 @@ void qs_ck_pad_init(qs_ck_pad *g, const qs_conv_shape *s)
     /* the kernels read a row of each of up to 32 planes per step (1x1
      * conv, 32 -> 192 channels at 32 x 32, batch 128: forward 33 -> 54
      * GFLOP/s with the skew) */
-    if (g->plane % 256 == 0)
+    const int skew = g->plane % 256 == 0;
+    if (skew)
         g->plane += QS_CK_SKEW;
     /* the last tap of the last flat position ends at most 16 floats past
      * the planes */
     g->len = QS_CK_ALIGN((size_t)s->c * st * st * g->plane + g->wp + 32);
     /* a 1x1 conv reads the image itself, unless its planes alias so */
-    g->inplace = s->kh == 1 && s->kw == 1 && s->pad == 0 && st == 1 &&
-                 ((size_t)s->h * s->w) % 256 != 0;
+    g->inplace = s->kh == 1 && s->kw == 1 && s->pad == 0 && st == 1 && !skew;
 }
 
 /* stride 1: rows of [pad zeros | w pixels], pad zero rows above and below */
@@ -339,6 +339,12 @@ static int path_vl(void)
     return qs_simd_path() >= QS_KPATH_AVX512 ? 16 : 8;
 }
 
+/* The MR of convk_k.h for the path's width. */
+static int path_mr(void)
+{
+    return path_vl() == 16 ? 12 : 6;
+}
+
 static qs_par_fn path_job(void)
 {
 #if QS_SIMD_X86
@@ -368,7 +374,7 @@ static void job_init(job *j, float *y, const float *x, const float *w,
     memset(j, 0, sizeof(*j));
     const int vl = path_vl();
     j->tbuf = (float *)koff + QS_CK_ALIGN(ckk);
-    pack_a(ap, w, s, flip, vl == 16 ? 12 : 6); /* the MR of convk_k.h */
+    pack_a(ap, w, s, flip, path_mr());
     qs_ck_pad_init(&j->g, s);
     /* in place only when no piece of vl reads past the image */
     j->inplace = j->g.inplace && (s->ho * s->wo) % vl == 0;
@@ -388,9 +394,8 @@ void qs_convk_conv(float *y, const float *x, const float *w,
     if (qs_convk_winograd() && qs_ck_wino_ok(s)) {
         const int vl = path_vl();
         qs_ck_wjob wj;
-        /* the MR and NR of convk_k.h */
         qs_ck_wino_init(&wj, y, x, w, s, flip, accumulate, scratch,
-                        vl == 16 ? 12 : 6, 2 * vl);
+                        path_mr(), 2 * vl);
         qs_par_for(qs_par_threads(), s->n, path_wjob(), &wj);
         return;
     }

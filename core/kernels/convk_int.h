@@ -19,6 +19,10 @@
 
 #define QS_CK_ALIGN(n) (((size_t)(n) + 15) & ~(size_t)15)
 
+/* Columns of the conv micro-kernel's tile, 2 VL at the widest (convk_k.h):
+ * what a Winograd block of tiles is sized for in scratch. */
+#define QS_CK_NRMAX 32
+
 /* Floats added to a stride between rows the kernels read in one step
  * (the planes of an image copy, the 16 rows xi of a Winograd block) that
  * would otherwise be a multiple of 1 KB: rows that far apart fall into a
@@ -97,7 +101,7 @@ typedef struct {
     const int *koff;   /* c * NR: row ci of a block of V */
     const qs_conv_shape *s;
     qs_ck_wgeo g;
-    int acc, nr, mr;
+    int acc;
     int stream;        /* qs_stream_output(y): the outputs bypass the cache */
     float *tbuf;       /* per thread: tfloats */
     size_t tfloats;
@@ -108,7 +112,7 @@ typedef struct {
  * is not a multiple of 8). The same answer at every vector width, so a conv's
  * bits do not depend on the width. */
 int qs_ck_wino_ok(const qs_conv_shape *s);
-/* Floats of scratch qs_ck_wino_init needs (mr, nr: the widest kernel's). */
+/* Floats of scratch qs_ck_wino_init needs (blocks of QS_CK_NRMAX tiles). */
 size_t qs_ck_wino_scratch(const qs_conv_shape *s);
 /* Transforms and packs the weights (flip as qs_convk_conv) into scratch
  * and fills j for a conv of s on kernels of mr rows and nr columns. */

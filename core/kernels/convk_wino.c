@@ -42,9 +42,6 @@ static int cmin(const qs_conv_shape *s)
     return s->w % 8 == 0 ? WINO_CMIN : WINO_CMIN_ODD;
 }
 
-#define WMR 12 /* the widest kernel's rows and columns (convk.c MRMAX, */
-#define WNR 32 /* NRMAX) */
-
 int qs_ck_wino_ok(const qs_conv_shape *s)
 {
     return QS_SIMD_X86 && s->kh == 3 && s->kw == 3 && s->stride == 1 &&
@@ -81,7 +78,7 @@ static size_t thread_floats(const qs_conv_shape *s, int nr)
 size_t qs_ck_wino_scratch(const qs_conv_shape *s)
 {
     return QS_CK_ALIGN((size_t)16 * s->k * s->c) + QS_CK_ALIGN(s->c) +
-           (size_t)QS_PAR_MAXT * thread_floats(s, WNR);
+           (size_t)QS_PAR_MAXT * thread_floats(s, QS_CK_NRMAX);
 }
 
 void qs_ck_wino_pad_row(float *restrict e, float *restrict o,
@@ -149,8 +146,6 @@ void qs_ck_wino_init(qs_ck_wjob *j, float *y, const float *x,
     j->acc = accumulate;
     j->stream = qs_stream_output((size_t)s->n * k * s->ho * s->wo);
     qs_ck_wgeo_init(&j->g, s);
-    j->nr = nr;
-    j->mr = mr;
     j->tfloats = thread_floats(s, nr);
     j->tbuf = (float *)koff + QS_CK_ALIGN(c);
 }

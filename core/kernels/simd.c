@@ -61,10 +61,14 @@ static int env_path(qs_kpath *p)
 
 int qs_simd_winograd_env(void)
 {
-    const char *e = getenv("QSWEEP_WINOGRAD");
-    if (!e || !*e)
-        return 1;
-    return strcmp(e, "1") == 0 ? 1 : strcmp(e, "0") == 0 ? 0 : -1;
+    /* read once: every conv call asks (the environment does not change
+     * under a running process) */
+    static int v = -2;
+    if (v == -2) {
+        const char *e = getenv("QSWEEP_WINOGRAD");
+        v = !e || !*e ? 1 : strcmp(e, "1") == 0 ? 1 : strcmp(e, "0") == 0 ? 0 : -1;
+    }
+    return v;
 }
 
 int qs_simd_check_env(void)
